@@ -1,0 +1,19 @@
+"""Migration environment: one history for every package's tables."""
+
+import access.ledger  # noqa: F401  (registers its tables)
+import archive.models  # noqa: F401
+from alembic import context
+from archive.db import Base
+
+target_metadata = Base.metadata
+engine = context.config.attributes["engine"]
+
+with engine.connect() as connection:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+    connection.commit()

@@ -1,0 +1,212 @@
+"""Compliance checks against the whole-process-recording rules (执法全过程记录制度).
+
+`check_case` reads a validated `CaseFile` and returns findings, each naming its article.
+Findings are accepted, never refused: they are recorded in the bundle's `compliance.json`
+(a list of `Finding.as_json()`) and on the compliance report, and never stop a deposit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from archive.sip import CaseFile, DocType, EnforcementType, Record, Stage
+
+STORE_LIMIT = timedelta(hours=24)
+ADVERSE = {
+    EnforcementType.penalty,
+    EnforcementType.coercion,
+    EnforcementType.levy,
+    EnforcementType.requisition,
+}
+SHOWS_OFFICER_ID = {DocType.inquiry_transcript, DocType.inspection_record}
+LATER_STAGES = (  # article, the record it asks for, what is then unrecorded
+    (9, DocType.decision, "the decision"),
+    (9, DocType.review_record, "the review before the decision"),
+    (10, DocType.service_receipt, "service on the party"),
+    (11, DocType.closing_report, "closing of the case"),
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Finding:
+    """One gap against an article of the rules; a warning, never a refusal."""
+
+    article: int
+    record_id: str | None
+    severity: str = "warning"
+    message: str
+
+    def as_json(self) -> dict[str, int | str | None]:
+        """The entry written to `compliance.json`."""
+        return {
+            "article": self.article,
+            "record_id": self.record_id,
+            "severity": self.severity,
+            "message": self.message,
+        }
+
+
+def _name(record: Record) -> str:
+    """How a message names a record: its id and title."""
+    return f'record {record.id} "{record.title}"'
+
+
+def _hours(delta: timedelta) -> str:
+    """A duration in hours, for messages."""
+    return f"{delta.total_seconds() / 3600:.1f} h"
+
+
+def _initiation(case: CaseFile) -> list[Finding]:
+    """Art. 7: case source and filing (依职权), or application, correction, acceptance (依申请)."""
+    present = {r.doc_type for r in case.records if r.stage is Stage.initiation}
+    if case.initiation.mode == "ex_officio":
+        needed = [DocType.case_source, DocType.filing_approval]
+        mode = "ex officio"
+    else:
+        needed = [DocType.application, DocType.acceptance_notice]
+        if case.initiation.corrected_at is not None:
+            needed.append(DocType.correction_notice)
+        mode = "on-application"
+    return [
+        Finding(
+            article=7,
+            record_id=None,
+            message=f"{mode} case has no initiation-stage record of doc_type {doc.value}",
+        )
+        for doc in needed
+        if doc not in present
+    ]
+
+
+def _investigation(case: CaseFile) -> list[Finding]:
+    """Art. 8: officers and their ID presentation, and the rights notice for adverse actions."""
+    found: list[Finding] = []
+    if not case.officers:
+        found.append(
+            Finding(
+                article=8,
+                record_id=None,
+                message="no officers (names and badge numbers) are listed",
+            )
+        )
+    investigation = [r for r in case.records if r.stage is Stage.investigation]
+    if investigation and not any(
+        r.doc_type in SHOWS_OFFICER_ID or (r.av is not None and r.av.voice_statement)
+        for r in investigation
+    ):
+        found.append(
+            Finding(
+                article=8,
+                record_id=None,
+                message="no investigation record shows the officers presenting their IDs "
+                "(an inquiry_transcript, inspection_record, or AV with a voice statement)",
+            )
+        )
+    if case.enforcement_type in ADVERSE and not _has(case, DocType.rights_notice):
+        found.append(
+            Finding(
+                article=8,
+                record_id=None,
+                message=f"{case.enforcement_type.value} case has no rights_notice record "
+                "(right to state, defend, request recusal or a hearing)",
+            )
+        )
+    return found
+
+
+def _has(case: CaseFile, doc_type: DocType) -> bool:
+    """Whether any record of the case has this doc_type."""
+    return any(r.doc_type is doc_type for r in case.records)
+
+
+def _missing(case: CaseFile, *, article: int, doc_type: DocType, what: str) -> list[Finding]:
+    """A case-level finding when no record has this doc_type."""
+    if _has(case, doc_type):
+        return []
+    return [
+        Finding(
+            article=article,
+            record_id=None,
+            message=f"no {doc_type.value} record, so {what} is not recorded",
+        )
+    ]
+
+
+def _av(record: Record) -> list[Finding]:
+    """Arts. 14 (voice statement, gaps), 16 (storage within 24 h), 17 (evidence note)."""
+    av = record.av
+    if av is None:
+        return []
+    name = _name(record)
+    found: list[Finding] = []
+    if not av.voice_statement:
+        found.append(
+            Finding(
+                article=14,
+                record_id=record.id,
+                message=f"{name} has no voice statement at the start",
+            )
+        )
+    for gap in av.interruptions:
+        at = gap.at.isoformat()
+        if not (gap.reason or "").strip():
+            found.append(
+                Finding(
+                    article=14,
+                    record_id=record.id,
+                    message=f"{name}: interruption at {at} has no reason",
+                )
+            )
+        if av.continuous_required:
+            found.append(
+                Finding(
+                    article=14,
+                    record_id=record.id,
+                    message=f"{name}: continuous recording required but interrupted at {at}",
+                )
+            )
+    since = av.returned_at if av.remote_duty else av.ended_at
+    if since is None:
+        found.append(
+            Finding(
+                article=16,
+                record_id=record.id,
+                message=f"{name}: remote duty but returned_at is missing",
+            )
+        )
+    elif av.stored_at - since > STORE_LIMIT:
+        event = "return from remote duty" if av.remote_duty else "it ended"
+        found.append(
+            Finding(
+                article=16,
+                record_id=record.id,
+                message=f"{name}: stored {_hours(av.stored_at - since)} after {event} (limit 24 h)",
+            )
+        )
+    if record.evidence is not None:
+        note = record.evidence
+        gaps = [
+            field
+            for field in ("collector", "collected_at", "place")
+            if not str(getattr(note, field) or "").strip()
+        ]
+        if gaps:
+            found.append(
+                Finding(
+                    article=17,
+                    record_id=record.id,
+                    message=f"{name}: used as evidence but its note lacks {', '.join(gaps)}",
+                )
+            )
+    return found
+
+
+def check_case(case: CaseFile) -> list[Finding]:
+    """Every finding for a case, sorted by (article, record_id)."""
+    found = _initiation(case) + _investigation(case)
+    for article, doc_type, what in LATER_STAGES:
+        found += _missing(case, article=article, doc_type=doc_type, what=what)
+    for record in case.records:
+        found += _av(record)
+    return sorted(found, key=lambda f: (f.article, f.record_id or ""))

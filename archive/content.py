@@ -1,0 +1,62 @@
+"""Content checks at deposit: a file must be what its name and record say it is."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+from archive.errors import DepositRefused
+from archive.sip import SipFile
+
+# Leading bytes of the document formats case files arrive in; other suffixes are not checked.
+MAGIC: dict[str, tuple[bytes, ...]] = {
+    ".pdf": (b"%PDF-",),
+    ".ofd": (b"PK\x03\x04",),
+    ".jpg": (b"\xff\xd8\xff",),
+    ".jpeg": (b"\xff\xd8\xff",),
+    ".png": (b"\x89PNG\r\n\x1a\n",),
+    ".tif": (b"II*\x00", b"MM\x00*"),
+    ".tiff": (b"II*\x00", b"MM\x00*"),
+}
+
+
+def _check_document(item: SipFile) -> None:
+    suffix = item.source.suffix.lower()
+    expected = MAGIC.get(suffix)
+    if expected is None:
+        return
+    with item.source.open("rb") as handle:
+        head = handle.read(1024)
+    # PDF allows a little junk before the header; the others must start with theirs.
+    ok = any(m in head for m in expected) if suffix == ".pdf" else head.startswith(expected)
+    if not ok:
+        raise DepositRefused(f"{item.path}: content is not a {suffix[1:].upper()} file")
+
+
+def _check_av(item: SipFile, ffprobe: str) -> None:
+    result = subprocess.run(
+        [ffprobe, "-v", "error", "-show_entries", "stream=codec_type", "-of", "json",
+         str(item.source)],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    streams = []
+    if result.returncode == 0:
+        streams = json.loads(result.stdout or b"{}").get("streams", [])
+    if not any(s.get("codec_type") in {"video", "audio"} for s in streams):
+        raise DepositRefused(f"{item.path}: record {item.record.id} is kind 'av' but ffprobe "
+                             "finds no audio or video stream in it")
+
+
+def check_contents(files: list[SipFile]) -> None:
+    """Refuse the first file whose bytes do not match its suffix or its record's kind."""
+    ffprobe = shutil.which("ffprobe")
+    for item in files:
+        if item.record.kind == "av":
+            if ffprobe is None:
+                raise DepositRefused(f"{item.path}: cannot check footage: ffprobe (ffmpeg) is not installed")
+            _check_av(item, ffprobe)
+        else:
+            _check_document(item)

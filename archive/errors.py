@@ -1,0 +1,29 @@
+"""Errors the archive raises; each message names the file, field or object at fault."""
+
+
+class ArchiveError(Exception):
+    """Base class for archive errors."""
+
+
+class Refused(ArchiveError):
+    """A request the archive will not carry out as given; nothing has been written."""
+
+
+class DepositRefused(Refused):
+    """A deposit folder that cannot be accepted; nothing has been stored."""
+
+
+class StoreUnavailable(ArchiveError):
+    """The object store cannot be reached; the caller may retry later."""
+
+
+class ObjectExists(ArchiveError):
+    """A write-once key that already holds an object."""
+
+
+class ObjectMissing(ArchiveError):
+    """A key (or version) that the store does not hold."""
+
+
+class UnknownBundle(Refused):
+    """A bundle id that is not archived."""

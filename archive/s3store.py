@@ -1,0 +1,259 @@
+"""`S3Store`: the archive on MinIO (or any S3 API) with Object Lock, through the `minio` SDK.
+
+The SDK has no way to send `x-amz-checksum-sha256` per part of a multipart upload, so the
+three multipart calls go through its low-level request methods here — and nowhere else.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import parse_qs, unquote, urlsplit
+from xml.etree import ElementTree
+
+import urllib3
+from minio import Minio
+from minio.commonconfig import COMPLIANCE, Tags
+from minio.error import S3Error
+from minio.helpers import genheaders
+from minio.retention import Retention
+
+from archive.errors import ObjectExists, ObjectMissing, StoreUnavailable
+from archive.store import CHUNK, ObjectInfo, ObjectWriter
+
+MIN_PART = 5 << 20
+_NOT_FOUND = {"NoSuchKey", "NoSuchVersion", "NoSuchBucket", "ResourceNotFound"}
+
+
+@dataclass(frozen=True)
+class S3Location:
+    """Parsed `s3://ACCESS:SECRET@host:port/bucket?secure=false`."""
+
+    endpoint: str
+    access_key: str
+    secret_key: str
+    bucket: str
+    secure: bool
+    region: str | None
+
+    @classmethod
+    def parse(cls, url: str) -> S3Location:
+        """Read a store URL; the message names what is missing."""
+        parts = urlsplit(url)
+        if parts.scheme != "s3" or not parts.hostname:
+            raise ValueError(f"store URL {parts.scheme}://…: expected s3://ACCESS:SECRET@host:port/bucket")
+        bucket = parts.path.strip("/")
+        if not bucket:
+            raise ValueError("store URL: the bucket name is missing")
+        query = parse_qs(parts.query)
+        host = parts.hostname + (f":{parts.port}" if parts.port else "")
+        return cls(
+            endpoint=host,
+            access_key=unquote(parts.username or ""),
+            secret_key=unquote(parts.password or ""),
+            bucket=bucket,
+            secure=query.get("secure", ["true"])[0].lower() not in {"false", "0", "no"},
+            region=query.get("region", [None])[0],
+        )
+
+
+def _b64_sha256(data: bytes | bytearray | memoryview) -> str:
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+@contextlib.contextmanager
+def _s3_call(what: str) -> Iterator[None]:
+    """Translate transport failures into `StoreUnavailable` and missing keys into `ObjectMissing`."""
+    try:
+        yield
+    except S3Error as exc:
+        if exc.code in _NOT_FOUND:
+            raise ObjectMissing(f"{what}: not in the store ({exc.code})") from exc
+        raise
+    except (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError) as exc:
+        raise StoreUnavailable(f"object store unreachable while {what}") from exc
+
+
+class _S3Writer:
+    """Buffers up to one part; small objects go in one PUT, larger ones multipart."""
+
+    def __init__(self, store: S3Store, key: str, tags: Mapping[str, str]) -> None:
+        self._store = store
+        self._key = key
+        object_tags = Tags(for_object=True)
+        object_tags.update(tags)
+        self._headers = genheaders(None, None, object_tags, None, False)
+        self._headers["Content-Type"] = "application/octet-stream"
+        self._buffer = bytearray()
+        self._upload_id: str | None = None
+        self._parts: list[tuple[int, str, str]] = []
+
+    def write(self, chunk: bytes) -> None:
+        self._buffer += chunk
+        if len(self._buffer) >= self._store.part_size:
+            self._flush_part()
+
+    def _flush_part(self) -> None:
+        client, bucket = self._store.client, self._store.location.bucket
+        with _s3_call(f"uploading {self._key}"):
+            if self._upload_id is None:
+                headers = dict(self._headers, **{"x-amz-checksum-algorithm": "SHA256"})
+                self._upload_id = client._create_multipart_upload(bucket, self._key, headers)
+            number = len(self._parts) + 1
+            checksum = _b64_sha256(self._buffer)
+            etag = client._upload_part(
+                bucket,
+                self._key,
+                bytes(self._buffer),
+                {"x-amz-checksum-sha256": checksum, "x-amz-sdk-checksum-algorithm": "SHA256"},
+                self._upload_id,
+                number,
+            )
+        self._parts.append((number, etag, checksum))
+        self._buffer.clear()
+
+    def commit(self) -> str | None:
+        client, bucket = self._store.client, self._store.location.bucket
+        if self._upload_id is None:
+            headers = dict(
+                self._headers,
+                **{
+                    "x-amz-sdk-checksum-algorithm": "SHA256",
+                    "x-amz-checksum-sha256": _b64_sha256(self._buffer),
+                    # Write-once: refuse to shadow an existing key with a new version.
+                    "If-None-Match": "*",
+                },
+            )
+            try:
+                with _s3_call(f"storing {self._key}"):
+                    result = client._put_object(bucket, self._key, bytes(self._buffer), headers)
+            except S3Error as exc:
+                if exc.code == "PreconditionFailed":
+                    raise ObjectExists(f"{self._key}: already stored") from exc
+                raise
+            return result.version_id
+        if self._buffer:
+            self._flush_part()
+        root = ElementTree.Element("CompleteMultipartUpload")
+        for number, etag, checksum in self._parts:
+            part = ElementTree.SubElement(root, "Part")
+            ElementTree.SubElement(part, "PartNumber").text = str(number)
+            ElementTree.SubElement(part, "ETag").text = f'"{etag}"'
+            ElementTree.SubElement(part, "ChecksumSHA256").text = checksum
+        body = ElementTree.tostring(root)
+        with _s3_call(f"completing {self._key}"):
+            response = client._execute(
+                "POST",
+                bucket,
+                self._key,
+                body=body,
+                headers={"Content-Type": "application/xml"},
+                query_params={"uploadId": self._upload_id},
+            )
+        self._upload_id = None
+        return response.headers.get("x-amz-version-id")
+
+    def abort(self) -> None:
+        if self._upload_id is not None:
+            try:
+                with _s3_call(f"aborting {self._key}"):
+                    self._store.client._abort_multipart_upload(
+                        self._store.location.bucket, self._key, self._upload_id
+                    )
+            except (StoreUnavailable, S3Error):
+                pass  # the reconciler and the bucket's lifecycle rules clean this up
+        self._buffer.clear()
+
+
+class S3Store:
+    """Objects in one Object-Lock bucket, one version per key, COMPLIANCE retention."""
+
+    def __init__(self, url: str, *, part_size: int = 16 << 20) -> None:
+        self.location = S3Location.parse(url)
+        self.url = f"s3://{self.location.endpoint}/{self.location.bucket}"
+        self.part_size = max(part_size, MIN_PART)
+        http = urllib3.PoolManager(
+            timeout=urllib3.Timeout(connect=3.0, read=120.0),
+            retries=urllib3.Retry(total=2, backoff_factor=0.2, status_forcelist=[502, 503, 504]),
+            maxsize=16,
+        )
+        self.client = Minio(
+            self.location.endpoint,
+            access_key=self.location.access_key,
+            secret_key=self.location.secret_key,
+            secure=self.location.secure,
+            region=self.location.region,
+            http_client=http,
+        )
+
+    def ensure_bucket(self) -> None:
+        """Create the bucket with Object Lock (and so versioning) if it does not exist."""
+        bucket = self.location.bucket
+        with _s3_call(f"creating bucket {bucket}"):
+            if not self.client.bucket_exists(bucket):
+                self.client.make_bucket(bucket, object_lock=True)
+
+    def open_writer(self, key: str, *, tags: Mapping[str, str]) -> ObjectWriter:
+        return _S3Writer(self, key, tags)
+
+    def read(
+        self, key: str, *, version_id: str | None = None, start: int = 0, length: int | None = None
+    ) -> Iterator[bytes]:
+        with _s3_call(f"reading {key}"):
+            response = self.client.get_object(
+                self.location.bucket, key, offset=start, length=length or 0, version_id=version_id
+            )
+        try:
+            with _s3_call(f"reading {key}"):
+                yield from response.stream(CHUNK)
+        finally:
+            response.close()
+            response.release_conn()
+
+    def current_version(self, key: str) -> str | None:
+        with _s3_call(f"looking up {key}"):
+            return self.client.stat_object(self.location.bucket, key).version_id
+
+    def apply_retention(self, key: str, *, version_id: str | None, until: datetime) -> None:
+        with _s3_call(f"locking {key}"):
+            self.client.set_object_retention(
+                self.location.bucket, key, Retention(COMPLIANCE, until), version_id=version_id
+            )
+
+    def retained_until(self, key: str, *, version_id: str | None) -> datetime | None:
+        # Read from HEAD: not every S3 server implements GetObjectRetention.
+        with _s3_call(f"looking up {key}"):
+            stat = self.client.stat_object(self.location.bucket, key, version_id=version_id)
+        value = stat.metadata.get("x-amz-object-lock-retain-until-date") if stat.metadata else None
+        if not value:
+            return None
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        with _s3_call(f"listing {prefix}"):
+            for item in self.client.list_objects(self.location.bucket, prefix=prefix, recursive=True):
+                if item.object_name and item.last_modified:
+                    yield ObjectInfo(key=item.object_name, modified_at=item.last_modified)
+
+    def discard(self, key: str) -> str:
+        bucket = self.location.bucket
+        locked = 0
+        with _s3_call(f"discarding {key}"):
+            versions = list(self.client.list_objects(bucket, prefix=key, include_version=True))
+            for item in versions:
+                if item.object_name != key or item.is_delete_marker:
+                    continue
+                try:
+                    self.client.remove_object(bucket, key, version_id=item.version_id)
+                except S3Error:
+                    locked += 1
+            if locked:
+                # A COMPLIANCE-locked version cannot be deleted before its date; a delete
+                # marker hides it so that nothing can read it as if it were archived.
+                self.client.remove_object(bucket, key)
+                return f"hidden behind a delete marker ({locked} locked version(s) kept until expiry)"
+        return "removed"

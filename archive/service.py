@@ -1,0 +1,314 @@
+"""Deposit (归档), export and reconciliation of sealed case bundles.
+
+A deposit writes objects without retention, then applies retention, then adds the rows to the
+caller's session; the caller appends the ledger entry and commits. Until that commit nothing
+is visible, and `reconcile` removes what an interrupted deposit left in the store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from archive import bag
+from archive.compliance import check_case
+from archive.content import check_contents
+from archive.digests import Digested, digest_stream, read_file
+from archive.errors import ArchiveError, Refused, UnknownBundle
+from archive.models import Bundle, BundleFile, Case, CaseRecord
+from archive.seal import Keyring, seal_digest, sign_seal
+from archive.sip import CaseFile, Classification, SipFile, read_sip
+from archive.store import ObjectStore, put_bytes
+
+Progress = Callable[[int], None]
+BUNDLE_ID = re.compile(r"^[0-9a-f]{32}$")
+_TAG_UNSAFE = re.compile(r"[^\w +\-=.:/@]")
+
+
+def new_bundle_id() -> str:
+    """A fresh, unguessable bundle id."""
+    return uuid.uuid4().hex
+
+
+def bundle_prefix(bundle_id: str) -> str:
+    """Where a bundle's objects live in the store."""
+    return f"bundles/{bundle_id}/"
+
+
+def _tag_value(value: str) -> str:
+    # S3 tag values allow letters, digits, spaces and + - = . _ : / @ only.
+    return _TAG_UNSAFE.sub("_", value)[:256]
+
+
+def _tags(bundle_id: str, case_no: str, classification: Classification) -> dict[str, str]:
+    return {
+        "classification": classification.level.value,
+        "grade": classification.grade.value if classification.grade else "none",
+        "case": _tag_value(case_no),
+        "bundle": bundle_id,
+    }
+
+
+def _store_payload(
+    *,
+    store: ObjectStore,
+    prefix: str,
+    case_no: str,
+    bundle_id: str,
+    item: SipFile,
+    algorithms: tuple[str, ...],
+    progress: Progress | None,
+) -> tuple[Digested, str | None]:
+    writer = store.open_writer(
+        f"{prefix}data/{item.path}", tags=_tags(bundle_id, case_no, item.record.classification)
+    )
+    try:
+        digested = digest_stream(
+            read_file(str(item.source)), algorithms=algorithms, sink=writer.write, progress=progress
+        )
+        if digested.size != item.size:
+            raise Refused(f"{item.path}: changed while it was being deposited")
+        return digested, writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+
+
+def latest_bundle(session: Session, case_no: str) -> Bundle | None:
+    """The newest sealed version of a case, if any."""
+    return session.scalar(
+        select(Bundle).join(Case).where(Case.case_no == case_no).order_by(Bundle.version.desc())
+    )
+
+
+def deposit_case(
+    *,
+    session: Session,
+    store: ObjectStore,
+    keyring: Keyring,
+    folder: Path,
+    bundle_id: str,
+    sealed_by: str,
+    algorithms: tuple[str, ...],
+    source_organization: str,
+    retain_until: Callable[[CaseFile], datetime],
+    progress: Progress | None = None,
+    before_write: Callable[[int], None] | None = None,
+) -> Bundle:
+    """Validate a SIP folder, store and seal it as a new bundle version; the caller commits."""
+    sip = read_sip(folder)
+    check_contents(sip.files)
+    if before_write is not None:
+        before_write(sum(f.size for f in sip.files))
+    case_file = sip.case
+    findings = [f.as_json() for f in check_case(case_file)]
+    previous = latest_bundle(session, case_file.case_no)
+    version = previous.version + 1 if previous else 1
+    prefix = bundle_prefix(bundle_id)
+    classification = case_file.classification
+    sealed_at = datetime.now(UTC)
+
+    def store_one(item: SipFile) -> tuple[Digested, str | None]:
+        return _store_payload(
+            store=store, prefix=prefix, case_no=case_file.case_no, bundle_id=bundle_id,
+            item=item, algorithms=algorithms, progress=progress,
+        )
+
+    # Largest first, one thread per core: the long files start early and overlap.
+    order = sorted(sip.files, key=lambda f: f.size, reverse=True)
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        stored = dict(zip((f.path for f in order), pool.map(store_one, order), strict=True))
+
+    files: list[BundleFile] = []
+    for item in sip.files:
+        digested, version_id = stored[item.path]
+        files.append(_bundle_file(prefix, f"data/{item.path}", digested, version_id))
+
+    tag_tags = _tags(bundle_id, case_file.case_no, classification)
+
+    def put_tag(name: str, body: bytes) -> None:
+        digested = digest_stream([body], algorithms=algorithms)
+        version_id = put_bytes(store, prefix + name, body, tags=tag_tags)
+        files.append(_bundle_file(prefix, name, digested, version_id))
+
+    payload = [f for f in files if f.path.startswith("data/")]
+    put_tag("bagit.txt", bag.BAGIT_TXT)
+    for algorithm in algorithms:
+        put_tag(
+            bag.manifest_name(algorithm),
+            bag.manifest((f.path, _digest_of(f, algorithm)) for f in payload),
+        )
+    info = bag.BagInfo(
+        source_organization=source_organization,
+        case_no=case_file.case_no,
+        bundle_id=bundle_id,
+        version=version,
+        classification=classification.level.value
+        + (f"/{classification.grade.value}" if classification.grade else ""),
+        payload_bytes=sum(f.size for f in payload),
+        payload_files=len(payload),
+        bagging_date=sealed_at.date(),
+    )
+    put_tag("bag-info.txt", info.render())
+    put_tag("case.json", sip.case_json)
+    put_tag("compliance.json", json.dumps(findings, ensure_ascii=False, indent=2).encode())
+    tagmanifest = bag.manifest((f.path, f.sha256) for f in files if not f.path.startswith("data/"))
+    put_tag("tagmanifest-sha256.txt", tagmanifest)
+    tagmanifest_sha256 = files[-1].sha256
+
+    claims: dict[str, Any] = {
+        "bundle_id": bundle_id,
+        "case_no": case_file.case_no,
+        "version": version,
+        "tagmanifest_sha256": tagmanifest_sha256,
+        "sealed_at": sealed_at.isoformat(),
+        "sealed_by": sealed_by,
+        "previous_seal_digest": previous.seal_digest if previous else None,
+    }
+    token = sign_seal(claims, keyring=keyring)
+    put_tag(bag.SEAL, token)
+
+    until = retain_until(case_file)
+    for item in files:
+        store.apply_retention(item.key, version_id=item.version_id, until=until)
+
+    case = previous.case if previous else None
+    if case is None:
+        case = Case(case_no=case_file.case_no)
+        session.add(case)
+    case.title = case_file.title
+    case.enforcement_type = case_file.enforcement_type.value
+    case.closed_at = case_file.closed_at
+    bundle = Bundle(
+        id=bundle_id,
+        case=case,
+        version=version,
+        previous=previous,
+        prefix=prefix,
+        classification=classification.level.value,
+        grade=classification.grade.value if classification.grade else None,
+        digests=",".join(algorithms),
+        payload_bytes=info.payload_bytes,
+        payload_files=info.payload_files,
+        tagmanifest_sha256=tagmanifest_sha256,
+        seal_kid=keyring.signing_key()[0],
+        seal_digest=seal_digest(token),
+        sealed_at=sealed_at,
+        sealed_by=sealed_by,
+        retain_until=until,
+        findings=findings,
+        files=files,
+        records=[_case_record(f) for f in sip.files],
+    )
+    session.add(bundle)
+    session.flush()
+    return bundle
+
+
+def _digest_of(item: BundleFile, algorithm: str) -> str:
+    value = item.sha256 if algorithm == "sha256" else item.sm3
+    assert value is not None
+    return value
+
+
+def _bundle_file(prefix: str, path: str, digested: Digested, version_id: str | None) -> BundleFile:
+    return BundleFile(
+        path=path,
+        key=prefix + path,
+        size=digested.size,
+        sha256=digested.digests["sha256"],
+        sm3=digested.digests.get("sm3"),
+        version_id=version_id,
+    )
+
+
+def _case_record(item: SipFile) -> CaseRecord:
+    record = item.record
+    return CaseRecord(
+        record_id=record.id,
+        path=f"data/{item.path}",
+        kind=record.kind,
+        doc_type=record.doc_type.value,
+        stage=record.stage.value,
+        title=record.title,
+        created_at=record.created_at,
+        classification=record.classification.level.value,
+        grade=record.classification.grade.value if record.classification.grade else None,
+        av=record.av.model_dump(mode="json") if record.av else None,
+        evidence=record.evidence.model_dump(mode="json") if record.evidence else None,
+    )
+
+
+def get_bundle(session: Session, bundle_id: str) -> Bundle:
+    """A sealed bundle by id; unknown and malformed ids are refused alike."""
+    bundle = session.get(Bundle, bundle_id) if BUNDLE_ID.match(bundle_id) else None
+    if bundle is None:
+        raise UnknownBundle(f"bundle {bundle_id!r}: no such sealed bundle")
+    return bundle
+
+
+def export_bundle(
+    *,
+    store: ObjectStore,
+    bundle: Bundle,
+    jwks: dict[str, Any],
+    dest: Path,
+    progress: Progress | None = None,
+) -> Path:
+    """Copy a bundle out as a BagIt bag with its seal and JWKS; the copy is checked as it is made."""
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise Refused(f"{dest}: already exists and is not an empty folder")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = dest.parent / f".{dest.name}.partial-{uuid.uuid4().hex[:8]}"
+    staging.mkdir()
+    try:
+        for item in bundle.files:
+            target = staging / item.path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with target.open("wb") as out:
+                got = digest_stream(
+                    store.read(item.key, version_id=item.version_id),
+                    algorithms=("sha256",),
+                    sink=out.write,
+                    progress=progress,
+                )
+            if got.digests["sha256"] != item.sha256:
+                raise ArchiveError(f"{item.path}: damaged in the store; run `casevault verify`")
+        (staging / "jwks.json").write_text(json.dumps(jwks, indent=2), encoding="utf-8")
+        if dest.exists():
+            dest.rmdir()
+        staging.rename(dest)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return dest
+
+
+def discard_bundle_objects(*, store: ObjectStore, bundle_id: str) -> list[tuple[str, str]]:
+    """Remove every object under an unsealed bundle's prefix; says what was done to each."""
+    return [(info.key, store.discard(info.key)) for info in store.list(bundle_prefix(bundle_id))]
+
+
+def reconcile(*, session: Session, store: ObjectStore, older_than: datetime) -> list[tuple[str, str]]:
+    """Remove objects of bundles that never committed, last written before `older_than`."""
+    newest: dict[str, datetime] = {}
+    for info in store.list("bundles/"):
+        bundle_id = info.key.split("/")[1]
+        newest[bundle_id] = max(info.modified_at, newest.get(bundle_id, info.modified_at))
+    sealed = set(session.scalars(select(Bundle.id).where(Bundle.id.in_(list(newest)))))
+    done: list[tuple[str, str]] = []
+    for bundle_id, last in sorted(newest.items()):
+        if bundle_id not in sealed and last < older_than:
+            done += discard_bundle_objects(store=store, bundle_id=bundle_id)
+    return done

@@ -1,0 +1,215 @@
+"""Object stores: one protocol, the embedded `FileStore` here and `S3Store` beside it.
+
+Both are write-once: a key is written exactly once, through an `ObjectWriter` that the
+deposit pipeline feeds while it hashes, and only becomes visible when the writer commits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from archive.errors import ObjectExists, ObjectMissing
+
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """A key as listed by a store, with the time it was last written."""
+
+    key: str
+    modified_at: datetime
+
+
+class ObjectWriter(Protocol):
+    """Receives one object's bytes in order; nothing is visible before `commit`."""
+
+    def write(self, chunk: bytes) -> None: ...
+
+    def commit(self) -> str | None:
+        """Make the object visible; returns its version id where the store keeps versions."""
+        ...
+
+    def abort(self) -> None: ...
+
+
+class ObjectStore(Protocol):
+    """What the archive needs of a write-once object store."""
+
+    url: str
+
+    def open_writer(self, key: str, *, tags: Mapping[str, str]) -> ObjectWriter: ...
+
+    def read(
+        self, key: str, *, version_id: str | None = None, start: int = 0, length: int | None = None
+    ) -> Iterator[bytes]: ...
+
+    def current_version(self, key: str) -> str | None:
+        """The version a plain GET would return now (`None` where versions are not kept)."""
+        ...
+
+    def apply_retention(self, key: str, *, version_id: str | None, until: datetime) -> None: ...
+
+    def retained_until(self, key: str, *, version_id: str | None) -> datetime | None: ...
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]: ...
+
+    def discard(self, key: str) -> str:
+        """Remove a leftover that no sealed bundle references; says what was done."""
+        ...
+
+
+def put_bytes(store: ObjectStore, key: str, data: bytes, *, tags: Mapping[str, str]) -> str | None:
+    """Write a small object in one go."""
+    writer = store.open_writer(key, tags=tags)
+    try:
+        writer.write(data)
+        return writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+
+
+def read_bytes(store: ObjectStore, key: str, *, version_id: str | None = None) -> bytes:
+    """Read a small object whole."""
+    return b"".join(store.read(key, version_id=version_id))
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class _FileWriter:
+    def __init__(self, store: FileStore, key: str, tags: Mapping[str, str]) -> None:
+        self._store = store
+        self._key = key
+        self._tags = dict(tags)
+        self._final = store.object_path(key)
+        self._final.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self._final.parent, prefix=".incoming-")
+        self._tmp = Path(tmp)
+        self._file = os.fdopen(fd, "wb", buffering=0)
+
+    def write(self, chunk: bytes) -> None:
+        self._file.write(chunk)
+
+    def commit(self) -> str | None:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        os.chmod(self._tmp, 0o444)
+        try:
+            # link() refuses an existing name, which is what makes the store write-once.
+            os.link(self._tmp, self._final)
+        except FileExistsError as exc:
+            raise ObjectExists(f"{self._key}: already stored") from exc
+        finally:
+            self._tmp.unlink(missing_ok=True)
+        self._store.write_meta(self._key, {"tags": self._tags, "retain_until": None})
+        _fsync_dir(self._final.parent)
+        return None
+
+    def abort(self) -> None:
+        with contextlib.suppress(OSError):
+            self._file.close()
+        self._tmp.unlink(missing_ok=True)
+
+
+class FileStore:
+    """The embedded store: read-only files under `root/objects`, tags and retention in `root/meta`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.url = f"file://{root}"
+        (root / "objects").mkdir(parents=True, exist_ok=True)
+        (root / "meta").mkdir(parents=True, exist_ok=True)
+
+    def object_path(self, key: str) -> Path:
+        """Where a key lives on disk."""
+        return self.root / "objects" / key
+
+    def _meta_path(self, key: str) -> Path:
+        return self.root / "meta" / f"{key}.json"
+
+    def write_meta(self, key: str, meta: Mapping[str, object]) -> None:
+        """Replace a key's sidecar metadata atomically."""
+        path = self._meta_path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(meta, out, ensure_ascii=False)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+
+    def _meta(self, key: str) -> dict[str, object]:
+        try:
+            return json.loads(self._meta_path(key).read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ObjectMissing(f"{key}: not in the store") from exc
+
+    def open_writer(self, key: str, *, tags: Mapping[str, str]) -> ObjectWriter:
+        if self.object_path(key).exists():
+            raise ObjectExists(f"{key}: already stored")
+        return _FileWriter(self, key, tags)
+
+    def read(
+        self, key: str, *, version_id: str | None = None, start: int = 0, length: int | None = None
+    ) -> Iterator[bytes]:
+        try:
+            handle = self.object_path(key).open("rb")
+        except FileNotFoundError as exc:
+            raise ObjectMissing(f"{key}: not in the store") from exc
+        with handle:
+            handle.seek(start)
+            remaining = length
+            while remaining is None or remaining > 0:
+                chunk = handle.read(CHUNK if remaining is None else min(CHUNK, remaining))
+                if not chunk:
+                    return
+                if remaining is not None:
+                    remaining -= len(chunk)
+                yield chunk
+
+    def current_version(self, key: str) -> str | None:
+        if not self.object_path(key).exists():
+            raise ObjectMissing(f"{key}: not in the store")
+        return None
+
+    def apply_retention(self, key: str, *, version_id: str | None, until: datetime) -> None:
+        meta = self._meta(key)
+        meta["retain_until"] = until.astimezone(UTC).isoformat()
+        self.write_meta(key, meta)
+
+    def retained_until(self, key: str, *, version_id: str | None) -> datetime | None:
+        value = self._meta(key).get("retain_until")
+        return datetime.fromisoformat(str(value)) if value else None
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        base = self.root / "objects"
+        for dirpath, _dirs, files in os.walk(base):
+            for name in files:  # half-written `.incoming-` files are listed too
+                path = Path(dirpath) / name
+                key = path.relative_to(base).as_posix()
+                if key.startswith(prefix):
+                    modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+                    yield ObjectInfo(key=key, modified_at=modified)
+
+    def discard(self, key: str) -> str:
+        # An unsealed leftover is referenced by nothing, so its advisory retention does not
+        # protect it; sealed objects are never passed here.
+        self.object_path(key).unlink(missing_ok=True)
+        self._meta_path(key).unlink(missing_ok=True)
+        return "removed"

@@ -1,0 +1,216 @@
+"""`casevault`: the operator's command line (a stable contract; see DESIGN.md)."""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import json
+import sys
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from sqlalchemy.exc import OperationalError
+
+from archive.errors import ArchiveError, Refused, StoreUnavailable
+from archive.fixity import verify_bag_dir
+from portal import operations
+from portal.context import Wired, wire
+from portal.settings import Settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+ledger_app = typer.Typer(no_args_is_help=True, help="The access ledger.")
+app.add_typer(ledger_app, name="ledger")
+
+EXIT_REFUSED = 2
+EXIT_UNAVAILABLE = 75  # EX_TEMPFAIL: try again later
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    typer.echo(f"casevault: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@contextlib.contextmanager
+def _errors() -> Iterator[None]:
+    """One clear line and an exit code for every error a person or an outage can cause."""
+    try:
+        yield
+    except Refused as exc:
+        _fail(str(exc), EXIT_REFUSED)
+    except StoreUnavailable as exc:
+        _fail(f"{exc}; nothing was archived — retry later", EXIT_UNAVAILABLE)
+    except OperationalError as exc:
+        _fail(f"database unavailable ({exc.orig.__class__.__name__}); retry later", EXIT_UNAVAILABLE)
+    except ArchiveError as exc:
+        _fail(str(exc), 1)
+
+
+def _wired() -> Wired:
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        _fail(f"CASEVAULT_{str(first['loc'][0]).upper()}: {first['msg']}", EXIT_REFUSED)
+    try:
+        return wire(settings)
+    except ValueError as exc:
+        _fail(str(exc), EXIT_REFUSED)
+
+
+def _actor() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+@contextlib.contextmanager
+def _progress(label: str) -> Iterator[tuple[Callable[[int], None] | None, Callable[[int], None]]]:
+    """A byte progress bar on a terminal; silent when output is piped."""
+    if not sys.stderr.isatty():
+        yield None, lambda _total: None
+        return
+    bar = Progress(
+        TextColumn(label), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+        TimeRemainingColumn(), transient=True,
+    )
+    task = bar.add_task(label, total=None)
+    with bar:
+        yield (lambda n: bar.advance(task, n)), (lambda total: bar.update(task, total=total))
+
+
+def _emit(as_json: bool, data: Any, lines: list[str]) -> None:
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        for line in lines:
+            typer.echo(line)
+
+
+@app.command()
+def deposit(
+    folder: Annotated[Path, typer.Argument(help="Deposit folder with case.json")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Validate, store and seal a closed case; prints bundle id, case number, version, seal."""
+    wired = _wired()
+    with _errors(), _progress("sealing") as (advance, set_total):
+        result = operations.deposit(
+            wired, folder=folder, actor=_actor(), progress=advance, before_write=set_total
+        )
+    findings = result["findings"]
+    articles = ", ".join(sorted({f"art. {f['article']}" for f in findings}))
+    _emit(as_json, result, [
+        f"bundle_id    {result['bundle_id']}",
+        f"case_no      {result['case_no']}",
+        f"version      {result['version']}",
+        f"seal_digest  {result['seal_digest']}",
+        f"findings     {len(findings)}" + (f" ({articles})" if findings else ""),
+    ])
+
+
+@app.command()
+def verify(
+    bundle_id: Annotated[str | None, typer.Argument(help="Bundle to verify")] = None,
+    all_bundles: Annotated[bool, typer.Option("--all", help="Verify every bundle")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Re-read and re-hash a bundle (or all); exit 1 naming every failing path."""
+    if (bundle_id is None) == (not all_bundles):
+        _fail("give a BUNDLE_ID or --all (not both)", EXIT_REFUSED)
+    wired = _wired()
+    with _errors(), _progress("verifying") as (advance, _):
+        reports = operations.verify(wired, bundle_id=bundle_id, actor=_actor(), progress=advance)
+    intact = all(r.intact for r in reports)
+    lines = []
+    for r in reports:
+        state = "intact" if r.intact else "FAILED"
+        lines.append(f"{state}  {r.bundle_id}  {r.case_no}  v{r.version}  ({r.files} files)")
+        lines += [f"  {f.path}: {f.reason}" for f in r.failures]
+    _emit(as_json, {"intact": intact, "bundles": [r.as_json() for r in reports]}, lines)
+    raise typer.Exit(0 if intact else 1)
+
+
+@app.command()
+def export(
+    bundle_id: Annotated[str, typer.Argument(help="Bundle to export")],
+    dest: Annotated[Path, typer.Argument(help="New folder for the bag")],
+) -> None:
+    """Write a bundle as a BagIt bag with its seal and JWKS, verifiable offline."""
+    wired = _wired()
+    with _errors(), _progress("exporting") as (advance, _):
+        path = operations.export(wired, bundle_id=bundle_id, dest=dest, actor=_actor(),
+                                 progress=advance)
+    typer.echo(f"exported {bundle_id} to {path}")
+
+
+@app.command("verify-bag")
+def verify_bag(
+    folder: Annotated[Path, typer.Argument(help="An exported bag")],
+    jwks: Annotated[
+        Path | None, typer.Option(help="Published JWKS to trust instead of the bag's jwks.json")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Check an exported bag and its seal offline; exit 1 naming every failing path."""
+    keys = None
+    if jwks is not None:
+        try:
+            keys = json.loads(jwks.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            _fail(f"{jwks}: not a readable JWKS ({exc})", EXIT_REFUSED)
+    if not folder.is_dir():
+        _fail(f"{folder}: not a folder", EXIT_REFUSED)
+    report = verify_bag_dir(folder, jwks=keys)
+    state = "intact" if report.intact else "FAILED"
+    lines = [f"{state}  {report.bundle_id}  {report.case_no}  v{report.version}  ({report.files} files)"]
+    lines += [f"  {f.path}: {f.reason}" for f in report.failures]
+    _emit(as_json, report.as_json(), lines)
+    raise typer.Exit(0 if report.intact else 1)
+
+
+@app.command()
+def reconcile(
+    grace_minutes: Annotated[
+        int | None, typer.Option(help="Leave objects written more recently than this alone")
+    ] = None,
+) -> None:
+    """Remove what interrupted deposits left in the store."""
+    wired = _wired()
+    grace = timedelta(minutes=wired.settings.reconcile_grace_minutes
+                      if grace_minutes is None else grace_minutes)
+    with _errors():
+        done = operations.reconcile(wired, grace=grace)
+    for key, action in done:
+        typer.echo(f"{key}: {action}")
+    typer.echo(f"{len(done)} leftover object(s) handled")
+
+
+@ledger_app.command("verify")
+def ledger_verify(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Walk the hash chain; exit 1 naming the first bad entry."""
+    wired = _wired()
+    with _errors():
+        report = operations.verify_ledger(wired)
+    if report.intact:
+        line = f"ledger intact: {report.entries} entries"
+    else:
+        line = f"ledger broken at entry {report.first_bad_seq}: {report.reason}"
+    _emit(as_json, report.as_json(), [line])
+    raise typer.Exit(0 if report.intact else 1)
+
+
+def main() -> None:
+    """Console entry point."""
+    app()

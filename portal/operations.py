@@ -1,0 +1,146 @@
+"""Archive operations as the portal offers them: each one ledgered in its own transaction."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from access import ledger
+from archive import fixity, service
+from archive.errors import ArchiveError
+from archive.models import Bundle
+from archive.sip import CaseFile
+from portal.context import Wired
+from retention.schedule import retain_until
+
+Progress = Callable[[int], None]
+
+
+def deposit(
+    wired: Wired,
+    *,
+    folder: Path,
+    actor: str,
+    progress: Progress | None = None,
+    before_write: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Seal a deposit folder as a new bundle version; the bundle and its entry commit together."""
+    bundle_id = service.new_bundle_id()
+    years = wired.settings.retention_years
+
+    def until(case: CaseFile) -> datetime:
+        return retain_until(case, years=years)
+
+    try:
+        with wired.sessions() as session:
+            bundle = service.deposit_case(
+                session=session,
+                store=wired.store,
+                keyring=wired.keyring,
+                folder=folder,
+                bundle_id=bundle_id,
+                sealed_by=actor,
+                algorithms=wired.settings.algorithms,
+                source_organization=wired.settings.source_organization,
+                retain_until=until,
+                progress=progress,
+                before_write=before_write,
+            )
+            summary = {
+                "bundle_id": bundle.id,
+                "case_no": bundle.case.case_no,
+                "version": bundle.version,
+                "seal_digest": bundle.seal_digest,
+                "classification": bundle.classification,
+                "findings": bundle.findings,
+            }
+            ledger.append(
+                session,
+                actor=actor,
+                action="bundle.deposit",
+                outcome="ok",
+                case_no=bundle.case.case_no,
+                bundle_id=bundle.id,
+                detail={"version": bundle.version, "seal_digest": bundle.seal_digest,
+                        "files": len(bundle.files), "findings": len(bundle.findings)},
+            )
+            session.commit()
+    except Exception:
+        # An ordinary failure cleans up at once; a crash is left to `reconcile`.
+        with contextlib.suppress(Exception):
+            service.discard_bundle_objects(store=wired.store, bundle_id=bundle_id)
+        raise
+    return summary
+
+
+def verify(
+    wired: Wired, *, bundle_id: str | None, actor: str, progress: Progress | None = None
+) -> list[fixity.VerifyReport]:
+    """Verify one bundle, or all of them; each check is ledgered with its outcome."""
+    jwks = wired.keyring.jwks()
+    reports = []
+    with wired.sessions() as session:
+        if bundle_id is None:
+            ids = list(session.scalars(select(Bundle.id).order_by(Bundle.sealed_at)))
+        else:
+            ids = [service.get_bundle(session, bundle_id).id]
+        for each in ids:
+            bundle = service.get_bundle(session, each)
+            report = fixity.verify_bundle(
+                session=session, store=wired.store, bundle=bundle, jwks=jwks, progress=progress
+            )
+            ledger.append(
+                session,
+                actor=actor,
+                action="bundle.verify",
+                outcome="intact" if report.intact else "failed",
+                case_no=bundle.case.case_no,
+                bundle_id=bundle.id,
+                detail={"failures": [f.path for f in report.failures][:50]},
+            )
+            session.commit()
+            reports.append(report)
+    return reports
+
+
+def export(
+    wired: Wired, *, bundle_id: str, dest: Path, actor: str, progress: Progress | None = None
+) -> Path:
+    """Export a bundle as a bag with seal and JWKS; the export and its entry are ledgered."""
+    with wired.sessions() as session:
+        bundle = service.get_bundle(session, bundle_id)
+        try:
+            path = service.export_bundle(
+                store=wired.store, bundle=bundle, jwks=wired.keyring.jwks(), dest=dest,
+                progress=progress,
+            )
+        except ArchiveError as exc:
+            ledger.append(session, actor=actor, action="bundle.export", outcome="failed",
+                          case_no=bundle.case.case_no, bundle_id=bundle.id,
+                          detail={"reason": str(exc)})
+            session.commit()
+            raise
+        ledger.append(session, actor=actor, action="bundle.export", outcome="ok",
+                      case_no=bundle.case.case_no, bundle_id=bundle.id,
+                      detail={"dest": dest.name})
+        session.commit()
+    return path
+
+
+def reconcile(wired: Wired, *, grace: timedelta) -> list[tuple[str, str]]:
+    """Remove leftovers of deposits that never committed."""
+    with wired.sessions() as session:
+        return service.reconcile(
+            session=session, store=wired.store, older_than=datetime.now(UTC) - grace
+        )
+
+
+def verify_ledger(wired: Wired) -> ledger.ChainReport:
+    """Walk the whole ledger chain."""
+    with wired.sessions() as session:
+        return ledger.verify_chain(session)

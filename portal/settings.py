@@ -1,0 +1,47 @@
+"""Settings, read once from `CASEVAULT_*` environment variables and passed down as values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from archive.digests import parse_algorithms
+
+
+class Settings(BaseSettings):
+    """Everything an operator can configure."""
+
+    model_config = SettingsConfigDict(env_prefix="CASEVAULT_", extra="ignore")
+
+    data_dir: Path = Path("./var")
+    database_url: str | None = None
+    store: str | None = None
+    release_store: str | None = None
+    digests: str = "sha256,sm3"
+    source_organization: str = "深圳市民防委员会办公室"
+    retention_years: int = 30
+    s3_part_size: int = 16 << 20
+    reconcile_grace_minutes: int = 60
+
+    @field_validator("digests")
+    @classmethod
+    def _known_digests(cls, value: str) -> str:
+        parse_algorithms(value)
+        return value
+
+    @property
+    def algorithms(self) -> tuple[str, ...]:
+        """The digest algorithms each deposit computes."""
+        return parse_algorithms(self.digests)
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The configured database, or SQLite in the data dir."""
+        return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'casevault.db'}"
+
+    @property
+    def store_url(self) -> str:
+        """The archive realm: the configured store, or the FileStore in the data dir."""
+        return self.store or f"file://{self.data_dir.resolve() / 'objects'}"
