@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import getpass
 import json
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -25,8 +26,10 @@ from sqlalchemy.exc import OperationalError
 
 from archive.errors import ArchiveError, Refused, StoreUnavailable
 from archive.fixity import verify_bag_dir
+from archive.service import latest_bundle
 from portal import operations
 from portal.context import Wired, wire
+from portal.demo import DEMO_CASE_NO, case_document, write_sip
 from portal.settings import Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -64,7 +67,8 @@ def _wired() -> Wired:
         first = exc.errors()[0]
         _fail(f"CASEVAULT_{str(first['loc'][0]).upper()}: {first['msg']}", EXIT_REFUSED)
     try:
-        return wire(settings)
+        with _errors():
+            return wire(settings)
     except ValueError as exc:
         _fail(str(exc), EXIT_REFUSED)
 
@@ -209,6 +213,29 @@ def ledger_verify(
         line = f"ledger broken at entry {report.first_bad_seq}: {report.reason}"
     _emit(as_json, report.as_json(), [line])
     raise typer.Exit(0 if report.intact else 1)
+
+
+@app.command()
+def demo() -> None:
+    """Deposit the demo case once and verify it (what `make run` does first)."""
+    wired = _wired()
+    with wired.sessions() as session:
+        existing = latest_bundle(session, DEMO_CASE_NO)
+    with _errors():
+        if existing is None:
+            folder = wired.settings.data_dir / "demo-sip"
+            shutil.rmtree(folder, ignore_errors=True)
+            write_sip(folder, case_document())
+            result = operations.deposit(wired, folder=folder, actor=_actor())
+            typer.echo(f"deposited demo case {result['case_no']} as bundle {result['bundle_id']}")
+            bundle_id = result["bundle_id"]
+        else:
+            bundle_id = existing.id
+        report = operations.verify(wired, bundle_id=bundle_id, actor=_actor())[0]
+    typer.echo(f"demo bundle {bundle_id}: {'intact' if report.intact else 'FAILED'}")
+    typer.echo(f"data dir: {wired.settings.data_dir.resolve()}")
+    typer.echo(f"try: casevault verify --all · casevault export {bundle_id} ./export · "
+               "casevault verify-bag ./export · casevault ledger verify")
 
 
 def main() -> None:

@@ -6,7 +6,6 @@ with the reason.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
@@ -23,6 +22,7 @@ from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from portal.context import Wired, wire
+from portal.demo import case_document, make_footage, pdf_bytes, write_sip  # noqa: F401
 from portal.settings import Settings
 
 CI = os.environ.get("CI", "").lower() == "true"
@@ -182,85 +182,11 @@ def _ffmpeg() -> str:
 @pytest.fixture(scope="session")
 def footage(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real two-second H.264 MP4 with audio, made once per session."""
+    if shutil.which("ffmpeg") is None:
+        _missing("ffmpeg", "install the Debian package ffmpeg")
     out = tmp_path_factory.mktemp("footage") / "clip.mp4"
-    subprocess.run(
-        [_ffmpeg(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=15:duration=2",
-         "-f", "lavfi", "-i", "sine=frequency=440:duration=2", "-c:v", "libx264",
-         "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(out)],
-        check=True,
-    )
+    make_footage(out)
     return out
-
-
-def pdf_bytes(title: str) -> bytes:
-    """A small but real one-page PDF."""
-    body = f"BT /F1 12 Tf 72 720 Td ({title}) Tj ET".encode("latin-1", "replace")
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length " + str(len(body)).encode() + b" >>\nstream\n" + body + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, obj in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += f"{number} 0 obj\n".encode() + obj + b"\nendobj\n"
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
-    out += f"trailer << /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
-    return bytes(out)
-
-
-def case_document(case_no: str = "深民防罚〔2026〕12号") -> dict[str, Any]:
-    """A complete, compliant penalty case as case.json would describe it."""
-
-    def text_record(rid: str, path: str, doc_type: str, stage: str, level: str = "none") -> dict:
-        return {
-            "id": rid, "path": path, "kind": "text", "doc_type": doc_type, "stage": stage,
-            "title": f"{doc_type} {rid}", "created_at": "2026-03-05T10:00:00+08:00",
-            "classification": {"level": level},
-        }
-
-    return {
-        "case_no": case_no,
-        "title": "某商场擅自改变人防工程用途案",
-        "enforcement_type": "penalty",
-        "initiation": {"mode": "ex_officio", "source": "日常巡查", "filed_at": "2026-03-02"},
-        "parties": [{"name": "某商业管理有限公司", "kind": "organization",
-                     "id_number": "914403000000000000", "role": "party"}],
-        "officers": [{"name": "张三", "badge_no": "44030001"}, {"name": "李四", "badge_no": "44030002"}],
-        "closed_at": "2026-06-30",
-        "records": [
-            text_record("s1", "records/案件来源登记表.pdf", "case_source", "initiation"),
-            text_record("s2", "records/立案审批表.pdf", "filing_approval", "initiation"),
-            text_record("i1", "records/询问笔录.pdf", "inquiry_transcript", "investigation",
-                        "personal_privacy"),
-            text_record("i2", "records/告知书.pdf", "rights_notice", "investigation"),
-            text_record("d1", "records/审查意见.pdf", "review_record", "decision"),
-            text_record("d2", "records/处罚决定书.pdf", "decision", "decision"),
-            text_record("e1", "records/送达回证.pdf", "service_receipt", "service"),
-            text_record("c1", "records/结案报告.pdf", "closing_report", "archiving"),
-            {
-                "id": "v1", "path": "records/现场检查.mp4", "kind": "av", "doc_type": "av_footage",
-                "stage": "investigation", "title": "现场检查录像",
-                "created_at": "2026-03-04T09:00:00+08:00", "classification": {"level": "none"},
-                "av": {
-                    "device_id": "DSJ-0012", "recorded_by": ["44030001"],
-                    "activity": "on_site_inspection", "started_at": "2026-03-04T09:00:00+08:00",
-                    "ended_at": "2026-03-04T09:40:00+08:00", "stored_at": "2026-03-04T17:10:00+08:00",
-                    "location": "某商场地下二层", "continuous_required": False,
-                    "voice_statement": True, "interruptions": [], "remote_duty": False,
-                    "returned_at": None,
-                },
-                "evidence": {"collector": "张三", "collected_at": "2026-03-04T09:00:00+08:00",
-                             "place": "某商场地下二层"},
-            },
-        ],
-    }
 
 
 @pytest.fixture
@@ -268,19 +194,7 @@ def make_case(tmp_path: Path, footage: Path) -> Callable[..., Path]:
     """Write a deposit folder: case.json and the files it names (PDFs, real MP4 footage)."""
 
     def make(document: dict[str, Any] | None = None, *, name: str | None = None) -> Path:
-        document = document or case_document()
         folder = tmp_path / "sips" / (name or uuid.uuid4().hex[:8])
-        folder.mkdir(parents=True)
-        for record in document["records"]:
-            target = folder / record["path"]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if record["kind"] == "av":
-                shutil.copyfile(footage, target)
-            else:
-                target.write_bytes(pdf_bytes(record["id"]))
-        (folder / "case.json").write_text(
-            json.dumps(document, ensure_ascii=False, indent=2), encoding="utf-8"
-        )
-        return folder
+        return write_sip(folder, document or case_document(), footage=footage)
 
     return make

@@ -1,0 +1,28 @@
+# casevault — the two commands: `make run` and `make test`.
+VENV   ?= .venv
+PYTHON ?= python3
+BIN    := $(VENV)/bin
+
+.PHONY: run test lint bench demo clean
+
+$(BIN)/casevault: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+# Embedded defaults only: SQLite and the FileStore under ./var.
+run: $(BIN)/casevault
+	$(BIN)/casevault demo
+
+# Starts what the suite needs (the S3 API server on a free loopback port, from the test
+# session itself), runs everything, and stops it again.
+test: $(BIN)/casevault
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+bench: $(BIN)/casevault
+	$(BIN)/python -m bench.deposit
+
+clean:
+	rm -rf $(VENV) var bench/out .pytest_cache
