@@ -26,8 +26,11 @@ def _check_document(item: SipFile) -> None:
     expected = MAGIC.get(suffix)
     if expected is None:
         return
-    with item.source.open("rb") as handle:
-        head = handle.read(1024)
+    try:
+        with item.source.open("rb") as handle:
+            head = handle.read(1024)
+    except OSError as exc:
+        raise DepositRefused(f"{item.path}: cannot be read ({exc.strerror})") from exc
     # PDF allows a little junk before the header; the others must start with theirs.
     ok = any(m in head for m in expected) if suffix == ".pdf" else head.startswith(expected)
     if not ok:

@@ -246,15 +246,6 @@ class CaseFile(_Strict):
     closed_at: date
     records: list[Record] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _unique_ids(self) -> CaseFile:
-        seen: set[str] = set()
-        for index, record in enumerate(self.records):
-            if record.id in seen:
-                raise ValueError(f"records[{index}].id: duplicate id {record.id!r}")
-            seen.add(record.id)
-        return self
-
     @property
     def classification(self) -> Classification:
         """A bundle is as restricted as its most restricted record."""
@@ -314,10 +305,20 @@ def parse_case_json(raw: bytes) -> CaseFile:
         raise DepositRefused(
             f"case.json: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from exc
+    except RecursionError as exc:
+        raise DepositRefused("case.json: nested too deeply to be a case description") from exc
     try:
-        return CaseFile.model_validate(data)
+        case = CaseFile.model_validate(data)
     except ValidationError as exc:
         raise DepositRefused(_describe(exc)) from exc
+    seen: dict[str, int] = {}
+    for index, record in enumerate(case.records):
+        if record.id in seen:
+            raise DepositRefused(
+                f"case.json: records[{index}].id: {record.id!r} is already the id of records[{seen[record.id]}]"
+            )
+        seen[record.id] = index
+    return case
 
 
 def _safe_relative(raw: str, field: str) -> str:
@@ -349,9 +350,10 @@ def _walk(folder: Path) -> dict[str, Path]:
                     raise DepositRefused(f"{rel}: not a regular file")
                 key = unicodedata.normalize("NFC", rel)
                 if key in found:
+                    other = found[key].relative_to(folder).as_posix()
                     raise DepositRefused(
-                        f"{rel}: same name as {found[key].relative_to(folder).as_posix()!r} "
-                        "after Unicode NFC normalisation"
+                        f"{rel}: same name as another file after Unicode NFC normalisation "
+                        f"({ascii(rel)} and {ascii(other)})"
                     )
                 found[key] = entry
     return found
@@ -362,9 +364,14 @@ def read_sip(folder: Path) -> Sip:
     if not folder.is_dir():
         raise DepositRefused(f"{folder}: not a folder")
     case_path = folder / "case.json"
-    if case_path.is_symlink() or not case_path.is_file():
+    if case_path.is_symlink():
+        raise DepositRefused("case.json: symbolic links are not accepted")
+    if not case_path.is_file():
         raise DepositRefused(f"{case_path}: case.json is missing")
-    raw = case_path.read_bytes()
+    try:
+        raw = case_path.read_bytes()
+    except OSError as exc:
+        raise DepositRefused(f"case.json: cannot be read ({exc.strerror})") from exc
     case = parse_case_json(raw)
 
     present = _walk(folder)
@@ -383,6 +390,8 @@ def read_sip(folder: Path) -> Sip:
         source = present.get(rel)
         if source is None:
             raise DepositRefused(f"case.json: {field}: {record.path!r} is named but missing")
+        if not os.access(source, os.R_OK):
+            raise DepositRefused(f"{rel}: cannot be read (permission denied)")
         files.append(SipFile(record=record, path=rel, source=source, size=source.stat().st_size))
     unnamed = sorted(set(present) - set(named))
     if unnamed:

@@ -14,6 +14,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
+from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -58,6 +59,8 @@ def _errors() -> Iterator[None]:
         _fail(f"database unavailable ({exc.orig.__class__.__name__}); retry later", EXIT_UNAVAILABLE)
     except ArchiveError as exc:
         _fail(str(exc), 1)
+    except OSError as exc:
+        _fail(f"{exc.filename or 'file system'}: {exc.strerror or exc}", 1)
 
 
 def _wired() -> Wired:
@@ -85,7 +88,7 @@ def _progress(label: str) -> Iterator[tuple[Callable[[int], None] | None, Callab
         return
     bar = Progress(
         TextColumn(label), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-        TimeRemainingColumn(), transient=True,
+        TimeRemainingColumn(), transient=True, console=Console(stderr=True),
     )
     task = bar.add_task(label, total=None)
     with bar:
@@ -241,3 +244,7 @@ def demo() -> None:
 def main() -> None:
     """Console entry point."""
     app()
+
+
+if __name__ == "__main__":
+    main()

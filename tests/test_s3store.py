@@ -85,7 +85,7 @@ def test_a_key_cannot_be_written_twice(wired: Wired) -> None:
     from archive.store import put_bytes
 
     put_bytes(wired.store, "probe/once.pdf", b"%PDF-1", tags={})
-    with pytest.raises(ObjectExists, match="probe/once.pdf"):
+    with pytest.raises(ObjectExists, match=r"probe/once\.pdf"):
         put_bytes(wired.store, "probe/once.pdf", b"%PDF-2", tags={})
 
 
