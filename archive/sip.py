@@ -315,7 +315,8 @@ def parse_case_json(raw: bytes) -> CaseFile:
     for index, record in enumerate(case.records):
         if record.id in seen:
             raise DepositRefused(
-                f"case.json: records[{index}].id: {record.id!r} is already the id of records[{seen[record.id]}]"
+                f"case.json: records[{index}].id: {record.id!r} is already "
+                f"the id of records[{seen[record.id]}]"
             )
         seen[record.id] = index
     return case
@@ -353,7 +354,7 @@ def _walk(folder: Path) -> dict[str, Path]:
                     other = found[key].relative_to(folder).as_posix()
                     raise DepositRefused(
                         f"{rel}: same name as another file after Unicode NFC normalisation "
-                        f"({ascii(rel)} and {ascii(other)})"
+                        f"({rel!a} and {other!a})"
                     )
                 found[key] = entry
     return found
