@@ -21,8 +21,19 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from archive.db import Base, UTCDateTime
 
 GENESIS = "0" * 64
-_HASHED = ("seq", "at", "actor", "action", "outcome", "case_no", "bundle_id", "record_id",
-           "source", "detail", "prev_hash")
+_HASHED = (
+    "seq",
+    "at",
+    "actor",
+    "action",
+    "outcome",
+    "case_no",
+    "bundle_id",
+    "record_id",
+    "source",
+    "detail",
+    "prev_hash",
+)
 
 
 class LedgerEntry(Base):
@@ -80,9 +91,7 @@ def append(
     at: datetime | None = None,
 ) -> LedgerEntry:
     """Append one entry in the caller's transaction; the caller commits."""
-    head = session.execute(
-        select(LedgerHead).where(LedgerHead.id == 1).with_for_update()
-    ).scalar_one()
+    head = session.execute(select(LedgerHead).where(LedgerHead.id == 1).with_for_update()).scalar_one()
     fields: dict[str, Any] = {
         "seq": head.seq + 1,
         "at": (at or datetime.now(UTC)).astimezone(UTC),
@@ -124,9 +133,7 @@ class ChainReport:
 
 def _rows(session: Session, batch: int) -> Iterator[dict[str, Any]]:
     columns = [getattr(LedgerEntry, name) for name in (*_HASHED, "entry_hash")]
-    result = session.execute(
-        select(*columns).order_by(LedgerEntry.seq).execution_options(yield_per=batch)
-    )
+    result = session.execute(select(*columns).order_by(LedgerEntry.seq).execution_options(yield_per=batch))
     for row in result:
         yield row._asdict()
 

@@ -1,6 +1,7 @@
 """Migration environment: one history for every package's tables."""
 
-import access.ledger  # noqa: F401  (registers its tables)
+import access.ledger
+import access.models  # noqa: F401
 import archive.models  # noqa: F401
 from alembic import context
 from archive.db import Base

@@ -92,8 +92,7 @@ def _investigation(case: CaseFile) -> list[Finding]:
         )
     investigation = [r for r in case.records if r.stage is Stage.investigation]
     if investigation and not any(
-        r.doc_type in SHOWS_OFFICER_ID or (r.av is not None and r.av.voice_statement)
-        for r in investigation
+        r.doc_type in SHOWS_OFFICER_ID or (r.av is not None and r.av.voice_statement) for r in investigation
     ):
         found.append(
             Finding(

@@ -39,8 +39,7 @@ def _check_document(item: SipFile) -> None:
 
 def _check_av(item: SipFile, ffprobe: str) -> None:
     result = subprocess.run(
-        [ffprobe, "-v", "error", "-show_entries", "stream=codec_type", "-of", "json",
-         str(item.source)],
+        [ffprobe, "-v", "error", "-show_entries", "stream=codec_type", "-of", "json", str(item.source)],
         capture_output=True,
         timeout=120,
         check=False,
@@ -49,8 +48,10 @@ def _check_av(item: SipFile, ffprobe: str) -> None:
     if result.returncode == 0:
         streams = json.loads(result.stdout or b"{}").get("streams", [])
     if not any(s.get("codec_type") in {"video", "audio"} for s in streams):
-        raise DepositRefused(f"{item.path}: record {item.record.id} is kind 'av' but ffprobe "
-                             "finds no audio or video stream in it")
+        raise DepositRefused(
+            f"{item.path}: record {item.record.id} is kind 'av' but ffprobe "
+            "finds no audio or video stream in it"
+        )
 
 
 def check_contents(files: list[SipFile]) -> None:

@@ -166,8 +166,10 @@ def verify_bundle(
             except ObjectMissing:
                 current = None
             if current != item.version_id:
-                report.fail(item.path, f"key now shows another version ({current}); sealed "
-                            f"version is {item.version_id}")
+                report.fail(
+                    item.path,
+                    f"key now shows another version ({current}); sealed version is {item.version_id}",
+                )
         if result.size != item.size:
             report.fail(item.path, f"size is {result.size} bytes, sealed as {item.size}")
         for name, expected in (("sha256", item.sha256), ("sm3", item.sm3)):
@@ -202,9 +204,7 @@ def verify_bag_dir(folder: Path, *, jwks: dict[str, Any] | None = None) -> Verif
             report.fail("jwks.json", f"unreadable ({exc}); pass the published JWKS instead")
             return report
     paths = sorted(
-        p.relative_to(folder).as_posix()
-        for p in folder.rglob("*")
-        if p.is_file() and p.name != "jwks.json"
+        p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and p.name != "jwks.json"
     )
     algorithms = tuple(a for a in SUPPORTED if (folder / bag.manifest_name(a)).exists()) or ("sha256",)
     sources: dict[str, Reader] = {p: (lambda p=p: read_file(str(folder / p))) for p in paths}

@@ -121,8 +121,13 @@ def deposit_case(
 
     def store_one(item: SipFile) -> tuple[Digested, str | None]:
         return _store_payload(
-            store=store, prefix=prefix, case_no=case_file.case_no, bundle_id=bundle_id,
-            item=item, algorithms=algorithms, progress=progress,
+            store=store,
+            prefix=prefix,
+            case_no=case_file.case_no,
+            bundle_id=bundle_id,
+            item=item,
+            algorithms=algorithms,
+            progress=progress,
         )
 
     # Largest first, one thread per core: the long files start early and overlap.

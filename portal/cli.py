@@ -23,8 +23,11 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
+from access import identities
+from access.models import User
 from archive.errors import ArchiveError, Refused, StoreUnavailable
 from archive.fixity import verify_bag_dir
 from archive.service import latest_bundle
@@ -36,6 +39,8 @@ from portal.settings import Settings
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 ledger_app = typer.Typer(no_args_is_help=True, help="The access ledger.")
 app.add_typer(ledger_app, name="ledger")
+users_app = typer.Typer(no_args_is_help=True, help="User accounts.")
+app.add_typer(users_app, name="users")
 
 EXIT_REFUSED = 2
 EXIT_UNAVAILABLE = 75  # EX_TEMPFAIL: try again later
@@ -87,8 +92,13 @@ def _progress(label: str) -> Iterator[tuple[Callable[[int], None] | None, Callab
         yield None, lambda _total: None
         return
     bar = Progress(
-        TextColumn(label), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-        TimeRemainingColumn(), transient=True, console=Console(stderr=True),
+        TextColumn(label),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+        console=Console(stderr=True),
     )
     task = bar.add_task(label, total=None)
     with bar:
@@ -116,13 +126,17 @@ def deposit(
         )
     findings = result["findings"]
     articles = ", ".join(sorted({f"art. {f['article']}" for f in findings}))
-    _emit(as_json, result, [
-        f"bundle_id    {result['bundle_id']}",
-        f"case_no      {result['case_no']}",
-        f"version      {result['version']}",
-        f"seal_digest  {result['seal_digest']}",
-        f"findings     {len(findings)}" + (f" ({articles})" if findings else ""),
-    ])
+    _emit(
+        as_json,
+        result,
+        [
+            f"bundle_id    {result['bundle_id']}",
+            f"case_no      {result['case_no']}",
+            f"version      {result['version']}",
+            f"seal_digest  {result['seal_digest']}",
+            f"findings     {len(findings)}" + (f" ({articles})" if findings else ""),
+        ],
+    )
 
 
 @app.command()
@@ -155,8 +169,7 @@ def export(
     """Write a bundle as a BagIt bag with its seal and JWKS, verifiable offline."""
     wired = _wired()
     with _errors(), _progress("exporting") as (advance, _):
-        path = operations.export(wired, bundle_id=bundle_id, dest=dest, actor=_actor(),
-                                 progress=advance)
+        path = operations.export(wired, bundle_id=bundle_id, dest=dest, actor=_actor(), progress=advance)
     typer.echo(f"exported {bundle_id} to {path}")
 
 
@@ -193,8 +206,9 @@ def reconcile(
 ) -> None:
     """Remove what interrupted deposits left in the store."""
     wired = _wired()
-    grace = timedelta(minutes=wired.settings.reconcile_grace_minutes
-                      if grace_minutes is None else grace_minutes)
+    grace = timedelta(
+        minutes=wired.settings.reconcile_grace_minutes if grace_minutes is None else grace_minutes
+    )
     with _errors():
         done = operations.reconcile(wired, grace=grace)
     for key, action in done:
@@ -218,6 +232,138 @@ def ledger_verify(
     raise typer.Exit(0 if report.intact else 1)
 
 
+def _read_password(from_stdin: bool) -> str | None:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return None
+
+
+@users_app.command("create")
+def users_create(
+    username: Annotated[str, typer.Option("--username", help="Login name")],
+    role: Annotated[str, typer.Option("--role", help="archivist, archive_manager, supervisor, …")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin")
+    ] = False,
+    clearance: Annotated[
+        str, typer.Option("--clearance", help="none, confidential, secret, top_secret")
+    ] = "none",
+    department: Annotated[
+        str | None, typer.Option("--department", help="Supervisors: superior, supervision, legal, petition")
+    ] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Display name")] = None,
+) -> None:
+    """Create a user (without --password-stdin the account signs in by SSO only)."""
+    wired = _wired()
+    with _errors(), wired.sessions() as session:
+        user = identities.create_user(
+            session,
+            username=username,
+            role=role,
+            actor=_actor(),
+            now=wired.clock(),
+            password=_read_password(password_stdin),
+            display_name=name,
+            clearance=clearance,
+            department=department,
+        )
+        session.commit()
+        typer.echo(f"created {user.username} ({user.role})")
+
+
+@users_app.command("reset-password")
+def users_reset_password(
+    username: Annotated[str, typer.Option("--username")],
+    password_stdin: Annotated[bool, typer.Option("--password-stdin")] = True,
+) -> None:
+    """Set a new password (read from stdin); the user's tokens and sessions stop working."""
+    wired = _wired()
+    password = _read_password(password_stdin) or ""
+    with _errors(), wired.sessions() as session:
+        user = identities.set_password(
+            session, username=username, password=password, actor=_actor(), now=wired.clock()
+        )
+        session.commit()
+        typer.echo(f"password reset for {user.username}")
+
+
+def _set_disabled(username: str, disabled: bool) -> None:
+    wired = _wired()
+    with _errors(), wired.sessions() as session:
+        user = identities.set_disabled(
+            session, username=username, disabled=disabled, actor=_actor(), now=wired.clock()
+        )
+        session.commit()
+        typer.echo(f"{user.username} {'disabled' if disabled else 'enabled'}")
+
+
+@users_app.command("disable")
+def users_disable(username: Annotated[str, typer.Option("--username")]) -> None:
+    """Disable an account; its sessions and tokens stop working at once."""
+    _set_disabled(username, True)
+
+
+@users_app.command("enable")
+def users_enable(username: Annotated[str, typer.Option("--username")]) -> None:
+    """Re-enable a disabled account."""
+    _set_disabled(username, False)
+
+
+@users_app.command("list")
+def users_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Every account: role, department, clearance, state."""
+    wired = _wired()
+    with _errors(), wired.sessions() as session:
+        rows = [
+            {
+                "username": u.username,
+                "role": u.role,
+                "department": u.department,
+                "clearance": u.clearance,
+                "disabled": u.disabled,
+                "sso": u.sso_subject is not None,
+            }
+            for u in session.scalars(select(User).order_by(User.username))
+        ]
+    _emit(
+        as_json,
+        rows,
+        [
+            f"{r['username']:<20} {r['role']:<20} {r['department'] or '-':<12} {r['clearance']:<13}"
+            f"{' disabled' if r['disabled'] else ''}"
+            for r in rows
+        ],
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 8000,
+    which: Annotated[str, typer.Option("--app", help="both, internal or public")] = "both",
+) -> None:
+    """Serve the internal portal at / and the public one at /public."""
+    import uvicorn
+
+    from portal.app import create_app
+
+    if which not in {"both", "internal", "public"}:
+        _fail(f"--app: {which!r} is not one of both, internal, public", EXIT_REFUSED)
+    wired = _wired()
+    with _errors():
+        done = operations.reconcile(wired, grace=timedelta(minutes=wired.settings.reconcile_grace_minutes))
+    if done:
+        typer.echo(f"reconcile: removed {len(done)} leftover object(s) of interrupted deposits")
+    uvicorn.run(
+        create_app(wired, kind=which),
+        host=host,
+        port=port,
+        log_level="info",  # type: ignore[arg-type]
+        proxy_headers=False,
+        server_header=False,
+    )
+
+
 @app.command()
 def demo() -> None:
     """Deposit the demo case once and verify it (what `make run` does first)."""
@@ -237,8 +383,10 @@ def demo() -> None:
         report = operations.verify(wired, bundle_id=bundle_id, actor=_actor())[0]
     typer.echo(f"demo bundle {bundle_id}: {'intact' if report.intact else 'FAILED'}")
     typer.echo(f"data dir: {wired.settings.data_dir.resolve()}")
-    typer.echo(f"try: casevault verify --all · casevault export {bundle_id} ./export · "
-               "casevault verify-bag ./export · casevault ledger verify")
+    typer.echo(
+        f"try: casevault verify --all · casevault export {bundle_id} ./export · "
+        "casevault verify-bag ./export · casevault ledger verify"
+    )
 
 
 def main() -> None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -26,6 +30,23 @@ def open_store(url: str, *, part_size: int) -> ObjectStore:
     raise ValueError(f"CASEVAULT_STORE: unsupported URL scheme in {url.split('://')[0]!r}")
 
 
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def token_secret(settings: Settings) -> str:
+    """The API token signing secret: configured, or created once under the data dir (0600)."""
+    if settings.token_secret:
+        return settings.token_secret
+    path = settings.data_dir / "keys" / "token-secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
 @dataclass
 class Wired:
     """Everything a command or request needs, built once per process."""
@@ -35,6 +56,7 @@ class Wired:
     sessions: sessionmaker[Session]
     store: ObjectStore
     keyring: Keyring
+    clock: Callable[[], datetime] = field(default=_utcnow)
 
 
 def wire(settings: Settings) -> Wired:

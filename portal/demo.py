@@ -44,19 +44,43 @@ def make_footage(target: Path, *, seconds: int = 2) -> None:
     if ffmpeg is None:
         raise RuntimeError("ffmpeg is not installed (Debian package ffmpeg)")
     subprocess.run(
-        [ffmpeg, "-v", "error", "-y",
-         "-f", "lavfi", "-i", f"testsrc=size=320x240:rate=15:duration={seconds}",
-         "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
-         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
-         "-shortest", str(target)],
+        [
+            ffmpeg,
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc=size=320x240:rate=15:duration={seconds}",
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=frequency=440:duration={seconds}",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-shortest",
+            str(target),
+        ],
         check=True,
     )
 
 
 def _text_record(rid: str, path: str, doc_type: str, stage: str, level: str = "none") -> dict[str, Any]:
     return {
-        "id": rid, "path": path, "kind": "text", "doc_type": doc_type, "stage": stage,
-        "title": f"{Path(path).stem}", "created_at": "2026-03-05T10:00:00+08:00",
+        "id": rid,
+        "path": path,
+        "kind": "text",
+        "doc_type": doc_type,
+        "stage": stage,
+        "title": f"{Path(path).stem}",
+        "created_at": "2026-03-05T10:00:00+08:00",
         "classification": {"level": level},
     }
 
@@ -68,36 +92,55 @@ def case_document(case_no: str = DEMO_CASE_NO) -> dict[str, Any]:
         "title": "某商场擅自改变人防工程用途案",
         "enforcement_type": "penalty",
         "initiation": {"mode": "ex_officio", "source": "日常巡查", "filed_at": "2026-03-02"},
-        "parties": [{"name": "某商业管理有限公司", "kind": "organization",
-                     "id_number": "914403000000000000", "role": "party"}],
-        "officers": [{"name": "张三", "badge_no": "44030001"},
-                     {"name": "李四", "badge_no": "44030002"}],
+        "parties": [
+            {
+                "name": "某商业管理有限公司",
+                "kind": "organization",
+                "id_number": "914403000000000000",
+                "role": "party",
+            }
+        ],
+        "officers": [{"name": "张三", "badge_no": "44030001"}, {"name": "李四", "badge_no": "44030002"}],
         "closed_at": "2026-06-30",
         "records": [
             _text_record("s1", "records/案件来源登记表.pdf", "case_source", "initiation"),
             _text_record("s2", "records/立案审批表.pdf", "filing_approval", "initiation"),
-            _text_record("i1", "records/询问笔录.pdf", "inquiry_transcript", "investigation",
-                         "personal_privacy"),
+            _text_record(
+                "i1", "records/询问笔录.pdf", "inquiry_transcript", "investigation", "personal_privacy"
+            ),
             _text_record("i2", "records/告知书.pdf", "rights_notice", "investigation"),
             _text_record("d1", "records/审查意见.pdf", "review_record", "decision"),
             _text_record("d2", "records/处罚决定书.pdf", "decision", "decision"),
             _text_record("e1", "records/送达回证.pdf", "service_receipt", "service"),
             _text_record("c1", "records/结案报告.pdf", "closing_report", "archiving"),
             {
-                "id": "v1", "path": "records/现场检查.mp4", "kind": "av", "doc_type": "av_footage",
-                "stage": "investigation", "title": "现场检查录像",
-                "created_at": "2026-03-04T09:00:00+08:00", "classification": {"level": "none"},
+                "id": "v1",
+                "path": "records/现场检查.mp4",
+                "kind": "av",
+                "doc_type": "av_footage",
+                "stage": "investigation",
+                "title": "现场检查录像",
+                "created_at": "2026-03-04T09:00:00+08:00",
+                "classification": {"level": "none"},
                 "av": {
-                    "device_id": "DSJ-0012", "recorded_by": ["44030001"],
-                    "activity": "on_site_inspection", "started_at": "2026-03-04T09:00:00+08:00",
+                    "device_id": "DSJ-0012",
+                    "recorded_by": ["44030001"],
+                    "activity": "on_site_inspection",
+                    "started_at": "2026-03-04T09:00:00+08:00",
                     "ended_at": "2026-03-04T09:40:00+08:00",
                     "stored_at": "2026-03-04T17:10:00+08:00",
-                    "location": "某商场地下二层", "continuous_required": False,
-                    "voice_statement": True, "interruptions": [], "remote_duty": False,
+                    "location": "某商场地下二层",
+                    "continuous_required": False,
+                    "voice_statement": True,
+                    "interruptions": [],
+                    "remote_duty": False,
                     "returned_at": None,
                 },
-                "evidence": {"collector": "张三", "collected_at": "2026-03-04T09:00:00+08:00",
-                             "place": "某商场地下二层"},
+                "evidence": {
+                    "collector": "张三",
+                    "collected_at": "2026-03-04T09:00:00+08:00",
+                    "place": "某商场地下二层",
+                },
             },
         ],
     }
@@ -115,7 +158,5 @@ def write_sip(folder: Path, document: dict[str, Any], *, footage: Path | None = 
             shutil.copyfile(footage, target)
         else:
             make_footage(target)
-    (folder / "case.json").write_text(
-        json.dumps(document, ensure_ascii=False, indent=2), encoding="utf-8"
-    )
+    (folder / "case.json").write_text(json.dumps(document, ensure_ascii=False, indent=2), encoding="utf-8")
     return folder

@@ -66,8 +66,12 @@ def deposit(
                 outcome="ok",
                 case_no=bundle.case.case_no,
                 bundle_id=bundle.id,
-                detail={"version": bundle.version, "seal_digest": bundle.seal_digest,
-                        "files": len(bundle.files), "findings": len(bundle.findings)},
+                detail={
+                    "version": bundle.version,
+                    "seal_digest": bundle.seal_digest,
+                    "files": len(bundle.files),
+                    "findings": len(bundle.findings),
+                },
             )
             session.commit()
     except Exception:
@@ -108,26 +112,39 @@ def verify(
     return reports
 
 
-def export(
-    wired: Wired, *, bundle_id: str, dest: Path, actor: str, progress: Progress | None = None
-) -> Path:
+def export(wired: Wired, *, bundle_id: str, dest: Path, actor: str, progress: Progress | None = None) -> Path:
     """Export a bundle as a bag with seal and JWKS; the export and its entry are ledgered."""
     with wired.sessions() as session:
         bundle = service.get_bundle(session, bundle_id)
         try:
             path = service.export_bundle(
-                store=wired.store, bundle=bundle, jwks=wired.keyring.jwks(), dest=dest,
+                store=wired.store,
+                bundle=bundle,
+                jwks=wired.keyring.jwks(),
+                dest=dest,
                 progress=progress,
             )
         except ArchiveError as exc:
-            ledger.append(session, actor=actor, action="bundle.export", outcome="failed",
-                          case_no=bundle.case.case_no, bundle_id=bundle.id,
-                          detail={"reason": str(exc)})
+            ledger.append(
+                session,
+                actor=actor,
+                action="bundle.export",
+                outcome="failed",
+                case_no=bundle.case.case_no,
+                bundle_id=bundle.id,
+                detail={"reason": str(exc)},
+            )
             session.commit()
             raise
-        ledger.append(session, actor=actor, action="bundle.export", outcome="ok",
-                      case_no=bundle.case.case_no, bundle_id=bundle.id,
-                      detail={"dest": dest.name})
+        ledger.append(
+            session,
+            actor=actor,
+            action="bundle.export",
+            outcome="ok",
+            case_no=bundle.case.case_no,
+            bundle_id=bundle.id,
+            detail={"dest": dest.name},
+        )
         session.commit()
     return path
 
@@ -135,9 +152,7 @@ def export(
 def reconcile(wired: Wired, *, grace: timedelta) -> list[tuple[str, str]]:
     """Remove leftovers of deposits that never committed."""
     with wired.sessions() as session:
-        return service.reconcile(
-            session=session, store=wired.store, older_than=datetime.now(UTC) - grace
-        )
+        return service.reconcile(session=session, store=wired.store, older_than=datetime.now(UTC) - grace)
 
 
 def verify_ledger(wired: Wired) -> ledger.ChainReport:

@@ -24,6 +24,11 @@ class Settings(BaseSettings):
     retention_years: int = 30
     s3_part_size: int = 16 << 20
     reconcile_grace_minutes: int = 60
+    token_secret: str | None = None
+    token_minutes: int = 15
+    public_url: str = "http://127.0.0.1:8000"
+    lockout_attempts: int = 5
+    lockout_minutes: int = 15
 
     @field_validator("digests")
     @classmethod

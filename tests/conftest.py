@@ -14,6 +14,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -198,3 +199,71 @@ def make_case(tmp_path: Path, footage: Path) -> Callable[..., Path]:
         return write_sip(folder, document or case_document(), footage=footage)
 
     return make
+
+
+# --- the web app -----------------------------------------------------------------------------
+
+PASSWORD = "correct horse battery staple"
+ROLE_USERS = {
+    "archivist": {},
+    "archive_manager": {},
+    "supervisor": {"department": "legal"},
+    "disclosure_officer": {},
+    "security_auditor": {},
+    "security_admin": {},
+    "sysadmin": {},
+    "applicant": {},
+}
+
+
+@pytest.fixture(autouse=True)
+def _quick_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2id with test-sized cost: the same algorithm, a fraction of the time."""
+    from argon2 import PasswordHasher
+
+    from access import identities
+
+    monkeypatch.setattr(identities, "_HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
+@dataclass
+class Portal:
+    """A running internal app with one user per role and the demo case deposited."""
+
+    client: Any
+    wired: Wired
+    bundle_id: str
+    tokens: dict[str, str]
+
+    def token(self, role: str) -> str:
+        """A fresh bearer token for the user of that role."""
+        response = self.client.post("/api/v1/token", data={"username": role.replace("_", "-"), "password": PASSWORD})
+        assert response.status_code == 200, response.text
+        return str(response.json()["access_token"])
+
+    def as_role(self, role: str) -> dict[str, str]:
+        """Authorization header for the user of that role (token cached per test)."""
+        if role not in self.tokens:
+            self.tokens[role] = self.token(role)
+        return {"Authorization": f"Bearer {self.tokens[role]}"}
+
+
+@pytest.fixture
+def portal(wired: Wired, make_case: Callable[..., Path]) -> Iterator[Portal]:
+    from datetime import UTC, datetime
+
+    from fastapi.testclient import TestClient
+
+    from access import identities
+    from portal import operations
+    from portal.app import create_app
+
+    with wired.sessions() as session:
+        for role, extra in ROLE_USERS.items():
+            identities.create_user(session, username=role.replace("_", "-"), role=role, actor="test",
+                                   now=datetime.now(UTC), password=PASSWORD, **extra)
+        session.commit()
+    bundle_id = operations.deposit(wired, folder=make_case(), actor="test")["bundle_id"]
+    client = TestClient(create_app(wired), base_url="https://testserver")
+    yield Portal(client=client, wired=wired, bundle_id=bundle_id, tokens={})
+    client.close()

@@ -1,0 +1,196 @@
+"""The one policy decision point (访问控制决策点): `decide(subject, action, resource, context)`.
+
+Deny by default. A role may only attempt what `ROLE_ACTIONS` lists; content is never read by
+the three administrators (三员分立); state secrets need clearance at least their grade;
+supervisors act only inside an approved, unexpired, unrevoked grant that names the record.
+`enforce` decides and writes the decision to the ledger in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from access import ledger
+from access.models import Clearance, RetrievalGrant, Role
+
+
+class Action(StrEnum):
+    """What a subject may attempt."""
+
+    case_list = "case.list"
+    bundle_read = "bundle.read"  # metadata: records, classification, findings
+    record_view = "record.view"
+    record_download = "record.download"
+    bundle_deposit = "bundle.deposit"
+    bundle_verify = "bundle.verify"
+    bundle_export = "bundle.export"
+    ledger_read = "ledger.read"
+    ledger_verify = "ledger.verify"
+    user_admin = "user.admin"
+
+
+CONTENT = frozenset({Action.record_view, Action.record_download, Action.bundle_export})
+THREE_ROLES = frozenset({Role.sysadmin, Role.security_admin, Role.security_auditor})
+_ARCHIVE = {
+    Action.case_list,
+    Action.bundle_read,
+    Action.record_view,
+    Action.record_download,
+    Action.bundle_deposit,
+    Action.bundle_verify,
+    Action.bundle_export,
+}
+ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
+    Role.archivist: frozenset(_ARCHIVE),
+    Role.archive_manager: frozenset(_ARCHIVE),
+    Role.disclosure_officer: frozenset({Action.case_list, Action.bundle_read, Action.record_view}),
+    Role.supervisor: frozenset(
+        {Action.case_list, Action.bundle_read, Action.record_view, Action.record_download}
+    ),
+    Role.security_auditor: frozenset({Action.ledger_read, Action.ledger_verify}),
+    Role.security_admin: frozenset({Action.user_admin}),
+    Role.sysadmin: frozenset({Action.bundle_verify}),
+    Role.applicant: frozenset(),
+}
+# What a grant must allow for each action a supervisor attempts.
+GRANT_NEEDS = {Action.record_view: "view", Action.record_download: "download"}
+CLEARANCE_RANK = {c.value: rank for rank, c in enumerate(Clearance)}
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Who is asking."""
+
+    username: str
+    role: Role
+    clearance: Clearance = Clearance.none
+    department: str | None = None
+    user_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Resource:
+    """What is asked for; classification and grade of the record or bundle, if any."""
+
+    kind: str
+    case_no: str | None = None
+    bundle_id: str | None = None
+    record_id: str | None = None
+    classification: str = "none"
+    grade: str | None = None
+
+
+@dataclass(frozen=True)
+class GrantScope:
+    """The part of a retrieval grant that decisions need."""
+
+    grant_id: int
+    bundle_id: str
+    record_ids: tuple[str, ...]
+    actions: tuple[str, ...]
+    starts_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Context:
+    """When, from where, and under which grants."""
+
+    now: datetime
+    source: str | None = None
+    grants: tuple[GrantScope, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Allowed or not, the rule that decided, and why in words."""
+
+    allowed: bool
+    rule: str
+    reason: str
+    grant_id: int | None = None
+
+
+def _deny(rule: str, reason: str) -> Decision:
+    return Decision(False, rule, reason)
+
+
+def _grant_for(subject: Subject, action: Action, resource: Resource, context: Context) -> Decision:
+    need = GRANT_NEEDS.get(action, "view")
+    live = [g for g in context.grants if g.revoked_at is None and g.starts_at <= context.now < g.expires_at]
+    for grant in live:
+        if grant.bundle_id != resource.bundle_id:
+            continue
+        if resource.record_id is not None and resource.record_id not in grant.record_ids:
+            continue
+        if need not in grant.actions:
+            continue
+        return Decision(True, "grant", f"inside retrieval grant {grant.grant_id}", grant.grant_id)
+    if any(g.bundle_id == resource.bundle_id for g in context.grants):
+        return _deny("grant", "no approved, unexpired, unrevoked grant covers this record and action")
+    return _deny("grant", "supervisors need an approved retrieval grant (调取登记) for this case")
+
+
+def decide(subject: Subject, action: Action, resource: Resource, context: Context) -> Decision:
+    """Deny by default; allow only what every rule that applies allows."""
+    if action not in ROLE_ACTIONS.get(subject.role, frozenset()):
+        if action in CONTENT and subject.role in THREE_ROLES:
+            return _deny("three-role-separation", f"{subject.role.value} never reads record content")
+        return _deny("role", f"role {subject.role.value} may not {action.value}")
+    if resource.classification == "state_secret" and action in CONTENT | {Action.bundle_read}:
+        grade = resource.grade or "top_secret"
+        if CLEARANCE_RANK[subject.clearance.value] < CLEARANCE_RANK[grade]:
+            return _deny("clearance", f"needs clearance {grade}; the user has {subject.clearance.value}")
+    if subject.role is Role.supervisor and resource.bundle_id is not None:
+        return _grant_for(subject, action, resource, context)
+    return Decision(True, "role", f"role {subject.role.value} may {action.value}")
+
+
+def grant_scopes(grants: Iterable[RetrievalGrant]) -> tuple[GrantScope, ...]:
+    """The decision-relevant view of grant rows."""
+    return tuple(
+        GrantScope(
+            g.id, g.bundle_id, tuple(g.record_ids), tuple(g.actions), g.starts_at, g.expires_at, g.revoked_at
+        )
+        for g in grants
+    )
+
+
+def load_grants(session: Session, *, user_id: int | None) -> tuple[GrantScope, ...]:
+    """Every grant a user holds, live or not (decide says which apply)."""
+    if user_id is None:
+        return ()
+    rows = session.scalars(select(RetrievalGrant).where(RetrievalGrant.grantee_id == user_id))
+    return grant_scopes(rows)
+
+
+def enforce(
+    session: Session, *, subject: Subject, action: Action, resource: Resource, context: Context
+) -> Decision:
+    """Decide and ledger the decision, allowed or denied, in the caller's transaction."""
+    decision = decide(subject, action, resource, context)
+    ledger.append(
+        session,
+        actor=subject.username,
+        action=action.value,
+        outcome="allowed" if decision.allowed else "denied",
+        case_no=resource.case_no,
+        bundle_id=resource.bundle_id,
+        record_id=resource.record_id,
+        source=context.source,
+        detail={
+            "rule": decision.rule,
+            "reason": decision.reason,
+            "role": subject.role.value,
+            **({"grant": decision.grant_id} if decision.grant_id else {}),
+        },
+        at=context.now,
+    )
+    return decision

@@ -1,0 +1,276 @@
+"""The JSON API (`/api/v1`): the contract in DESIGN.md, every access through the policy."""
+
+from __future__ import annotations
+
+import mimetypes
+from datetime import datetime
+from pathlib import PurePosixPath
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi.responses import Response, StreamingResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from access import identities, ledger, tokens
+from access.ledger import LedgerEntry
+from access.policy import Action, Decision, Resource, decide, enforce
+from archive import catalogue
+from archive.errors import UnknownBundle
+from archive.models import Bundle, CaseRecord
+from archive.service import get_bundle
+from portal.auth import DB, Caller, Principal, client_address, policy_context, token_settings, wired_of
+from portal.ranges import Unsatisfiable, parse_range
+
+router = APIRouter(prefix="/api/v1", tags=["internal"])
+
+
+class Denied(HTTPException):
+    """403 naming the rule that refused."""
+
+    def __init__(self, decision: Decision) -> None:
+        super().__init__(403, {"rule": decision.rule, "reason": decision.reason})
+
+
+def guard(
+    request: Request, session: Session, caller: Principal, action: Action, resource: Resource
+) -> Decision:
+    """Decide, ledger and commit the decision; raise 403 when denied."""
+    decision = enforce(
+        session,
+        subject=caller.subject,
+        action=action,
+        resource=resource,
+        context=policy_context(request, session, caller),
+    )
+    session.commit()
+    if not decision.allowed:
+        raise Denied(decision)
+    return decision
+
+
+def bundle_or_404(session: Session, bundle_id: str) -> Bundle:
+    """A sealed bundle, or 404 for unknown and malformed ids alike."""
+    try:
+        return get_bundle(session, bundle_id)
+    except UnknownBundle as exc:
+        raise HTTPException(404, "no such bundle") from exc
+
+
+def record_resource(bundle: Bundle, record: CaseRecord) -> Resource:
+    """The policy's view of one record."""
+    return Resource(
+        "record", bundle.case.case_no, bundle.id, record.record_id, record.classification, record.grade
+    )
+
+
+def visible_records(
+    request: Request, session: Session, caller: Principal, bundle: Bundle
+) -> list[CaseRecord]:
+    """Records whose metadata the caller may see (same rules as viewing, not ledgered one by one)."""
+    context = policy_context(request, session, caller)
+    return [
+        r
+        for r in bundle.records
+        if decide(caller.subject, Action.bundle_read, record_resource(bundle, r), context).allowed
+    ]
+
+
+@router.post("/token")
+def token(
+    request: Request,
+    session: DB,
+    username: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+) -> dict[str, Any]:
+    """Exchange a username and password for a short-lived bearer token."""
+    wired = wired_of(request)
+    now = wired.clock()
+    user = identities.authenticate(
+        session,
+        username=username,
+        password=password,
+        now=now,
+        source=client_address(request),
+        lockout=identities.Lockout(wired.settings.lockout_attempts, wired.settings.lockout_minutes),
+    )
+    session.commit()
+    if user is None or user.role == "applicant":
+        raise HTTPException(
+            401,
+            "wrong username or password, or the account is locked or disabled",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    settings = token_settings(wired)
+    return {
+        "access_token": tokens.issue(
+            settings=settings, username=user.username, token_version=user.token_version, now=now
+        ),
+        "token_type": "bearer",
+        "expires_in": int(settings.lifetime.total_seconds()),
+    }
+
+
+@router.get("/cases")
+def cases(request: Request, session: DB, caller: Caller, q: str | None = None) -> dict[str, Any]:
+    """Cases the caller may know of: metadata only."""
+    guard(request, session, caller, Action.case_list, Resource("catalogue"))
+    context = policy_context(request, session, caller)
+    found = []
+    for case, bundle in catalogue.search_cases(session, q=q):
+        resource = Resource("bundle", case.case_no, bundle.id)
+        if not decide(caller.subject, Action.bundle_read, resource, context).allowed:
+            continue
+        found.append(
+            {
+                "case_no": case.case_no,
+                "title": case.title,
+                "enforcement_type": case.enforcement_type,
+                "closed_at": case.closed_at.isoformat(),
+                "bundle_id": bundle.id,
+                "version": bundle.version,
+                "classification": bundle.classification,
+            }
+        )
+    return {"cases": found}
+
+
+@router.get("/bundles/{bundle_id}")
+def bundle_detail(request: Request, session: DB, caller: Caller, bundle_id: str) -> dict[str, Any]:
+    """Bundle metadata, the records the caller may see with their classification, and findings."""
+    bundle = bundle_or_404(session, bundle_id)
+    guard(request, session, caller, Action.bundle_read, Resource("bundle", bundle.case.case_no, bundle.id))
+    records = visible_records(request, session, caller, bundle)
+    return {
+        "bundle_id": bundle.id,
+        "case_no": bundle.case.case_no,
+        "title": bundle.case.title,
+        "version": bundle.version,
+        "previous_bundle_id": bundle.previous_id,
+        "sealed_at": bundle.sealed_at.isoformat(),
+        "sealed_by": bundle.sealed_by,
+        "seal_digest": bundle.seal_digest,
+        "classification": bundle.classification,
+        "grade": bundle.grade,
+        "retain_until": bundle.retain_until.isoformat(),
+        "records": [
+            {
+                "record_id": r.record_id,
+                "title": r.title,
+                "kind": r.kind,
+                "doc_type": r.doc_type,
+                "stage": r.stage,
+                "created_at": r.created_at.isoformat(),
+                "classification": r.classification,
+                "grade": r.grade,
+                "file_name": PurePosixPath(r.path).name,
+                "av": r.av,
+            }
+            for r in records
+        ],
+        "withheld_records": len(bundle.records) - len(records),
+        "findings": bundle.findings,
+    }
+
+
+@router.get("/bundles/{bundle_id}/records/{record_id}/content")
+def record_content(
+    request: Request,
+    session: DB,
+    caller: Caller,
+    bundle_id: str,
+    record_id: str,
+    download: bool = False,
+) -> Response:
+    """The record's bytes, streamed; honours a single Range (206) and answers 416 past the end."""
+    bundle = bundle_or_404(session, bundle_id)
+    found = catalogue.find_record(bundle, record_id)
+    if found is None:
+        raise HTTPException(404, "no such record in this bundle")
+    record, stored = found
+    size = stored.size
+    try:
+        wanted = parse_range(request.headers.get("range"), size)
+    except Unsatisfiable as exc:
+        raise HTTPException(
+            416, "range not satisfiable", headers={"Content-Range": f"bytes */{size}"}
+        ) from exc
+    action = Action.record_download if download else Action.record_view
+    guard(request, session, caller, action, record_resource(bundle, record))
+    name = PurePosixPath(stored.path).name
+    headers = {
+        "Accept-Ranges": "bytes",
+        "ETag": f'"{bundle.seal_digest}.{record.record_id}"',
+        "Cache-Control": "private, no-store",
+        "Content-Disposition": f"{'attachment' if download else 'inline'}; filename*=UTF-8''{quote(name)}",
+    }
+    media = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    store = wired_of(request).store
+    if wanted is None:
+        body = store.read(stored.key, version_id=stored.version_id)
+        return StreamingResponse(body, media_type=media, headers={**headers, "Content-Length": str(size)})
+    first, last = wanted
+    body = store.read(stored.key, version_id=stored.version_id, start=first, length=last - first + 1)
+    headers |= {"Content-Range": f"bytes {first}-{last}/{size}", "Content-Length": str(last - first + 1)}
+    return StreamingResponse(body, status_code=206, media_type=media, headers=headers)
+
+
+def _entry_json(entry: LedgerEntry) -> dict[str, Any]:
+    return {
+        "seq": entry.seq,
+        "at": entry.at.isoformat(),
+        "actor": entry.actor,
+        "action": entry.action,
+        "outcome": entry.outcome,
+        "case_no": entry.case_no,
+        "bundle_id": entry.bundle_id,
+        "record_id": entry.record_id,
+        "source": entry.source,
+        "detail": entry.detail,
+        "prev_hash": entry.prev_hash,
+        "entry_hash": entry.entry_hash,
+    }
+
+
+@router.get("/ledger")
+def ledger_search(
+    request: Request,
+    session: DB,
+    caller: Caller,
+    actor: str | None = None,
+    action: str | None = None,
+    outcome: str | None = None,
+    case_no: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before: Annotated[int | None, Query(description="page: entries with seq below this")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    """Search the ledger, newest first (security auditors only)."""
+    guard(request, session, caller, Action.ledger_read, Resource("ledger"))
+    query = select(LedgerEntry).order_by(LedgerEntry.seq.desc()).limit(limit)
+    for column, value in (
+        (LedgerEntry.actor, actor),
+        (LedgerEntry.action, action),
+        (LedgerEntry.outcome, outcome),
+        (LedgerEntry.case_no, case_no),
+    ):
+        if value:
+            query = query.where(column == value)
+    if since:
+        query = query.where(LedgerEntry.at >= since)
+    if until:
+        query = query.where(LedgerEntry.at < until)
+    if before:
+        query = query.where(LedgerEntry.seq < before)
+    entries = list(session.scalars(query))
+    following = entries[-1].seq if len(entries) == limit else None
+    return {"entries": [_entry_json(e) for e in entries], "next_before": following}
+
+
+@router.get("/ledger/verify")
+def ledger_verify(request: Request, session: DB, caller: Caller) -> dict[str, Any]:
+    """Walk the chain and name the first bad entry (security auditors only)."""
+    guard(request, session, caller, Action.ledger_verify, Resource("ledger"))
+    return ledger.verify_chain(session).as_json()

@@ -1,0 +1,91 @@
+"""The web apps: internal portal and API at `/`, public portal at `/public`."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import OperationalError
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+
+from archive.errors import Refused, StoreUnavailable, UnknownBundle
+from portal import api
+from portal.context import Wired
+
+AppKind = Literal["both", "internal", "public"]
+RETRY_AFTER = "30"
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; media-src 'self'; object-src 'self'; "
+        "frame-src 'self'; frame-ancestors 'self'; form-action 'self'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "SAMEORIGIN",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+
+
+class SecurityHeaders(BaseHTTPMiddleware):
+    """The same defensive headers on every response."""
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+
+def _unavailable(_request: Request, exc: Exception) -> JSONResponse:
+    what = "object store" if isinstance(exc, StoreUnavailable) else "database"
+    return JSONResponse(
+        {"detail": f"the {what} is unavailable; retry in {RETRY_AFTER} seconds"},
+        status_code=503,
+        headers={"Retry-After": RETRY_AFTER},
+    )
+
+
+def _refused(_request: Request, exc: Exception) -> JSONResponse:
+    status = 404 if isinstance(exc, UnknownBundle) else 422
+    return JSONResponse({"detail": str(exc)}, status_code=status)
+
+
+def _invalid(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = [
+        {
+            "field": ".".join(str(p) for p in e["loc"] if p not in {"body", "query", "path", "form"}),
+            "message": e["msg"],
+        }
+        for e in exc.errors()
+    ]
+    return JSONResponse({"detail": problems}, status_code=422)
+
+
+def _install(app: FastAPI, wired: Wired | None) -> FastAPI:
+    if wired is not None:
+        app.state.wired = wired
+    app.add_middleware(SecurityHeaders)
+    app.add_exception_handler(StoreUnavailable, _unavailable)
+    app.add_exception_handler(OperationalError, _unavailable)
+    app.add_exception_handler(Refused, _refused)
+    app.add_exception_handler(RequestValidationError, _invalid)
+    return app
+
+
+def create_app(wired: Wired, *, kind: AppKind = "both") -> FastAPI:
+    """Build the app(s); the public app never receives archive-realm credentials."""
+    from portal import pages, public
+
+    if kind == "public":
+        return _install(public.create_public_app(wired.settings), None)
+    app = _install(FastAPI(title="casevault", version="1", docs_url=None, redoc_url=None), wired)
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    pages.mount_static(app)
+    if kind == "both":
+        app.mount("/public", _install(public.create_public_app(wired.settings), None))
+    return app
