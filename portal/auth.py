@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, Response
 from sqlalchemy.orm import Session
 
-from access import sessions, tokens
+from access import ledger, sessions, tokens
 from access.models import Clearance, Role, User, WebSession
 from access.policy import Context, Subject, load_grants
 from portal.context import Wired, token_secret
@@ -131,3 +131,40 @@ def check_csrf(caller: Principal, submitted: str | None) -> None:
         return  # bearer tokens are not sent by browsers on their own
     if not submitted or not hmac.compare_digest(submitted, caller.web.csrf_token):
         raise HTTPException(403, {"rule": "csrf", "reason": "missing or wrong CSRF token; reload the page"})
+
+
+def sign_in(response: Response, session: Session, *, request: Request, user: User) -> None:
+    """Start a fresh browser session (never reusing one from before sign-in) and set its cookie."""
+    wired = wired_of(request)
+    now = wired.clock()
+    stale = request.cookies.get(SESSION_COOKIE)
+    if stale:
+        sessions.end(session, cookie=stale, now=now)
+    value, row = sessions.start(session, user=user, now=now)
+    ledger.append(
+        session,
+        actor=user.username,
+        action="auth.session_start",
+        outcome="ok",
+        source=client_address(request),
+        at=now,
+    )
+    session.commit()
+    response.set_cookie(
+        SESSION_COOKIE,
+        value,
+        max_age=int((row.expires_at - now).total_seconds()),
+        path="/",
+        httponly=True,
+        secure=wired.settings.cookie_secure,
+        samesite="lax",
+    )
+
+
+def sign_out(response: Response, session: Session, *, request: Request) -> None:
+    """End the browser session at once and clear its cookie."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        sessions.end(session, cookie=cookie, now=wired_of(request).clock())
+        session.commit()
+    response.delete_cookie(SESSION_COOKIE, path="/")

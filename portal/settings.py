@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     lockout_attempts: int = 5
     lockout_minutes: int = 15
+    cookie_secure: bool = True
 
     @field_validator("digests")
     @classmethod
