@@ -78,12 +78,14 @@ def _install(app: FastAPI, wired: Wired | None) -> FastAPI:
 
 def create_app(wired: Wired, *, kind: AppKind = "both") -> FastAPI:
     """Build the app(s); the public app never receives archive-realm credentials."""
-    from portal import pages, public
+    from portal import pages, proofs, public, sso
 
     if kind == "public":
         return _install(public.create_public_app(wired.settings), None)
     app = _install(FastAPI(title="casevault", version="1", docs_url=None, redoc_url=None), wired)
     app.include_router(api.router)
+    app.include_router(proofs.router)
+    app.include_router(sso.router)
     app.include_router(pages.router)
     pages.mount_static(app)
     if kind == "both":

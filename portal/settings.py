@@ -30,6 +30,16 @@ class Settings(BaseSettings):
     lockout_attempts: int = 5
     lockout_minutes: int = 15
     cookie_secure: bool = True
+    # Single sign-on (OpenID Connect, authorization code + PKCE); off unless an issuer is set.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_roles_claim: str = "groups"
+    # JSON object: IdP group → casevault role, e.g. {"archive-staff": "archivist"}
+    oidc_role_map: dict[str, str] = {}
+    # Ledger checkpoints (signed Merkle tree heads): every N entries or M minutes.
+    checkpoint_every_entries: int = 1000
+    checkpoint_every_minutes: int = 60
 
     @field_validator("digests")
     @classmethod
