@@ -43,6 +43,7 @@ class VerifyReport:
     version: int | None
     files: int = 0
     failures: list[Failure] = field(default_factory=list)
+    trust: str | None = None  # where the keys that checked the seal came from
 
     @property
     def intact(self) -> bool:
@@ -62,6 +63,7 @@ class VerifyReport:
             "version": self.version,
             "intact": self.intact,
             "files": self.files,
+            "trust": self.trust,
             "failures": [{"path": f.path, "reason": f.reason} for f in self.failures],
         }
 
@@ -194,6 +196,12 @@ def verify_bundle(
 def verify_bag_dir(folder: Path, *, jwks: dict[str, Any] | None = None) -> VerifyReport:
     """Check an exported bag offline: digests, manifests, and the seal against its JWKS."""
     report = VerifyReport(None, None, None)
+    report.trust = (
+        "the published JWKS given"
+        if jwks is not None
+        else "the bag's own jwks.json: pass --jwks with the archive's published keys to rule out "
+        "a re-signed copy"
+    )
     if not (folder / "bagit.txt").is_file():
         report.fail("bagit.txt", f"missing: {folder} is not a bag")
         return report
@@ -204,7 +212,9 @@ def verify_bag_dir(folder: Path, *, jwks: dict[str, Any] | None = None) -> Verif
             report.fail("jwks.json", f"unreadable ({exc}); pass the published JWKS instead")
             return report
     paths = sorted(
-        p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and p.name != "jwks.json"
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.is_file() and p != folder / "jwks.json"
     )
     algorithms = tuple(a for a in SUPPORTED if (folder / bag.manifest_name(a)).exists()) or ("sha256",)
     sources: dict[str, Reader] = {p: (lambda p=p: read_file(str(folder / p))) for p in paths}

@@ -165,7 +165,7 @@ class _S3Writer:
                         self._store.location.bucket, self._key, self._upload_id
                     )
             except (StoreUnavailable, S3Error):
-                pass  # the reconciler and the bucket's lifecycle rules clean this up
+                pass  # `reconcile` aborts uploads left open
         self._buffer.clear()
 
 
@@ -239,8 +239,21 @@ class S3Store:
                 if item.object_name and item.last_modified:
                     yield ObjectInfo(key=item.object_name, modified_at=item.last_modified)
 
-    def discard(self, key: str) -> str:
-        bucket = self.location.bucket
+    def list_pending(self, prefix: str) -> Iterator[ObjectInfo]:
+        # One page (up to 1000) per call: aborted uploads leave the listing, so the next
+        # reconcile run sees the rest.
+        with _s3_call(f"listing uploads under {prefix}"):
+            result = self.client._list_multipart_uploads(self.location.bucket, prefix=prefix)
+        for upload in result.uploads:
+            if upload.upload_id and upload.initiated_time:
+                yield ObjectInfo(upload.object_name, upload.initiated_time, upload.upload_id)
+
+    def discard(self, item: ObjectInfo) -> str:
+        bucket, key = self.location.bucket, item.key
+        if item.upload_id is not None:
+            with _s3_call(f"aborting the upload of {key}"):
+                self.client._abort_multipart_upload(bucket, key, item.upload_id)
+            return "unfinished upload aborted"
         locked = 0
         with _s3_call(f"discarding {key}"):
             versions = list(self.client.list_objects(bucket, prefix=key, include_version=True))

@@ -29,7 +29,7 @@ from archive.errors import ArchiveError, Refused, UnknownBundle
 from archive.models import Bundle, BundleFile, Case, CaseRecord
 from archive.seal import Keyring, seal_digest, sign_seal
 from archive.sip import CaseFile, Classification, SipFile, read_sip
-from archive.store import ObjectStore, put_bytes
+from archive.store import ObjectInfo, ObjectStore, put_bytes
 
 Progress = Callable[[int], None]
 BUNDLE_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -300,15 +300,19 @@ def export_bundle(
     return dest
 
 
+def _leftovers(store: ObjectStore, prefix: str) -> list[ObjectInfo]:
+    return [*store.list(prefix), *store.list_pending(prefix)]
+
+
 def discard_bundle_objects(*, store: ObjectStore, bundle_id: str) -> list[tuple[str, str]]:
-    """Remove every object under an unsealed bundle's prefix; says what was done to each."""
-    return [(info.key, store.discard(info.key)) for info in store.list(bundle_prefix(bundle_id))]
+    """Remove every object and unfinished upload under an unsealed bundle's prefix."""
+    return [(info.key, store.discard(info)) for info in _leftovers(store, bundle_prefix(bundle_id))]
 
 
 def reconcile(*, session: Session, store: ObjectStore, older_than: datetime) -> list[tuple[str, str]]:
     """Remove objects of bundles that never committed, last written before `older_than`."""
     newest: dict[str, datetime] = {}
-    for info in store.list("bundles/"):
+    for info in _leftovers(store, "bundles/"):
         bundle_id = info.key.split("/")[1]
         newest[bundle_id] = max(info.modified_at, newest.get(bundle_id, info.modified_at))
     sealed = set(session.scalars(select(Bundle.id).where(Bundle.id.in_(list(newest)))))

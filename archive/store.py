@@ -23,10 +23,14 @@ CHUNK = 1 << 20
 
 @dataclass(frozen=True)
 class ObjectInfo:
-    """A key as listed by a store, with the time it was last written."""
+    """A key as listed by a store, with the time it was last written.
+
+    `upload_id` is set for an upload that was begun but never completed.
+    """
 
     key: str
     modified_at: datetime
+    upload_id: str | None = None
 
 
 class ObjectWriter(Protocol):
@@ -62,7 +66,11 @@ class ObjectStore(Protocol):
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]: ...
 
-    def discard(self, key: str) -> str:
+    def list_pending(self, prefix: str) -> Iterator[ObjectInfo]:
+        """Uploads begun and never completed (their parts take space but no key)."""
+        ...
+
+    def discard(self, item: ObjectInfo) -> str:
         """Remove a leftover that no sealed bundle references; says what was done."""
         ...
 
@@ -207,9 +215,12 @@ class FileStore:
                     modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
                     yield ObjectInfo(key=key, modified_at=modified)
 
-    def discard(self, key: str) -> str:
+    def list_pending(self, prefix: str) -> Iterator[ObjectInfo]:
+        return iter(())  # half-written files are plain `.incoming-` files, listed by `list`
+
+    def discard(self, item: ObjectInfo) -> str:
         # An unsealed leftover is referenced by nothing, so its advisory retention does not
         # protect it; sealed objects are never passed here.
-        self.object_path(key).unlink(missing_ok=True)
-        self._meta_path(key).unlink(missing_ok=True)
+        self.object_path(item.key).unlink(missing_ok=True)
+        self._meta_path(item.key).unlink(missing_ok=True)
         return "removed"

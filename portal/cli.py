@@ -194,6 +194,7 @@ def verify_bag(
     state = "intact" if report.intact else "FAILED"
     lines = [f"{state}  {report.bundle_id}  {report.case_no}  v{report.version}  ({report.files} files)"]
     lines += [f"  {f.path}: {f.reason}" for f in report.failures]
+    lines.append(f"seal checked with {report.trust}")
     _emit(as_json, report.as_json(), lines)
     raise typer.Exit(0 if report.intact else 1)
 
