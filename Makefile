@@ -11,9 +11,11 @@ $(BIN)/casevault: pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@
 
-# Embedded defaults only: SQLite and the FileStore under ./var.
+# Embedded defaults only: SQLite and the FileStore under ./var. The browser talks plain
+# HTTP to 127.0.0.1, so the session cookie is not marked Secure here.
 run: $(BIN)/casevault
 	$(BIN)/casevault demo
+	CASEVAULT_COOKIE_SECURE=false $(BIN)/casevault serve --host 127.0.0.1 --port 8000
 
 # Starts what the suite needs (the S3 API server on a free loopback port, from the test
 # session itself), runs everything, and stops it again.

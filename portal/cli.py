@@ -33,7 +33,7 @@ from archive.fixity import verify_bag_dir
 from archive.service import latest_bundle
 from portal import operations
 from portal.context import Wired, wire
-from portal.demo import DEMO_CASE_NO, case_document, write_sip
+from portal.demo import DEMO_CASE_NO, DEMO_PASSWORD, DEMO_USERS, case_document, write_sip
 from portal.settings import Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -367,27 +367,37 @@ def serve(
 
 @app.command()
 def demo() -> None:
-    """Deposit the demo case once and verify it (what `make run` does first)."""
+    """Create the demo accounts and deposit the demo case, once (what `make run` does first)."""
     wired = _wired()
-    with wired.sessions() as session:
+    with _errors(), wired.sessions() as session:
+        for account in DEMO_USERS:
+            if session.scalar(select(User.id).where(User.username == account["username"])) is None:
+                identities.create_user(
+                    session,
+                    username=account["username"],
+                    role=account["role"],
+                    actor=_actor(),
+                    now=wired.clock(),
+                    password=DEMO_PASSWORD,
+                    display_name=account["name"],
+                    clearance=account.get("clearance", "none"),
+                    department=account.get("department"),
+                )
+        session.commit()
         existing = latest_bundle(session, DEMO_CASE_NO)
     with _errors():
         if existing is None:
             folder = wired.settings.data_dir / "demo-sip"
             shutil.rmtree(folder, ignore_errors=True)
             write_sip(folder, case_document())
-            result = operations.deposit(wired, folder=folder, actor=_actor())
-            typer.echo(f"deposited demo case {result['case_no']} as bundle {result['bundle_id']}")
-            bundle_id = result["bundle_id"]
+            bundle_id = operations.deposit(wired, folder=folder, actor=_actor())["bundle_id"]
         else:
             bundle_id = existing.id
         report = operations.verify(wired, bundle_id=bundle_id, actor=_actor())[0]
-    typer.echo(f"demo bundle {bundle_id}: {'intact' if report.intact else 'FAILED'}")
-    typer.echo(f"data dir: {wired.settings.data_dir.resolve()}")
-    typer.echo(
-        f"try: casevault verify --all · casevault export {bundle_id} ./export · "
-        "casevault verify-bag ./export · casevault ledger verify"
-    )
+    typer.echo(f"demo case {DEMO_CASE_NO}: bundle {bundle_id} ({'intact' if report.intact else 'FAILED'})")
+    typer.echo(f"demo accounts (password {DEMO_PASSWORD}):")
+    for account in DEMO_USERS:
+        typer.echo(f"  {account['username']:<11} {account['role']:<19} {account['name']}")
 
 
 def main() -> None:

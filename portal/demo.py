@@ -160,3 +160,17 @@ def write_sip(folder: Path, document: dict[str, Any], *, footage: Path | None = 
             make_footage(target)
     (folder / "case.json").write_text(json.dumps(document, ensure_ascii=False, indent=2), encoding="utf-8")
     return folder
+
+
+DEMO_PASSWORD = "casevault-demo-2026"
+# One account per role; the supervisor works in the legal department (法制), the archive
+# manager may read state secrets up to 机密.
+DEMO_USERS: list[dict[str, str]] = [
+    {"username": "archivist", "role": "archivist", "name": "档案管理员 王芳"},
+    {"username": "manager", "role": "archive_manager", "name": "档案负责人 陈军", "clearance": "secret"},
+    {"username": "supervisor", "role": "supervisor", "name": "法制科 刘洋", "department": "legal"},
+    {"username": "officer", "role": "disclosure_officer", "name": "信息公开经办人 周敏"},
+    {"username": "auditor", "role": "security_auditor", "name": "安全审计员 吴静"},
+    {"username": "secadmin", "role": "security_admin", "name": "安全保密管理员 郑强"},
+    {"username": "sysadmin", "role": "sysadmin", "name": "系统管理员 孙磊"},
+]
