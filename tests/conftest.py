@@ -27,9 +27,7 @@ from portal.demo import case_document, make_footage, pdf_bytes, write_sip  # noq
 from portal.settings import Settings
 
 CI = os.environ.get("CI", "").lower() == "true"
-PG_URL = os.environ.get(
-    "CASEVAULT_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
+PG_URL = os.environ.get("CASEVAULT_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def _missing(service: str, why: str) -> None:
@@ -88,9 +86,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 @pytest.fixture(scope="session")
 def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real S3 API server over HTTP (moto's standalone server) on a free loopback port."""
-    server = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which(
-        "moto_server"
-    )
+    server = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which("moto_server")
     if server is None:
         _missing("S3 API server", "moto_server not installed (pip install 'moto[server]')")
     port = _free_port()
@@ -164,8 +160,8 @@ def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Callable[..., An
     for name, value in env.items():
         monkeypatch.setenv(name, value)
 
-    def run(*args: str) -> Any:
-        return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
+    def run(*args: str, input: str | None = None) -> Any:  # noqa: A002 - CliRunner's name
+        return CliRunner().invoke(app, [str(a) for a in args], input=input, catch_exceptions=False)
 
     return run
 
@@ -237,7 +233,9 @@ class Portal:
 
     def token(self, role: str) -> str:
         """A fresh bearer token for the user of that role."""
-        response = self.client.post("/api/v1/token", data={"username": role.replace("_", "-"), "password": PASSWORD})
+        response = self.client.post(
+            "/api/v1/token", data={"username": role.replace("_", "-"), "password": PASSWORD}
+        )
         assert response.status_code == 200, response.text
         return str(response.json()["access_token"])
 
@@ -260,8 +258,15 @@ def portal(wired: Wired, make_case: Callable[..., Path]) -> Iterator[Portal]:
 
     with wired.sessions() as session:
         for role, extra in ROLE_USERS.items():
-            identities.create_user(session, username=role.replace("_", "-"), role=role, actor="test",
-                                   now=datetime.now(UTC), password=PASSWORD, **extra)
+            identities.create_user(
+                session,
+                username=role.replace("_", "-"),
+                role=role,
+                actor="test",
+                now=datetime.now(UTC),
+                password=PASSWORD,
+                **extra,
+            )
         session.commit()
     bundle_id = operations.deposit(wired, folder=make_case(), actor="test")["bundle_id"]
     client = TestClient(create_app(wired), base_url="https://testserver")

@@ -16,17 +16,25 @@ pytestmark = [
     pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
 ]
 
-ROLES = ["archivist", "archive_manager", "supervisor", "disclosure_officer", "security_auditor",
-         "security_admin", "sysadmin", "anonymous"]
+ROLES = [
+    "archivist",
+    "archive_manager",
+    "supervisor",
+    "disclosure_officer",
+    "security_auditor",
+    "security_admin",
+    "sysadmin",
+    "anonymous",
+]
 B = "{bundle}"
 # route → expected status for each role in ROLES order (the supervisor holds no grant here).
 MATRIX: dict[str, list[int]] = {
-    "/api/v1/cases":                              [200, 200, 200, 200, 403, 403, 403, 401],
-    f"/api/v1/bundles/{B}":                       [200, 200, 403, 200, 403, 403, 403, 401],
-    f"/api/v1/bundles/{B}/records/d2/content":    [200, 200, 403, 200, 403, 403, 403, 401],
+    "/api/v1/cases": [200, 200, 200, 200, 403, 403, 403, 401],
+    f"/api/v1/bundles/{B}": [200, 200, 403, 200, 403, 403, 403, 401],
+    f"/api/v1/bundles/{B}/records/d2/content": [200, 200, 403, 200, 403, 403, 403, 401],
     f"/api/v1/bundles/{B}/records/d2/content?download=1": [200, 200, 403, 403, 403, 403, 403, 401],
-    "/api/v1/ledger":                             [403, 403, 403, 403, 200, 403, 403, 401],
-    "/api/v1/ledger/verify":                      [403, 403, 403, 403, 200, 403, 403, 401],
+    "/api/v1/ledger": [403, 403, 403, 403, 200, 403, 403, 401],
+    "/api/v1/ledger/verify": [403, 403, 403, 403, 200, 403, 403, 401],
 }
 
 
@@ -50,7 +58,8 @@ def test_every_decision_is_ledgered(portal: Portal) -> None:
     with portal.wired.sessions() as session:
         rows = session.scalars(select(LedgerEntry).where(LedgerEntry.action == "record.view")).all()
     assert [(r.actor, r.outcome, r.detail["rule"]) for r in rows] == [
-        ("archivist", "allowed", "role"), ("sysadmin", "denied", "three-role-separation"),
+        ("archivist", "allowed", "role"),
+        ("sysadmin", "denied", "three-role-separation"),
     ]
     assert rows[0].record_id == "d2" and rows[0].bundle_id == portal.bundle_id
 
@@ -60,15 +69,30 @@ def test_applicant_token_opens_nothing_internal(portal: Portal) -> None:
     assert response.status_code == 401
 
 
-def _grant(portal: Portal, *, records: list[str], actions: list[str], expires: datetime,
-           revoked: datetime | None = None) -> None:
+def _grant(
+    portal: Portal,
+    *,
+    records: list[str],
+    actions: list[str],
+    expires: datetime,
+    revoked: datetime | None = None,
+) -> None:
     with portal.wired.sessions() as session:
         supervisor = session.scalar(select(User).where(User.username == "supervisor"))
         manager = session.scalar(select(User).where(User.username == "archive-manager"))
         assert supervisor and manager
-        session.add(RetrievalGrant(grantee_id=supervisor.id, bundle_id=portal.bundle_id, record_ids=records,
-                                   actions=actions, starts_at=datetime.now(UTC) - timedelta(hours=1),
-                                   expires_at=expires, approved_by_id=manager.id, revoked_at=revoked))
+        session.add(
+            RetrievalGrant(
+                grantee_id=supervisor.id,
+                bundle_id=portal.bundle_id,
+                record_ids=records,
+                actions=actions,
+                starts_at=datetime.now(UTC) - timedelta(hours=1),
+                expires_at=expires,
+                approved_by_id=manager.id,
+                revoked_at=revoked,
+            )
+        )
         session.commit()
 
 
@@ -89,11 +113,16 @@ def test_supervisor_sees_only_what_the_grant_names(portal: Portal) -> None:
 @pytest.mark.parametrize("state", ["expired", "revoked"])
 def test_expired_or_revoked_grant_opens_nothing(portal: Portal, state: str) -> None:
     now = datetime.now(UTC)
-    _grant(portal, records=["v1"], actions=["view"],
-           expires=now - timedelta(minutes=1) if state == "expired" else now + timedelta(days=1),
-           revoked=now if state == "revoked" else None)
-    response = portal.client.get(f"/api/v1/bundles/{portal.bundle_id}/records/v1/content",
-                                 headers=portal.as_role("supervisor"))
+    _grant(
+        portal,
+        records=["v1"],
+        actions=["view"],
+        expires=now - timedelta(minutes=1) if state == "expired" else now + timedelta(days=1),
+        revoked=now if state == "revoked" else None,
+    )
+    response = portal.client.get(
+        f"/api/v1/bundles/{portal.bundle_id}/records/v1/content", headers=portal.as_role("supervisor")
+    )
     assert response.status_code == 403
     assert response.json()["detail"]["rule"] == "grant"
 
@@ -140,8 +169,9 @@ def test_range_past_the_end_is_416(portal: Portal) -> None:
 
 
 def test_pdf_is_served_inline_with_its_type(portal: Portal) -> None:
-    response = portal.client.get(f"/api/v1/bundles/{portal.bundle_id}/records/d2/content",
-                                 headers=portal.as_role("archivist"))
+    response = portal.client.get(
+        f"/api/v1/bundles/{portal.bundle_id}/records/d2/content", headers=portal.as_role("archivist")
+    )
     assert response.headers["content-type"] == "application/pdf"
     assert response.headers["content-disposition"].startswith("inline;")
     assert response.content.startswith(b"%PDF-")
@@ -157,11 +187,15 @@ def test_ledger_search_filters_and_pages(portal: Portal) -> None:
     for _ in range(3):
         portal.client.get(f"/api/v1/bundles/{portal.bundle_id}", headers=portal.as_role("archivist"))
     headers = portal.as_role("security_auditor")
-    page = portal.client.get("/api/v1/ledger", params={"actor": "archivist", "action": "bundle.read", "limit": 2},
-                             headers=headers).json()
+    page = portal.client.get(
+        "/api/v1/ledger", params={"actor": "archivist", "action": "bundle.read", "limit": 2}, headers=headers
+    ).json()
     assert len(page["entries"]) == 2 and page["next_before"]
-    rest = portal.client.get("/api/v1/ledger", params={"actor": "archivist", "action": "bundle.read", "limit": 2,
-                                                       "before": page["next_before"]}, headers=headers).json()
+    rest = portal.client.get(
+        "/api/v1/ledger",
+        params={"actor": "archivist", "action": "bundle.read", "limit": 2, "before": page["next_before"]},
+        headers=headers,
+    ).json()
     assert len(rest["entries"]) == 1 and rest["next_before"] is None
     verify = portal.client.get("/api/v1/ledger/verify", headers=headers).json()
     assert verify["intact"] is True and verify["first_bad_seq"] is None

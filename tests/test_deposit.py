@@ -34,8 +34,14 @@ def test_deposit_json_then_verify_and_ledger(cli, make_case, wired: Wired) -> No
         bundle = session.get(Bundle, out["bundle_id"])
         assert bundle is not None
         assert {f.path for f in bundle.files} >= {
-            "bagit.txt", "bag-info.txt", "manifest-sha256.txt", "manifest-sm3.txt",
-            "tagmanifest-sha256.txt", "case.json", "compliance.json", "seal.jws",
+            "bagit.txt",
+            "bag-info.txt",
+            "manifest-sha256.txt",
+            "manifest-sm3.txt",
+            "tagmanifest-sha256.txt",
+            "case.json",
+            "compliance.json",
+            "seal.jws",
             "data/records/现场检查.mp4",
         }
         # A record's key ends with its own file name, so an operator can find it.

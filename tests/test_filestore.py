@@ -55,13 +55,21 @@ def test_archive_key_is_private_and_published_as_jwks(cli, make_case, settings: 
 
 
 def test_progress_bar_shows_on_a_terminal(make_case, settings: Settings) -> None:
-    env = dict(os.environ, CASEVAULT_DATA_DIR=str(settings.data_dir),
-               CASEVAULT_DATABASE_URL=str(settings.database_url), CASEVAULT_STORE=str(settings.store),
-               COLUMNS="100")
+    env = dict(
+        os.environ,
+        CASEVAULT_DATA_DIR=str(settings.data_dir),
+        CASEVAULT_DATABASE_URL=str(settings.database_url),
+        CASEVAULT_STORE=str(settings.store),
+        COLUMNS="100",
+    )
     primary, secondary = pty.openpty()
     proc = subprocess.run(
         [sys.executable, "-m", "portal.cli", "deposit", str(make_case())],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=secondary, env=env, timeout=120,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=secondary,
+        env=env,
+        timeout=120,
         check=False,
     )
     os.close(secondary)

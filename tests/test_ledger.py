@@ -20,8 +20,14 @@ pytestmark = pytest.mark.parametrize("store_url", ["file"], indirect=True)
 def _append(wired: Wired, count: int) -> None:
     with wired.sessions() as session:
         for n in range(count):
-            ledger.append(session, actor=f"user{n}", action="record.view", outcome="allowed",
-                          case_no="深民防罚〔2026〕1号", detail={"n": n})
+            ledger.append(
+                session,
+                actor=f"user{n}",
+                action="record.view",
+                outcome="allowed",
+                case_no="深民防罚〔2026〕1号",
+                detail={"n": n},
+            )
         session.commit()
 
 
@@ -46,10 +52,13 @@ def test_appended_entries_form_an_intact_chain(wired: Wired) -> None:
     assert first is not None and first.prev_hash == ledger.GENESIS
 
 
-@pytest.mark.parametrize("statement", [
-    "UPDATE ledger_entries SET actor = 'someone else' WHERE seq = 2",
-    "DELETE FROM ledger_entries WHERE seq = 2",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE ledger_entries SET actor = 'someone else' WHERE seq = 2",
+        "DELETE FROM ledger_entries WHERE seq = 2",
+    ],
+)
 def test_database_refuses_update_and_delete(wired: Wired, statement: str) -> None:
     _append(wired, 3)
     with pytest.raises(DBAPIError, match="append-only"), wired.engine.begin() as conn:
@@ -65,11 +74,15 @@ def test_database_refuses_update_and_delete(wired: Wired, statement: str) -> Non
         (["DELETE FROM ledger_entries WHERE seq = 3"], 3, "missing"),
         (["DELETE FROM ledger_entries WHERE seq = 5"], 5, "missing"),
         # Reordered: entries 2 and 3 swap places (every column but the sequence number).
-        ([
-            "UPDATE ledger_entries SET seq = -2 WHERE seq = 2",
-            "UPDATE ledger_entries SET seq = 2 WHERE seq = 3",
-            "UPDATE ledger_entries SET seq = 3 WHERE seq = -2",
-        ], 2, "link"),
+        (
+            [
+                "UPDATE ledger_entries SET seq = -2 WHERE seq = 2",
+                "UPDATE ledger_entries SET seq = 2 WHERE seq = 3",
+                "UPDATE ledger_entries SET seq = 3 WHERE seq = -2",
+            ],
+            2,
+            "link",
+        ),
     ],
     ids=["edited", "deleted", "tail-deleted", "reordered"],
 )

@@ -26,8 +26,11 @@ pytestmark = [
 def _head(store: S3Store, key: str, version_id: str | None) -> dict[str, str]:
     query = {"versionId": version_id} if version_id else None
     response = store.client._execute(
-        "HEAD", store.location.bucket, key,
-        headers={"x-amz-checksum-mode": "ENABLED"}, query_params=query,
+        "HEAD",
+        store.location.bucket,
+        key,
+        headers={"x-amz-checksum-mode": "ENABLED"},
+        query_params=query,
     )
     return {k.lower(): v for k, v in response.headers.items()}
 
