@@ -160,7 +160,7 @@ def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Callable[..., An
     for name, value in env.items():
         monkeypatch.setenv(name, value)
 
-    def run(*args: str, input: str | None = None) -> Any:  # noqa: A002 - CliRunner's name
+    def run(*args: str, input: str | None = None) -> Any:
         return CliRunner().invoke(app, [str(a) for a in args], input=input, catch_exceptions=False)
 
     return run

@@ -39,7 +39,7 @@ def _claims(**override) -> dict:
 
 def _forged_tokens(secret: str) -> dict[str, str]:
     good = jwt.encode(_claims(), secret, algorithm="HS256")
-    head, body, sig = good.split(".")
+    head, _body, sig = good.split(".")
     return {
         "alg-none": f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(_claims())}.",
         "alg-HS512": jwt.encode(_claims(), secret, algorithm="HS512"),
