@@ -19,9 +19,13 @@ run: $(BIN)/casevault
 
 # Starts what the suite needs (the S3 API server on a free loopback port, from the test
 # session itself), runs everything, and stops it again.
-test: $(BIN)/casevault
+test: $(BIN)/casevault tests/oidc/node_modules/.package-lock.json
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+# The OpenID provider the single sign-on tests run against (version pinned in its lockfile).
+tests/oidc/node_modules/.package-lock.json: tests/oidc/package-lock.json
+	cd tests/oidc && npm ci --no-audit --no-fund
 
 bench: $(BIN)/casevault
 	$(BIN)/python -m bench.deposit

@@ -35,7 +35,8 @@ class Settings(BaseSettings):
     oidc_client_id: str | None = None
     oidc_client_secret: str | None = None
     oidc_roles_claim: str = "groups"
-    # JSON object: IdP group → casevault role, e.g. {"archive-staff": "archivist"}
+    # JSON object: IdP group → "role [department=D] [clearance=G]", e.g.
+    # {"archive-staff": "archivist", "legal-office": "supervisor department=legal clearance=secret"}
     oidc_role_map: dict[str, str] = {}
     # Ledger checkpoints (signed Merkle tree heads): every N entries or M minutes.
     checkpoint_every_entries: int = 1000

@@ -246,7 +246,9 @@ def verify_id_token(
         registry.validate(claims)
     except JoseError as exc:
         raise IdTokenInvalid(f"claims: {exc}") from exc
-    if not isinstance(claims.get("nonce"), str) or not hmac.compare_digest(claims["nonce"], nonce):
+    if not isinstance(claims.get("nonce"), str) or not hmac.compare_digest(
+        claims["nonce"].encode(), nonce.encode()
+    ):
         raise IdTokenInvalid("nonce does not match this sign-in")
     audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
     if ("azp" in claims or len(audiences) > 1) and claims.get("azp") != client_id:
@@ -317,6 +319,13 @@ def _not_configured() -> JSONResponse:
     )
 
 
+def _forget_state(response: Response, settings: Settings) -> None:
+    """The state cookie serves one callback only."""
+    response.delete_cookie(
+        STATE_COOKIE, path=STATE_PATH, secure=settings.cookie_secure, httponly=True, samesite="lax"
+    )
+
+
 def _actor(issuer: str, sub: str | None) -> str:
     return f"sso:{issuer}|{sub}"[:128] if sub else _UNVERIFIED
 
@@ -345,7 +354,7 @@ class _Attempt:
         )
         self.session.commit()
         response = _problem(self.request, status, rule, reason)
-        response.delete_cookie(STATE_COOKIE, path=STATE_PATH)
+        _forget_state(response, wired_of(self.request).settings)
         return response
 
 
@@ -353,9 +362,12 @@ class _Attempt:
 
 
 def _scope(config: SsoConfig, info: ProviderInfo) -> str:
-    wanted = ["openid", "profile", "email", config.roles_claim.split(".")[0]]
+    """The scopes to ask for: the standard ones, and the roles claim's own scope where offered."""
     supported = info.scopes_supported
-    return " ".join(s for s in dict.fromkeys(wanted) if s == "openid" or (supported and s in supported))
+    if supported is None:  # scopes_supported is only RECOMMENDED: ask for the standard scopes
+        return "openid profile email"
+    wanted = ["openid", "profile", "email", config.roles_claim.split(".")[0]]
+    return " ".join(s for s in dict.fromkeys(wanted) if s == "openid" or s in supported)
 
 
 def _oauth_client(config: SsoConfig, *, scope: str | None = None) -> OAuth2Client:
@@ -451,7 +463,7 @@ def sso_callback(request: Request, session: DB) -> Response:
             "sso_state",
             "this sign-in has expired or was not started here (no valid state cookie); start again",
         )
-    if not hmac.compare_digest(str(params.get("state", "")), str(saved["state"])):
+    if not hmac.compare_digest(params.get("state", "").encode(), str(saved["state"]).encode()):
         return attempt.fail(400, "sso_state", "the state parameter does not match this sign-in; start again")
     try:
         info = discover(config.issuer)
@@ -547,6 +559,6 @@ def sso_callback(request: Request, session: DB) -> Response:
         },
     )
     response = RedirectResponse("/", status_code=303, headers={"Cache-Control": "no-store"})
-    response.delete_cookie(STATE_COOKIE, path=STATE_PATH)
+    _forget_state(response, settings)
     sign_in(response, session, request=request, user=user)  # commits the user, ledger and session
     return response
