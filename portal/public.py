@@ -2,11 +2,44 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from pathlib import Path
 
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+
+from portal.i18n import render
 from portal.settings import Settings
+
+STATIC = Path(__file__).resolve().parent / "static"
+# The activities the rules (art. 12) require to be recorded on camera, in the rules' order.
+RECORDED_ACTIVITIES = (
+    "on_site_inspection",
+    "random_inspection",
+    "evidence_collection",
+    "evidence_preservation",
+    "hearing",
+    "coercion",
+    "service",
+)
+REQUEST_STEPS = ("public.request.1", "public.request.2", "public.request.3", "public.request.4")
 
 
 def create_public_app(settings: Settings) -> FastAPI:
     """The public app; built from settings alone, it cannot reach the archive realm."""
-    return FastAPI(title="casevault public", docs_url=None, redoc_url=None)
+    app = FastAPI(title="casevault public", docs_url=None, redoc_url=None)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    organization = settings.source_organization
+
+    @app.get("/", include_in_schema=False)
+    def recorded_activities(request: Request) -> Response:
+        """The published list of enforcement activities recorded on camera, and how to ask for records."""
+        return render(
+            request,
+            "public/index.html",
+            organization=organization,
+            activities=RECORDED_ACTIVITIES,
+            steps=REQUEST_STEPS,
+        )
+
+    return app

@@ -1,0 +1,95 @@
+"""Browser fixtures: the real app served by uvicorn on a loopback port, driven by headless Chromium.
+
+Chromium is the Debian package at /usr/bin/chromium, driven by Playwright through
+`executable_path` (never `playwright install`). With CI=true a missing browser fails the run.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import PASSWORD, Portal, _free_port, _missing
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """One headless Chromium for the whole session."""
+    if not CHROMIUM.exists():
+        _missing("Chromium", f"{CHROMIUM} not found (Debian package chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("Playwright", "pip install playwright (never `playwright install`)")
+    driver = sync_playwright().start()
+    browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+    driver.stop()
+
+
+@dataclass
+class Live:
+    """The running portal: its base URL and the archive behind it."""
+
+    url: str
+    portal: Portal
+
+    def sign_in(self, page: Any, role: str) -> None:
+        """Sign in through the form as the user of that role."""
+        page.goto(f"{self.url}/login")
+        page.fill("#username", role.replace("_", "-"))
+        page.fill("#password", PASSWORD)
+        with page.expect_navigation():
+            page.click("button[type=submit]")
+
+
+@pytest.fixture
+def live(portal: Portal) -> Iterator[Live]:
+    """The internal and public app, served by uvicorn in a thread on a free 127.0.0.1 port."""
+    import uvicorn
+
+    from portal.app import create_app
+
+    port = _free_port()
+    config = uvicorn.Config(create_app(portal.wired), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("uvicorn did not start within 20 s")
+        time.sleep(0.05)
+    yield Live(f"http://127.0.0.1:{port}", portal)
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def page(chromium: Any) -> Iterator[Any]:
+    """A fresh browser context and page; fails the test on any CSP violation it logged."""
+    context = chromium.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+    tab = context.new_page()
+    violations: list[str] = []
+    tab.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    yield tab
+    context.close()
+    assert violations == [], violations
