@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -120,6 +120,12 @@ class ChainReport:
     entries: int
     first_bad_seq: int | None = None
     reason: str | None = None
+    # Signed checkpoints: how many there are, the tree size of the first that does not hold
+    # (its root, its signed claims or, given a JWKS, its signature), and why.
+    checkpoints: int = 0
+    first_bad_checkpoint: int | None = None
+    checkpoint_reason: str | None = None
+    signatures_checked: bool = False
 
     def as_json(self) -> dict[str, Any]:
         """The `ledger verify --json` and `GET /api/v1/ledger/verify` body."""
@@ -128,6 +134,10 @@ class ChainReport:
             "entries": self.entries,
             "first_bad_seq": self.first_bad_seq,
             "reason": self.reason,
+            "checkpoints": self.checkpoints,
+            "first_bad_checkpoint": self.first_bad_checkpoint,
+            "checkpoint_reason": self.checkpoint_reason,
+            "signatures_checked": self.signatures_checked,
         }
 
 
@@ -138,24 +148,52 @@ def _rows(session: Session, batch: int) -> Iterator[dict[str, Any]]:
         yield row._asdict()
 
 
-def verify_chain(session: Session, *, batch: int = 20_000) -> ChainReport:
-    """Recompute every hash and link; name the first entry that was changed, removed or moved."""
+def verify_chain(
+    session: Session, *, batch: int = 20_000, jwks: Mapping[str, Any] | None = None
+) -> ChainReport:
+    """Recompute every hash, link and checkpoint root; name the first bad entry and checkpoint.
+
+    Each checkpoint's root is recomputed from the entries' contents, so an entry changed and
+    re-hashed together with everything after it still fails the checkpoints covering it.
+    Signatures are verified when a JWKS is given; without one only the signed claims are.
+    """
+    from access.checkpoints import CheckpointAudit  # that module builds on this one
+
+    audit = CheckpointAudit(session, jwks=jwks)
     previous = GENESIS
     expected = 1
     count = 0
+    broken: tuple[int, int, str] | None = None  # (entries walked, seq, reason) of the first break
     for row in _rows(session, batch):
         count += 1
+        recomputed = entry_hash(row)
+        audit.add(recomputed)
+        if broken is not None:
+            continue  # keep walking only to recompute the checkpoints
         seq = row["seq"]
         if seq != expected:
-            return ChainReport(False, count, expected, f"entry {expected} is missing")
-        if row["prev_hash"] != previous:
-            return ChainReport(False, count, seq, "does not link to the entry before it")
-        if entry_hash(row) != row["entry_hash"]:
-            return ChainReport(False, count, seq, "content does not match its hash")
+            broken = (count, expected, f"entry {expected} is missing")
+        elif row["prev_hash"] != previous:
+            broken = (count, seq, "does not link to the entry before it")
+        elif recomputed != row["entry_hash"]:
+            broken = (count, seq, "content does not match its hash")
         previous = row["entry_hash"]
         expected += 1
-    head = session.get(LedgerHead, 1)
-    if head is None or head.seq != expected - 1 or head.entry_hash != previous:
-        last = head.seq if head else "?"
-        return ChainReport(False, count, expected, f"entries after {expected - 1} up to {last} are missing")
-    return ChainReport(True, count)
+    if broken is None:
+        head = session.get(LedgerHead, 1)
+        if head is None or head.seq != expected - 1 or head.entry_hash != previous:
+            last = head.seq if head else "?"
+            broken = (count, expected, f"entries after {expected - 1} up to {last} are missing")
+    failure = audit.finish()
+    checkpoint_reason = f"checkpoint at {failure.tree_size} entries: {failure.reason}" if failure else None
+    walked, first_bad_seq, reason = broken if broken else (count, None, checkpoint_reason)
+    return ChainReport(
+        broken is None and failure is None,
+        walked,
+        first_bad_seq,
+        reason,
+        checkpoints=audit.checkpoints,
+        first_bad_checkpoint=failure.tree_size if failure else None,
+        checkpoint_reason=checkpoint_reason,
+        signatures_checked=jwks is not None,
+    )

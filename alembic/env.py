@@ -1,5 +1,6 @@
 """Migration environment: one history for every package's tables."""
 
+import access.checkpoints
 import access.ledger
 import access.models  # noqa: F401
 import archive.models  # noqa: F401

@@ -131,6 +131,7 @@ def cases(request: Request, session: DB, caller: Caller, q: str | None = None) -
                 "bundle_id": bundle.id,
                 "version": bundle.version,
                 "classification": bundle.classification,
+                "grade": bundle.grade,
             }
         )
     return {"cases": found}

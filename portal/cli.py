@@ -225,12 +225,32 @@ def ledger_verify(
     wired = _wired()
     with _errors():
         report = operations.verify_ledger(wired)
-    if report.intact:
-        line = f"ledger intact: {report.entries} entries"
-    else:
-        line = f"ledger broken at entry {report.first_bad_seq}: {report.reason}"
-    _emit(as_json, report.as_json(), [line])
+    lines = []
+    if report.first_bad_seq is not None:
+        lines.append(f"ledger broken at entry {report.first_bad_seq}: {report.reason}")
+    if report.first_bad_checkpoint is not None:
+        lines.append(f"ledger {report.checkpoint_reason}")
+    if not lines:
+        lines.append(f"ledger intact: {report.entries} entries, {report.checkpoints} checkpoints")
+    if report.checkpoints and not report.signatures_checked:
+        lines.append("checkpoint signatures were not checked (no JWKS given)")
+    _emit(as_json, report.as_json(), lines)
     raise typer.Exit(0 if report.intact else 1)
+
+
+@ledger_app.command("checkpoint")
+def ledger_checkpoint(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Sign a checkpoint (Merkle tree head) over every entry now; exit 1 if the ledger was tampered."""
+    wired = _wired()
+    with _errors():
+        made = operations.checkpoint_ledger(wired, force=True)
+    if made is None:
+        _emit(as_json, {"created": False, "checkpoint": None}, ["no new entries since the last checkpoint"])
+        return
+    line = f"checkpoint signed: {made.tree_size} entries, root {made.root_hash}, key {made.kid}"
+    _emit(as_json, {"created": True, "checkpoint": made.as_json()}, [line])
 
 
 def _read_password(from_stdin: bool) -> str | None:

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
-from access import ledger
+from access import checkpoints, ledger
 from archive import fixity, service
 from archive.errors import ArchiveError
 from archive.models import Bundle
@@ -159,3 +160,23 @@ def verify_ledger(wired: Wired) -> ledger.ChainReport:
     """Walk the whole ledger chain."""
     with wired.sessions() as session:
         return ledger.verify_chain(session)
+
+
+def checkpoint_ledger(wired: Wired, *, force: bool = False) -> checkpoints.LedgerCheckpoint | None:
+    """Sign a ledger checkpoint if one is due (forced: whenever there are new entries)."""
+    with wired.sessions() as session:
+        made = checkpoints.maybe_checkpoint(
+            session,
+            keyring=wired.keyring,
+            every_entries=wired.settings.checkpoint_every_entries,
+            every_minutes=wired.settings.checkpoint_every_minutes,
+            now=wired.clock(),
+            force=force,
+        )
+        try:
+            session.commit()
+        except IntegrityError:
+            # Another process signed the same tree size a moment earlier; that one stands.
+            session.rollback()
+            return None
+    return made
