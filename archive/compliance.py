@@ -21,10 +21,10 @@ ADVERSE = {
 }
 SHOWS_OFFICER_ID = {DocType.inquiry_transcript, DocType.inspection_record}
 LATER_STAGES = (  # article, the record it asks for, what is then unrecorded
-    (9, DocType.decision, "the decision"),
-    (9, DocType.review_record, "the review before the decision"),
-    (10, DocType.service_receipt, "service on the party"),
-    (11, DocType.closing_report, "closing of the case"),
+    (9, DocType.decision, "the decision", "执法决定"),
+    (9, DocType.review_record, "the review before the decision", "决定前的审核"),
+    (10, DocType.service_receipt, "service on the party", "送达情况"),
+    (11, DocType.closing_report, "closing of the case", "结案归档情况"),
 )
 
 
@@ -36,6 +36,7 @@ class Finding:
     record_id: str | None
     severity: str = "warning"
     message: str
+    message_zh: str
 
     def as_json(self) -> dict[str, int | str | None]:
         """The entry written to `compliance.json`."""
@@ -44,6 +45,7 @@ class Finding:
             "record_id": self.record_id,
             "severity": self.severity,
             "message": self.message,
+            "message_zh": self.message_zh,
         }
 
 
@@ -62,17 +64,18 @@ def _initiation(case: CaseFile) -> list[Finding]:
     present = {r.doc_type for r in case.records if r.stage is Stage.initiation}
     if case.initiation.mode == "ex_officio":
         needed = [DocType.case_source, DocType.filing_approval]
-        mode = "ex officio"
+        mode, mode_zh = "ex officio", "依职权"
     else:
         needed = [DocType.application, DocType.acceptance_notice]
         if case.initiation.corrected_at is not None:
             needed.append(DocType.correction_notice)
-        mode = "on-application"
+        mode, mode_zh = "on-application", "依申请"
     return [
         Finding(
             article=7,
             record_id=None,
             message=f"{mode} case has no initiation-stage record of doc_type {doc.value}",
+            message_zh=f"{mode_zh}启动的案件在立案环节缺少 {doc.value} 记录",
         )
         for doc in needed
         if doc not in present
@@ -88,6 +91,7 @@ def _investigation(case: CaseFile) -> list[Finding]:
                 article=8,
                 record_id=None,
                 message="no officers (names and badge numbers) are listed",
+                message_zh="未列明执法人员姓名及执法证号",
             )
         )
     investigation = [r for r in case.records if r.stage is Stage.investigation]
@@ -100,6 +104,8 @@ def _investigation(case: CaseFile) -> list[Finding]:
                 record_id=None,
                 message="no investigation record shows the officers presenting their IDs "
                 "(an inquiry_transcript, inspection_record, or AV with a voice statement)",
+                message_zh="调查取证环节没有记录执法人员出示执法证件的情况"
+                "（询问笔录、现场检查笔录或有语音说明的音像记录）",
             )
         )
     if case.enforcement_type in ADVERSE and not _has(case, DocType.rights_notice):
@@ -109,6 +115,7 @@ def _investigation(case: CaseFile) -> list[Finding]:
                 record_id=None,
                 message=f"{case.enforcement_type.value} case has no rights_notice record "
                 "(right to state, defend, request recusal or a hearing)",
+                message_zh="缺少告知当事人陈述、申辩、申请回避、申请听证等权利的记录（rights_notice）",
             )
         )
     return found
@@ -119,7 +126,7 @@ def _has(case: CaseFile, doc_type: DocType) -> bool:
     return any(r.doc_type is doc_type for r in case.records)
 
 
-def _missing(case: CaseFile, *, article: int, doc_type: DocType, what: str) -> list[Finding]:
+def _missing(case: CaseFile, *, article: int, doc_type: DocType, what: str, what_zh: str) -> list[Finding]:
     """A case-level finding when no record has this doc_type."""
     if _has(case, doc_type):
         return []
@@ -128,6 +135,7 @@ def _missing(case: CaseFile, *, article: int, doc_type: DocType, what: str) -> l
             article=article,
             record_id=None,
             message=f"no {doc_type.value} record, so {what} is not recorded",
+            message_zh=f"缺少 {doc_type.value} 记录，{what_zh}未留痕",
         )
     ]
 
@@ -138,6 +146,7 @@ def _av(record: Record) -> list[Finding]:
     if av is None:
         return []
     name = _name(record)
+    name_zh = f"记录 {record.id}《{record.title}》"
     found: list[Finding] = []
     if not av.voice_statement:
         found.append(
@@ -145,6 +154,7 @@ def _av(record: Record) -> list[Finding]:
                 article=14,
                 record_id=record.id,
                 message=f"{name} has no voice statement at the start",
+                message_zh=f"{name_zh}开始时没有语音说明（时间、地点、执法人员、执法事项）",
             )
         )
     for gap in av.interruptions:
@@ -155,6 +165,7 @@ def _av(record: Record) -> list[Finding]:
                     article=14,
                     record_id=record.id,
                     message=f"{name}: interruption at {at} has no reason",
+                    message_zh=f"{name_zh}在 {at} 中断，未说明原因",
                 )
             )
         if av.continuous_required:
@@ -163,6 +174,7 @@ def _av(record: Record) -> list[Finding]:
                     article=14,
                     record_id=record.id,
                     message=f"{name}: continuous recording required but interrupted at {at}",
+                    message_zh=f"{name_zh}要求不间断记录，但在 {at} 中断",
                 )
             )
     since = av.returned_at if av.remote_duty else av.ended_at
@@ -172,15 +184,18 @@ def _av(record: Record) -> list[Finding]:
                 article=16,
                 record_id=record.id,
                 message=f"{name}: remote duty but returned_at is missing",
+                message_zh=f"{name_zh}为异地执法，但未填写返回时间（returned_at）",
             )
         )
     elif av.stored_at - since > STORE_LIMIT:
         event = "return from remote duty" if av.remote_duty else "it ended"
+        event_zh = "返回单位后" if av.remote_duty else "记录结束后"
         found.append(
             Finding(
                 article=16,
                 record_id=record.id,
                 message=f"{name}: stored {_hours(av.stored_at - since)} after {event} (limit 24 h)",
+                message_zh=f"{name_zh}于{event_zh} {_hours(av.stored_at - since)} 才存储（应在 24 小时内）",
             )
         )
     if record.evidence is not None:
@@ -196,6 +211,7 @@ def _av(record: Record) -> list[Finding]:
                     article=17,
                     record_id=record.id,
                     message=f"{name}: used as evidence but its note lacks {', '.join(gaps)}",
+                    message_zh=f"{name_zh}作为证据使用，但文字说明缺少 {'、'.join(gaps)}",
                 )
             )
     return found
@@ -204,8 +220,8 @@ def _av(record: Record) -> list[Finding]:
 def check_case(case: CaseFile) -> list[Finding]:
     """Every finding for a case, sorted by (article, record_id)."""
     found = _initiation(case) + _investigation(case)
-    for article, doc_type, what in LATER_STAGES:
-        found += _missing(case, article=article, doc_type=doc_type, what=what)
+    for article, doc_type, what, what_zh in LATER_STAGES:
+        found += _missing(case, article=article, doc_type=doc_type, what=what, what_zh=what_zh)
     for record in case.records:
         found += _av(record)
     return sorted(found, key=lambda f: (f.article, f.record_id or ""))

@@ -282,5 +282,7 @@ def test_findings_sorted_and_serialised() -> None:
         "record_id": None,
         "severity": "warning",
         "message": findings[0].message,
+        "message_zh": findings[0].message_zh,
     }
+    assert "立案环节" in findings[0].message_zh
     assert all(isinstance(f, Finding) and f.severity == "warning" for f in findings)
