@@ -221,7 +221,7 @@ def reconcile(
 def ledger_verify(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
-    """Walk the hash chain; exit 1 naming the first bad entry."""
+    """Walk the hash chain and check every signed checkpoint; exit 1 naming the first bad one."""
     wired = _wired()
     with _errors():
         report = operations.verify_ledger(wired)

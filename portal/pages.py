@@ -308,7 +308,9 @@ def bundle_page(request: Request, session: DB, caller: PageCaller, bundle_id: st
     openable = viewable(request, session, caller, bundle)
     lang, _ = choose_lang(request)
     if lang == "zh":  # bundles sealed before findings carried Chinese text keep their English
-        detail["findings"] = [{**f, "message": f.get("message_zh") or f["message"]} for f in detail["findings"]]
+        detail["findings"] = [
+            {**f, "message": f.get("message_zh") or f["message"]} for f in detail["findings"]
+        ]
     picture = timeline.build(
         detail["case_no"],
         detail["records"],
