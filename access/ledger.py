@@ -15,25 +15,33 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, String, select
+from sqlalchemy import BigInteger, String, Text, select, text
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 from archive.db import Base, UTCDateTime
 
 GENESIS = "0" * 64
-_HASHED = (
-    "seq",
-    "at",
-    "actor",
-    "action",
-    "outcome",
-    "case_no",
-    "bundle_id",
-    "record_id",
-    "source",
-    "detail",
-    "prev_hash",
-)
+_string = json.encoder.encode_basestring  # type: ignore[attr-defined]  # json.dumps's, unescaped
+
+
+def canonical_json(value: Any) -> str:
+    """Sorted keys, no spaces, UTF-8 as is: one spelling for one value."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+class CanonicalJSON(TypeDecorator[dict[str, Any]]):
+    """JSON kept as its canonical text, so the chain can be re-hashed without re-encoding."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: dict[str, Any] | None, dialect: Dialect) -> str | None:
+        return None if value is None else canonical_json(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> dict[str, Any] | None:
+        return None if value is None else json.loads(value)
 
 
 class LedgerEntry(Base):
@@ -50,7 +58,7 @@ class LedgerEntry(Base):
     bundle_id: Mapped[str | None] = mapped_column(String(32))
     record_id: Mapped[str | None] = mapped_column(String(64))
     source: Mapped[str | None] = mapped_column(String(64))
-    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    detail: Mapped[dict[str, Any]] = mapped_column(CanonicalJSON())
     prev_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
 
@@ -69,12 +77,59 @@ def _canonical_time(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def entry_hash(fields: dict[str, Any]) -> str:
-    """SHA-256 over the canonical JSON of an entry's fields (sorted keys, no spaces)."""
-    body = {name: fields[name] for name in _HASHED}
-    body["at"] = _canonical_time(body["at"])
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+def _str(value: str | None) -> str:
+    return "null" if value is None else _string(value)
+
+
+def canonical_body(
+    *,
+    seq: int,
+    at: str,
+    actor: str,
+    action: str,
+    outcome: str,
+    case_no: str | None,
+    bundle_id: str | None,
+    record_id: str | None,
+    source: str | None,
+    detail: str,
+    prev_hash: str,
+) -> str:
+    """The text an entry's hash is taken over: canonical JSON of its fields, keys sorted.
+
+    Built by hand rather than by json.dumps so that verifying a million entries needs no
+    decoding and re-encoding: `at` and `detail` arrive from the database as this text.
+    """
+    return (
+        f'{{"action":{_string(action)},"actor":{_string(actor)},"at":"{at}",'
+        f'"bundle_id":{_str(bundle_id)},"case_no":{_str(case_no)},"detail":{detail},'
+        f'"outcome":{_string(outcome)},"prev_hash":"{prev_hash}","record_id":{_str(record_id)},'
+        f'"seq":{seq},"source":{_str(source)}}}'
+    )
+
+
+def hash_body(body: str) -> str:
+    """SHA-256 of a canonical body, in hex."""
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def entry_hash(fields: Mapping[str, Any]) -> str:
+    """The hash of an entry given its field values."""
+    return hash_body(
+        canonical_body(
+            seq=fields["seq"],
+            at=_canonical_time(fields["at"]),
+            actor=fields["actor"],
+            action=fields["action"],
+            outcome=fields["outcome"],
+            case_no=fields["case_no"],
+            bundle_id=fields["bundle_id"],
+            record_id=fields["record_id"],
+            source=fields["source"],
+            detail=canonical_json(fields["detail"]),
+            prev_hash=fields["prev_hash"],
+        )
+    )
 
 
 def append(
@@ -141,11 +196,64 @@ class ChainReport:
         }
 
 
-def _rows(session: Session, batch: int) -> Iterator[dict[str, Any]]:
-    columns = [getattr(LedgerEntry, name) for name in (*_HASHED, "entry_hash")]
-    result = session.execute(select(*columns).order_by(LedgerEntry.seq).execution_options(yield_per=batch))
-    for row in result:
-        yield row._asdict()
+@dataclass(frozen=True, slots=True)
+class StoredEntry:
+    """An entry as stored: its canonical body recomputed in SQL, and the hashes it carries."""
+
+    seq: int
+    body: str
+    prev_hash: str
+    entry_hash: str
+
+
+# `at` as the canonical ISO text, straight from the database (UTC, microseconds).
+_AT_SQL = {
+    "postgresql": """to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')""",
+    "sqlite": "replace(at, ' ', 'T') || '+00:00'",
+}
+
+
+def stored_entries(
+    session: Session, *, after: int = 0, upto: int | None = None, batch: int = 20_000
+) -> Iterator[StoredEntry]:
+    """Entries in order with their bodies rebuilt from the columns, fast enough for millions."""
+    at_sql = _AT_SQL[session.get_bind().dialect.name].replace(":", "\\:")  # not bind parameters
+    query = text(
+        f"SELECT seq, {at_sql}, actor, action, outcome, case_no, bundle_id, record_id, source,"
+        " detail, prev_hash, entry_hash FROM ledger_entries"
+        " WHERE seq > :after AND seq <= :upto ORDER BY seq"
+    )
+    bounds = {"after": after, "upto": upto if upto is not None else 2**62}
+    result = session.connection().execute(query.execution_options(yield_per=batch), bounds)
+    for part in result.partitions():
+        for (
+            seq,
+            at,
+            actor,
+            action,
+            outcome,
+            case_no,
+            bundle_id,
+            record_id,
+            source,
+            detail,
+            prev,
+            stored,
+        ) in part:
+            body = canonical_body(
+                seq=seq,
+                at=at,
+                actor=actor,
+                action=action,
+                outcome=outcome,
+                case_no=case_no,
+                bundle_id=bundle_id,
+                record_id=record_id,
+                source=source,
+                detail=detail,
+                prev_hash=prev,
+            )
+            yield StoredEntry(seq, body, prev, stored)
 
 
 def verify_chain(
@@ -164,20 +272,20 @@ def verify_chain(
     expected = 1
     count = 0
     broken: tuple[int, int, str] | None = None  # (entries walked, seq, reason) of the first break
-    for row in _rows(session, batch):
+    for row in stored_entries(session, batch=batch):
         count += 1
-        recomputed = entry_hash(row)
+        recomputed = hash_body(row.body)
         audit.add(recomputed)
         if broken is not None:
             continue  # keep walking only to recompute the checkpoints
-        seq = row["seq"]
+        seq = row.seq
         if seq != expected:
             broken = (count, expected, f"entry {expected} is missing")
-        elif row["prev_hash"] != previous:
+        elif row.prev_hash != previous:
             broken = (count, seq, "does not link to the entry before it")
-        elif recomputed != row["entry_hash"]:
+        elif recomputed != row.entry_hash:
             broken = (count, seq, "content does not match its hash")
-        previous = row["entry_hash"]
+        previous = row.entry_hash
         expected += 1
     if broken is None:
         head = session.get(LedgerHead, 1)

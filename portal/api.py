@@ -274,4 +274,4 @@ def ledger_search(
 def ledger_verify(request: Request, session: DB, caller: Caller) -> dict[str, Any]:
     """Walk the chain and name the first bad entry (security auditors only)."""
     guard(request, session, caller, Action.ledger_verify, Resource("ledger"))
-    return ledger.verify_chain(session).as_json()
+    return ledger.verify_chain(session, jwks=wired_of(request).keyring.jwks()).as_json()

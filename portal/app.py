@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Literal
 
 from fastapi import FastAPI, Request
@@ -11,9 +15,10 @@ from sqlalchemy.exc import OperationalError
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from archive.errors import Refused, StoreUnavailable, UnknownBundle
-from portal import api
+from portal import api, operations
 from portal.context import Wired
 
+log = logging.getLogger(__name__)
 AppKind = Literal["both", "internal", "public"]
 RETRY_AFTER = "30"
 SECURITY_HEADERS = {
@@ -76,13 +81,36 @@ def _install(app: FastAPI, wired: Wired | None) -> FastAPI:
     return app
 
 
+CHECKPOINT_POLL_SECONDS = 60
+
+
+@asynccontextmanager
+async def _checkpoints(app: FastAPI) -> AsyncIterator[None]:
+    """While serving, sign a ledger checkpoint whenever one is due."""
+    wired: Wired = app.state.wired
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(CHECKPOINT_POLL_SECONDS)
+            try:
+                await asyncio.to_thread(operations.checkpoint_ledger, wired)
+            except Exception:  # a failed round is retried next time; the reason is logged
+                log.exception("ledger checkpoint failed")
+
+    task = asyncio.create_task(loop())
+    yield
+    task.cancel()
+
+
 def create_app(wired: Wired, *, kind: AppKind = "both") -> FastAPI:
     """Build the app(s); the public app never receives archive-realm credentials."""
     from portal import pages, proofs, public, sso
 
     if kind == "public":
         return _install(public.create_public_app(wired.settings), None)
-    app = _install(FastAPI(title="casevault", version="1", docs_url=None, redoc_url=None), wired)
+    app = _install(
+        FastAPI(title="casevault", version="1", docs_url=None, redoc_url=None, lifespan=_checkpoints), wired
+    )
     app.include_router(api.router)
     app.include_router(proofs.router)
     app.include_router(sso.router)

@@ -157,9 +157,9 @@ def reconcile(wired: Wired, *, grace: timedelta) -> list[tuple[str, str]]:
 
 
 def verify_ledger(wired: Wired) -> ledger.ChainReport:
-    """Walk the whole ledger chain."""
+    """Walk the whole ledger chain and check every signed checkpoint."""
     with wired.sessions() as session:
-        return ledger.verify_chain(session)
+        return ledger.verify_chain(session, jwks=wired.keyring.jwks())
 
 
 def checkpoint_ledger(wired: Wired, *, force: bool = False) -> checkpoints.LedgerCheckpoint | None:

@@ -51,7 +51,7 @@ def upgrade() -> None:
     sa.Column('bundle_id', sa.String(length=32), nullable=True),
     sa.Column('record_id', sa.String(length=64), nullable=True),
     sa.Column('source', sa.String(length=64), nullable=True),
-    sa.Column('detail', sa.JSON(), nullable=False),
+    sa.Column('detail', sa.Text(), nullable=False),
     sa.Column('prev_hash', sa.String(length=64), nullable=False),
     sa.Column('entry_hash', sa.String(length=64), nullable=False),
     sa.PrimaryKeyConstraint('seq', name=op.f('pk_ledger_entries')),

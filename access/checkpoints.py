@@ -1,0 +1,488 @@
+"""Signed ledger checkpoints: Merkle tree heads over the entries, hashed as RFC 9162 prescribes.
+
+A checkpoint commits to entries 1..tree_size. Its leaves are the entries' hashes in sequence
+order (leaf hash = SHA-256(0x00 || entry hash), node hash = SHA-256(0x01 || left || right),
+split at the largest power of two below the size, RFC 9162 §2.1.1). The root is signed with
+the archive key as a compact ES256 JWS, so an inclusion proof (§2.1.3) shows that one entry
+is in the signed ledger without revealing any other; `scripts/verify_inclusion.py` checks
+one offline. Before signing, the new entries are verified and the previous checkpoint's root
+is recomputed, so a checkpoint never vouches for entries that were already tampered with.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from jose import jwk, jws
+from jose.exceptions import JOSEError
+from sqlalchemy import BigInteger, String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from access.ledger import GENESIS, LedgerEntry, LedgerHead, hash_body, stored_entries
+from archive.db import Base, UTCDateTime
+from archive.errors import ArchiveError
+from archive.seal import ALGORITHM, Keyring
+
+LEDGER_NAME = "casevault"
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+_LEAF = hashlib.sha256(b"\x00")
+_NODE = b"\x01"
+_CHUNK = 1 << 12  # leaves hashed together into one perfect subtree before joining the frontier
+_BATCH = 20_000
+
+
+class LedgerCheckpoint(Base):
+    """A signed tree head: the Merkle root over entries 1..tree_size."""
+
+    __tablename__ = "ledger_checkpoints"
+
+    tree_size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    kid: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(Text)
+
+    def as_json(self) -> dict[str, Any]:
+        """The API's view of a checkpoint, with its compact JWS."""
+        return {
+            "tree_size": self.tree_size,
+            "root_hash": self.root_hash,
+            "created_at": canonical_time(self.created_at),
+            "kid": self.kid,
+            "jws": self.signature,
+        }
+
+
+class CheckpointInvalid(ValueError):
+    """A checkpoint whose signature, claims or root do not hold."""
+
+
+class LedgerTampered(ArchiveError):
+    """The ledger no longer matches what was verified or signed; nothing is signed over it."""
+
+
+# --- Merkle hashing (RFC 9162 §2.1) -----------------------------------------------------------
+
+
+def leaf_hash(entry_hash_hex: str) -> bytes:
+    """The leaf hash of one entry: SHA-256(0x00 || the 32 bytes of its entry hash)."""
+    digest = _LEAF.copy()
+    digest.update(bytes.fromhex(entry_hash_hex))
+    return digest.digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    """An interior node: SHA-256(0x01 || left || right)."""
+    return hashlib.sha256(_NODE + left + right).digest()
+
+
+def _largest_power_of_two_below(n: int) -> int:
+    return 1 << ((n - 1).bit_length() - 1)
+
+
+def merkle_root(leaves: Sequence[bytes]) -> bytes:
+    """The Merkle Tree Hash over leaf hashes, computed level by level without recursion."""
+    if not leaves:
+        return EMPTY_ROOT
+    level = list(leaves)
+    sha256 = hashlib.sha256
+    while len(level) > 1:
+        # Pairing neighbours and carrying an odd last node up unchanged gives exactly the
+        # RFC's split at the largest power of two below the size.
+        paired = [
+            sha256(_NODE + left + right).digest()
+            for left, right in zip(level[0::2], level[1::2], strict=False)
+        ]
+        if len(level) % 2:
+            paired.append(level[-1])
+        level = paired
+    return level[0]
+
+
+class TreeBuilder:
+    """Streaming Merkle Tree Hash: add leaf hashes in order, ask for the root at any size."""
+
+    def __init__(self) -> None:
+        self._frontier: list[tuple[int, bytes]] = []  # perfect subtrees (size, hash), largest first
+        self._pending: list[bytes] = []
+        self.size = 0
+
+    def add(self, leaf: bytes) -> None:
+        """Append one leaf hash."""
+        self._pending.append(leaf)
+        self.size += 1
+        if len(self._pending) == _CHUNK:
+            self._push(_CHUNK, merkle_root(self._pending))
+            self._pending = []
+
+    def extend(self, leaves: Sequence[bytes]) -> None:
+        """Append many leaf hashes, a whole chunk at a time where they line up."""
+        start = 0
+        while start < len(leaves):
+            take = min(_CHUNK - len(self._pending), len(leaves) - start)
+            self._pending.extend(leaves[start : start + take])
+            self.size += take
+            start += take
+            if len(self._pending) == _CHUNK:
+                self._push(_CHUNK, merkle_root(self._pending))
+                self._pending = []
+
+    def _push(self, size: int, node: bytes) -> None:
+        frontier = self._frontier
+        while frontier and frontier[-1][0] == size:
+            left_size, left = frontier.pop()
+            node, size = node_hash(left, node), left_size + size
+        frontier.append((size, node))
+
+    def root(self) -> bytes:
+        """The Merkle Tree Hash of the leaves added so far."""
+        if self.size == 0:
+            return EMPTY_ROOT
+        # The frontier's subtrees are chunk-aligned, so the pending tail is the rightmost
+        # subtree of the split and folds in last, from the right.
+        node = merkle_root(self._pending) if self._pending else None
+        for _, left in reversed(self._frontier):
+            node = left if node is None else node_hash(left, node)
+        assert node is not None
+        return node
+
+
+def inclusion_path(*, leaf_index: int, leaves: Sequence[bytes]) -> list[bytes]:
+    """The audit path for one leaf, per RFC 9162 §2.1.3.1 (deepest sibling first)."""
+    if not 0 <= leaf_index < len(leaves):
+        raise ValueError(f"leaf index {leaf_index} is outside a tree of {len(leaves)} leaves")
+    path: list[bytes] = []
+    low, high, index = 0, len(leaves), leaf_index
+    while high - low > 1:
+        k = _largest_power_of_two_below(high - low)
+        if index < k:
+            path.append(merkle_root(leaves[low + k : high]))
+            high = low + k
+        else:
+            path.append(merkle_root(leaves[low : low + k]))
+            low, index = low + k, index - k
+    path.reverse()
+    return path
+
+
+def verify_inclusion(
+    *, leaf_index: int, tree_size: int, leaf: bytes, path: Sequence[bytes], root: bytes
+) -> bool:
+    """Check an audit path against a root, per RFC 9162 §2.1.3.2."""
+    if leaf_index >= tree_size or leaf_index < 0:
+        return False
+    fn, sn = leaf_index, tree_size - 1
+    r = leaf
+    for p in path:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            while fn and not fn & 1:
+                fn >>= 1
+                sn >>= 1
+        else:
+            r = node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and r == root
+
+
+# --- signing and checking ---------------------------------------------------------------------
+
+
+def canonical_time(at: datetime) -> str:
+    """The signed form of a time: UTC ISO 8601 with microseconds."""
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def claims_of(*, tree_size: int, root_hash: str, created_at: datetime) -> dict[str, Any]:
+    """The JSON payload a checkpoint's JWS signs."""
+    return {
+        "tree_size": tree_size,
+        "root_hash": root_hash,
+        "created_at": canonical_time(created_at),
+        "ledger": LEDGER_NAME,
+    }
+
+
+def sign_checkpoint(
+    *, tree_size: int, root_hash: str, created_at: datetime, keyring: Keyring
+) -> LedgerCheckpoint:
+    """A new checkpoint row signed with the archive's current key (not yet added to a session)."""
+    kid, pem = keyring.signing_key()
+    payload = json.dumps(
+        claims_of(tree_size=tree_size, root_hash=root_hash, created_at=created_at),
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    token = jws.sign(payload.encode(), pem, headers={"kid": kid}, algorithm=ALGORITHM)
+    return LedgerCheckpoint(
+        tree_size=tree_size,
+        root_hash=root_hash,
+        created_at=created_at,
+        kid=kid,
+        signature=token.decode() if isinstance(token, bytes) else token,
+    )
+
+
+def verified_claims(token: str, *, jwks: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(kid, claims) of a checkpoint JWS whose ES256 signature verifies against the JWKS."""
+    try:
+        header = jws.get_unverified_header(token)
+    except JOSEError as exc:
+        raise CheckpointInvalid(f"not a JWS ({exc})") from exc
+    if header.get("alg") != ALGORITHM:
+        raise CheckpointInvalid(f"algorithm {header.get('alg')!r} is not {ALGORITHM}")
+    kid = header.get("kid")
+    matches = [k for k in jwks.get("keys", []) if k.get("kid") == kid]
+    if not matches:
+        raise CheckpointInvalid(f"key id {kid!r} is not in the JWKS")
+    try:
+        payload = jws.verify(token, jwk.construct(matches[0], ALGORITHM), algorithms=[ALGORITHM])
+    except JOSEError as exc:
+        raise CheckpointInvalid(f"signature does not verify ({exc})") from exc
+    return str(kid), _claims(payload)
+
+
+def _unverified_claims(token: str) -> tuple[str, dict[str, Any]]:
+    try:
+        header = jws.get_unverified_header(token)
+        payload = jws.get_unverified_claims(token)
+    except JOSEError as exc:
+        raise CheckpointInvalid(f"not a JWS ({exc})") from exc
+    if header.get("alg") != ALGORITHM:
+        raise CheckpointInvalid(f"algorithm {header.get('alg')!r} is not {ALGORITHM}")
+    return str(header.get("kid")), _claims(payload)
+
+
+def _claims(payload: bytes) -> dict[str, Any]:
+    try:
+        claims = json.loads(payload)
+    except ValueError as exc:
+        raise CheckpointInvalid("the signed payload is not JSON") from exc
+    if not isinstance(claims, dict):
+        raise CheckpointInvalid("the signed payload is not a JSON object")
+    return claims
+
+
+def check_checkpoint(
+    checkpoint: LedgerCheckpoint, *, root: bytes | None, jwks: Mapping[str, Any] | None
+) -> None:
+    """Raise CheckpointInvalid unless signature, signed claims, row and recomputed root agree.
+
+    Without a JWKS the signature itself cannot be checked; the signed claims still must match.
+    """
+    if jwks is None:
+        kid, claims = _unverified_claims(checkpoint.signature)
+    else:
+        kid, claims = verified_claims(checkpoint.signature, jwks=jwks)
+    expected = claims_of(
+        tree_size=checkpoint.tree_size, root_hash=checkpoint.root_hash, created_at=checkpoint.created_at
+    )
+    if kid != checkpoint.kid:
+        raise CheckpointInvalid(f"signed with key {kid!r}, recorded as {checkpoint.kid!r}")
+    for name, value in expected.items():
+        if claims.get(name) != value:
+            raise CheckpointInvalid(f"signed {name} {claims.get(name)!r} differs from the recorded {value!r}")
+    if root is None:
+        raise CheckpointInvalid(f"covers {checkpoint.tree_size} entries, more than the ledger holds")
+    if root.hex() != checkpoint.root_hash:
+        raise CheckpointInvalid("root hash does not match the entries it covers")
+
+
+# --- reading the ledger -----------------------------------------------------------------------
+
+
+def latest(session: Session) -> LedgerCheckpoint | None:
+    """The newest checkpoint, if any."""
+    query = select(LedgerCheckpoint).order_by(LedgerCheckpoint.tree_size.desc()).limit(1)
+    return session.scalars(query).first()
+
+
+def _stored_leaves(session: Session, *, upto: int, batch: int = _BATCH) -> list[bytes]:
+    """Leaf hashes of entries 1..upto from their stored hashes; refuses a gap."""
+    query = (
+        select(LedgerEntry.entry_hash)
+        .where(LedgerEntry.seq >= 1, LedgerEntry.seq <= upto)
+        .order_by(LedgerEntry.seq)
+        .execution_options(yield_per=batch)
+    )
+    leaves: list[bytes] = []
+    # Core rows in whole partitions: the ORM's per-row overhead would dominate at 1 M entries.
+    for part in session.connection().execute(query).partitions():
+        leaves.extend([leaf_hash(stored) for (stored,) in part])
+    # Sequence numbers are unique, so exactly `upto` of them in 1..upto means none is missing.
+    if len(leaves) != upto:
+        missing = _first_missing(session, upto=upto)
+        raise LedgerTampered(f"ledger entry {missing} is missing; run `casevault ledger verify`")
+    return leaves
+
+
+def _first_missing(session: Session, *, upto: int) -> int:
+    """The lowest sequence number in 1..upto that has no entry."""
+    query = select(LedgerEntry.seq).where(LedgerEntry.seq.between(1, upto)).order_by(LedgerEntry.seq)
+    expected = 1
+    for seq in session.scalars(query):
+        if seq != expected:
+            break
+        expected += 1
+    return expected
+
+
+def _verified_leaves(session: Session, *, after: int, upto: int, batch: int = _BATCH) -> Iterator[bytes]:
+    """Leaf hashes of entries after..upto, each re-hashed and checked against its predecessor."""
+    previous = GENESIS
+    if after:
+        previous = session.scalars(select(LedgerEntry.entry_hash).where(LedgerEntry.seq == after)).one()
+    expected = after + 1
+    for row in stored_entries(session, after=after, upto=upto, batch=batch):
+        if row.seq != expected:
+            reason = f"entry {expected} is missing"
+        elif row.prev_hash != previous:
+            reason = f"entry {row.seq} does not link to the entry before it"
+        elif hash_body(row.body) != row.entry_hash:
+            reason = f"entry {row.seq}: content does not match its hash"
+        else:
+            reason = None
+        if reason:
+            raise LedgerTampered(f"ledger {reason}; no checkpoint signed — run `casevault ledger verify`")
+        previous = row.entry_hash
+        expected += 1
+        yield leaf_hash(previous)
+    if expected != upto + 1:
+        raise LedgerTampered(f"ledger entry {expected} is missing; no checkpoint signed")
+
+
+# --- creating checkpoints ---------------------------------------------------------------------
+
+
+def maybe_checkpoint(
+    session: Session,
+    *,
+    keyring: Keyring,
+    every_entries: int,
+    every_minutes: int,
+    now: datetime,
+    force: bool = False,
+) -> LedgerCheckpoint | None:
+    """Sign a checkpoint over the whole ledger when it is due; the caller commits.
+
+    Due means there are new entries and either at least `every_entries` of them or at least
+    `every_minutes` since the last checkpoint (or, before the first, since the first entry);
+    `force` signs whenever there is anything new. Raises LedgerTampered instead of signing
+    over entries that no longer match the previous checkpoint or their own hashes.
+    """
+    head = session.get(LedgerHead, 1)
+    size = head.seq if head else 0
+    last = latest(session)
+    covered = last.tree_size if last else 0
+    if size <= covered:
+        return None
+    if not force and size - covered < every_entries:
+        if last is not None:
+            since: datetime | None = last.created_at
+        else:
+            since = session.scalars(select(LedgerEntry.at).where(LedgerEntry.seq == 1)).first()
+        # (No first entry at all is tampering; the walk below names it.)
+        if since is not None and now - since < timedelta(minutes=every_minutes):
+            return None
+    tree = TreeBuilder()
+    if last is not None:
+        tree.extend(_stored_leaves(session, upto=covered))
+        try:
+            check_checkpoint(last, root=tree.root(), jwks=keyring.jwks())
+        except CheckpointInvalid as exc:
+            raise LedgerTampered(
+                f"checkpoint at {covered} entries: {exc}; no checkpoint signed — "
+                "run `casevault ledger verify`"
+            ) from exc
+    tree.extend(list(_verified_leaves(session, after=covered, upto=size)))
+    checkpoint = sign_checkpoint(tree_size=size, root_hash=tree.root().hex(), created_at=now, keyring=keyring)
+    session.add(checkpoint)
+    return checkpoint
+
+
+# --- verifying all checkpoints during the chain walk ------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckpointFailure:
+    """The first checkpoint that does not hold, and why."""
+
+    tree_size: int
+    reason: str
+
+
+class CheckpointAudit:
+    """Fed every entry's recomputed hash in order; checks each checkpoint as its size is reached."""
+
+    def __init__(self, session: Session, *, jwks: Mapping[str, Any] | None) -> None:
+        query = select(LedgerCheckpoint).order_by(LedgerCheckpoint.tree_size)
+        self._pending = list(session.scalars(query))
+        self._pending.reverse()  # popped from the end, smallest tree size first
+        self.checkpoints = len(self._pending)
+        self._jwks = jwks
+        self._tree = TreeBuilder()
+        self._next = self._pending[-1].tree_size if self._pending else -1
+        self.first_failure: CheckpointFailure | None = None
+
+    def add(self, entry_hash_hex: str) -> None:
+        """Add the next entry (its hash as recomputed from its content)."""
+        self._tree.add(leaf_hash(entry_hash_hex))
+        if self._tree.size == self._next:
+            self._check_reached()
+
+    def _check_reached(self) -> None:
+        root = self._tree.root()
+        while self._pending and self._pending[-1].tree_size == self._tree.size:
+            self._check(self._pending.pop(), root)
+        self._next = self._pending[-1].tree_size if self._pending else -1
+
+    def _check(self, checkpoint: LedgerCheckpoint, root: bytes | None) -> None:
+        if self.first_failure is not None:
+            return
+        try:
+            check_checkpoint(checkpoint, root=root, jwks=self._jwks)
+        except CheckpointInvalid as exc:
+            self.first_failure = CheckpointFailure(checkpoint.tree_size, str(exc))
+
+    def finish(self) -> CheckpointFailure | None:
+        """Check the checkpoints beyond the last entry; the first failure, if any."""
+        while self._pending:
+            self._check(self._pending.pop(), None)
+        return self.first_failure
+
+
+# --- inclusion proofs -------------------------------------------------------------------------
+
+
+def inclusion_proof(session: Session, *, seq: int, checkpoint: LedgerCheckpoint) -> dict[str, Any]:
+    """The audit path from entry `seq` to the checkpoint's signed root, checked before it is given."""
+    if not 1 <= seq <= checkpoint.tree_size:
+        raise ValueError(f"entry {seq} is not covered by the checkpoint at {checkpoint.tree_size} entries")
+    leaves = _stored_leaves(session, upto=checkpoint.tree_size)
+    path = inclusion_path(leaf_index=seq - 1, leaves=leaves)
+    root = bytes.fromhex(checkpoint.root_hash)
+    if not verify_inclusion(
+        leaf_index=seq - 1, tree_size=checkpoint.tree_size, leaf=leaves[seq - 1], path=path, root=root
+    ):
+        raise LedgerTampered(
+            f"the ledger no longer matches the checkpoint at {checkpoint.tree_size} entries; "
+            "run `casevault ledger verify`"
+        )
+    stored = session.scalars(select(LedgerEntry.entry_hash).where(LedgerEntry.seq == seq)).one()
+    return {
+        "seq": seq,
+        "leaf_index": seq - 1,
+        "entry_hash": stored,
+        "tree_size": checkpoint.tree_size,
+        "root_hash": checkpoint.root_hash,
+        "audit_path": [node.hex() for node in path],
+        "checkpoint": checkpoint.as_json(),
+    }
