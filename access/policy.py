@@ -12,12 +12,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from access import ledger
 from access.models import Clearance, RetrievalGrant, Role
+from archive.errors import ArchiveError
 
 
 class Action(StrEnum):
@@ -171,16 +173,31 @@ def load_grants(session: Session, *, user_id: int | None) -> tuple[GrantScope, .
     return grant_scopes(rows)
 
 
-def enforce(
-    session: Session, *, subject: Subject, action: Action, resource: Resource, context: Context
-) -> Decision:
-    """Decide and ledger the decision, allowed or denied, in the caller's transaction."""
-    decision = decide(subject, action, resource, context)
+class Denied(ArchiveError):
+    """An action the policy refused; the refusal is already in the ledger."""
+
+    def __init__(self, decision: Decision) -> None:
+        super().__init__(f"refused by rule {decision.rule}: {decision.reason}")
+        self.decision = decision
+
+
+def record(
+    session: Session,
+    *,
+    subject: Subject,
+    action: Action,
+    resource: Resource,
+    context: Context,
+    decision: Decision,
+    outcome: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Ledger a decision in the caller's transaction; `outcome` may say how an allowed action ended."""
     ledger.append(
         session,
         actor=subject.username,
         action=action.value,
-        outcome="allowed" if decision.allowed else "denied",
+        outcome=(outcome or "allowed") if decision.allowed else "denied",
         case_no=resource.case_no,
         bundle_id=resource.bundle_id,
         record_id=resource.record_id,
@@ -190,7 +207,16 @@ def enforce(
             "reason": decision.reason,
             "role": subject.role.value,
             **({"grant": decision.grant_id} if decision.grant_id else {}),
+            **(detail or {}),
         },
         at=context.now,
     )
+
+
+def enforce(
+    session: Session, *, subject: Subject, action: Action, resource: Resource, context: Context
+) -> Decision:
+    """Decide and ledger the decision, allowed or denied, in the caller's transaction."""
+    decision = decide(subject, action, resource, context)
+    record(session, subject=subject, action=action, resource=resource, context=context, decision=decision)
     return decision

@@ -28,6 +28,7 @@ from sqlalchemy.exc import OperationalError
 
 from access import identities
 from access.models import User
+from access.policy import Denied
 from archive.errors import ArchiveError, Refused, StoreUnavailable
 from archive.fixity import verify_bag_dir
 from archive.service import latest_bundle
@@ -44,6 +45,7 @@ app.add_typer(users_app, name="users")
 
 EXIT_REFUSED = 2
 EXIT_UNAVAILABLE = 75  # EX_TEMPFAIL: try again later
+EXIT_DENIED = 77  # EX_NOPERM: the policy refused
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -58,6 +60,8 @@ def _errors() -> Iterator[None]:
         yield
     except Refused as exc:
         _fail(str(exc), EXIT_REFUSED)
+    except Denied as exc:
+        _fail(f"{exc} (the refusal is in the ledger)", EXIT_DENIED)
     except StoreUnavailable as exc:
         _fail(f"{exc}; nothing was archived — retry later", EXIT_UNAVAILABLE)
     except OperationalError as exc:

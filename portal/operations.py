@@ -1,4 +1,8 @@
-"""Archive operations as the portal offers them: each one ledgered in its own transaction."""
+"""Archive operations as the command line offers them.
+
+Each goes through the policy decision point as the operator, and its decision is ledgered in
+the same transaction as the action.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,11 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from access import checkpoints, ledger
+from access.models import Clearance, Role
+from access.policy import Action, Context, Decision, Denied, Resource, Subject, decide, record
 from archive import fixity, service
 from archive.errors import ArchiveError
 from archive.models import Bundle
@@ -20,6 +27,30 @@ from portal.context import Wired
 from retention.schedule import retain_until
 
 Progress = Callable[[int], None]
+
+
+def operator(wired: Wired, actor: str) -> Subject:
+    """Whoever runs the command line acts as an archivist with the configured clearance."""
+    return Subject(
+        username=actor, role=Role.archivist, clearance=Clearance(wired.settings.operator_clearance)
+    )
+
+
+def _decide(
+    wired: Wired, session: Session, actor: str, action: Action, resource: Resource
+) -> tuple[Subject, Context, Decision]:
+    """Ask the policy; a refusal is ledgered and committed at once, then raised."""
+    subject, context = operator(wired, actor), Context(now=wired.clock(), source="cli")
+    decision = decide(subject, action, resource, context)
+    if not decision.allowed:
+        record(session, subject=subject, action=action, resource=resource, context=context, decision=decision)
+        session.commit()
+        raise Denied(decision)
+    return subject, context, decision
+
+
+def _bundle_resource(bundle: Bundle) -> Resource:
+    return Resource("bundle", bundle.case.case_no, bundle.id, None, bundle.classification, bundle.grade)
 
 
 def deposit(
@@ -39,6 +70,9 @@ def deposit(
 
     try:
         with wired.sessions() as session:
+            subject, context, decision = _decide(
+                wired, session, actor, Action.bundle_deposit, Resource("archive")
+            )
             bundle = service.deposit_case(
                 session=session,
                 store=wired.store,
@@ -60,13 +94,14 @@ def deposit(
                 "classification": bundle.classification,
                 "findings": bundle.findings,
             }
-            ledger.append(
+            record(
                 session,
-                actor=actor,
-                action="bundle.deposit",
+                subject=subject,
+                action=Action.bundle_deposit,
+                context=context,
+                decision=decision,
+                resource=_bundle_resource(bundle),
                 outcome="ok",
-                case_no=bundle.case.case_no,
-                bundle_id=bundle.id,
                 detail={
                     "version": bundle.version,
                     "seal_digest": bundle.seal_digest,
@@ -75,6 +110,8 @@ def deposit(
                 },
             )
             session.commit()
+    except Denied:
+        raise  # nothing was written
     except Exception:
         # An ordinary failure cleans up at once; a crash is left to `reconcile`.
         with contextlib.suppress(Exception):
@@ -96,16 +133,19 @@ def verify(
             ids = [service.get_bundle(session, bundle_id).id]
         for each in ids:
             bundle = service.get_bundle(session, each)
+            resource = _bundle_resource(bundle)
+            subject, context, decision = _decide(wired, session, actor, Action.bundle_verify, resource)
             report = fixity.verify_bundle(
                 session=session, store=wired.store, bundle=bundle, jwks=jwks, progress=progress
             )
-            ledger.append(
+            record(
                 session,
-                actor=actor,
-                action="bundle.verify",
+                subject=subject,
+                action=Action.bundle_verify,
+                resource=resource,
+                context=context,
+                decision=decision,
                 outcome="intact" if report.intact else "failed",
-                case_no=bundle.case.case_no,
-                bundle_id=bundle.id,
                 detail={"failures": [f.path for f in report.failures][:50]},
             )
             session.commit()
@@ -117,6 +157,8 @@ def export(wired: Wired, *, bundle_id: str, dest: Path, actor: str, progress: Pr
     """Export a bundle as a bag with seal and JWKS; the export and its entry are ledgered."""
     with wired.sessions() as session:
         bundle = service.get_bundle(session, bundle_id)
+        resource = _bundle_resource(bundle)
+        subject, context, decision = _decide(wired, session, actor, Action.bundle_export, resource)
         try:
             path = service.export_bundle(
                 store=wired.store,
@@ -126,24 +168,26 @@ def export(wired: Wired, *, bundle_id: str, dest: Path, actor: str, progress: Pr
                 progress=progress,
             )
         except ArchiveError as exc:
-            ledger.append(
+            record(
                 session,
-                actor=actor,
-                action="bundle.export",
+                subject=subject,
+                action=Action.bundle_export,
+                resource=resource,
+                context=context,
+                decision=decision,
                 outcome="failed",
-                case_no=bundle.case.case_no,
-                bundle_id=bundle.id,
-                detail={"reason": str(exc)},
+                detail={"failure": str(exc)},
             )
             session.commit()
             raise
-        ledger.append(
+        record(
             session,
-            actor=actor,
-            action="bundle.export",
+            subject=subject,
+            action=Action.bundle_export,
+            resource=resource,
+            context=context,
+            decision=decision,
             outcome="ok",
-            case_no=bundle.case.case_no,
-            bundle_id=bundle.id,
             detail={"dest": dest.name},
         )
         session.commit()

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     lockout_attempts: int = 5
     lockout_minutes: int = 15
     cookie_secure: bool = True
+    # The command line acts as an archivist; this is the state-secret clearance it holds.
+    operator_clearance: str = "none"
     # Single sign-on (OpenID Connect, authorization code + PKCE); off unless an issuer is set.
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
