@@ -1,0 +1,691 @@
+"""Ledger benchmarks on PostgreSQL: append under concurrency, verify and search of 1 M entries.
+
+    .venv/bin/python -m bench.ledger [--entries 1000000] [--writers 8] [--rows-per-writer 500]
+                                     [--runs 3] [--queries 200]
+
+Rows (DESIGN.md, "Performance"):
+
+1. ledger append, `--writers` threads, each with its own session, each `access.ledger.append`
+   its own committed transaction (as a request does) vs a plain INSERT of the same rows into
+   `plain_entries`, a copy of `ledger_entries` with the same columns, constraints and indexes
+   but no chain and no head lock (same threads, same one-row transactions). Both sides use
+   the app's engine (`portal.db.make_engine`); entries/s of each, medians of `--runs`, the
+   ratio; `verify_chain` must find the chain intact afterwards.
+2. `access.ledger.verify_chain` over `--entries` valid chained entries, without and then
+   with one signed checkpoint (`access.checkpoints.maybe_checkpoint(force=True)`); medians of
+   `--runs`. The entries are bulk-loaded: hashed in Python with `canonical_body`/`hash_body`
+   (what `entry_hash` does) and COPYed in, `ledger_head` set to the last one, then VACUUM
+   ANALYZE (what autovacuum would have done to a table that grew to this size).
+3. `GET /api/v1/ledger` through FastAPI's TestClient as a security auditor (bearer token),
+   `--queries` queries over ten realistic filter mixes (actor, action, outcome, case_no,
+   since/until and combinations), p50/p95 of the request time. Each request is the real
+   one: token check, policy decision, its own ledger entry committed, the search, JSON. The
+   same SELECT run alone in a session is printed beside it as context.
+
+Data: ~1000 actors (Zipf-like, s=0.7), the 10 policy actions (record.view the most common),
+~4 % denied, ~5000 case numbers on the case-bound actions, one year of timestamps.
+
+Each part runs in a fresh PostgreSQL schema (`bench_…`) migrated with `portal.db.migrate` on an
+engine whose URL carries `options=-csearch_path%3D<schema>` (as tests/conftest.py does); the
+schema is dropped at the end. The database: $CASEVAULT_BENCH_DATABASE_URL, else
+$CASEVAULT_TEST_DATABASE_URL, else postgresql://postgres@127.0.0.1:5432/test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import itertools
+import os
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from access import ledger
+from access.ledger import GENESIS, LedgerEntry, canonical_body, canonical_json, hash_body
+
+PG_URL = os.environ.get(
+    "CASEVAULT_BENCH_DATABASE_URL",
+    os.environ.get("CASEVAULT_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"),
+)
+COLUMNS = (
+    "seq, at, actor, action, outcome, case_no, bundle_id, record_id, source, detail, prev_hash, entry_hash"
+)
+START = datetime(2025, 1, 1, tzinfo=UTC)
+YEAR_US = 365 * 24 * 3600 * 1_000_000
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _engine_url(url: str) -> str:
+    return "postgresql+psycopg://" + url.split("://", 1)[1]
+
+
+@contextmanager
+def pg_schema(prefix: str) -> Iterator[str]:
+    """A fresh schema, migrated to head; yields the database URL that selects it."""
+    from portal.db import make_engine, migrate
+
+    schema = f"bench_{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(_engine_url(PG_URL))
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    separator = "&" if "?" in PG_URL else "?"
+    url = f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
+    try:
+        engine = make_engine(url)
+        migrate(engine)
+        engine.dispose()
+        yield url
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+# --- realistic ledger content ----------------------------------------------------------------
+
+# The ten policy actions, with how often each is ledgered, and whether it names a case.
+ACTIONS: dict[str, tuple[float, bool]] = {
+    "record.view": (40, True),
+    "bundle.read": (20, True),
+    "case.list": (15, False),
+    "record.download": (8, True),
+    "bundle.verify": (4, True),
+    "bundle.deposit": (3, True),
+    "ledger.read": (3, False),
+    "bundle.export": (2, True),
+    "ledger.verify": (1, False),
+    "user.admin": (1, False),
+}
+ROLES = ("archivist", "archive_manager", "supervisor", "disclosure_officer", "security_auditor")
+RECORD_IDS = ("v1", "v2", "s1", "s2", "i1", "i2", "d1", "d2", "e1", "c1")
+
+
+@dataclass(frozen=True)
+class Population:
+    """Who, what and which cases the generated entries are about."""
+
+    actors: list[str]
+    actor_weights: list[float]
+    roles: dict[str, str]
+    cases: list[str]
+    case_weights: list[float]
+    bundles: dict[str, str]
+
+    @classmethod
+    def make(cls, actors: int = 1000, cases: int = 5000) -> Population:
+        names = [f"officer{i:04d}" for i in range(actors)]
+        case_nos = [f"深民防罚〔{2021 + i // 1000}〕{i % 1000 + 1}号" for i in range(cases)]
+        return cls(
+            actors=names,
+            actor_weights=[1 / (rank + 1) ** 0.7 for rank in range(actors)],
+            roles={name: ROLES[i % len(ROLES)] for i, name in enumerate(names)},
+            cases=case_nos,
+            case_weights=[1 / (rank + 1) ** 0.5 for rank in range(cases)],
+            bundles={c: hashlib.md5(c.encode()).hexdigest() for c in case_nos},
+        )
+
+    def rows(self, count: int, rng: random.Random) -> list[dict[str, Any]]:
+        """`count` entries' fields (no seq, time or hashes)."""
+        actors = rng.choices(self.actors, self.actor_weights, k=count)
+        actions = rng.choices(list(ACTIONS), [w for w, _ in ACTIONS.values()], k=count)
+        cases = rng.choices(self.cases, self.case_weights, k=count)
+        out = []
+        for actor, action, case_no in zip(actors, actions, cases, strict=True):
+            denied = rng.random() < 0.04
+            on_case = ACTIONS[action][1]
+            role = self.roles[actor]
+            out.append(
+                {
+                    "actor": actor,
+                    "action": action,
+                    "outcome": "denied" if denied else "allowed",
+                    "case_no": case_no if on_case else None,
+                    "bundle_id": self.bundles[case_no] if on_case else None,
+                    "record_id": rng.choice(RECORD_IDS) if action.startswith("record.") else None,
+                    "source": f"10.20.{rng.randrange(1, 40)}.{rng.randrange(1, 255)}",
+                    "detail": {
+                        "reason": "classified above the caller's clearance" if denied else f"{role} may {action}",
+                        "role": role,
+                        "rule": "clearance" if denied else "role",
+                    },
+                }
+            )
+        return out
+
+
+# --- 1. append under concurrency -------------------------------------------------------------
+
+
+def _run_writers(writers: int, work: Callable[[int], None]) -> float:
+    """Start `writers` threads on `work(i)`, release them together; seconds until all finish."""
+    barrier = threading.Barrier(writers + 1)
+    errors: list[BaseException] = []
+
+    def body(i: int) -> None:
+        barrier.wait()
+        try:
+            work(i)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=body, args=(i,)) for i in range(writers)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    if errors:
+        raise errors[0]
+    return elapsed
+
+
+def ledger_appends(sessions: sessionmaker[Session], batches: list[list[dict[str, Any]]]) -> float:
+    """Each writer appends its rows, one committed transaction each, as requests do."""
+
+    def work(i: int) -> None:
+        with sessions() as session:
+            for row in batches[i]:
+                ledger.append(session, **row)
+                session.commit()
+
+    return _run_writers(len(batches), work)
+
+
+PLAIN_INSERT = text(
+    f"INSERT INTO plain_entries ({COLUMNS}) VALUES (:seq, :at, :actor, :action, :outcome, :case_no,"
+    " :bundle_id, :record_id, :source, :detail, :prev_hash, :entry_hash)"
+)
+
+
+def plain_inserts(
+    sessions: sessionmaker[Session], batches: list[list[dict[str, Any]]], seqs: Iterator[int]
+) -> float:
+    """The same rows into the same-shaped table: no head row, no lock, no chain."""
+
+    def work(i: int) -> None:
+        with sessions() as session:
+            for row in batches[i]:
+                seq = next(seqs)
+                digest = hashlib.sha256(seq.to_bytes(8, "big")).hexdigest()
+                values = row | {"seq": seq, "at": datetime.now(UTC), "detail": canonical_json(row["detail"])}
+                session.execute(PLAIN_INSERT, values | {"prev_hash": GENESIS, "entry_hash": digest})
+                session.commit()
+
+    return _run_writers(len(batches), work)
+
+
+@dataclass
+class AppendResult:
+    ledger_rates: list[float] = field(default_factory=list)
+    plain_rates: list[float] = field(default_factory=list)
+    intact: bool = False
+    entries: int = 0
+    verify_seconds: float = 0.0
+    pool: str = ""
+
+
+def bench_append(args: argparse.Namespace, population: Population) -> AppendResult:
+    from portal.db import make_engine
+
+    result = AppendResult()
+    rng = random.Random(1)
+    with pg_schema("append") as url:
+        engine = make_engine(url)
+        result.pool = engine.pool.status()
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE plain_entries (LIKE ledger_entries INCLUDING ALL)"))
+        sessions = sessionmaker(engine, expire_on_commit=False)
+        seqs = itertools.count(1)
+
+        def batches(per_writer: int) -> list[list[dict[str, Any]]]:
+            return [population.rows(per_writer, rng) for _ in range(args.writers)]
+
+        _say("append: warm-up")
+        ledger_appends(sessions, batches(20))
+        plain_inserts(sessions, batches(20), seqs)
+        total = args.writers * args.rows_per_writer
+        for number in range(1, args.runs + 1):
+            _say(f"append run {number}/{args.runs}: {total} ledger appends and {total} plain INSERTs")
+            work = batches(args.rows_per_writer)
+
+            def project(work: list[list[dict[str, Any]]] = work) -> None:
+                result.ledger_rates.append(total / ledger_appends(sessions, work))
+
+            def baseline(work: list[list[dict[str, Any]]] = work) -> None:
+                result.plain_rates.append(total / plain_inserts(sessions, work, seqs))
+
+            for side in (project, baseline) if number % 2 else (baseline, project):
+                side()
+        with sessions() as session:
+            start = time.perf_counter()
+            report = ledger.verify_chain(session)
+            result.verify_seconds = time.perf_counter() - start
+        result.intact, result.entries = report.intact, report.entries
+        if not report.intact:
+            _say(f"append: the chain is BROKEN: {report.as_json()}")
+        engine.dispose()
+    return result
+
+
+# --- 2. bulk load and verify -----------------------------------------------------------------
+
+
+def _copy_field(value: str | None) -> str:
+    if value is None:
+        return "\\N"
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        raise ValueError(f"not COPY-safe: {value!r}")
+    return value
+
+
+def generate_chain(count: int, population: Population, rng: random.Random) -> Iterator[str]:
+    """COPY text lines of `count` valid chained entries (hashes as `entry_hash` computes them)."""
+    gap = YEAR_US / count  # mean gap: `count` entries over a year
+    at_us = 0
+    previous = GENESIS
+    details: dict[str, str] = {}
+    chunk = 50_000
+    seq = 0
+    while seq < count:
+        for row in population.rows(min(chunk, count - seq), rng):
+            seq += 1
+            at_us += 1 + int(rng.expovariate(1 / gap))
+            at = (START + timedelta(microseconds=at_us)).isoformat(timespec="microseconds")
+            key = f"{row['detail']['role']}|{row['action']}|{row['outcome']}"
+            detail = details.get(key)
+            if detail is None:
+                detail = details[key] = canonical_json(row["detail"])
+            body = canonical_body(
+                seq=seq,
+                at=at,
+                actor=row["actor"],
+                action=row["action"],
+                outcome=row["outcome"],
+                case_no=row["case_no"],
+                bundle_id=row["bundle_id"],
+                record_id=row["record_id"],
+                source=row["source"],
+                detail=detail,
+                prev_hash=previous,
+            )
+            digest = hash_body(body)
+            fields = (
+                str(seq),
+                at,
+                row["actor"],
+                row["action"],
+                row["outcome"],
+                _copy_field(row["case_no"]),
+                _copy_field(row["bundle_id"]),
+                _copy_field(row["record_id"]),
+                _copy_field(row["source"]),
+                _copy_field(detail),
+                previous,
+                digest,
+            )
+            yield "\t".join(fields) + "\n"
+            previous = digest
+
+
+def bulk_load(engine: Engine, count: int, population: Population) -> tuple[float, float]:
+    """COPY `count` chained entries in (secondary indexes rebuilt after); (load s, index+vacuum s)."""
+    start = time.perf_counter()
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()"
+            " AND tablename = 'ledger_entries' AND indexname LIKE 'ix_%'"
+        )
+        indexes = cursor.fetchall()
+        for name, _ in indexes:
+            cursor.execute(f"DROP INDEX {name}")
+        last = GENESIS
+        with cursor.copy(f"COPY ledger_entries ({COLUMNS}) FROM STDIN") as copy:
+            buffer = io.StringIO()
+            for n, line in enumerate(generate_chain(count, population, random.Random(2)), start=1):
+                buffer.write(line)
+                if n % 20_000 == 0:
+                    copy.write(buffer.getvalue())
+                    buffer = io.StringIO()
+                    _say(f"  {n:,} entries hashed and copied …")
+                last = line.rsplit("\t", 1)[1].strip()
+            copy.write(buffer.getvalue())
+        cursor.execute("UPDATE ledger_head SET seq = %s, entry_hash = %s WHERE id = 1", (count, last))
+        raw.commit()
+        loaded = time.perf_counter() - start
+        start = time.perf_counter()
+        for _, definition in indexes:
+            cursor.execute(definition)
+        raw.commit()
+        raw.driver_connection.autocommit = True
+        cursor.execute("VACUUM ANALYZE ledger_entries")
+        raw.driver_connection.autocommit = False
+        return loaded, time.perf_counter() - start
+    finally:
+        raw.close()
+
+
+def _timed_verify(sessions: sessionmaker[Session]) -> tuple[float, ledger.ChainReport]:
+    with sessions() as session:
+        start = time.perf_counter()
+        report = ledger.verify_chain(session)
+        return time.perf_counter() - start, report
+
+
+@dataclass
+class VerifyResult:
+    plain: list[float] = field(default_factory=list)
+    with_checkpoint: list[float] = field(default_factory=list)
+    reports: list[ledger.ChainReport] = field(default_factory=list)
+    load_seconds: float = 0.0
+    index_seconds: float = 0.0
+    checkpoint_seconds: float = 0.0
+
+
+def bench_verify(
+    args: argparse.Namespace, engine: Engine, sessions: sessionmaker[Session], population: Population
+) -> VerifyResult:
+    from access.checkpoints import maybe_checkpoint
+    from archive.seal import Keyring
+
+    result = VerifyResult()
+    _say(f"verify: bulk-loading {args.entries:,} chained entries …")
+    result.load_seconds, result.index_seconds = bulk_load(engine, args.entries, population)
+    _say(f"verify: loaded in {result.load_seconds:.1f} s, indexes + VACUUM ANALYZE {result.index_seconds:.1f} s")
+    _timed_verify(sessions)  # warm-up: the table in the page cache, the code path warm
+    for number in range(1, args.runs + 1):
+        _say(f"verify run {number}/{args.runs}")
+        seconds, report = _timed_verify(sessions)
+        result.plain.append(seconds)
+        result.reports.append(report)
+    with tempfile.TemporaryDirectory(prefix="casevault-bench-keys-") as keys, sessions() as session:
+        start = time.perf_counter()
+        made = maybe_checkpoint(
+            session,
+            keyring=Keyring(Path(keys)),
+            every_entries=1000,
+            every_minutes=60,
+            now=datetime.now(UTC),
+            force=True,
+        )
+        session.commit()
+        result.checkpoint_seconds = time.perf_counter() - start
+        assert made is not None and made.tree_size == args.entries
+    for number in range(1, args.runs + 1):
+        _say(f"verify run {number}/{args.runs}, with one checkpoint")
+        seconds, report = _timed_verify(sessions)
+        result.with_checkpoint.append(seconds)
+        result.reports.append(report)
+    return result
+
+
+# --- 3. search ------------------------------------------------------------------------------
+
+
+def _iso(us: int) -> str:
+    return (START + timedelta(microseconds=us)).isoformat().replace("+00:00", "Z")
+
+
+def search_queries(population: Population, count: int, rng: random.Random) -> list[tuple[str, dict[str, str]]]:
+    """`count` (kind, query parameters) an auditor would send, ten kinds in turn."""
+    day = 24 * 3600 * 1_000_000
+    actions = list(ACTIONS)
+
+    def actor() -> str:
+        return rng.choice(population.actors)
+
+    def case() -> str:
+        return rng.choice(population.cases)
+
+    def window(days: int) -> dict[str, str]:
+        since = rng.randrange(0, YEAR_US - days * day)
+        return {"since": _iso(since), "until": _iso(since + days * day)}
+
+    kinds: list[tuple[str, Callable[[], dict[str, str]]]] = [
+        ("actor", lambda: {"actor": actor()}),
+        ("actor + 30 days", lambda: {"actor": actor(), **window(30)}),
+        ("case_no", lambda: {"case_no": case()}),
+        ("case_no + action", lambda: {"case_no": case(), "action": "record.view"}),
+        ("action + denied", lambda: {"action": rng.choice(actions), "outcome": "denied"}),
+        ("denied", lambda: {"outcome": "denied"}),
+        ("1 day", lambda: window(1)),
+        ("actor + action + allowed", lambda: {"actor": actor(), "action": "record.view", "outcome": "allowed"}),
+        ("action", lambda: {"action": rng.choice(actions)}),
+        ("action + denied + 7 days", lambda: {"action": rng.choice(actions), "outcome": "denied", **window(7)}),
+    ]
+    return [(kinds[i % len(kinds)][0], kinds[i % len(kinds)][1]()) for i in range(count)]
+
+
+def api_statement(params: dict[str, str], limit: int = 100) -> Any:
+    """The SELECT `portal.api.ledger_search` builds for these parameters (for context and EXPLAIN)."""
+    query = select(LedgerEntry).order_by(LedgerEntry.seq.desc()).limit(limit)
+    for name in ("actor", "action", "outcome", "case_no"):
+        if params.get(name):
+            query = query.where(getattr(LedgerEntry, name) == params[name])
+    if params.get("since"):
+        query = query.where(LedgerEntry.at >= datetime.fromisoformat(params["since"]))
+    if params.get("until"):
+        query = query.where(LedgerEntry.at < datetime.fromisoformat(params["until"]))
+    return query
+
+
+@dataclass
+class SearchResult:
+    api_ms: list[float] = field(default_factory=list)
+    sql_ms: list[float] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+    hits: list[int] = field(default_factory=list)
+    slowest_params: dict[str, str] = field(default_factory=dict)
+    plan: str = ""
+
+
+def bench_search(
+    args: argparse.Namespace, url: str, sessions: sessionmaker[Session], population: Population
+) -> SearchResult:
+    from fastapi.testclient import TestClient
+
+    from access import identities
+    from portal.app import create_app
+    from portal.context import wire
+    from portal.settings import Settings
+
+    result = SearchResult()
+    with tempfile.TemporaryDirectory(prefix="casevault-bench-") as data:
+        settings = Settings(data_dir=Path(data), database_url=url, store=f"file://{data}/objects")
+        wired = wire(settings)
+        password = uuid.uuid4().hex
+        with wired.sessions() as session:
+            identities.create_user(
+                session, username="auditor", role="security_auditor", actor="bench", now=datetime.now(UTC),
+                password=password,
+            )  # fmt: skip
+            session.commit()
+        client = TestClient(create_app(wired), base_url="https://testserver")
+        got = client.post("/api/v1/token", data={"username": "auditor", "password": password})
+        got.raise_for_status()
+        headers = {"Authorization": f"Bearer {got.json()['access_token']}"}
+        rng = random.Random(3)
+        for _, params in search_queries(population, 20, rng):  # warm-up
+            client.get("/api/v1/ledger", params=params, headers=headers).raise_for_status()
+        queries = search_queries(population, args.queries, rng)
+        _say(f"search: {len(queries)} queries through GET /api/v1/ledger")
+        for kind, params in queries:
+            start = time.perf_counter()
+            response = client.get("/api/v1/ledger", params=params, headers=headers)
+            response.raise_for_status()
+            body = response.json()
+            result.api_ms.append((time.perf_counter() - start) * 1000)
+            result.kinds.append(kind)
+            result.hits.append(len(body["entries"]))
+        client.close()
+        wired.engine.dispose()
+    _say("search: the same SELECTs alone, for context")
+    with sessions() as session:
+        for _, params in queries:
+            start = time.perf_counter()
+            list(session.scalars(api_statement(params)))
+            result.sql_ms.append((time.perf_counter() - start) * 1000)
+            session.rollback()
+        slowest = max(range(len(queries)), key=lambda i: result.api_ms[i])
+        result.slowest_params = queries[slowest][1]
+        statement = api_statement(result.slowest_params).compile(
+            dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True}
+        )
+        plan = session.execute(text(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {statement}"))
+        result.plan = "\n".join(line for (line,) in plan)
+    return result
+
+
+# --- reporting -------------------------------------------------------------------------------
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default)."""
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def render(rows: list[list[str]]) -> str:
+    header = ["#", "what", "figure", "baseline (same run)", "ratio / target", "met"]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def fmt(cells: list[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+    return "\n".join([fmt(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(fmt, rows)])
+
+
+def run(args: argparse.Namespace) -> None:
+    from portal.db import make_engine
+
+    begun = time.perf_counter()
+    population = Population.make()
+    rows: list[list[str]] = []
+    notes: list[str] = []
+    parts = set(args.parts.split(","))
+
+    if "append" in parts:
+        appended = bench_append(args, population)
+        lr, pr = statistics.median(appended.ledger_rates), statistics.median(appended.plain_rates)
+        ratio = lr / pr
+        met = ratio >= 0.5 and appended.intact
+        rows.append(
+            [
+                "1",
+                f"ledger append, {args.writers} writers",
+                f"{lr:,.0f} entries/s",
+                f"plain INSERT {pr:,.0f} entries/s",
+                f"{ratio:.2f}× (≥ 0.5×, chain intact: {'yes' if appended.intact else 'NO'})",
+                "yes" if met else "NO",
+            ]
+        )
+        notes.append(
+            "runs 1: ledger ["
+            + ", ".join(f"{v:,.0f}" for v in appended.ledger_rates)
+            + "] entries/s, plain ["
+            + ", ".join(f"{v:,.0f}" for v in appended.plain_rates)
+            + f"] entries/s; {args.writers} × {args.rows_per_writer} one-row transactions per side per run; "
+            f"verify_chain afterwards: {appended.entries:,} entries, "
+            f"{'intact' if appended.intact else 'BROKEN'} ({appended.verify_seconds:.2f} s); "
+            f"engine pool: {appended.pool}"
+        )
+
+    if parts & {"verify", "search"}:
+        with pg_schema("million") as url:
+            engine = make_engine(url)
+            sessions = sessionmaker(engine, expire_on_commit=False)
+            verified = bench_verify(args, engine, sessions, population)
+            ok = all(r.intact and r.entries == args.entries for r in verified.reports)
+            checkpoints = {r.checkpoints for r in verified.reports[args.runs :]}
+            for number, what, values in (
+                ("2a", f"ledger verify, {args.entries:,} entries", verified.plain),
+                ("2b", f"ledger verify, {args.entries:,} entries, 1 checkpoint", verified.with_checkpoint),
+            ):
+                median = statistics.median(values)
+                rows.append(
+                    [number, what, f"{median:.2f} s", "—", f"≤ 10 s (intact: {'yes' if ok else 'NO'})",
+                     "yes" if median <= 10 and ok else "NO"]  # fmt: skip
+                )
+            notes.append(
+                f"runs 2a: [{', '.join(f'{v:.2f}' for v in verified.plain)}] s; 2b: "
+                f"[{', '.join(f'{v:.2f}' for v in verified.with_checkpoint)}] s; checkpoints seen {checkpoints}; "
+                f"bulk load (hash + COPY) {verified.load_seconds:.1f} s, index rebuild + VACUUM ANALYZE "
+                f"{verified.index_seconds:.1f} s; signing the checkpoint (maybe_checkpoint, which re-verifies "
+                f"every entry first) {verified.checkpoint_seconds:.2f} s"
+            )
+            if "search" in parts:
+                searched = bench_search(args, url, sessions, population)
+                p50, p95 = percentile(searched.api_ms, 0.5), percentile(searched.api_ms, 0.95)
+                rows.append(
+                    ["3", f"ledger search, {args.entries:,} entries, filtered (API)",
+                     f"p50 {p50:.1f} ms, p95 {p95:.1f} ms", "—", "p95 ≤ 100 ms",
+                     "yes" if p95 <= 100 else "NO"]  # fmt: skip
+                )
+                sql50, sql95 = percentile(searched.sql_ms, 0.5), percentile(searched.sql_ms, 0.95)
+                notes.append(
+                    f"search: {len(searched.api_ms)} requests; the SELECT alone p50 {sql50:.1f} ms, "
+                    f"p95 {sql95:.1f} ms; per kind (API p50 / p95 / max ms, SELECT alone p95 ms, hits median):"
+                )
+                for kind in dict.fromkeys(searched.kinds):
+                    idx = [i for i, k in enumerate(searched.kinds) if k == kind]
+                    api = [searched.api_ms[i] for i in idx]
+                    sql = [searched.sql_ms[i] for i in idx]
+                    hits = statistics.median(searched.hits[i] for i in idx)
+                    notes.append(
+                        f"  {kind:<26} {percentile(api, 0.5):6.1f} / {percentile(api, 0.95):6.1f} / "
+                        f"{max(api):6.1f}   SELECT {percentile(sql, 0.95):6.1f}   hits {hits:.0f}"
+                    )
+                notes.append(f"slowest request's parameters: {searched.slowest_params}; its SELECT's plan:")
+                notes.extend("  " + line for line in searched.plan.splitlines())
+            engine.dispose()
+
+    print()
+    print(
+        f"casevault ledger benchmarks on PostgreSQL ({PG_URL.rsplit('@', 1)[-1]}); {os.cpu_count()} cores; "
+        f"medians of {args.runs} runs"
+    )
+    print()
+    print(render(rows))
+    print()
+    for note in notes:
+        print(note)
+    print(f"total benchmark time {time.perf_counter() - begun:.0f} s")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="casevault ledger benchmarks on PostgreSQL")
+    parser.add_argument("--entries", type=int, default=1_000_000, help="entries to verify and search")
+    parser.add_argument("--writers", type=int, default=8, help="concurrent append writers (default 8)")
+    parser.add_argument("--rows-per-writer", type=int, default=500, help="appends per writer per run")
+    parser.add_argument("--runs", type=int, default=3, help="timed runs; medians are reported (default 3)")
+    parser.add_argument("--queries", type=int, default=200, help="search requests timed (default 200)")
+    parser.add_argument("--parts", default="append,verify,search", help="comma-separated subset to run")
+    run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()
