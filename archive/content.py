@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 
 from archive.errors import DepositRefused
 from archive.sip import SipFile
@@ -57,10 +58,12 @@ def _check_av(item: SipFile, ffprobe: str) -> None:
 def check_contents(files: list[SipFile]) -> None:
     """Refuse the first file whose bytes do not match its suffix or its record's kind."""
     ffprobe = shutil.which("ffprobe")
+    footage = [item for item in files if item.record.kind == "av"]
+    if footage and ffprobe is None:
+        raise DepositRefused(f"{footage[0].path}: cannot check footage: ffprobe (ffmpeg) is not installed")
     for item in files:
-        if item.record.kind == "av":
-            if ffprobe is None:
-                raise DepositRefused(f"{item.path}: cannot check footage: ffprobe (ffmpeg) is not installed")
-            _check_av(item, ffprobe)
-        else:
+        if item.record.kind != "av":
             _check_document(item)
+    # ffprobe runs take a while each and wait on a child process: run them side by side.
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda item: _check_av(item, str(ffprobe)), footage))

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from archive import bag
-from archive.digests import SUPPORTED, Digested, digest_stream, read_file
+from archive.digests import SUPPORTED, Digested, digest_stream, overlap_digests, read_file
 from archive.errors import ObjectMissing
 from archive.models import Bundle
 from archive.seal import SealInvalid, verify_seal
@@ -72,7 +72,11 @@ Reader = Callable[[], Iterable[bytes]]
 
 
 def digest_many(
-    sources: dict[str, Reader], *, algorithms: tuple[str, ...], progress: Progress | None = None
+    sources: dict[str, Reader],
+    *,
+    algorithms: tuple[str, ...],
+    progress: Progress | None = None,
+    overlap: bool = True,
 ) -> tuple[dict[str, Digested | Exception], dict[str, bytes]]:
     """Hash many objects in parallel, one thread per core; tag files are also kept in memory."""
     tag_bytes: dict[str, bytes] = {}
@@ -81,7 +85,9 @@ def digest_many(
         kept: list[bytes] = []
         sink = None if path.startswith("data/") else kept.append
         try:
-            result = digest_stream(sources[path](), algorithms=algorithms, sink=sink, progress=progress)
+            result = digest_stream(
+                sources[path](), algorithms=algorithms, sink=sink, progress=progress, overlap=overlap
+            )
         except (ObjectMissing, OSError) as exc:
             return exc
         if sink is not None:
@@ -154,7 +160,8 @@ def verify_bundle(
     sources: dict[str, Reader] = {
         f.path: (lambda f=f: store.read(f.key, version_id=f.version_id)) for f in bundle.files
     }
-    results, tag_bytes = digest_many(sources, algorithms=algorithms, progress=progress)
+    overlap = overlap_digests(f.size for f in bundle.files)
+    results, tag_bytes = digest_many(sources, algorithms=algorithms, progress=progress, overlap=overlap)
     fresh: dict[str, Digested] = {}
     for item in bundle.files:
         result = results[item.path]

@@ -88,14 +88,24 @@ class _S3Writer:
         object_tags.update(tags)
         self._headers = genheaders(None, None, object_tags, None, False)
         self._headers["Content-Type"] = "application/octet-stream"
-        self._buffer = bytearray()
+        self._buffer = bytearray(store.part_size)  # one part, allocated once and reused
+        self._filled = 0
         self._upload_id: str | None = None
         self._parts: list[tuple[int, str, str]] = []
 
-    def write(self, chunk: bytes) -> None:
-        self._buffer += chunk
-        if len(self._buffer) >= self._store.part_size:
-            self._flush_part()
+    def write(self, chunk: bytes | memoryview) -> None:
+        view = memoryview(chunk)
+        while view:
+            take = min(len(view), len(self._buffer) - self._filled)
+            self._buffer[self._filled : self._filled + take] = view[:take]
+            self._filled += take
+            view = view[take:]
+            if self._filled == len(self._buffer):
+                self._flush_part()
+
+    @property
+    def _part(self) -> memoryview:
+        return memoryview(self._buffer)[: self._filled]
 
     def _flush_part(self) -> None:
         client, bucket = self._store.client, self._store.location.bucket
@@ -104,17 +114,17 @@ class _S3Writer:
                 headers = dict(self._headers, **{"x-amz-checksum-algorithm": "SHA256"})
                 self._upload_id = client._create_multipart_upload(bucket, self._key, headers)
             number = len(self._parts) + 1
-            checksum = _b64_sha256(self._buffer)
+            checksum = _b64_sha256(self._part)
             etag = client._upload_part(
                 bucket,
                 self._key,
-                bytes(self._buffer),
+                self._part,
                 {"x-amz-checksum-sha256": checksum, "x-amz-sdk-checksum-algorithm": "SHA256"},
                 self._upload_id,
                 number,
             )
         self._parts.append((number, etag, checksum))
-        self._buffer.clear()
+        self._filled = 0
 
     def commit(self) -> str | None:
         client, bucket = self._store.client, self._store.location.bucket
@@ -123,20 +133,20 @@ class _S3Writer:
                 self._headers,
                 **{
                     "x-amz-sdk-checksum-algorithm": "SHA256",
-                    "x-amz-checksum-sha256": _b64_sha256(self._buffer),
+                    "x-amz-checksum-sha256": _b64_sha256(self._part),
                     # Write-once: refuse to shadow an existing key with a new version.
                     "If-None-Match": "*",
                 },
             )
             try:
                 with _s3_call(f"storing {self._key}"):
-                    result = client._put_object(bucket, self._key, bytes(self._buffer), headers)
+                    result = client._put_object(bucket, self._key, self._part, headers)
             except S3Error as exc:
                 if exc.code == "PreconditionFailed":
                     raise ObjectExists(f"{self._key}: already stored") from exc
                 raise
             return result.version_id
-        if self._buffer:
+        if self._filled:
             self._flush_part()
         root = ElementTree.Element("CompleteMultipartUpload")
         for number, etag, checksum in self._parts:
@@ -166,13 +176,13 @@ class _S3Writer:
                     )
             except (StoreUnavailable, S3Error):
                 pass  # `reconcile` aborts uploads left open
-        self._buffer.clear()
+        self._filled = 0
 
 
 class S3Store:
     """Objects in one Object-Lock bucket, one version per key, COMPLIANCE retention."""
 
-    def __init__(self, url: str, *, part_size: int = 16 << 20) -> None:
+    def __init__(self, url: str, *, part_size: int = 8 << 20) -> None:
         self.location = S3Location.parse(url)
         self.url = f"s3://{self.location.endpoint}/{self.location.bucket}"
         self.part_size = max(part_size, MIN_PART)

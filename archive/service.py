@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from archive import bag
 from archive.compliance import check_case
 from archive.content import check_contents
-from archive.digests import Digested, digest_stream, read_file
+from archive.digests import Digested, digest_stream, overlap_digests, read_file
 from archive.errors import ArchiveError, Refused, UnknownBundle
 from archive.models import Bundle, BundleFile, Case, CaseRecord
 from archive.seal import Keyring, seal_digest, sign_seal
@@ -69,13 +69,19 @@ def _store_payload(
     item: SipFile,
     algorithms: tuple[str, ...],
     progress: Progress | None,
+    overlap: bool,
 ) -> tuple[Digested, str | None]:
     writer = store.open_writer(
         f"{prefix}data/{item.path}", tags=_tags(bundle_id, case_no, item.record.classification)
     )
     try:
+        # Writers copy or write each chunk before the next, so one buffer can serve the file.
         digested = digest_stream(
-            read_file(str(item.source)), algorithms=algorithms, sink=writer.write, progress=progress
+            read_file(str(item.source), reuse_buffer=not overlap),
+            algorithms=algorithms,
+            sink=writer.write,
+            progress=progress,
+            overlap=overlap,
         )
         if digested.size != item.size:
             raise Refused(f"{item.path}: changed while it was being deposited")
@@ -109,6 +115,7 @@ def deposit_case(
     """Validate a SIP folder, store and seal it as a new bundle version; the caller commits."""
     sip = read_sip(folder)
     check_contents(sip.files)
+    overlap = overlap_digests(f.size for f in sip.files)
     if before_write is not None:
         before_write(sum(f.size for f in sip.files))
     case_file = sip.case
@@ -128,6 +135,7 @@ def deposit_case(
             item=item,
             algorithms=algorithms,
             progress=progress,
+            overlap=overlap,
         )
 
     # Largest first, one thread per core: the long files start early and overlap.
