@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import mimetypes
-from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import Response, StreamingResponse
+from pydantic import AwareDatetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -243,8 +243,8 @@ def ledger_search(
     action: str | None = None,
     outcome: str | None = None,
     case_no: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
     before: Annotated[int | None, Query(description="page: entries with seq below this")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:

@@ -199,3 +199,12 @@ def test_ledger_search_filters_and_pages(portal: Portal) -> None:
     assert len(rest["entries"]) == 1 and rest["next_before"] is None
     verify = portal.client.get("/api/v1/ledger/verify", headers=headers).json()
     assert verify["intact"] is True and verify["first_bad_seq"] is None
+
+
+def test_ledger_times_need_an_offset(portal: Portal) -> None:
+    headers = portal.as_role("security_auditor")
+    naive = portal.client.get("/api/v1/ledger", params={"since": "2026-03-01T00:00:00"}, headers=headers)
+    assert naive.status_code == 422
+    assert naive.json()["detail"][0]["field"] == "since"
+    aware = portal.client.get("/api/v1/ledger", params={"since": "2026-03-01T00:00:00+08:00"}, headers=headers)
+    assert aware.status_code == 200
