@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import mimetypes
+from collections.abc import Iterator
 from pathlib import PurePosixPath
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -209,12 +211,18 @@ def record_content(
     media = mimetypes.guess_type(name)[0] or "application/octet-stream"
     store = wired_of(request).store
     if wanted is None:
-        body = store.read(stored.key, version_id=stored.version_id)
+        body = opened(store.read(stored.key, version_id=stored.version_id))
         return StreamingResponse(body, media_type=media, headers={**headers, "Content-Length": str(size)})
     first, last = wanted
-    body = store.read(stored.key, version_id=stored.version_id, start=first, length=last - first + 1)
+    body = opened(store.read(stored.key, version_id=stored.version_id, start=first, length=last - first + 1))
     headers |= {"Content-Range": f"bytes {first}-{last}/{size}", "Content-Length": str(last - first + 1)}
     return StreamingResponse(body, status_code=206, media_type=media, headers=headers)
+
+
+def opened(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Fetch the first chunk now, so a store outage is a 503 rather than a cut-off body."""
+    first = next(chunks, b"")
+    return itertools.chain([first], chunks)
 
 
 def _entry_json(entry: LedgerEntry) -> dict[str, Any]:

@@ -206,5 +206,36 @@ def test_ledger_times_need_an_offset(portal: Portal) -> None:
     naive = portal.client.get("/api/v1/ledger", params={"since": "2026-03-01T00:00:00"}, headers=headers)
     assert naive.status_code == 422
     assert naive.json()["detail"][0]["field"] == "since"
-    aware = portal.client.get("/api/v1/ledger", params={"since": "2026-03-01T00:00:00+08:00"}, headers=headers)
+    aware = portal.client.get(
+        "/api/v1/ledger", params={"since": "2026-03-01T00:00:00+08:00"}, headers=headers
+    )
     assert aware.status_code == 200
+
+
+def test_store_outage_is_503_with_retry_after(portal: Portal, monkeypatch: pytest.MonkeyPatch) -> None:
+    from archive.errors import StoreUnavailable
+
+    def down(*_args, **_kwargs):
+        raise StoreUnavailable("object store unreachable while reading")
+        yield b""  # a generator, like the stores' read
+
+    monkeypatch.setattr(portal.wired.store, "read", down)
+    response = portal.client.get(
+        f"/api/v1/bundles/{portal.bundle_id}/records/v1/content", headers=portal.as_role("archivist")
+    )
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "30"
+    assert "retry" in response.json()["detail"]
+
+
+def test_database_outage_is_503(portal: Portal, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    def down(*_args, **_kwargs):
+        raise OperationalError("SELECT 1", {}, ConnectionRefusedError("connection refused"))
+
+    headers = portal.as_role("archivist")
+    monkeypatch.setattr(portal.wired.sessions.kw["bind"], "connect", down)
+    response = portal.client.get("/api/v1/cases", headers=headers)
+    assert response.status_code == 503 and response.headers["retry-after"] == "30"
+    assert "Traceback" not in response.text
