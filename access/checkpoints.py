@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from jose import jwk, jws
+from jose import jws
 from jose.exceptions import JOSEError
 from sqlalchemy import BigInteger, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -26,7 +26,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from access.ledger import GENESIS, LedgerEntry, LedgerHead, hash_body, stored_entries
 from archive.db import Base, UTCDateTime
 from archive.errors import ArchiveError
-from archive.seal import ALGORITHM, Keyring
+from archive.seal import ALGORITHM, Keyring, SealInvalid, sign_jws, verify_jws
 
 LEDGER_NAME = "casevault"
 EMPTY_ROOT = hashlib.sha256(b"").digest()
@@ -215,39 +215,28 @@ def sign_checkpoint(
     *, tree_size: int, root_hash: str, created_at: datetime, keyring: Keyring
 ) -> LedgerCheckpoint:
     """A new checkpoint row signed with the archive's current key (not yet added to a session)."""
-    kid, pem = keyring.signing_key()
     payload = json.dumps(
         claims_of(tree_size=tree_size, root_hash=root_hash, created_at=created_at),
         sort_keys=True,
         separators=(",", ":"),
     )
-    token = jws.sign(payload.encode(), pem, headers={"kid": kid}, algorithm=ALGORITHM)
+    kid, token = sign_jws(payload.encode(), keyring=keyring)
     return LedgerCheckpoint(
         tree_size=tree_size,
         root_hash=root_hash,
         created_at=created_at,
         kid=kid,
-        signature=token.decode() if isinstance(token, bytes) else token,
+        signature=token.decode(),
     )
 
 
 def verified_claims(token: str, *, jwks: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """(kid, claims) of a checkpoint JWS whose ES256 signature verifies against the JWKS."""
     try:
-        header = jws.get_unverified_header(token)
-    except JOSEError as exc:
-        raise CheckpointInvalid(f"not a JWS ({exc})") from exc
-    if header.get("alg") != ALGORITHM:
-        raise CheckpointInvalid(f"algorithm {header.get('alg')!r} is not {ALGORITHM}")
-    kid = header.get("kid")
-    matches = [k for k in jwks.get("keys", []) if k.get("kid") == kid]
-    if not matches:
-        raise CheckpointInvalid(f"key id {kid!r} is not in the JWKS")
-    try:
-        payload = jws.verify(token, jwk.construct(matches[0], ALGORITHM), algorithms=[ALGORITHM])
-    except JOSEError as exc:
-        raise CheckpointInvalid(f"signature does not verify ({exc})") from exc
-    return str(kid), _claims(payload)
+        kid, payload = verify_jws(token, jwks=jwks)
+    except SealInvalid as exc:
+        raise CheckpointInvalid(str(exc)) from exc
+    return kid, _claims(payload)
 
 
 def _unverified_claims(token: str) -> tuple[str, dict[str, Any]]:

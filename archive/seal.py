@@ -11,6 +11,7 @@ import base64
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,32 +88,43 @@ class Keyring:
         return {"keys": keys}
 
 
-def sign_seal(claims: dict[str, Any], *, keyring: Keyring) -> bytes:
-    """Compact JWS over the claims with the archive key."""
+def sign_jws(payload: bytes, *, keyring: Keyring) -> tuple[str, bytes]:
+    """(kid, compact JWS) over a payload with the archive's current key."""
     kid, pem = keyring.signing_key()
-    payload = json.dumps(claims, ensure_ascii=False, sort_keys=True).encode()
     token = jws.sign(payload, pem, headers={"kid": kid}, algorithm=ALGORITHM)
-    return token.encode() if isinstance(token, str) else token
+    return kid, token.encode() if isinstance(token, str) else token
 
 
-def verify_seal(token: bytes, *, jwks: dict[str, Any]) -> dict[str, Any]:
-    """Check signature and algorithm against the JWKS; returns the claims."""
-    text = token.decode("ascii", errors="replace").strip()
+def verify_jws(token: str, *, jwks: Mapping[str, Any]) -> tuple[str, bytes]:
+    """(kid, payload) of a JWS whose ES256 signature verifies against a key of the JWKS."""
     try:
-        header = jws.get_unverified_header(text)
+        header = jws.get_unverified_header(token)
     except JOSEError as exc:
-        raise SealInvalid(f"seal.jws: not a JWS ({exc})") from exc
+        raise SealInvalid(f"not a JWS ({exc})") from exc
     if header.get("alg") != ALGORITHM:
-        raise SealInvalid(f"seal.jws: algorithm {header.get('alg')!r} is not {ALGORITHM}")
+        raise SealInvalid(f"algorithm {header.get('alg')!r} is not {ALGORITHM}")
     kid = header.get("kid")
     matches = [k for k in jwks.get("keys", []) if k.get("kid") == kid]
     if not matches:
-        raise SealInvalid(f"seal.jws: key id {kid!r} is not in the JWKS")
+        raise SealInvalid(f"key id {kid!r} is not in the JWKS")
     try:
-        key = jwk.construct(matches[0], ALGORITHM)
-        payload = jws.verify(text, key, algorithms=[ALGORITHM])
+        payload = jws.verify(token, jwk.construct(matches[0], ALGORITHM), algorithms=[ALGORITHM])
     except JOSEError as exc:
-        raise SealInvalid(f"seal.jws: signature does not verify ({exc})") from exc
+        raise SealInvalid(f"signature does not verify ({exc})") from exc
+    return str(kid), payload
+
+
+def sign_seal(claims: dict[str, Any], *, keyring: Keyring) -> bytes:
+    """Compact JWS over the claims with the archive key."""
+    return sign_jws(json.dumps(claims, ensure_ascii=False, sort_keys=True).encode(), keyring=keyring)[1]
+
+
+def verify_seal(token: bytes, *, jwks: Mapping[str, Any]) -> dict[str, Any]:
+    """Check signature and algorithm against the JWKS; returns the claims."""
+    try:
+        _kid, payload = verify_jws(token.decode("ascii", errors="replace").strip(), jwks=jwks)
+    except SealInvalid as exc:
+        raise SealInvalid(f"seal.jws: {exc}") from exc
     return json.loads(payload)
 
 

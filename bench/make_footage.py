@@ -21,6 +21,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from portal.demo import pdf_bytes
+
 OUT = Path(__file__).resolve().parent / "out"
 FRAME = ("640x360", "25")  # size, rate
 CASE_NO = "深民防罚〔2026〕99号"
@@ -55,29 +57,6 @@ def clip(size_mib: int, index: int) -> Path:
     finally:
         partial.unlink(missing_ok=True)
     return target
-
-
-def pdf_bytes(title: str) -> bytes:
-    """A small but real one-page PDF (as tests/conftest.py makes them)."""
-    body = f"BT /F1 12 Tf 72 720 Td ({title}) Tj ET".encode("latin-1", "replace")
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length " + str(len(body)).encode() + b" >>\nstream\n" + body + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, obj in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += f"{number} 0 obj\n".encode() + obj + b"\nendobj\n"
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
-    out += f"trailer << /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
-    return bytes(out)
 
 
 def _text(rid: str, path: str, doc_type: str, stage: str, level: str = "none") -> dict[str, Any]:

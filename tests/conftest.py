@@ -166,6 +166,24 @@ def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Callable[..., An
     return run
 
 
+def append_entries(wired: Wired, count: int, *, at: Any = None) -> None:
+    """Append `count` ordinary ledger entries in one transaction."""
+    from access import ledger
+
+    with wired.sessions() as session:
+        for n in range(count):
+            ledger.append(
+                session,
+                actor=f"user{n}",
+                action="record.view",
+                outcome="allowed",
+                case_no="深民防罚〔2026〕1号",
+                detail={"n": n},
+                at=at,
+            )
+        session.commit()
+
+
 # --- deposit folders -------------------------------------------------------------------------
 
 

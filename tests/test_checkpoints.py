@@ -24,6 +24,7 @@ from access.ledger import LedgerEntry, LedgerHead
 from archive.seal import Keyring
 from portal import operations
 from portal.context import Wired
+from tests.conftest import append_entries
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "verify_inclusion.py"
@@ -230,18 +231,7 @@ def test_inclusion_proofs_verify_for_every_leaf_and_fail_when_a_hash_is_flipped(
 
 
 def _append(wired: Wired, count: int, *, at: datetime = T0) -> None:
-    with wired.sessions() as session:
-        for n in range(count):
-            ledger.append(
-                session,
-                actor=f"user{n}",
-                action="record.view",
-                outcome="allowed",
-                case_no="深民防罚〔2026〕1号",
-                detail={"n": n},
-                at=at,
-            )
-        session.commit()
+    append_entries(wired, count, at=at)
 
 
 def _maybe(wired: Wired, *, now: datetime = T0, every: int = 5, minutes: int = 60) -> LedgerCheckpoint | None:

@@ -13,22 +13,13 @@ from sqlalchemy.exc import DBAPIError
 from access import ledger
 from access.ledger import LedgerEntry
 from portal.context import Wired
+from tests.conftest import append_entries
 
 pytestmark = pytest.mark.parametrize("store_url", ["file"], indirect=True)
 
 
 def _append(wired: Wired, count: int) -> None:
-    with wired.sessions() as session:
-        for n in range(count):
-            ledger.append(
-                session,
-                actor=f"user{n}",
-                action="record.view",
-                outcome="allowed",
-                case_no="深民防罚〔2026〕1号",
-                detail={"n": n},
-            )
-        session.commit()
+    append_entries(wired, count)
 
 
 def _under_the_application(wired: Wired, *statements: str) -> None:
