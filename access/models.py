@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, ForeignKey, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from archive.db import Base, UTCDateTime
 
@@ -77,6 +77,13 @@ class RetrievalGrant(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     approved_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The registered request (调取登记) this grant answers; None only for grants made by hand.
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("retrieval_requests.id"), index=True)
+    revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    revoke_reason: Mapped[str | None] = mapped_column(Text)
+
+    request: Mapped[RetrievalRequest | None] = relationship(back_populates="grant")
+    revoked_by: Mapped[User | None] = relationship(foreign_keys=[revoked_by_id])
 
 
 class WebSession(Base):
@@ -91,3 +98,39 @@ class WebSession(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class RequestStatus(StrEnum):
+    """Where a retrieval request stands."""
+
+    pending = "pending"  # 待审批
+    approved = "approved"  # 已批准
+    refused = "refused"  # 不予批准
+    revoked = "revoked"  # 已撤销
+
+
+class RetrievalRequest(Base):
+    """A registered retrieval request (调取登记): who wants which records of a case, why, for how long."""
+
+    __tablename__ = "retrieval_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # Copied from the requester's account when filed, so the register keeps it if the account changes.
+    department: Mapped[str | None] = mapped_column(String(32), index=True)
+    case_no: Mapped[str] = mapped_column(String(128), index=True)
+    bundle_id: Mapped[str] = mapped_column(ForeignKey("bundles.id"), index=True)
+    record_ids: Mapped[list[str]] = mapped_column(JSON)
+    purpose: Mapped[str] = mapped_column(Text)
+    legal_basis: Mapped[str] = mapped_column(Text)
+    actions: Mapped[list[str]] = mapped_column(JSON)
+    days: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16), index=True, default=RequestStatus.pending.value)
+    decider_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+    requester: Mapped[User] = relationship(foreign_keys=[requester_id])
+    decider: Mapped[User | None] = relationship(foreign_keys=[decider_id])
+    grant: Mapped[RetrievalGrant | None] = relationship(back_populates="request")

@@ -2,7 +2,8 @@
 
 Deny by default. A role may only attempt what `ROLE_ACTIONS` lists; content is never read by
 the three administrators (三员分立); state secrets need clearance at least their grade;
-supervisors act only inside an approved, unexpired, unrevoked grant that names the record.
+supervisors act only inside an approved, unexpired, unrevoked grant that names the record;
+nobody decides their own retrieval request (不得自行审批).
 `enforce` decides and writes the decision to the ledger in the caller's transaction.
 """
 
@@ -28,40 +29,62 @@ class Action(StrEnum):
     case_list = "case.list"
     bundle_read = "bundle.read"  # metadata: records, classification, findings
     record_view = "record.view"
-    record_download = "record.download"
+    record_download = "record.download"  # a watermarked, fingerprinted copy
+    record_original = "record.original"  # the sealed bytes themselves, as an attachment
     bundle_deposit = "bundle.deposit"
     bundle_verify = "bundle.verify"
     bundle_export = "bundle.export"
     ledger_read = "ledger.read"
     ledger_verify = "ledger.verify"
     user_admin = "user.admin"
+    retrieval_request = "retrieval.request"  # file a registered retrieval request (调取登记)
+    retrieval_decide = "retrieval.decide"  # approve or refuse one
+    retrieval_revoke = "retrieval.revoke"  # revoke the grant of an approved one
+    register_read = "register.read"  # the retrieval register (调取登记簿): metadata, never content
+    copy_trace = "copy.trace"  # find whose watermarked copy a file is
 
 
-CONTENT = frozenset({Action.record_view, Action.record_download, Action.bundle_export})
+CONTENT = frozenset(
+    {Action.record_view, Action.record_download, Action.record_original, Action.bundle_export}
+)
 THREE_ROLES = frozenset({Role.sysadmin, Role.security_admin, Role.security_auditor})
 _ARCHIVE = {
     Action.case_list,
     Action.bundle_read,
     Action.record_view,
     Action.record_download,
+    Action.record_original,
     Action.bundle_deposit,
     Action.bundle_verify,
     Action.bundle_export,
 }
+_REGISTER = {Action.retrieval_request, Action.register_read, Action.copy_trace}
 ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
-    Role.archivist: frozenset(_ARCHIVE),
-    Role.archive_manager: frozenset(_ARCHIVE),
+    Role.archivist: frozenset(_ARCHIVE | _REGISTER),
+    Role.archive_manager: frozenset(
+        _ARCHIVE | _REGISTER | {Action.retrieval_decide, Action.retrieval_revoke}
+    ),
     Role.disclosure_officer: frozenset({Action.case_list, Action.bundle_read, Action.record_view}),
     Role.supervisor: frozenset(
-        {Action.case_list, Action.bundle_read, Action.record_view, Action.record_download}
+        {
+            Action.case_list,
+            Action.bundle_read,
+            Action.record_view,
+            Action.record_download,
+            Action.retrieval_request,
+        }
     ),
-    Role.security_auditor: frozenset({Action.ledger_read, Action.ledger_verify}),
+    Role.security_auditor: frozenset(
+        {Action.ledger_read, Action.ledger_verify, Action.register_read, Action.copy_trace}
+    ),
     Role.security_admin: frozenset({Action.user_admin}),
     Role.sysadmin: frozenset({Action.bundle_verify}),
     Role.applicant: frozenset(),
 }
-# What a grant must allow for each action a supervisor attempts.
-GRANT_NEEDS = {Action.record_view: "view", Action.record_download: "download"}
+# What a grant must allow for each action a supervisor attempts; only these need a grant.
+GRANT_NEEDS = {Action.bundle_read: "view", Action.record_view: "view", Action.record_download: "download"}
+# Actions on a request that its own requester may never take (nobody approves their own request).
+NOT_BY_REQUESTER = frozenset({Action.retrieval_decide})
 CLEARANCE_RANK = {c.value: rank for rank, c in enumerate(Clearance)}
 
 
@@ -86,6 +109,7 @@ class Resource:
     record_id: str | None = None
     classification: str = "none"
     grade: str | None = None
+    owner: str | None = None  # for a retrieval request: the username of who filed it
 
 
 @dataclass(frozen=True)
@@ -145,12 +169,16 @@ def decide(subject: Subject, action: Action, resource: Resource, context: Contex
     if action not in ROLE_ACTIONS.get(subject.role, frozenset()):
         if action in CONTENT and subject.role in THREE_ROLES:
             return _deny("three-role-separation", f"{subject.role.value} never reads record content")
+        if action is Action.record_original and subject.role is Role.supervisor:
+            return _deny("watermarked-copy", "supervisors download watermarked copies, never the original")
         return _deny("role", f"role {subject.role.value} may not {action.value}")
+    if action in NOT_BY_REQUESTER and resource.owner is not None and resource.owner == subject.username:
+        return _deny("own-request", "nobody decides their own retrieval request (不得自行审批)")
     if resource.classification == "state_secret" and action in CONTENT | {Action.bundle_read}:
         grade = resource.grade or "top_secret"
         if CLEARANCE_RANK[subject.clearance.value] < CLEARANCE_RANK[grade]:
             return _deny("clearance", f"needs clearance {grade}; the user has {subject.clearance.value}")
-    if subject.role is Role.supervisor and resource.bundle_id is not None:
+    if subject.role is Role.supervisor and resource.bundle_id is not None and action in GRANT_NEEDS:
         return _grant_for(subject, action, resource, context)
     return Decision(True, "role", f"role {subject.role.value} may {action.value}")
 

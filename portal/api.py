@@ -199,7 +199,7 @@ def record_content(
         raise HTTPException(
             416, "range not satisfiable", headers={"Content-Range": f"bytes */{size}"}
         ) from exc
-    action = Action.record_download if download else Action.record_view
+    action = Action.record_original if download else Action.record_view
     guard(request, session, caller, action, record_resource(bundle, record))
     name = PurePosixPath(stored.path).name
     headers = {

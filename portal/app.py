@@ -104,7 +104,7 @@ async def _checkpoints(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(wired: Wired, *, kind: AppKind = "both") -> FastAPI:
     """Build the app(s); the public app never receives archive-realm credentials."""
-    from portal import pages, proofs, public, sso
+    from portal import pages, proofs, public, retrievals, sso
 
     if kind == "public":
         return _install(public.create_public_app(wired.settings), None)
@@ -112,6 +112,7 @@ def create_app(wired: Wired, *, kind: AppKind = "both") -> FastAPI:
         FastAPI(title="casevault", version="1", docs_url=None, redoc_url=None, lifespan=_checkpoints), wired
     )
     app.include_router(api.router)
+    app.include_router(retrievals.router)
     app.include_router(proofs.router)
     app.include_router(sso.router)
     app.include_router(pages.router)

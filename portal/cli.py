@@ -27,8 +27,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from access import identities
+from access.copies import trace_copy
 from access.models import User
-from access.policy import Denied
+from access.policy import Context, Denied
 from archive.errors import ArchiveError, Refused, StoreUnavailable
 from archive.fixity import verify_bag_dir
 from archive.service import latest_bundle
@@ -219,6 +220,41 @@ def reconcile(
     for key, action in done:
         typer.echo(f"{key}: {action}")
     typer.echo(f"{len(done)} leftover object(s) handled")
+
+
+@app.command()
+def trace(
+    file: Annotated[Path, typer.Argument(help="A file suspected to be a casevault copy")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Say whose watermarked copy a file is (fingerprint, else SHA-256); exit 1 if none is found."""
+    if not file.is_file():
+        _fail(f"{file}: not a file", EXIT_REFUSED)
+    wired = _wired()
+    with _errors(), wired.sessions() as session:
+        subject = operations.operator(wired, _actor())
+        found = trace_copy(
+            session, subject=subject, context=Context(now=wired.clock(), source="cli"), path=file
+        )
+        session.commit()
+    if found is None:
+        _emit(as_json, {"found": False}, ["no casevault fingerprint found"])
+        raise typer.Exit(1)
+    who = (
+        f"{found.username} ({found.name})" if found.name and found.name != found.username else found.username
+    )
+    _emit(
+        as_json,
+        {"found": True, **found.as_json()},
+        [
+            f"copy of      {found.case_no}  bundle {found.bundle_id}  record {found.record_id}",
+            f"made for     {who}",
+            f"department   {found.department or '-'}",
+            f"grant        {found.grant_id if found.grant_id is not None else '- (by role)'}",
+            f"delivered    {found.at.isoformat()}  (ledger entry {found.seq})",
+            f"fingerprint  {found.fingerprint or '-'}  (matched by {found.matched_by})",
+        ],
+    )
 
 
 @ledger_app.command("verify")

@@ -358,7 +358,7 @@ def record_page(
         is_pdf=stored.path.lower().endswith(".pdf"),
         content_url=str(content),
         can_download=decide(
-            caller.subject, Action.record_download, resource, auth.policy_context(request, session, caller)
+            caller.subject, Action.record_original, resource, auth.policy_context(request, session, caller)
         ).allowed,
         watermark=translate(
             lang,

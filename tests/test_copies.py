@@ -1,0 +1,336 @@
+"""Watermarked download copies: only under a download grant, fingerprinted, traceable, ledgered."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import subprocess
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from access import copies
+from access.copies import Copy, Stamp
+from access.copy_jobs import Busy, CopyJob, CopyJobs
+from access.ledger import LedgerEntry
+from access.models import RetrievalGrant
+from archive.errors import Refused
+from archive.models import BundleFile
+from tests.conftest import Portal
+from tests.test_retrieval import approved, entries
+
+pytestmark = [
+    pytest.mark.parametrize("store_url", ["file"], indirect=True),
+    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+]
+
+
+@pytest.fixture(autouse=True)
+def _one_backend(database_url: str, store_url: str) -> None:
+    """Every test here runs on SQLite and the FileStore (pytestmark), the pure ones too."""
+
+
+def base(portal: Portal, record_id: str) -> str:
+    """The record's URL prefix."""
+    return f"/api/v1/bundles/{portal.bundle_id}/records/{record_id}"
+
+
+def start(portal: Portal, record_id: str, role: str = "supervisor") -> Any:
+    """POST a copy job."""
+    return portal.client.post(f"{base(portal, record_id)}/copies", headers=portal.as_role(role))
+
+
+def wait_ready(portal: Portal, job_id: str, role: str = "supervisor") -> tuple[dict[str, Any], list[float]]:
+    """Poll a job until it is no longer being prepared; its last status and the progress seen."""
+    seen: list[float] = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        status = portal.client.get(f"/api/v1/copies/{job_id}", headers=portal.as_role(role)).json()
+        seen.append(status["progress"])
+        if status["status"] not in ("queued", "preparing"):
+            return status, seen
+        time.sleep(0.05)
+    raise AssertionError("the copy was not ready within 120 s")
+
+
+def ffprobe_comment(path: Path) -> str | None:
+    """The MP4's format comment tag as ffprobe reads it."""
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format_tags=comment", "-of", "json", str(path)],
+        capture_output=True,
+        check=True,
+    )
+    return json.loads(out.stdout)["format"].get("tags", {}).get("comment")
+
+
+def frame(path: Path) -> bytes:
+    """One decoded frame (1 s in), as raw RGB bytes."""
+    return subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-ss",
+            "1",
+            "-i",
+            str(path),
+            "-frames:v",
+            "1",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+    ).stdout
+
+
+def stored_sha(portal: Portal, record_path_end: str) -> str:
+    """The recorded SHA-256 of a stored original."""
+    with portal.wired.sessions() as session:
+        files = session.scalars(select(BundleFile).where(BundleFile.bundle_id == portal.bundle_id)).all()
+        return next(f.sha256 for f in files if f.path.endswith(record_path_end))
+
+
+# --- who may have a copy ---------------------------------------------------------------------
+
+
+def test_view_only_grant_gives_no_copy(portal: Portal) -> None:
+    approved(portal, actions=["view"])
+    job = start(portal, "v1")
+    assert job.status_code == 403 and job.json()["detail"]["rule"] == "grant"
+    direct = portal.client.get(f"{base(portal, 'd1')}/copy", headers=portal.as_role("supervisor"))
+    assert direct.status_code == 403
+    denied = [e for e in entries(portal, "record.download") if e.outcome == "denied"]
+    assert len(denied) == 2
+
+
+@pytest.mark.parametrize("role", ["disclosure_officer", "security_auditor", "sysadmin"])
+def test_roles_without_download_get_no_copy(portal: Portal, role: str) -> None:
+    assert start(portal, "d1", role=role).status_code == 403
+
+
+# --- footage ---------------------------------------------------------------------------------
+
+
+def test_footage_copy_is_watermarked_fingerprinted_and_ledgered(portal: Portal, tmp_path: Path) -> None:
+    approved(portal, actions=["view", "download"])
+    started = start(portal, "v1")
+    assert started.status_code == 202, started.text
+    job_id = started.json()["job_id"]
+    assert len(job_id) >= 32 and started.headers["location"] == f"/api/v1/copies/{job_id}"
+    assert (
+        portal.client.get(f"/api/v1/copies/{job_id}", headers=portal.as_role("archivist")).status_code == 404
+    )
+
+    status, seen = wait_ready(portal, job_id)
+    assert status["status"] == "ready", status
+    assert status["progress"] == 1.0 and all(0.0 <= p <= 1.0 for p in seen) and seen == sorted(seen)
+    assert status["download_url"] == f"/api/v1/copies/{job_id}/file"
+
+    response = portal.client.get(status["download_url"], headers=portal.as_role("supervisor"))
+    assert response.status_code == 200 and response.headers["content-type"] == "video/mp4"
+    copy = tmp_path / "copy.mp4"
+    copy.write_bytes(response.content)
+    fingerprint = response.headers["x-casevault-fingerprint"]
+    assert len(fingerprint) == 32 and int(fingerprint, 16) >= 0
+    assert ffprobe_comment(copy) == f"casevault:{fingerprint}"
+
+    original = portal.client.get(f"{base(portal, 'v1')}/content", headers=portal.as_role("archivist")).content
+    assert hashlib.sha256(original).hexdigest() == stored_sha(portal, ".mp4")  # never altered
+    source = tmp_path / "original.mp4"
+    source.write_bytes(original)
+    assert frame(copy) != frame(source)  # the mark is burned into the picture
+
+    again = portal.client.get(status["download_url"], headers=portal.as_role("supervisor"))
+    assert again.status_code == 410
+
+    steps = [e for e in entries(portal, "record.download") if e.actor == "supervisor"]
+    assert [e.outcome for e in steps] == ["preparing", "delivered"]
+    delivered = steps[-1].detail
+    assert delivered["fingerprint"] == fingerprint and steps[0].detail["fingerprint"] == fingerprint
+    assert delivered["copy_sha256"] == hashlib.sha256(response.content).hexdigest()
+    assert delivered["grant"] and delivered["department"] == "legal"
+
+
+def test_revoked_between_preparing_and_fetching_gives_nothing(portal: Portal) -> None:
+    request_id = approved(portal, actions=["view", "download"])
+    job_id = start(portal, "d1").json()["job_id"]
+    status, _ = wait_ready(portal, job_id)
+    assert status["status"] == "ready"
+    revoked = portal.client.post(
+        f"/api/v1/retrievals/{request_id}/revoke",
+        json={"reason": "撤回"},
+        headers=portal.as_role("archive_manager"),
+    )
+    assert revoked.status_code == 200
+    fetched = portal.client.get(status["download_url"], headers=portal.as_role("supervisor"))
+    assert fetched.status_code == 403 and fetched.json()["detail"]["rule"] == "grant"
+
+
+# --- PDFs ------------------------------------------------------------------------------------
+
+
+def test_pdf_copy_is_stamped_on_every_page(portal: Portal) -> None:
+    approved(portal, actions=["view", "download"])
+    response = portal.client.get(f"{base(portal, 'd1')}/copy", headers=portal.as_role("supervisor"))
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/pdf"
+    assert "attachment" in response.headers["content-disposition"]
+    reader = PdfReader(io.BytesIO(response.content))
+    fingerprint = response.headers["x-casevault-fingerprint"]
+    assert reader.metadata is not None and reader.metadata["/CasevaultFingerprint"] == fingerprint
+    for page in reader.pages:
+        text = page.extract_text()
+        assert "supervisor" in text and "法制" in text and fingerprint in text
+    original = portal.client.get(
+        f"{base(portal, 'd1')}/content", headers=portal.as_role("supervisor")
+    ).content
+    assert hashlib.sha256(original).hexdigest() == stored_sha(portal, "审查意见.pdf")
+    entry = [e for e in entries(portal, "record.download") if e.outcome == "delivered"][-1]
+    assert entry.detail["copy_sha256"] == hashlib.sha256(response.content).hexdigest()
+
+
+def test_every_page_of_a_long_pdf_carries_the_stamp(tmp_path: Path) -> None:
+    from reportlab.pdfgen import canvas
+
+    source = tmp_path / "long.pdf"
+    sheet = canvas.Canvas(str(source), pagesize=(595, 842))
+    for number in range(5):
+        if number == 3:
+            sheet.setPageSize((842, 595))  # one landscape page
+        sheet.drawString(72, 500, f"page {number + 1}")
+        sheet.showPage()
+    sheet.save()
+    stamp = Stamp("li.si", "李四", "监察", 42, datetime.now(copies.CHINA), copies.new_fingerprint())
+    target = tmp_path / "copy.pdf"
+    copies.watermark_pdf(source=source, target=target, stamp=stamp)
+    reader = PdfReader(target)
+    assert len(reader.pages) == 5
+    for number, page in enumerate(reader.pages, start=1):
+        text = page.extract_text()
+        assert (
+            f"page {number}" in text and "li.si" in text and "授权 #42" in text and stamp.fingerprint in text
+        )
+    assert copies.read_fingerprint(target) == stamp.fingerprint
+
+
+def test_archive_staff_copy_by_role_without_a_grant(portal: Portal) -> None:
+    response = portal.client.get(f"{base(portal, 'd2')}/copy", headers=portal.as_role("archivist"))
+    assert response.status_code == 200
+    assert "按职权调阅" in PdfReader(io.BytesIO(response.content)).pages[0].extract_text()
+
+
+# --- tracing a leaked copy -------------------------------------------------------------------
+
+
+def test_trace_names_the_grant_and_the_person(portal: Portal, cli: Any, tmp_path: Path) -> None:
+    approved(portal, actions=["view", "download"])
+    with portal.wired.sessions() as session:
+        grant_id = session.scalar(select(RetrievalGrant.id))
+    job_id = start(portal, "v1").json()["job_id"]
+    status, _ = wait_ready(portal, job_id)
+    video = tmp_path / "leaked.mp4"
+    video.write_bytes(portal.client.get(status["download_url"], headers=portal.as_role("supervisor")).content)
+    pdf = tmp_path / "leaked.pdf"
+    pdf.write_bytes(
+        portal.client.get(f"{base(portal, 'd1')}/copy", headers=portal.as_role("supervisor")).content
+    )
+
+    for path, record_id in ((video, "v1"), (pdf, "d1")):
+        result = cli("trace", path)
+        assert result.exit_code == 0, result.output
+        assert f"grant        {grant_id}" in result.output
+        assert "supervisor" in result.output and "legal" in result.output
+        assert f"record {record_id}" in result.output and "matched by fingerprint" in result.output
+
+    as_json = json.loads(cli("trace", pdf, "--json").output)
+    assert as_json["found"] and as_json["grant_id"] == grant_id and as_json["username"] == "supervisor"
+
+    stranger = tmp_path / "other.pdf"
+    stranger.write_bytes(b"%PDF-1.4\n%%EOF\n")
+    missing = cli("trace", stranger)
+    assert missing.exit_code == 1 and "no casevault fingerprint found" in missing.output
+
+    traces = entries(portal, "copy.trace")
+    assert [e.outcome for e in traces] == ["found", "found", "found", "not-found"]
+    assert traces[0].detail["traced_grant"] == grant_id and traces[0].actor.startswith("cli:")
+
+
+def test_a_copy_without_its_fingerprint_is_found_by_its_sha256(portal: Portal) -> None:
+    approved(portal, actions=["view", "download"])
+    body = portal.client.get(f"{base(portal, 'd1')}/copy", headers=portal.as_role("supervisor")).content
+    with portal.wired.sessions() as session:
+        found = copies.find_copy(session, fingerprint=None, sha256=hashlib.sha256(body).hexdigest())
+        assert found is not None and found[0] == "sha256" and found[1].actor == "supervisor"
+        assert copies.find_copy(session, fingerprint="0" * 32, sha256="1" * 64) is None
+        assert session.scalar(select(LedgerEntry.seq).where(LedgerEntry.action == "copy.trace")) is None
+
+
+# --- the job registry ------------------------------------------------------------------------
+
+
+def _quick(workdir: Path, progress: copies.Progress) -> Copy:
+    path = workdir / "x.pdf"
+    path.write_bytes(b"%PDF-1.4\n")
+    progress(0.5)
+    return Copy(path, "x.pdf", "application/pdf", "0" * 64, 9, "f" * 32)
+
+
+def _until_done(job: CopyJob) -> None:
+    deadline = time.monotonic() + 10
+    while job.status in ("queued", "preparing") and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def test_jobs_are_private_and_expire(tmp_path: Path) -> None:
+    jobs = CopyJobs(tmp_path / "copies", ttl=3600)
+    job = jobs.start(owner_id=1, bundle_id="b", record_id="r", fingerprint="f" * 32, make=_quick)
+    _until_done(job)
+    assert job.status == "ready" and job.progress == 1.0
+    assert jobs.get(job.id, owner_id=2) is None and jobs.get("guess", owner_id=1) is None
+    assert jobs.get(job.id, owner_id=1) is job
+    assert jobs.claim(job) and not jobs.claim(job)
+    jobs.ttl = 0.0
+    assert jobs.get(job.id, owner_id=1) is None
+    assert not job.workdir.exists()
+
+
+def test_a_user_may_prepare_only_two_copies_at_once(tmp_path: Path) -> None:
+    jobs, release = CopyJobs(tmp_path / "copies"), threading.Event()
+
+    def slow(workdir: Path, progress: copies.Progress) -> Copy:
+        release.wait(10)
+        return _quick(workdir, progress)
+
+    first = [
+        jobs.start(owner_id=1, bundle_id="b", record_id="r", fingerprint="f" * 32, make=slow)
+        for _ in range(2)
+    ]
+    with pytest.raises(Busy, match="copies"):
+        jobs.start(owner_id=1, bundle_id="b", record_id="r", fingerprint="f" * 32, make=slow)
+    other = jobs.start(owner_id=2, bundle_id="b", record_id="r", fingerprint="f" * 32, make=slow)
+    release.set()
+    for job in [*first, other]:
+        _until_done(job)
+        assert job.status == "ready"
+
+
+def test_a_failed_copy_says_why(tmp_path: Path) -> None:
+    def broken(workdir: Path, progress: copies.Progress) -> Copy:
+        raise Refused("record: the PDF is encrypted; it cannot be stamped")
+
+    jobs = CopyJobs(tmp_path / "copies")
+    job = jobs.start(owner_id=1, bundle_id="b", record_id="r", fingerprint="f" * 32, make=broken)
+    _until_done(job)
+    assert job.status == "failed" and "encrypted" in (job.error or "")
+    assert not job.workdir.exists()
