@@ -45,6 +45,7 @@ import tempfile
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -162,7 +163,9 @@ class Population:
                     "record_id": rng.choice(RECORD_IDS) if action.startswith("record.") else None,
                     "source": f"10.20.{rng.randrange(1, 40)}.{rng.randrange(1, 255)}",
                     "detail": {
-                        "reason": "classified above the caller's clearance" if denied else f"{role} may {action}",
+                        "reason": "classified above the caller's clearance"
+                        if denied
+                        else f"{role} may {action}",
                         "role": role,
                         "rule": "clearance" if denied else "role",
                     },
@@ -234,10 +237,62 @@ def plain_inserts(
     return _run_writers(len(batches), work)
 
 
+# A sketch of a faster append for PostgreSQL (not product code; --sketch-fixes): one statement
+# locks the head, inserts the entry and moves the head. Python still builds the canonical body
+# (`canonical_body`); only the previous hash and the sequence number, known once the head is
+# locked, are spliced in by the database before it takes the SHA-256.
+SKETCH_APPEND = text(
+    "WITH head AS (SELECT seq + 1 AS seq, entry_hash AS prev FROM ledger_head WHERE id = 1 FOR UPDATE),"
+    f" new AS (INSERT INTO ledger_entries ({COLUMNS})"
+    " SELECT head.seq, :at, :actor, :action, :outcome, :case_no, :bundle_id, :record_id, :source, :detail,"
+    " head.prev, encode(sha256(convert_to(:before_prev || head.prev || :before_seq || head.seq::text"
+    " || :after_seq, 'UTF8')), 'hex') FROM head RETURNING seq, entry_hash)"
+    " UPDATE ledger_head SET seq = new.seq, entry_hash = new.entry_hash FROM new WHERE ledger_head.id = 1"
+)
+_PREV, _SEQ = "\x00", "\x01"  # cannot occur in a canonical body: JSON escapes control characters
+
+
+def sketch_append(session: Session, **row: Any) -> None:
+    """The one-statement append sketched above, in the caller's transaction."""
+    at = datetime.now(UTC)
+    detail = canonical_json(row["detail"])
+    fields = {
+        k: row[k] for k in ("actor", "action", "outcome", "case_no", "bundle_id", "record_id", "source")
+    }
+    body = canonical_body(
+        seq=_SEQ,  # type: ignore[arg-type]  # a marker, split out below
+        at=at.isoformat(timespec="microseconds"),
+        detail=detail,
+        prev_hash=_PREV,
+        **fields,
+    )
+    before_prev, rest = body.split(_PREV)
+    before_seq, after_seq = rest.split(_SEQ)
+    session.execute(
+        SKETCH_APPEND,
+        fields
+        | {"at": at, "detail": detail, "before_prev": before_prev, "before_seq": before_seq}
+        | {"after_seq": after_seq},
+    )
+
+
+def sketch_appends(sessions: sessionmaker[Session], batches: list[list[dict[str, Any]]]) -> float:
+    """As `ledger_appends`, with `sketch_append`."""
+
+    def work(i: int) -> None:
+        with sessions() as session:
+            for row in batches[i]:
+                sketch_append(session, **row)
+                session.commit()
+
+    return _run_writers(len(batches), work)
+
+
 @dataclass
 class AppendResult:
     ledger_rates: list[float] = field(default_factory=list)
     plain_rates: list[float] = field(default_factory=list)
+    sketch_rates: list[float] = field(default_factory=list)
     intact: bool = False
     entries: int = 0
     verify_seconds: float = 0.0
@@ -251,7 +306,11 @@ def bench_append(args: argparse.Namespace, population: Population) -> AppendResu
     rng = random.Random(1)
     with pg_schema("append") as url:
         engine = make_engine(url)
-        result.pool = engine.pool.status()
+        pool = engine.pool
+        result.pool = (
+            f"{type(pool).__name__} size {getattr(pool, 'size', lambda: '?')()}, "
+            f"max overflow {getattr(pool, '_max_overflow', '?')}, pre-ping {getattr(pool, '_pre_ping', '?')}"
+        )
         with engine.begin() as conn:
             conn.execute(text("CREATE TABLE plain_entries (LIKE ledger_entries INCLUDING ALL)"))
         sessions = sessionmaker(engine, expire_on_commit=False)
@@ -263,6 +322,8 @@ def bench_append(args: argparse.Namespace, population: Population) -> AppendResu
         _say("append: warm-up")
         ledger_appends(sessions, batches(20))
         plain_inserts(sessions, batches(20), seqs)
+        if args.sketch_fixes:
+            sketch_appends(sessions, batches(20))
         total = args.writers * args.rows_per_writer
         for number in range(1, args.runs + 1):
             _say(f"append run {number}/{args.runs}: {total} ledger appends and {total} plain INSERTs")
@@ -274,7 +335,12 @@ def bench_append(args: argparse.Namespace, population: Population) -> AppendResu
             def baseline(work: list[list[dict[str, Any]]] = work) -> None:
                 result.plain_rates.append(total / plain_inserts(sessions, work, seqs))
 
-            for side in (project, baseline) if number % 2 else (baseline, project):
+            def sketch(work: list[list[dict[str, Any]]] = work) -> None:
+                result.sketch_rates.append(total / sketch_appends(sessions, work))
+
+            sides = [project, baseline, *([sketch] if args.sketch_fixes else [])]
+            shift = (number - 1) % len(sides)  # each side goes first in turn
+            for side in sides[shift:] + sides[:shift]:
                 side()
         with sessions() as session:
             start = time.perf_counter()
@@ -386,17 +452,102 @@ def bulk_load(engine: Engine, count: int, population: Population) -> tuple[float
         raw.close()
 
 
-def _timed_verify(sessions: sessionmaker[Session]) -> tuple[float, ledger.ChainReport]:
+def _timed_verify(sessions: sessionmaker[Session]) -> tuple[float, float, ledger.ChainReport]:
+    """`verify_chain` in a session of its own: (wall seconds, this process's CPU seconds, report)."""
     with sessions() as session:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         report = ledger.verify_chain(session)
-        return time.perf_counter() - start, report
+        return time.perf_counter() - start, time.process_time() - cpu, report
+
+
+def sketch_verify(engine: Engine, *, page: int = 20_000) -> tuple[float, float, bool, int]:
+    """A sketch of a faster walk (not product code; --sketch-fixes).
+
+    The same checks and Merkle leaves as `verify_chain` with no checkpoints, but pages of plain
+    DB-API rows (no SQLAlchemy Row, no StoredEntry) are read ahead on a thread, so PostgreSQL
+    produces the next page while this one is hashed, and each leaf is taken from the digest
+    bytes instead of re-parsing the hex. (wall s, CPU s, intact, entries)
+    """
+    import queue
+
+    from access.checkpoints import _LEAF, TreeBuilder
+
+    query = (
+        f"SELECT {COLUMNS.replace('at,', ledger._AT_SQL['postgresql'] + ',')} FROM ledger_entries"
+        f" WHERE seq > %s ORDER BY seq LIMIT {page}"
+    )
+    start, cpu = time.perf_counter(), time.process_time()
+    pages: queue.Queue[list[Any] | None] = queue.Queue(maxsize=3)
+    failed: list[BaseException] = []
+    raw = engine.raw_connection()
+
+    def produce() -> None:
+        try:
+            cursor = raw.cursor()
+            after = 0
+            while rows := cursor.execute(query, (after,)).fetchall():
+                pages.put(rows)
+                after = rows[-1][0]
+        except BaseException as exc:
+            failed.append(exc)
+        finally:
+            pages.put(None)
+
+    reader = threading.Thread(target=produce, daemon=True)
+    reader.start()
+    sha256, leaf0, tree = hashlib.sha256, _LEAF, TreeBuilder()
+    previous, expected, intact = GENESIS, 1, True
+    while (rows := pages.get()) is not None:
+        leaves = []
+        for (
+            seq,
+            at,
+            actor,
+            action,
+            outcome,
+            case_no,
+            bundle_id,
+            record_id,
+            source,
+            detail,
+            prev,
+            stored,
+        ) in rows:
+            body = canonical_body(
+                seq=seq, at=at, actor=actor, action=action, outcome=outcome, case_no=case_no,
+                bundle_id=bundle_id, record_id=record_id, source=source, detail=detail, prev_hash=prev,
+            )  # fmt: skip
+            digest = sha256(body.encode()).digest()
+            leaf = leaf0.copy()
+            leaf.update(digest)
+            leaves.append(leaf.digest())
+            if intact and (seq != expected or prev != previous or digest.hex() != stored):
+                intact = False
+            previous = stored
+            expected += 1
+        tree.extend(leaves)
+    reader.join()
+    if failed:
+        raise failed[0]
+    cursor = raw.cursor()
+    cursor.execute("SELECT seq, entry_hash FROM ledger_head WHERE id = 1")
+    head = cursor.fetchone()
+    raw.rollback()
+    raw.close()
+    intact = intact and head == (expected - 1, previous)
+    tree.root()
+    return time.perf_counter() - start, time.process_time() - cpu, intact, expected - 1
 
 
 @dataclass
 class VerifyResult:
     plain: list[float] = field(default_factory=list)
+    plain_cpu: list[float] = field(default_factory=list)
     with_checkpoint: list[float] = field(default_factory=list)
+    with_checkpoint_cpu: list[float] = field(default_factory=list)
+    sketch: list[float] = field(default_factory=list)
+    sketch_cpu: list[float] = field(default_factory=list)
+    sketch_intact: bool = True
     reports: list[ledger.ChainReport] = field(default_factory=list)
     load_seconds: float = 0.0
     index_seconds: float = 0.0
@@ -412,13 +563,28 @@ def bench_verify(
     result = VerifyResult()
     _say(f"verify: bulk-loading {args.entries:,} chained entries …")
     result.load_seconds, result.index_seconds = bulk_load(engine, args.entries, population)
-    _say(f"verify: loaded in {result.load_seconds:.1f} s, indexes + VACUUM ANALYZE {result.index_seconds:.1f} s")
-    _timed_verify(sessions)  # warm-up: the table in the page cache, the code path warm
+    _say(
+        f"verify: loaded in {result.load_seconds:.1f} s, "
+        f"indexes + VACUUM ANALYZE {result.index_seconds:.1f} s"
+    )
+
+    def product(into: list[float], cpu: list[float]) -> None:
+        seconds, used, report = _timed_verify(sessions)
+        into.append(seconds)
+        cpu.append(used)
+        result.reports.append(report)
+
+    def sketch() -> None:
+        seconds, used, intact, count = sketch_verify(engine)
+        result.sketch.append(seconds)
+        result.sketch_cpu.append(used)
+        result.sketch_intact &= intact and count == args.entries
+
     for number in range(1, args.runs + 1):
         _say(f"verify run {number}/{args.runs}")
-        seconds, report = _timed_verify(sessions)
-        result.plain.append(seconds)
-        result.reports.append(report)
+        sides = [lambda: product(result.plain, result.plain_cpu), *([sketch] if args.sketch_fixes else [])]
+        for side in sides if number % 2 else reversed(sides):
+            side()
     with tempfile.TemporaryDirectory(prefix="casevault-bench-keys-") as keys, sessions() as session:
         start = time.perf_counter()
         made = maybe_checkpoint(
@@ -434,9 +600,7 @@ def bench_verify(
         assert made is not None and made.tree_size == args.entries
     for number in range(1, args.runs + 1):
         _say(f"verify run {number}/{args.runs}, with one checkpoint")
-        seconds, report = _timed_verify(sessions)
-        result.with_checkpoint.append(seconds)
-        result.reports.append(report)
+        product(result.with_checkpoint, result.with_checkpoint_cpu)
     return result
 
 
@@ -447,7 +611,9 @@ def _iso(us: int) -> str:
     return (START + timedelta(microseconds=us)).isoformat().replace("+00:00", "Z")
 
 
-def search_queries(population: Population, count: int, rng: random.Random) -> list[tuple[str, dict[str, str]]]:
+def search_queries(
+    population: Population, count: int, rng: random.Random
+) -> list[tuple[str, dict[str, str]]]:
     """`count` (kind, query parameters) an auditor would send, ten kinds in turn."""
     day = 24 * 3600 * 1_000_000
     actions = list(ACTIONS)
@@ -470,9 +636,15 @@ def search_queries(population: Population, count: int, rng: random.Random) -> li
         ("action + denied", lambda: {"action": rng.choice(actions), "outcome": "denied"}),
         ("denied", lambda: {"outcome": "denied"}),
         ("1 day", lambda: window(1)),
-        ("actor + action + allowed", lambda: {"actor": actor(), "action": "record.view", "outcome": "allowed"}),
+        (
+            "actor + action + allowed",
+            lambda: {"actor": actor(), "action": "record.view", "outcome": "allowed"},
+        ),
         ("action", lambda: {"action": rng.choice(actions)}),
-        ("action + denied + 7 days", lambda: {"action": rng.choice(actions), "outcome": "denied", **window(7)}),
+        (
+            "action + denied + 7 days",
+            lambda: {"action": rng.choice(actions), "outcome": "denied", **window(7)},
+        ),
     ]
     return [(kinds[i % len(kinds)][0], kinds[i % len(kinds)][1]()) for i in range(count)]
 
@@ -496,6 +668,7 @@ class SearchResult:
     sql_ms: list[float] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)
     hits: list[int] = field(default_factory=list)
+    sql_whatif_ms: list[float] = field(default_factory=list)
     slowest_params: dict[str, str] = field(default_factory=dict)
     plan: str = ""
 
@@ -554,7 +727,24 @@ def bench_search(
         )
         plan = session.execute(text(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {statement}"))
         result.plan = "\n".join(line for (line,) in plan)
+        session.rollback()
+        # What if each filter column had an index that also orders by seq? (this schema only)
+        _say("search: the same SELECTs with (column, seq) indexes, for context")
+        for column in WHATIF_INDEXES:
+            session.execute(text(f"CREATE INDEX whatif_{column}_seq ON ledger_entries ({column}, seq)"))
+        session.execute(text("ANALYZE ledger_entries"))
+        session.commit()
+        for _, params in queries[:20]:  # warm-up: the new indexes' pages
+            list(session.scalars(api_statement(params)))
+        for _, params in queries:
+            start = time.perf_counter()
+            list(session.scalars(api_statement(params)))
+            result.sql_whatif_ms.append((time.perf_counter() - start) * 1000)
+            session.rollback()
     return result
+
+
+WHATIF_INDEXES = ("actor", "action", "outcome", "case_no")
 
 
 # --- reporting -------------------------------------------------------------------------------
@@ -579,94 +769,170 @@ def render(rows: list[list[str]]) -> str:
     return "\n".join([fmt(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(fmt, rows)])
 
 
+def _list(values: list[float], fmt: str = "{:.2f}") -> str:
+    return "[" + ", ".join(fmt.format(v) for v in values) + "]"
+
+
+def _busy(seconds: float = 1.0) -> float:
+    """Share of all cores busy over `seconds` (from /proc/stat), while this process sleeps."""
+
+    def sample() -> tuple[int, int]:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return sum(fields[:8]), fields[3] + fields[4]
+
+    total0, idle0 = sample()
+    time.sleep(seconds)
+    total1, idle1 = sample()
+    return 1 - (idle1 - idle0) / max(1, total1 - total0)
+
+
+def report_append(
+    args: argparse.Namespace, got: AppendResult, rows: list[list[str]], notes: list[str]
+) -> None:
+    project, plain = statistics.median(got.ledger_rates), statistics.median(got.plain_rates)
+    ratio = project / plain
+    intact = "yes" if got.intact else "NO"
+    rows.append(
+        [
+            "1",
+            f"ledger append, {args.writers} writers",
+            f"{project:,.0f} entries/s",
+            f"plain INSERT {plain:,.0f} entries/s",
+            f"{ratio:.2f}× (≥ 0.5×); chain intact: {intact}",
+            "yes" if ratio >= 0.5 and got.intact else "NO",
+        ]
+    )
+    notes.append(
+        f"1: ledger {_list(got.ledger_rates, '{:,.0f}')} entries/s, "
+        f"plain {_list(got.plain_rates, '{:,.0f}')} entries/s; "
+        f"{args.writers} threads × {args.rows_per_writer} one-row transactions per side per run; "
+        f"engine: portal.db.make_engine ({got.pool})"
+    )
+    notes.append(
+        f"   verify_chain afterwards: {got.entries:,} entries, {'intact' if got.intact else 'BROKEN'} "
+        f"({got.verify_seconds:.2f} s)"
+    )
+    if got.sketch_rates:
+        sketch = statistics.median(got.sketch_rates)
+        notes.append(
+            f"   sketch (one-statement append, not product code): {_list(got.sketch_rates, '{:,.0f}')} "
+            f"entries/s, median {sketch:,.0f} = {sketch / plain:.2f}× plain, {sketch / project:.2f}× the "
+            "product (its entries are in the chain verified above)"
+        )
+
+
+def report_verify(
+    args: argparse.Namespace, got: VerifyResult, rows: list[list[str]], notes: list[str]
+) -> None:
+    ok = all(r.intact and r.entries == args.entries for r in got.reports)
+    seen = sorted({r.checkpoints for r in got.reports[args.runs :]})
+    for number, what, values, cpu in (
+        ("2a", f"ledger verify, {args.entries:,} entries", got.plain, got.plain_cpu),
+        ("2b", f"ledger verify, {args.entries:,} entries, 1 checkpoint", got.with_checkpoint,
+         got.with_checkpoint_cpu),
+    ):  # fmt: skip
+        median = statistics.median(values)
+        rows.append(
+            [
+                number,
+                what,
+                f"{median:.2f} s (CPU {statistics.median(cpu):.2f} s)",
+                "—",
+                f"≤ 10 s; intact: {'yes' if ok else 'NO'}",
+                "yes" if median <= 10 and ok else "NO",
+            ]
+        )
+    notes.append(
+        f"2a: {_list(got.plain)} s, CPU {_list(got.plain_cpu)} s; 2b: {_list(got.with_checkpoint)} s, "
+        f"CPU {_list(got.with_checkpoint_cpu)} s; checkpoints seen in 2b: {seen}"
+    )
+    notes.append("    (CPU: this process, all threads; PostgreSQL's own time is not in it)")
+    notes.append(
+        f"    bulk load (hash in Python + COPY) {got.load_seconds:.1f} s; "
+        f"rebuilding the ix_ indexes + VACUUM ANALYZE {got.index_seconds:.1f} s; "
+        "signing the checkpoint (maybe_checkpoint, which first "
+        f"re-verifies every entry) {got.checkpoint_seconds:.2f} s"
+    )
+    if got.sketch:
+        notes.append(
+            f"    sketch (read-ahead thread, plain DB-API rows, leaves from digest bytes; not product code): "
+            f"{_list(got.sketch)} s, CPU {_list(got.sketch_cpu)} s, "
+            f"median {statistics.median(got.sketch):.2f} s; "
+            f"intact: {'yes' if got.sketch_intact else 'NO'}"
+        )
+
+
+def report_search(
+    args: argparse.Namespace, got: SearchResult, rows: list[list[str]], notes: list[str]
+) -> None:
+    p50, p95 = percentile(got.api_ms, 0.5), percentile(got.api_ms, 0.95)
+    rows.append(
+        [
+            "3",
+            f"ledger search, {args.entries:,} entries, filtered (API)",
+            f"p50 {p50:.1f} ms, p95 {p95:.1f} ms",
+            "—",
+            "p95 ≤ 100 ms",
+            "yes" if p95 <= 100 else "NO",
+        ]
+    )
+    whatif = ", ".join(f"({c}, seq)" for c in WHATIF_INDEXES)
+    notes.append(
+        f"3: {len(got.api_ms)} requests (TestClient, security auditor, limit 100); the same SELECT alone: "
+        f"p50 {percentile(got.sql_ms, 0.5):.1f} ms, p95 {percentile(got.sql_ms, 0.95):.1f} ms; with indexes "
+        f"{whatif}: p50 {percentile(got.sql_whatif_ms, 0.5):.1f} ms, "
+        f"p95 {percentile(got.sql_whatif_ms, 0.95):.1f} ms"
+    )
+    notes.append(
+        f"   {'per kind':<26} {'API p50':>8} {'API p95':>8} {'API max':>8} {'SELECT p95':>11} "
+        f"{'+indexes p95':>13} {'hits':>5}"
+    )
+    for kind in dict.fromkeys(got.kinds):
+        idx = [i for i, k in enumerate(got.kinds) if k == kind]
+        api = [got.api_ms[i] for i in idx]
+        sql = [got.sql_ms[i] for i in idx]
+        whatif_ms = [got.sql_whatif_ms[i] for i in idx]
+        hits = statistics.median(got.hits[i] for i in idx)
+        notes.append(
+            f"   {kind:<26} {percentile(api, 0.5):8.1f} {percentile(api, 0.95):8.1f} {max(api):8.1f} "
+            f"{percentile(sql, 0.95):11.1f} {percentile(whatif_ms, 0.95):13.1f} {hits:5.0f}"
+        )
+    notes.append(f"   slowest request: {got.slowest_params}; its SELECT's plan as migrated:")
+    notes.extend("     " + line for line in got.plan.splitlines())
+
+
 def run(args: argparse.Namespace) -> None:
+    import authlib.deprecate  # noqa: F401  (it sets its warnings to "always" when imported)
+
     from portal.db import make_engine
 
+    warnings.filterwarnings("ignore", message=".*httpx.*")  # TestClient's and authlib's notices
     begun = time.perf_counter()
+    busy_before = _busy()
     population = Population.make()
     rows: list[list[str]] = []
     notes: list[str] = []
     parts = set(args.parts.split(","))
-
     if "append" in parts:
-        appended = bench_append(args, population)
-        lr, pr = statistics.median(appended.ledger_rates), statistics.median(appended.plain_rates)
-        ratio = lr / pr
-        met = ratio >= 0.5 and appended.intact
-        rows.append(
-            [
-                "1",
-                f"ledger append, {args.writers} writers",
-                f"{lr:,.0f} entries/s",
-                f"plain INSERT {pr:,.0f} entries/s",
-                f"{ratio:.2f}× (≥ 0.5×, chain intact: {'yes' if appended.intact else 'NO'})",
-                "yes" if met else "NO",
-            ]
-        )
-        notes.append(
-            "runs 1: ledger ["
-            + ", ".join(f"{v:,.0f}" for v in appended.ledger_rates)
-            + "] entries/s, plain ["
-            + ", ".join(f"{v:,.0f}" for v in appended.plain_rates)
-            + f"] entries/s; {args.writers} × {args.rows_per_writer} one-row transactions per side per run; "
-            f"verify_chain afterwards: {appended.entries:,} entries, "
-            f"{'intact' if appended.intact else 'BROKEN'} ({appended.verify_seconds:.2f} s); "
-            f"engine pool: {appended.pool}"
-        )
-
+        report_append(args, bench_append(args, population), rows, notes)
     if parts & {"verify", "search"}:
         with pg_schema("million") as url:
             engine = make_engine(url)
             sessions = sessionmaker(engine, expire_on_commit=False)
-            verified = bench_verify(args, engine, sessions, population)
-            ok = all(r.intact and r.entries == args.entries for r in verified.reports)
-            checkpoints = {r.checkpoints for r in verified.reports[args.runs :]}
-            for number, what, values in (
-                ("2a", f"ledger verify, {args.entries:,} entries", verified.plain),
-                ("2b", f"ledger verify, {args.entries:,} entries, 1 checkpoint", verified.with_checkpoint),
-            ):
-                median = statistics.median(values)
-                rows.append(
-                    [number, what, f"{median:.2f} s", "—", f"≤ 10 s (intact: {'yes' if ok else 'NO'})",
-                     "yes" if median <= 10 and ok else "NO"]  # fmt: skip
-                )
-            notes.append(
-                f"runs 2a: [{', '.join(f'{v:.2f}' for v in verified.plain)}] s; 2b: "
-                f"[{', '.join(f'{v:.2f}' for v in verified.with_checkpoint)}] s; checkpoints seen {checkpoints}; "
-                f"bulk load (hash + COPY) {verified.load_seconds:.1f} s, index rebuild + VACUUM ANALYZE "
-                f"{verified.index_seconds:.1f} s; signing the checkpoint (maybe_checkpoint, which re-verifies "
-                f"every entry first) {verified.checkpoint_seconds:.2f} s"
-            )
+            report_verify(args, bench_verify(args, engine, sessions, population), rows, notes)
             if "search" in parts:
-                searched = bench_search(args, url, sessions, population)
-                p50, p95 = percentile(searched.api_ms, 0.5), percentile(searched.api_ms, 0.95)
-                rows.append(
-                    ["3", f"ledger search, {args.entries:,} entries, filtered (API)",
-                     f"p50 {p50:.1f} ms, p95 {p95:.1f} ms", "—", "p95 ≤ 100 ms",
-                     "yes" if p95 <= 100 else "NO"]  # fmt: skip
-                )
-                sql50, sql95 = percentile(searched.sql_ms, 0.5), percentile(searched.sql_ms, 0.95)
-                notes.append(
-                    f"search: {len(searched.api_ms)} requests; the SELECT alone p50 {sql50:.1f} ms, "
-                    f"p95 {sql95:.1f} ms; per kind (API p50 / p95 / max ms, SELECT alone p95 ms, hits median):"
-                )
-                for kind in dict.fromkeys(searched.kinds):
-                    idx = [i for i, k in enumerate(searched.kinds) if k == kind]
-                    api = [searched.api_ms[i] for i in idx]
-                    sql = [searched.sql_ms[i] for i in idx]
-                    hits = statistics.median(searched.hits[i] for i in idx)
-                    notes.append(
-                        f"  {kind:<26} {percentile(api, 0.5):6.1f} / {percentile(api, 0.95):6.1f} / "
-                        f"{max(api):6.1f}   SELECT {percentile(sql, 0.95):6.1f}   hits {hits:.0f}"
-                    )
-                notes.append(f"slowest request's parameters: {searched.slowest_params}; its SELECT's plan:")
-                notes.extend("  " + line for line in searched.plan.splitlines())
+                report_search(args, bench_search(args, url, sessions, population), rows, notes)
             engine.dispose()
+    busy_after = _busy()
 
     print()
     print(
         f"casevault ledger benchmarks on PostgreSQL ({PG_URL.rsplit('@', 1)[-1]}); {os.cpu_count()} cores; "
         f"medians of {args.runs} runs"
+    )
+    print(
+        f"other load: {busy_before:.0%} of the cores were busy in the second before the run, "
+        f"{busy_after:.0%} in the second after it"
     )
     print()
     print(render(rows))
@@ -684,6 +950,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=3, help="timed runs; medians are reported (default 3)")
     parser.add_argument("--queries", type=int, default=200, help="search requests timed (default 200)")
     parser.add_argument("--parts", default="append,verify,search", help="comma-separated subset to run")
+    parser.add_argument(
+        "--sketch-fixes",
+        action="store_true",
+        help="also time sketches of the suggested append and verify fixes (context only)",
+    )
     run(parser.parse_args(argv))
 
 

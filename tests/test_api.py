@@ -242,9 +242,12 @@ def test_database_outage_is_503(portal: Portal, monkeypatch: pytest.MonkeyPatch)
 
 
 def test_supervisors_never_download_the_original(portal: Portal) -> None:
-    _grant(portal, records=["v1"], actions=["view", "download"], expires=datetime.now(UTC) + timedelta(days=1))
+    _grant(
+        portal, records=["v1"], actions=["view", "download"], expires=datetime.now(UTC) + timedelta(days=1)
+    )
     response = portal.client.get(
-        f"/api/v1/bundles/{portal.bundle_id}/records/v1/content?download=1", headers=portal.as_role("supervisor")
+        f"/api/v1/bundles/{portal.bundle_id}/records/v1/content?download=1",
+        headers=portal.as_role("supervisor"),
     )
     assert response.status_code == 403
     assert response.json()["detail"]["rule"] == "watermarked-copy"
