@@ -104,7 +104,7 @@ async def _checkpoints(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(wired: Wired, *, kind: AppKind = "both") -> FastAPI:
     """Build the app(s); the public app never receives archive-realm credentials."""
-    from portal import pages, proofs, public, retrievals, sso
+    from portal import pages, proofs, public, retrieval_pages, retrievals, sso
 
     if kind == "public":
         return _install(public.create_public_app(wired.settings), None)
@@ -115,6 +115,7 @@ def create_app(wired: Wired, *, kind: AppKind = "both") -> FastAPI:
     app.include_router(retrievals.router)
     app.include_router(proofs.router)
     app.include_router(sso.router)
+    app.include_router(retrieval_pages.router)
     app.include_router(pages.router)
     pages.mount_static(app)
     if kind == "both":

@@ -24,7 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from access import identities
+from access import identities, retrieval
 from access.ledger import LedgerEntry
 from access.models import Role
 from access.policy import THREE_ROLES, Action, Context, Resource, decide
@@ -130,8 +130,19 @@ def _frame(request: Request) -> dict[str, Any]:
         "csrf": caller.web.csrf_token if caller.web else "",
         "catalogue": may(request, caller, Action.case_list, Resource("catalogue")),
         "ledger": may(request, caller, Action.ledger_read, Resource("ledger")),
+        "retrieval": may(request, caller, Action.retrieval_request, Resource("retrieval")),
+        "decide": may(request, caller, Action.retrieval_decide, Resource("retrieval")),
+        "register": may(request, caller, Action.register_read, Resource("register")),
+        "notices": notice_count(request, caller),
     }
     return frame
+
+
+def notice_count(request: Request, caller: Principal) -> int:
+    """How many retrieval notices the caller has (the badge in the navigation)."""
+    wired = wired_of(request)
+    with wired.sessions() as session:
+        return len(retrieval.notifications(session, subject=caller.subject, now=wired.clock()))
 
 
 def page(request: Request, template: str, *, status: int = 200, **context: Any) -> Response:
@@ -349,6 +360,7 @@ def record_page(
     user = caller.user
     unit = label(lang, "department", user.department) if user.department else label(lang, "role", user.role)
     content = request.app.url_path_for("record_content", bundle_id=bundle.id, record_id=record.record_id)
+    context = auth.policy_context(request, session, caller)
     return page(
         request,
         "record.html",
@@ -357,9 +369,8 @@ def record_page(
         file_name=PurePosixPath(stored.path).name,
         is_pdf=stored.path.lower().endswith(".pdf"),
         content_url=str(content),
-        can_download=decide(
-            caller.subject, Action.record_original, resource, auth.policy_context(request, session, caller)
-        ).allowed,
+        can_download=decide(caller.subject, Action.record_original, resource, context).allowed,
+        can_copy=decide(caller.subject, Action.record_download, resource, context).allowed,
         watermark=translate(
             lang,
             "record.watermark",
