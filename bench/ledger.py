@@ -460,32 +460,45 @@ def _timed_verify(sessions: sessionmaker[Session]) -> tuple[float, float, ledger
         return time.perf_counter() - start, time.process_time() - cpu, report
 
 
-def sketch_verify(engine: Engine, *, page: int = 20_000) -> tuple[float, float, bool, int]:
-    """A sketch of a faster walk (not product code; --sketch-fixes).
+@dataclass(frozen=True)
+class RangeWalk:
+    """What `_walk_range` found in entries lo+1..hi."""
 
-    The same checks and Merkle leaves as `verify_chain` with no checkpoints, but pages of plain
-    DB-API rows (no SQLAlchemy Row, no StoredEntry) are read ahead on a thread, so PostgreSQL
-    produces the next page while this one is hashed, and each leaf is taken from the digest
-    bytes instead of re-parsing the hex. (wall s, CPU s, intact, entries)
+    entries: int
+    first_prev: str | None
+    last_hash: str | None
+    intact: bool
+    leaves: bytes  # the Merkle leaf hashes, 32 bytes each, in order
+
+
+def _walk_range(conninfo: str, lo: int, hi: int, page: int = 20_000) -> RangeWalk:
+    """Sketch (not product code; --sketch-fixes): re-hash entries lo+1..hi on a connection of its own.
+
+    The same checks and Merkle leaves as `verify_chain`, but pages of plain DB-API rows (no
+    SQLAlchemy Row, no StoredEntry) are read ahead on a thread, so PostgreSQL produces the next
+    page while this one is hashed, and each leaf comes from the digest bytes, not re-parsed hex.
+    Every entry stores its predecessor's hash, so a range can be checked on its own; only its
+    first link is left to the caller.
     """
     import queue
 
-    from access.checkpoints import _LEAF, TreeBuilder
+    import psycopg
+
+    from access.checkpoints import _LEAF
 
     query = (
         f"SELECT {COLUMNS.replace('at,', ledger._AT_SQL['postgresql'] + ',')} FROM ledger_entries"
-        f" WHERE seq > %s ORDER BY seq LIMIT {page}"
+        f" WHERE seq > %s AND seq <= %s ORDER BY seq LIMIT {page}"
     )
-    start, cpu = time.perf_counter(), time.process_time()
     pages: queue.Queue[list[Any] | None] = queue.Queue(maxsize=3)
     failed: list[BaseException] = []
-    raw = engine.raw_connection()
+    connection = psycopg.connect(conninfo)
 
     def produce() -> None:
         try:
-            cursor = raw.cursor()
-            after = 0
-            while rows := cursor.execute(query, (after,)).fetchall():
+            cursor = connection.cursor()
+            after = lo
+            while rows := cursor.execute(query, (after, hi)).fetchall():
                 pages.put(rows)
                 after = rows[-1][0]
         except BaseException as exc:
@@ -495,10 +508,12 @@ def sketch_verify(engine: Engine, *, page: int = 20_000) -> tuple[float, float, 
 
     reader = threading.Thread(target=produce, daemon=True)
     reader.start()
-    sha256, leaf0, tree = hashlib.sha256, _LEAF, TreeBuilder()
-    previous, expected, intact = GENESIS, 1, True
+    sha256, leaf0 = hashlib.sha256, _LEAF
+    leaves: list[bytes] = []
+    first_prev: str | None = None
+    previous: str | None = None
+    expected, intact = lo + 1, True
     while (rows := pages.get()) is not None:
-        leaves = []
         for (
             seq,
             at,
@@ -521,22 +536,53 @@ def sketch_verify(engine: Engine, *, page: int = 20_000) -> tuple[float, float, 
             leaf = leaf0.copy()
             leaf.update(digest)
             leaves.append(leaf.digest())
+            if first_prev is None:
+                first_prev = previous = prev
             if intact and (seq != expected or prev != previous or digest.hex() != stored):
                 intact = False
             previous = stored
             expected += 1
-        tree.extend(leaves)
     reader.join()
+    connection.close()
     if failed:
         raise failed[0]
-    cursor = raw.cursor()
-    cursor.execute("SELECT seq, entry_hash FROM ledger_head WHERE id = 1")
-    head = cursor.fetchone()
-    raw.rollback()
-    raw.close()
-    intact = intact and head == (expected - 1, previous)
+    return RangeWalk(expected - 1 - lo, first_prev, previous, intact and expected == hi + 1, b"".join(leaves))
+
+
+def sketch_verify(conninfo: str, *, entries: int, processes: int) -> tuple[float, float, bool]:
+    """Sketch: `_walk_range` over `processes` slices of the ledger at once, then the links between
+    them, the head and the Merkle tree in this process. (wall s, this process's CPU s, intact)"""
+    import multiprocessing
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+    from access.checkpoints import TreeBuilder
+
+    start, cpu = time.perf_counter(), time.process_time()
+    bounds = [entries * i // processes for i in range(processes + 1)]
+    slices = list(itertools.pairwise(bounds))
+    pool = None
+    if processes == 1:
+        done: Future[RangeWalk] = Future()
+        done.set_result(_walk_range(conninfo, 0, entries))
+        futures = [done]
+    else:
+        pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
+        futures = [pool.submit(_walk_range, conninfo, lo, hi) for lo, hi in slices]
+    tree, previous, intact = TreeBuilder(), GENESIS, True
+    for future in futures:
+        walk = future.result()
+        intact = intact and walk.intact and walk.first_prev == previous
+        previous = walk.last_hash or previous
+        tree.extend([walk.leaves[i : i + 32] for i in range(0, len(walk.leaves), 32)])
+    if pool is not None:
+        pool.shutdown()
     tree.root()
-    return time.perf_counter() - start, time.process_time() - cpu, intact, expected - 1
+    import psycopg
+
+    with psycopg.connect(conninfo) as connection:
+        head = connection.execute("SELECT seq, entry_hash FROM ledger_head WHERE id = 1").fetchone()
+    intact = intact and head == (entries, previous)
+    return time.perf_counter() - start, time.process_time() - cpu, intact
 
 
 @dataclass
@@ -545,8 +591,7 @@ class VerifyResult:
     plain_cpu: list[float] = field(default_factory=list)
     with_checkpoint: list[float] = field(default_factory=list)
     with_checkpoint_cpu: list[float] = field(default_factory=list)
-    sketch: list[float] = field(default_factory=list)
-    sketch_cpu: list[float] = field(default_factory=list)
+    sketches: dict[int, tuple[list[float], list[float]]] = field(default_factory=dict)  # processes: wall, CPU
     sketch_intact: bool = True
     reports: list[ledger.ChainReport] = field(default_factory=list)
     load_seconds: float = 0.0
@@ -555,7 +600,11 @@ class VerifyResult:
 
 
 def bench_verify(
-    args: argparse.Namespace, engine: Engine, sessions: sessionmaker[Session], population: Population
+    args: argparse.Namespace,
+    url: str,
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    population: Population,
 ) -> VerifyResult:
     from access.checkpoints import maybe_checkpoint
     from archive.seal import Keyring
@@ -574,16 +623,20 @@ def bench_verify(
         cpu.append(used)
         result.reports.append(report)
 
-    def sketch() -> None:
-        seconds, used, intact, count = sketch_verify(engine)
-        result.sketch.append(seconds)
-        result.sketch_cpu.append(used)
-        result.sketch_intact &= intact and count == args.entries
+    def sketch(processes: int) -> None:
+        seconds, used, intact = sketch_verify(url, entries=args.entries, processes=processes)
+        walls, cpus = result.sketches.setdefault(processes, ([], []))
+        walls.append(seconds)
+        cpus.append(used)
+        result.sketch_intact &= intact
 
     for number in range(1, args.runs + 1):
         _say(f"verify run {number}/{args.runs}")
-        sides = [lambda: product(result.plain, result.plain_cpu), *([sketch] if args.sketch_fixes else [])]
-        for side in sides if number % 2 else reversed(sides):
+        sides = [lambda: product(result.plain, result.plain_cpu)]
+        if args.sketch_fixes:
+            sides += [lambda: sketch(1), lambda: sketch(os.cpu_count() or 2)]
+        shift = (number - 1) % len(sides)  # each side goes first in turn
+        for side in sides[shift:] + sides[:shift]:
             side()
     with tempfile.TemporaryDirectory(prefix="casevault-bench-keys-") as keys, sessions() as session:
         start = time.perf_counter()
@@ -853,12 +906,12 @@ def report_verify(
         "signing the checkpoint (maybe_checkpoint, which first "
         f"re-verifies every entry) {got.checkpoint_seconds:.2f} s"
     )
-    if got.sketch:
+    for processes, (walls, cpus) in got.sketches.items():
         notes.append(
-            f"    sketch (read-ahead thread, plain DB-API rows, leaves from digest bytes; not product code): "
-            f"{_list(got.sketch)} s, CPU {_list(got.sketch_cpu)} s, "
-            f"median {statistics.median(got.sketch):.2f} s; "
-            f"intact: {'yes' if got.sketch_intact else 'NO'}"
+            f"    sketch, {processes} process{'es' if processes > 1 else ''} (read-ahead thread, "
+            f"plain DB-API rows, leaves from digest bytes; not product code): {_list(walls)} s, "
+            f"CPU here {_list(cpus)} s, "
+            f"median {statistics.median(walls):.2f} s; intact: {'yes' if got.sketch_intact else 'NO'}"
         )
 
 
@@ -919,7 +972,7 @@ def run(args: argparse.Namespace) -> None:
         with pg_schema("million") as url:
             engine = make_engine(url)
             sessions = sessionmaker(engine, expire_on_commit=False)
-            report_verify(args, bench_verify(args, engine, sessions, population), rows, notes)
+            report_verify(args, bench_verify(args, url, engine, sessions, population), rows, notes)
             if "search" in parts:
                 report_search(args, bench_search(args, url, sessions, population), rows, notes)
             engine.dispose()
