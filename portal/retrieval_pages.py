@@ -14,7 +14,7 @@ from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -398,18 +398,11 @@ def _filter_values(
     }
 
 
-@router.get("/register")
-def register_page(
-    request: Request,
-    session: DB,
-    caller: PageCaller,
-    department: str = "",
-    status: str = "",
-    requester: str = "",
-    case_no: str = "",
-) -> Response:
-    """The retrieval register (调取登记簿), filtered; accesses under each grant expandable."""
-    values = _filter_values(
+def register_filters(
+    request: Request, department: str = "", status: str = "", requester: str = "", case_no: str = ""
+) -> dict[str, str]:
+    """The register's filters as the form sent them (`from` and `to` are Python keywords)."""
+    return _filter_values(
         department,
         status,
         requester,
@@ -417,6 +410,14 @@ def register_page(
         request.query_params.get("from", ""),
         request.query_params.get("to", ""),
     )
+
+
+Filters = Annotated[dict[str, str], Depends(register_filters)]
+
+
+@router.get("/register")
+def register_page(request: Request, session: DB, caller: PageCaller, values: Filters) -> Response:
+    """The retrieval register (调取登记簿), filtered; accesses under each grant expandable."""
     rows, errors, query = _register(request, session, caller, values)
     return page(
         request,
@@ -432,24 +433,8 @@ def register_page(
 
 
 @router.get("/register/print")
-def register_print(
-    request: Request,
-    session: DB,
-    caller: PageCaller,
-    department: str = "",
-    status: str = "",
-    requester: str = "",
-    case_no: str = "",
-) -> Response:
+def register_print(request: Request, session: DB, caller: PageCaller, values: Filters) -> Response:
     """The register for printing: A4 landscape, no navigation."""
-    values = _filter_values(
-        department,
-        status,
-        requester,
-        case_no,
-        request.query_params.get("from", ""),
-        request.query_params.get("to", ""),
-    )
     rows, errors, _query = _register(request, session, caller, values)
     return page(
         request,
