@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from access.ledger import LedgerEntry
 from access.models import User
-from access.policy import Action, Context, Decision, Denied, Resource, Subject, decide, record
+from access.policy import Action, Context, Decision, Resource, Subject, record, require
 from archive.errors import ArchiveError, Refused
 from archive.models import BundleFile, CaseRecord
 from archive.store import ObjectStore
@@ -367,19 +367,9 @@ def make_copy(
 
 def authorize(session: Session, *, subject: Subject, context: Context, resource: Resource) -> Decision:
     """Decide a download of a copy; a refusal is ledgered and committed at once, then raised."""
-    decision = decide(subject, Action.record_download, resource, context)
-    if not decision.allowed:
-        record(
-            session,
-            subject=subject,
-            action=Action.record_download,
-            resource=resource,
-            context=context,
-            decision=decision,
-        )
-        session.commit()
-        raise Denied(decision)
-    return decision
+    return require(
+        session, subject=subject, action=Action.record_download, resource=resource, context=context
+    )
 
 
 def ledger_copy(
@@ -488,18 +478,7 @@ def find_copy(session: Session, *, fingerprint: str | None, sha256: str) -> tupl
 def trace_copy(session: Session, *, subject: Subject, context: Context, path: Path) -> Trace | None:
     """Whose copy a file is (追溯), from its fingerprint or its SHA-256; the trace is ledgered."""
     resource = Resource("ledger")
-    decision = decide(subject, Action.copy_trace, resource, context)
-    if not decision.allowed:
-        record(
-            session,
-            subject=subject,
-            action=Action.copy_trace,
-            resource=resource,
-            context=context,
-            decision=decision,
-        )
-        session.commit()
-        raise Denied(decision)
+    decision = require(session, subject=subject, action=Action.copy_trace, resource=resource, context=context)
     fingerprint, digest = read_fingerprint(path), sha256_file(path)
     found = find_copy(session, fingerprint=fingerprint, sha256=digest)
     detail: dict[str, Any] = {"file": path.name, "sha256": digest, "fingerprint": fingerprint}

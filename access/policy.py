@@ -241,6 +241,18 @@ def record(
     )
 
 
+def require(
+    session: Session, *, subject: Subject, action: Action, resource: Resource, context: Context
+) -> Decision:
+    """Decide; a refusal is ledgered and committed at once, then raised. The caller ledgers success."""
+    decision = decide(subject, action, resource, context)
+    if not decision.allowed:
+        record(session, subject=subject, action=action, resource=resource, context=context, decision=decision)
+        session.commit()
+        raise Denied(decision)
+    return decision
+
+
 def enforce(
     session: Session, *, subject: Subject, action: Action, resource: Resource, context: Context
 ) -> Decision:

@@ -28,12 +28,11 @@ from access.policy import (
     ROLE_ACTIONS,
     Action,
     Context,
-    Decision,
-    Denied,
     Resource,
     Subject,
     decide,
     record,
+    require,
 )
 from archive.errors import Refused
 from archive.models import Bundle
@@ -56,18 +55,6 @@ class Conflict(Refused):
 
 
 # --- the policy, once per step ---------------------------------------------------------------
-
-
-def _enforce(
-    session: Session, *, subject: Subject, context: Context, action: Action, resource: Resource
-) -> Decision:
-    """Decide; a refusal is ledgered and committed at once, then raised."""
-    decision = decide(subject, action, resource, context)
-    if not decision.allowed:
-        record(session, subject=subject, action=action, resource=resource, context=context, decision=decision)
-        session.commit()
-        raise Denied(decision)
-    return decision
 
 
 def _resource(row: RetrievalRequest) -> Resource:
@@ -147,7 +134,7 @@ def file_request(
     purpose, legal_basis = _text("purpose", purpose), _text("legal_basis", legal_basis)
     wanted, period = _actions(actions), _days(days)
     requester_id = _account(subject)
-    decision = _enforce(
+    decision = require(
         session,
         subject=subject,
         context=context,
@@ -202,7 +189,7 @@ def decide_request(
 ) -> RetrievalRequest:
     """Approve (making the grant) or refuse a pending request (审批); a refusal needs a reason."""
     row = _request(session, request_id, lock=True)
-    decision = _enforce(
+    decision = require(
         session, subject=subject, context=context, action=Action.retrieval_decide, resource=_resource(row)
     )
     if row.status != RequestStatus.pending:
@@ -244,7 +231,7 @@ def revoke_grant(
 ) -> RetrievalRequest:
     """Revoke the grant of an approved request at once (撤销授权); the reason is required."""
     row = _request(session, request_id, lock=True)
-    decision = _enforce(
+    decision = require(
         session, subject=subject, context=context, action=Action.retrieval_revoke, resource=_resource(row)
     )
     grant = row.grant
@@ -431,7 +418,7 @@ def read_register(
     """The register (调取登记簿), newest first, filtered; reading it is ledgered."""
     if status and status not in RequestStatus.__members__:
         raise Refused(f"status: {status!r} is not one of {', '.join(RequestStatus)}")
-    decision = _enforce(
+    decision = require(
         session, subject=subject, context=context, action=Action.register_read, resource=Resource("register")
     )
     query = select(RetrievalRequest).order_by(RetrievalRequest.created_at.desc(), RetrievalRequest.id.desc())
@@ -485,7 +472,7 @@ def get_request(session: Session, *, subject: Subject, context: Context, request
     """One request as a register row: for its requester, or for readers of the register (ledgered)."""
     row = _request(session, request_id)
     if row.requester_id != subject.user_id:
-        decision = _enforce(
+        decision = require(
             session, subject=subject, context=context, action=Action.register_read, resource=_resource(row)
         )
         record(

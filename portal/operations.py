@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from access import checkpoints, ledger
 from access.models import Clearance, Role
-from access.policy import Action, Context, Decision, Denied, Resource, Subject, decide, record
+from access.policy import Action, Context, Decision, Denied, Resource, Subject, record, require
 from archive import fixity, service
 from archive.errors import ArchiveError
 from archive.models import Bundle
@@ -41,11 +41,7 @@ def _decide(
 ) -> tuple[Subject, Context, Decision]:
     """Ask the policy; a refusal is ledgered and committed at once, then raised."""
     subject, context = operator(wired, actor), Context(now=wired.clock(), source="cli")
-    decision = decide(subject, action, resource, context)
-    if not decision.allowed:
-        record(session, subject=subject, action=action, resource=resource, context=context, decision=decision)
-        session.commit()
-        raise Denied(decision)
+    decision = require(session, subject=subject, action=action, resource=resource, context=context)
     return subject, context, decision
 
 
