@@ -1,7 +1,8 @@
 """Ledger benchmarks on PostgreSQL: append under concurrency, verify and search of 1 M entries.
 
     .venv/bin/python -m bench.ledger [--entries 1000000] [--writers 8] [--rows-per-writer 500]
-                                     [--runs 3] [--queries 200]
+                                     [--runs 3] [--queries 200] [--parts append,verify,search]
+                                     [--sketch-fixes]
 
 Rows (DESIGN.md, "Performance"):
 
@@ -20,7 +21,13 @@ Rows (DESIGN.md, "Performance"):
    `--queries` queries over ten realistic filter mixes (actor, action, outcome, case_no,
    since/until and combinations), p50/p95 of the request time. Each request is the real
    one: token check, policy decision, its own ledger entry committed, the search, JSON. The
-   same SELECT run alone in a session is printed beside it as context.
+   same SELECT run alone in a session is printed beside it as context, and again after
+   adding (column, seq) indexes for the four equality filters to the benchmark's schema, to
+   show what such indexes would change (the product's schema is not touched).
+
+`--sketch-fixes` also times, interleaved with the product and for context only, sketches of
+the fixes suggested in docs/benchmarks.md: a one-statement append (`sketch_append`) and a
+read-ahead verify walk (`sketch_verify`). They are not product code.
 
 Data: ~1000 actors (Zipf-like, s=0.7), the 10 policy actions (record.view the most common),
 ~4 % denied, ~5000 case numbers on the case-bound actions, one year of timestamps.
@@ -434,7 +441,8 @@ def bulk_load(engine: Engine, count: int, population: Population) -> tuple[float
                 if n % 20_000 == 0:
                     copy.write(buffer.getvalue())
                     buffer = io.StringIO()
-                    _say(f"  {n:,} entries hashed and copied …")
+                    if n % 200_000 == 0:
+                        _say(f"  {n:,} entries hashed and copied …")
                 last = line.rsplit("\t", 1)[1].strip()
             copy.write(buffer.getvalue())
         cursor.execute("UPDATE ledger_head SET seq = %s, entry_hash = %s WHERE id = 1", (count, last))
@@ -549,39 +557,24 @@ def _walk_range(conninfo: str, lo: int, hi: int, page: int = 20_000) -> RangeWal
     return RangeWalk(expected - 1 - lo, first_prev, previous, intact and expected == hi + 1, b"".join(leaves))
 
 
-def sketch_verify(conninfo: str, *, entries: int, processes: int) -> tuple[float, float, bool]:
-    """Sketch: `_walk_range` over `processes` slices of the ledger at once, then the links between
-    them, the head and the Merkle tree in this process. (wall s, this process's CPU s, intact)"""
-    import multiprocessing
-    from concurrent.futures import Future, ProcessPoolExecutor
+def sketch_verify(conninfo: str, *, entries: int) -> tuple[float, float, bool]:
+    """Sketch: `_walk_range` over the whole ledger, then the head and the Merkle tree.
 
+    (wall s, this process's CPU s, intact.) One process is enough on two cores: with the
+    read-ahead thread, Python hashes on one core while PostgreSQL produces rows on the other.
+    """
     from access.checkpoints import TreeBuilder
 
     start, cpu = time.perf_counter(), time.process_time()
-    bounds = [entries * i // processes for i in range(processes + 1)]
-    slices = list(itertools.pairwise(bounds))
-    pool = None
-    if processes == 1:
-        done: Future[RangeWalk] = Future()
-        done.set_result(_walk_range(conninfo, 0, entries))
-        futures = [done]
-    else:
-        pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
-        futures = [pool.submit(_walk_range, conninfo, lo, hi) for lo, hi in slices]
-    tree, previous, intact = TreeBuilder(), GENESIS, True
-    for future in futures:
-        walk = future.result()
-        intact = intact and walk.intact and walk.first_prev == previous
-        previous = walk.last_hash or previous
-        tree.extend([walk.leaves[i : i + 32] for i in range(0, len(walk.leaves), 32)])
-    if pool is not None:
-        pool.shutdown()
+    walk = _walk_range(conninfo, 0, entries)
+    tree = TreeBuilder()
+    tree.extend([walk.leaves[i : i + 32] for i in range(0, len(walk.leaves), 32)])
     tree.root()
     import psycopg
 
     with psycopg.connect(conninfo) as connection:
         head = connection.execute("SELECT seq, entry_hash FROM ledger_head WHERE id = 1").fetchone()
-    intact = intact and head == (entries, previous)
+    intact = walk.intact and walk.first_prev == GENESIS and head == (entries, walk.last_hash)
     return time.perf_counter() - start, time.process_time() - cpu, intact
 
 
@@ -591,7 +584,8 @@ class VerifyResult:
     plain_cpu: list[float] = field(default_factory=list)
     with_checkpoint: list[float] = field(default_factory=list)
     with_checkpoint_cpu: list[float] = field(default_factory=list)
-    sketches: dict[int, tuple[list[float], list[float]]] = field(default_factory=dict)  # processes: wall, CPU
+    sketch: list[float] = field(default_factory=list)
+    sketch_cpu: list[float] = field(default_factory=list)
     sketch_intact: bool = True
     reports: list[ledger.ChainReport] = field(default_factory=list)
     load_seconds: float = 0.0
@@ -623,20 +617,18 @@ def bench_verify(
         cpu.append(used)
         result.reports.append(report)
 
-    def sketch(processes: int) -> None:
-        seconds, used, intact = sketch_verify(url, entries=args.entries, processes=processes)
-        walls, cpus = result.sketches.setdefault(processes, ([], []))
-        walls.append(seconds)
-        cpus.append(used)
+    def sketch() -> None:
+        seconds, used, intact = sketch_verify(url, entries=args.entries)
+        result.sketch.append(seconds)
+        result.sketch_cpu.append(used)
         result.sketch_intact &= intact
 
     for number in range(1, args.runs + 1):
         _say(f"verify run {number}/{args.runs}")
         sides = [lambda: product(result.plain, result.plain_cpu)]
         if args.sketch_fixes:
-            sides += [lambda: sketch(1), lambda: sketch(os.cpu_count() or 2)]
-        shift = (number - 1) % len(sides)  # each side goes first in turn
-        for side in sides[shift:] + sides[:shift]:
+            sides.append(sketch)
+        for side in sides if number % 2 else reversed(sides):
             side()
     with tempfile.TemporaryDirectory(prefix="casevault-bench-keys-") as keys, sessions() as session:
         start = time.perf_counter()
@@ -906,12 +898,12 @@ def report_verify(
         "signing the checkpoint (maybe_checkpoint, which first "
         f"re-verifies every entry) {got.checkpoint_seconds:.2f} s"
     )
-    for processes, (walls, cpus) in got.sketches.items():
+    if got.sketch:
         notes.append(
-            f"    sketch, {processes} process{'es' if processes > 1 else ''} (read-ahead thread, "
-            f"plain DB-API rows, leaves from digest bytes; not product code): {_list(walls)} s, "
-            f"CPU here {_list(cpus)} s, "
-            f"median {statistics.median(walls):.2f} s; intact: {'yes' if got.sketch_intact else 'NO'}"
+            "    sketch (read-ahead thread, plain DB-API rows, leaves from digest bytes; not product code): "
+            f"{_list(got.sketch)} s, CPU {_list(got.sketch_cpu)} s, "
+            f"median {statistics.median(got.sketch):.2f} s; "
+            f"intact: {'yes' if got.sketch_intact else 'NO'}"
         )
 
 
