@@ -9,7 +9,9 @@ field (422); policy refusals render the refusal page (403).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+from collections.abc import Iterator
 from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -39,6 +41,19 @@ STATUSES = tuple(s.value for s in RequestStatus)
 
 def _denied(exc: policy.Denied) -> api.Denied:
     return api.Denied(exc.decision)
+
+
+@contextlib.contextmanager
+def _step_errors() -> Iterator[None]:
+    """A refused, unknown or already-decided request as its page (403, 404, 409)."""
+    try:
+        yield
+    except policy.Denied as exc:
+        raise _denied(exc) from exc
+    except retrieval.NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except retrieval.Conflict as exc:
+        raise HTTPException(409, str(exc)) from exc
 
 
 def _field_error(exc: Refused, known: tuple[str, ...], default: str) -> tuple[str, str]:
@@ -293,20 +308,15 @@ def decide_request(
         errors = {"decision": translate(lang, "retrieval.err.decision")}
         return _detail(request, session, caller, request_id, errors=errors, reason=reason, status=422)
     try:
-        retrieval.decide_request(
-            session,
-            subject=caller.subject,
-            context=auth.policy_context(request, session, caller),
-            request_id=request_id,
-            approve=decision == "approve",
-            reason=reason,
-        )
-    except policy.Denied as exc:
-        raise _denied(exc) from exc
-    except retrieval.NotFound as exc:
-        raise HTTPException(404, str(exc)) from exc
-    except retrieval.Conflict as exc:
-        raise HTTPException(409, str(exc)) from exc
+        with _step_errors():
+            retrieval.decide_request(
+                session,
+                subject=caller.subject,
+                context=auth.policy_context(request, session, caller),
+                request_id=request_id,
+                approve=decision == "approve",
+                reason=reason,
+            )
     except Refused as exc:
         session.rollback()
         _, message = _field_error(exc, ("reason",), "reason")
@@ -332,19 +342,14 @@ def revoke_grant(
     auth.check_csrf(caller, csrf_token)
     lang, _ = choose_lang(request)
     try:
-        retrieval.revoke_grant(
-            session,
-            subject=caller.subject,
-            context=auth.policy_context(request, session, caller),
-            request_id=request_id,
-            reason=reason,
-        )
-    except policy.Denied as exc:
-        raise _denied(exc) from exc
-    except retrieval.NotFound as exc:
-        raise HTTPException(404, str(exc)) from exc
-    except retrieval.Conflict as exc:
-        raise HTTPException(409, str(exc)) from exc
+        with _step_errors():
+            retrieval.revoke_grant(
+                session,
+                subject=caller.subject,
+                context=auth.policy_context(request, session, caller),
+                request_id=request_id,
+                reason=reason,
+            )
     except Refused as exc:
         session.rollback()
         _, message = _field_error(exc, ("reason",), "reason")
