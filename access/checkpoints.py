@@ -423,6 +423,8 @@ class CheckpointAudit:
 
     def add(self, entry_hash_hex: str) -> None:
         """Add the next entry (its hash as recomputed from its content)."""
+        if self._next < 0:
+            return  # past the last checkpoint: no tree left to build
         self._tree.add(leaf_hash(entry_hash_hex))
         if self._tree.size == self._next:
             self._check_reached()

@@ -231,7 +231,7 @@ def stored_entries(
     )
     bounds = {"after": after, "upto": upto if upto is not None else 2**62}
     result = session.connection().execute(query.execution_options(yield_per=batch), bounds)
-    for part in result.partitions():
+    for part in result.partitions(batch):
         for (
             seq,
             at,
