@@ -3,7 +3,9 @@
 Deny by default. A role may only attempt what `ROLE_ACTIONS` lists; content is never read by
 the three administrators (三员分立); state secrets need clearance at least their grade;
 supervisors act only inside an approved, unexpired, unrevoked grant that names the record;
-nobody decides their own retrieval request (不得自行审批).
+nobody decides their own request (不得自行审批); applicants act on their own disclosure requests
+only, and see released material only inside its release period; only the officer a disclosure
+request is assigned to handles it; state-secret records are never released, whatever the clearance.
 `enforce` decides and writes the decision to the ledger in the caller's transaction.
 """
 
@@ -42,6 +44,17 @@ class Action(StrEnum):
     retrieval_revoke = "retrieval.revoke"  # revoke the grant of an approved one
     register_read = "register.read"  # the retrieval register (调取登记簿): metadata, never content
     copy_trace = "copy.trace"  # find whose watermarked copy a file is
+    disclosure_submit = "disclosure.submit"  # file an information-disclosure request (依申请公开)
+    disclosure_read = "disclosure.read"  # one request: status, deadlines, messages, reply
+    disclosure_correct = "disclosure.correct"  # the applicant answers a correction notice (补正)
+    disclosure_release_view = "disclosure.release.view"  # released material (公开件), applicant side
+    disclosure_queue = "disclosure.queue"  # the queue of open requests and their deadlines
+    disclosure_assign = "disclosure.assign"  # give a request to a disclosure officer
+    disclosure_handle = "disclosure.handle"  # correction notice, consultation, extension request, messages
+    disclosure_decide = "disclosure.decide"  # the reply (答复, art. 36)
+    disclosure_release = "disclosure.release"  # copy a record into the release realm
+    disclosure_extension_decide = "disclosure.extension.decide"  # approve or refuse an extension (延期)
+    calendar_edit = "calendar.edit"  # enter a year's holiday table (节假日安排)
 
 
 CONTENT = frozenset(
@@ -59,12 +72,20 @@ _ARCHIVE = {
     Action.bundle_export,
 }
 _REGISTER = {Action.retrieval_request, Action.register_read, Action.copy_trace}
+_DISCLOSURE = {Action.disclosure_read, Action.disclosure_queue, Action.disclosure_assign}
 ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
     Role.archivist: frozenset(_ARCHIVE | _REGISTER),
     Role.archive_manager: frozenset(
-        _ARCHIVE | _REGISTER | {Action.retrieval_decide, Action.retrieval_revoke}
+        _ARCHIVE
+        | _REGISTER
+        | _DISCLOSURE
+        | {Action.retrieval_decide, Action.retrieval_revoke, Action.disclosure_extension_decide}
     ),
-    Role.disclosure_officer: frozenset({Action.case_list, Action.bundle_read, Action.record_view}),
+    Role.disclosure_officer: frozenset(
+        {Action.case_list, Action.bundle_read, Action.record_view}
+        | _DISCLOSURE
+        | {Action.disclosure_handle, Action.disclosure_decide, Action.disclosure_release}
+    ),
     Role.supervisor: frozenset(
         {
             Action.case_list,
@@ -78,13 +99,23 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
         {Action.ledger_read, Action.ledger_verify, Action.register_read, Action.copy_trace}
     ),
     Role.security_admin: frozenset({Action.user_admin}),
-    Role.sysadmin: frozenset({Action.bundle_verify}),
-    Role.applicant: frozenset(),
+    Role.sysadmin: frozenset({Action.bundle_verify, Action.calendar_edit}),
+    Role.applicant: frozenset(
+        {
+            Action.disclosure_submit,
+            Action.disclosure_read,
+            Action.disclosure_correct,
+            Action.disclosure_release_view,
+        }
+    ),
 }
 # What a grant must allow for each action a supervisor attempts; only these need a grant.
 GRANT_NEEDS = {Action.bundle_read: "view", Action.record_view: "view", Action.record_download: "download"}
 # Actions on a request that its own requester may never take (nobody approves their own request).
-NOT_BY_REQUESTER = frozenset({Action.retrieval_decide})
+NOT_BY_REQUESTER = frozenset({Action.retrieval_decide, Action.disclosure_extension_decide})
+# What an applicant may do only to their own requests, and what only the assigned officer does.
+OWN_ONLY = frozenset({Action.disclosure_read, Action.disclosure_correct, Action.disclosure_release_view})
+ASSIGNED_ONLY = frozenset({Action.disclosure_handle, Action.disclosure_decide, Action.disclosure_release})
 CLEARANCE_RANK = {c.value: rank for rank, c in enumerate(Clearance)}
 
 
@@ -109,7 +140,9 @@ class Resource:
     record_id: str | None = None
     classification: str = "none"
     grade: str | None = None
-    owner: str | None = None  # for a retrieval request: the username of who filed it
+    owner: str | None = None  # for a request: the username of who filed it (or asked for an extension)
+    assignee: str | None = None  # for a disclosure request: the officer handling it
+    available_until: datetime | None = None  # for released material: the end of its release period
 
 
 @dataclass(frozen=True)
@@ -173,7 +206,17 @@ def decide(subject: Subject, action: Action, resource: Resource, context: Contex
             return _deny("watermarked-copy", "supervisors download watermarked copies, never the original")
         return _deny("role", f"role {subject.role.value} may not {action.value}")
     if action in NOT_BY_REQUESTER and resource.owner is not None and resource.owner == subject.username:
-        return _deny("own-request", "nobody decides their own retrieval request (不得自行审批)")
+        return _deny("own-request", "nobody decides their own request (不得自行审批)")
+    if subject.role is Role.applicant and action in OWN_ONLY and resource.owner != subject.username:
+        return _deny("own-requests-only", "applicants see and act on their own requests only")
+    if action in ASSIGNED_ONLY and resource.assignee != subject.username:
+        return _deny("assigned-officer", "only the officer the request is assigned to handles it")
+    if action is Action.disclosure_release and resource.classification == "state_secret":
+        return _deny("state-secret", "state-secret records are never released to applicants (art. 14)")
+    if action is Action.disclosure_release_view and (
+        resource.available_until is None or context.now >= resource.available_until
+    ):
+        return _deny("release-period", "the release period of this material has ended")
     if resource.classification == "state_secret" and action in CONTENT | {Action.bundle_read}:
         grade = resource.grade or "top_secret"
         if CLEARANCE_RANK[subject.clearance.value] < CLEARANCE_RANK[grade]:

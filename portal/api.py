@@ -15,14 +15,23 @@ from pydantic import AwareDatetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from access import identities, ledger, tokens
+from access import ledger
 from access.ledger import LedgerEntry
 from access.policy import Action, Decision, Resource, decide, enforce
 from archive import catalogue
 from archive.errors import UnknownBundle
 from archive.models import Bundle, CaseRecord
 from archive.service import get_bundle
-from portal.auth import DB, Caller, Principal, client_address, policy_context, token_settings, wired_of
+from portal.auth import (
+    DB,
+    INTERNAL,
+    Caller,
+    Principal,
+    authenticate_at,
+    issue_token,
+    policy_context,
+    wired_of,
+)
 from portal.ranges import Unsatisfiable, parse_range
 
 router = APIRouter(prefix="/api/v1", tags=["internal"])
@@ -87,31 +96,14 @@ def token(
     password: Annotated[str, Form()],
 ) -> dict[str, Any]:
     """Exchange a username and password for a short-lived bearer token."""
-    wired = wired_of(request)
-    now = wired.clock()
-    user = identities.authenticate(
-        session,
-        username=username,
-        password=password,
-        now=now,
-        source=client_address(request),
-        lockout=identities.Lockout(wired.settings.lockout_attempts, wired.settings.lockout_minutes),
-    )
-    session.commit()
-    if user is None or user.role == "applicant":
+    user = authenticate_at(INTERNAL, request, session, username=username, password=password)
+    if user is None:
         raise HTTPException(
             401,
             "wrong username or password, or the account is locked or disabled",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    settings = token_settings(wired)
-    return {
-        "access_token": tokens.issue(
-            settings=settings, username=user.username, token_version=user.token_version, now=now
-        ),
-        "token_type": "bearer",
-        "expires_in": int(settings.lifetime.total_seconds()),
-    }
+    return issue_token(INTERNAL, request, user)
 
 
 @router.get("/cases")

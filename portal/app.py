@@ -10,13 +10,13 @@ from typing import Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import OperationalError
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from archive.errors import Refused, StoreUnavailable, UnknownBundle
 from portal import api, operations
-from portal.context import Wired
+from portal.context import PublicWired, Wired
 
 log = logging.getLogger(__name__)
 AppKind = Literal["both", "internal", "public"]
@@ -70,7 +70,7 @@ def _invalid(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": problems}, status_code=422)
 
 
-def _install(app: FastAPI, wired: Wired | None) -> FastAPI:
+def _install(app: FastAPI, wired: PublicWired | None) -> FastAPI:
     if wired is not None:
         app.state.wired = wired
     app.add_middleware(SecurityHeaders)
@@ -102,12 +102,26 @@ async def _checkpoints(app: FastAPI) -> AsyncIterator[None]:
     task.cancel()
 
 
+def create_public_only(wired: PublicWired) -> FastAPI:
+    """The public portal served alone (`serve --app public`), still at `/public`."""
+    from portal import public
+
+    app = _install(FastAPI(title="casevault public", docs_url=None, redoc_url=None), None)
+    app.mount("/public", _install(public.create_public_app(wired), wired))
+
+    @app.get("/", include_in_schema=False)
+    def home() -> Response:
+        return RedirectResponse("/public/", status_code=307)
+
+    return app
+
+
 def create_app(wired: Wired, *, kind: AppKind = "both") -> FastAPI:
-    """Build the app(s); the public app never receives archive-realm credentials."""
+    """Build the app(s); the public app gets only `wired.public()`, never the archive realm."""
     from portal import pages, proofs, public, retrieval_pages, retrievals, sso
 
     if kind == "public":
-        return _install(public.create_public_app(wired.settings), None)
+        return create_public_only(wired.public())
     app = _install(
         FastAPI(title="casevault", version="1", docs_url=None, redoc_url=None, lifespan=_checkpoints), wired
     )
@@ -119,5 +133,6 @@ def create_app(wired: Wired, *, kind: AppKind = "both") -> FastAPI:
     app.include_router(pages.router)
     pages.mount_static(app)
     if kind == "both":
-        app.mount("/public", _install(public.create_public_app(wired.settings), None))
+        public_wired = wired.public()
+        app.mount("/public", _install(public.create_public_app(public_wired), public_wired))
     return app

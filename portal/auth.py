@@ -1,46 +1,76 @@
-"""Who is calling: bearer tokens for the API, session cookies for pages, CSRF for forms."""
+"""Who is calling: bearer tokens for the API, session cookies for pages, CSRF for forms.
+
+Two doors share the mechanics and nothing else: the internal portal (staff) and the public
+portal (applicants) each have their own cookie, token audience and token secret, and each
+refuses the other's people.
+"""
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, Response
 from sqlalchemy.orm import Session
 
-from access import ledger, sessions, tokens
+from access import identities, ledger, sessions, tokens
 from access.models import Clearance, Role, User, WebSession
 from access.policy import Context, Subject, load_grants
-from portal.context import Wired, token_secret
+from portal.context import PublicWired, Wired, public_token_secret, token_secret
+from portal.settings import Settings
 
-SESSION_COOKIE = "casevault_session"
 ISSUER = "casevault"
-AUDIENCE = "casevault-internal"
+
+
+@dataclass(frozen=True)
+class Door:
+    """One way in: its cookie, token audience and secret, and who may come through it."""
+
+    cookie: str
+    audience: str
+    cookie_path: str
+    public: bool  # applicants only; else staff only
+    secret: Callable[[Settings], str]
+
+    def admits(self, user: User) -> bool:
+        """Applicants use the public door, staff the internal one."""
+        return (user.role == Role.applicant) == self.public
+
+
+INTERNAL = Door("casevault_session", "casevault-internal", "/", False, token_secret)
+PUBLIC = Door("casevault_public", "casevault-public", "/public", True, public_token_secret)
+SESSION_COOKIE = INTERNAL.cookie
+AUDIENCE = INTERNAL.audience
 
 
 def wired_of(request: Request) -> Wired:
-    """The wired archive this app was built with."""
+    """The wired archive this (internal) app was built with."""
+    return request.app.state.wired  # type: ignore[no-any-return]
+
+
+def public_wired_of(request: Request) -> PublicWired:
+    """The wiring of either app; the public app's holds no archive realm."""
     return request.app.state.wired  # type: ignore[no-any-return]
 
 
 def db(request: Request) -> Iterator[Session]:
     """One database session per request."""
-    with wired_of(request).sessions() as session:
+    with public_wired_of(request).sessions() as session:
         yield session
 
 
 DB = Annotated[Session, Depends(db)]
 
 
-def token_settings(wired: Wired, *, audience: str = AUDIENCE) -> tokens.TokenSettings:
-    """Token settings from the wired settings."""
+def token_settings(wired: PublicWired, *, door: Door = INTERNAL) -> tokens.TokenSettings:
+    """Token settings for a door from the wired settings."""
     return tokens.TokenSettings(
-        secret=token_secret(wired.settings),
+        secret=door.secret(wired.settings),
         issuer=ISSUER,
-        audience=audience,
+        audience=door.audience,
         lifetime=timedelta(minutes=wired.settings.token_minutes),
     )
 
@@ -78,9 +108,9 @@ def _unauthenticated(message: str) -> HTTPException:
     return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
 
 
-def optional_principal(request: Request, session: DB) -> Principal | None:
-    """The caller if signed in by bearer token or session cookie, else None."""
-    wired = wired_of(request)
+def caller_at(door: Door, request: Request, session: Session) -> Principal | None:
+    """The caller at a door if signed in there by bearer token or session cookie, else None."""
+    wired = public_wired_of(request)
     now = wired.clock()
     header = request.headers.get("authorization", "")
     if header:
@@ -88,21 +118,56 @@ def optional_principal(request: Request, session: DB) -> Principal | None:
         if scheme.lower() != "bearer" or not value:
             raise _unauthenticated("Authorization must be 'Bearer <token>'")
         try:
-            claims = tokens.read(value.strip(), settings=token_settings(wired), now=now)
+            claims = tokens.read(value.strip(), settings=token_settings(wired, door=door), now=now)
         except tokens.TokenInvalid as exc:
             raise _unauthenticated(f"invalid token: {exc}") from exc
         user = session.query(User).filter_by(username=claims["sub"]).one_or_none()
-        if user is None or user.disabled or claims.get("tv") != user.token_version:
+        if user is None or user.disabled or claims.get("tv") != user.token_version or not door.admits(user):
             raise _unauthenticated("token no longer valid; sign in again")
-        if user.role == Role.applicant:
-            raise HTTPException(403, {"rule": "realm", "reason": "applicants use the public portal"})
         return Principal(user=user, web=None)
-    cookie = request.cookies.get(SESSION_COOKIE)
+    cookie = request.cookies.get(door.cookie)
     if cookie:
         found = sessions.resume(session, cookie=cookie, now=now)
-        if found is not None:
+        if found is not None and door.admits(found[1]):
             return Principal(user=found[1], web=found[0])
     return None
+
+
+def optional_principal(request: Request, session: DB) -> Principal | None:
+    """The staff member calling the internal portal, if signed in."""
+    return caller_at(INTERNAL, request, session)
+
+
+def authenticate_at(
+    door: Door, request: Request, session: Session, *, username: str, password: str
+) -> User | None:
+    """Check a password (lockout and ledger included, committed); None unless this door admits the user."""
+    wired = public_wired_of(request)
+    settings = wired.settings
+    user = identities.authenticate(
+        session,
+        username=username,
+        password=password,
+        now=wired.clock(),
+        source=client_address(request),
+        lockout=identities.Lockout(settings.lockout_attempts, settings.lockout_minutes),
+    )
+    session.commit()
+    return user if user is not None and door.admits(user) else None
+
+
+def issue_token(door: Door, request: Request, user: User) -> dict[str, Any]:
+    """A bearer token for a user who just proved their password at this door."""
+    wired = public_wired_of(request)
+    settings = token_settings(wired, door=door)
+    token = tokens.issue(
+        settings=settings, username=user.username, token_version=user.token_version, now=wired.clock()
+    )
+    return {
+        "access_token": token,
+        "token_type": "bearer",
+        "expires_in": int(settings.lifetime.total_seconds()),
+    }
 
 
 def principal(caller: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:
@@ -117,7 +182,7 @@ Caller = Annotated[Principal, Depends(principal)]
 
 def policy_context(request: Request, session: Session, caller: Principal) -> Context:
     """The decision context for this request: time, address and the caller's grants."""
-    wired = wired_of(request)
+    wired = public_wired_of(request)
     return Context(
         now=wired.clock(),
         source=client_address(request),
@@ -133,11 +198,13 @@ def check_csrf(caller: Principal, submitted: str | None) -> None:
         raise HTTPException(403, {"rule": "csrf", "reason": "missing or wrong CSRF token; reload the page"})
 
 
-def sign_in(response: Response, session: Session, *, request: Request, user: User) -> None:
+def sign_in(
+    response: Response, session: Session, *, request: Request, user: User, door: Door = INTERNAL
+) -> None:
     """Start a fresh browser session (never reusing one from before sign-in) and set its cookie."""
-    wired = wired_of(request)
+    wired = public_wired_of(request)
     now = wired.clock()
-    stale = request.cookies.get(SESSION_COOKIE)
+    stale = request.cookies.get(door.cookie)
     if stale:
         sessions.end(session, cookie=stale, now=now)
     value, row = sessions.start(session, user=user, now=now)
@@ -151,20 +218,20 @@ def sign_in(response: Response, session: Session, *, request: Request, user: Use
     )
     session.commit()
     response.set_cookie(
-        SESSION_COOKIE,
+        door.cookie,
         value,
         max_age=int((row.expires_at - now).total_seconds()),
-        path="/",
+        path=door.cookie_path,
         httponly=True,
         secure=wired.settings.cookie_secure,
         samesite="lax",
     )
 
 
-def sign_out(response: Response, session: Session, *, request: Request) -> None:
+def sign_out(response: Response, session: Session, *, request: Request, door: Door = INTERNAL) -> None:
     """End the browser session at once and clear its cookie."""
-    cookie = request.cookies.get(SESSION_COOKIE)
+    cookie = request.cookies.get(door.cookie)
     if cookie:
-        sessions.end(session, cookie=cookie, now=wired_of(request).clock())
+        sessions.end(session, cookie=cookie, now=public_wired_of(request).clock())
         session.commit()
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(door.cookie, path=door.cookie_path)

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -34,7 +34,7 @@ from archive.errors import ArchiveError, Refused, StoreUnavailable
 from archive.fixity import verify_bag_dir
 from archive.service import latest_bundle
 from portal import operations
-from portal.context import Wired, wire
+from portal.context import PublicWired, wire, wire_public
 from portal.demo import DEMO_CASE_NO, DEMO_PASSWORD, DEMO_USERS, case_document, write_sip
 from portal.settings import Settings
 
@@ -73,7 +73,10 @@ def _errors() -> Iterator[None]:
         _fail(f"{exc.filename or 'file system'}: {exc.strerror or exc}", 1)
 
 
-def _wired() -> Wired:
+W = TypeVar("W", bound=PublicWired)
+
+
+def _wired(wiring: Callable[[Settings], W] = wire) -> W:  # type: ignore[assignment]
     try:
         settings = Settings()
     except ValidationError as exc:
@@ -81,7 +84,7 @@ def _wired() -> Wired:
         _fail(f"CASEVAULT_{str(first['loc'][0]).upper()}: {first['msg']}", EXIT_REFUSED)
     try:
         with _errors():
-            return wire(settings)
+            return wiring(settings)
     except ValueError as exc:
         _fail(str(exc), EXIT_REFUSED)
 
@@ -406,17 +409,24 @@ def serve(
     """Serve the internal portal at / and the public one at /public."""
     import uvicorn
 
-    from portal.app import create_app
+    from portal.app import create_app, create_public_only
 
     if which not in {"both", "internal", "public"}:
         _fail(f"--app: {which!r} is not one of both, internal, public", EXIT_REFUSED)
-    wired = _wired()
-    with _errors():
-        done = operations.reconcile(wired, grace=timedelta(minutes=wired.settings.reconcile_grace_minutes))
-    if done:
-        typer.echo(f"reconcile: removed {len(done)} leftover object(s) of interrupted deposits")
+    if which == "public":
+        # The archive realm is never opened: the public host may not even hold its credentials.
+        served = create_public_only(_wired(wire_public))
+    else:
+        wired = _wired()
+        with _errors():
+            done = operations.reconcile(
+                wired, grace=timedelta(minutes=wired.settings.reconcile_grace_minutes)
+            )
+        if done:
+            typer.echo(f"reconcile: removed {len(done)} leftover object(s) of interrupted deposits")
+        served = create_app(wired, kind=which)  # type: ignore[arg-type]
     uvicorn.run(
-        create_app(wired, kind=which),
+        served,
         host=host,
         port=port,
         log_level="info",  # type: ignore[arg-type]

@@ -24,7 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from access import identities, retrieval
+from access import retrieval
 from access.ledger import LedgerEntry
 from access.models import Role
 from access.policy import THREE_ROLES, Action, Context, Resource, decide
@@ -249,18 +249,9 @@ def login(
     if not _same_token(request.cookies.get(LOGIN_CSRF_COOKIE), csrf_token):
         error = translate(lang, "login.csrf")
         return login_page(request, status=403, username=username, error=error, back_to=next)
-    wired = wired_of(request)
-    settings = wired.settings
-    user = identities.authenticate(
-        session,
-        username=username,
-        password=password,
-        now=wired.clock(),
-        source=auth.client_address(request),
-        lockout=identities.Lockout(settings.lockout_attempts, settings.lockout_minutes),
-    )
-    session.commit()
-    if user is None or user.role == Role.applicant.value:
+    settings = wired_of(request).settings
+    user = auth.authenticate_at(auth.INTERNAL, request, session, username=username, password=password)
+    if user is None:
         error = translate(
             lang, "login.failed", attempts=settings.lockout_attempts, minutes=settings.lockout_minutes
         )

@@ -8,8 +8,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
+from portal.context import PublicWired
 from portal.i18n import render
-from portal.settings import Settings
 
 STATIC = Path(__file__).resolve().parent / "static"
 # The activities the rules (art. 12) require to be recorded on camera, in the rules' order.
@@ -25,11 +25,11 @@ RECORDED_ACTIVITIES = (
 REQUEST_STEPS = ("public.request.1", "public.request.2", "public.request.3", "public.request.4")
 
 
-def create_public_app(settings: Settings) -> FastAPI:
-    """The public app; built from settings alone, it cannot reach the archive realm."""
+def create_public_app(wired: PublicWired) -> FastAPI:
+    """The public app; built from the public wiring alone, it cannot reach the archive realm."""
     app = FastAPI(title="casevault public", docs_url=None, redoc_url=None)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    organization = settings.source_organization
+    organization = wired.settings.source_organization
 
     @app.get("/", include_in_schema=False)
     def recorded_activities(request: Request) -> Response:

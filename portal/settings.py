@@ -9,6 +9,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from archive.digests import parse_algorithms
 
+# What the public portal's settings hold instead of the archive store: no store opens from it.
+WITHHELD = "withheld://archive-realm"
+
 
 class Settings(BaseSettings):
     """Everything an operator can configure."""
@@ -26,6 +29,12 @@ class Settings(BaseSettings):
     reconcile_grace_minutes: int = 60
     token_secret: str | None = None
     token_minutes: int = 15
+    # The public portal's token secret (separate, so a public host cannot mint internal tokens).
+    public_token_secret: str | None = None
+    # Base64 X25519 public key that seals applicants' ID numbers on a separate public host.
+    id_number_public_key: str | None = None
+    # How long an applicant may view released material after the decision (days).
+    release_days: int = 30
     public_url: str = "http://127.0.0.1:8000"
     lockout_attempts: int = 5
     lockout_minutes: int = 15
@@ -59,6 +68,15 @@ class Settings(BaseSettings):
     def resolved_database_url(self) -> str:
         """The configured database, or SQLite in the data dir."""
         return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'casevault.db'}"
+
+    @property
+    def release_store_url(self) -> str:
+        """The release realm (公开件): the configured store, or a FileStore beside the archive's."""
+        return self.release_store or f"file://{self.data_dir.resolve() / 'release'}"
+
+    def without_archive_credentials(self) -> Settings:
+        """These settings with the archive realm and internal secrets removed (for the public portal)."""
+        return self.model_copy(update={"store": WITHHELD, "token_secret": None, "oidc_client_secret": None})
 
     @property
     def store_url(self) -> str:

@@ -30,7 +30,7 @@ def upgrade() -> None:
     op.create_table('holiday_years',
     sa.Column('year', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('entered_by', sa.String(length=64), nullable=False),
-    sa.Column('entered_at', archive.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('entered_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('note', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('year', name=op.f('pk_holiday_years'))
     )
@@ -44,7 +44,7 @@ def upgrade() -> None:
     sa.Column('phone', sa.String(length=32), nullable=False),
     sa.Column('email', sa.String(length=254), nullable=False),
     sa.Column('address', sa.String(length=512), nullable=True),
-    sa.Column('created_at', archive.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_applicants_user_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_applicants')),
     sa.UniqueConstraint('user_id', name=op.f('uq_applicants_user_id'))
@@ -83,8 +83,8 @@ def upgrade() -> None:
     sa.Column('reasons', sa.Text(), nullable=True),
     sa.Column('decided_on', sa.Date(), nullable=True),
     sa.Column('decided_by_id', sa.Integer(), nullable=True),
-    sa.Column('release_until', archive.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', archive.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('release_until', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['applicant_id'], ['applicants.id'], name=op.f('fk_disclosure_requests_applicant_id_applicants')),
     sa.ForeignKeyConstraint(['assignee_id'], ['users.id'], name=op.f('fk_disclosure_requests_assignee_id_users')),
     sa.ForeignKeyConstraint(['decided_by_id'], ['users.id'], name=op.f('fk_disclosure_requests_decided_by_id_users')),
@@ -108,7 +108,7 @@ def upgrade() -> None:
     sa.Column('from_office', sa.Boolean(), nullable=False),
     sa.Column('author', sa.String(length=64), nullable=False),
     sa.Column('body', sa.Text(), nullable=False),
-    sa.Column('created_at', archive.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['request_id'], ['disclosure_requests.id'], name=op.f('fk_disclosure_messages_request_id_disclosure_requests')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_disclosure_messages'))
     )
@@ -128,7 +128,7 @@ def upgrade() -> None:
     sa.Column('sha256', sa.String(length=64), nullable=False),
     sa.Column('redacted', sa.Boolean(), nullable=False),
     sa.Column('original_sha256', sa.String(length=64), nullable=False),
-    sa.Column('released_at', archive.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('released_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['bundle_id'], ['bundles.id'], name=op.f('fk_released_items_bundle_id_bundles')),
     sa.ForeignKeyConstraint(['request_id'], ['disclosure_requests.id'], name=op.f('fk_released_items_request_id_disclosure_requests')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_released_items'))
