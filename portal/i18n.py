@@ -15,6 +15,9 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from portal.disclosure_messages import DISCLOSURE_MESSAGES
+from portal.public_messages import PUBLIC_MESSAGES
+
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
 LANG_COOKIE = "lang"
@@ -517,6 +520,10 @@ _CATALOGUE.update(
         "copy.link": ("下载副本", "Download the copy"),
     }
 )
+
+# Each workflow with pages of its own keeps its catalogue beside them.
+_CATALOGUE.update(PUBLIC_MESSAGES)
+_CATALOGUE.update(DISCLOSURE_MESSAGES)
 
 MESSAGES: dict[str, dict[str, str]] = {
     lang: {key: pair[index] for key, pair in _CATALOGUE.items()} for index, lang in enumerate(LANGS)
