@@ -26,7 +26,7 @@ from rich.progress import (
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from access import identities
+from access import applicants, id_numbers, identities
 from access.copies import trace_copy
 from access.models import User
 from access.policy import Context, Denied
@@ -35,7 +35,7 @@ from archive.fixity import verify_bag_dir
 from archive.service import latest_bundle
 from portal import operations
 from portal.context import PublicWired, wire, wire_public
-from portal.demo import DEMO_CASE_NO, DEMO_PASSWORD, DEMO_USERS, case_document, write_sip
+from portal.demo import DEMO_APPLICANT, DEMO_CASE_NO, DEMO_PASSWORD, DEMO_USERS, case_document, write_sip
 from portal.settings import Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -453,6 +453,14 @@ def demo() -> None:
                     clearance=account.get("clearance", "none"),
                     department=account.get("department"),
                 )
+        if session.scalar(select(User.id).where(User.username == DEMO_APPLICANT["username"])) is None:
+            applicants.register_applicant(
+                session,
+                **DEMO_APPLICANT,
+                password=DEMO_PASSWORD,
+                id_number_key=wired.id_number_key,
+                now=wired.clock(),
+            )
         session.commit()
         existing = latest_bundle(session, DEMO_CASE_NO)
     with _errors():
@@ -468,6 +476,15 @@ def demo() -> None:
     typer.echo(f"demo accounts (password {DEMO_PASSWORD}):")
     for account in DEMO_USERS:
         typer.echo(f"  {account['username']:<11} {account['role']:<19} {account['name']}")
+    who = DEMO_APPLICANT
+    typer.echo(f"  {who['username']:<11} {'applicant':<19} {who['name']} (public portal at /public)")
+
+
+@app.command("id-number-key")
+def id_number_key() -> None:
+    """Print the public key that seals applicants' ID numbers, for a separately deployed public portal."""
+    wired = _wired()
+    typer.echo(id_numbers.public_key_text(wired.id_number_key))
 
 
 def main() -> None:

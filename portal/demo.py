@@ -174,3 +174,13 @@ DEMO_USERS: list[dict[str, str]] = [
     {"username": "secadmin", "role": "security_admin", "name": "安全保密管理员 郑强"},
     {"username": "sysadmin", "role": "sysadmin", "name": "系统管理员 孙磊"},
 ]
+# A party to the demo case, registered on the public portal (the ID number is the GB 11643 example).
+DEMO_APPLICANT: dict[str, str] = {
+    "username": "zhangsan",
+    "name": "张三",
+    "id_type": "resident_id",
+    "id_number": "11010519491231002X",
+    "phone": "13800138000",
+    "email": "zhangsan@example.cn",
+    "address": "深圳市福田区示例路1号",
+}
