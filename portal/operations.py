@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from access import checkpoints, ledger
+from access import checkpoints, disclosures, ledger, workdays
 from access.models import Clearance, Role
 from access.policy import Action, Context, Decision, Denied, Resource, Subject, record, require
 from archive import fixity, service
@@ -220,3 +220,13 @@ def checkpoint_ledger(wired: Wired, *, force: bool = False) -> checkpoints.Ledge
             session.rollback()
             return None
     return made
+
+
+def expire_corrections(wired: Wired) -> list[str]:
+    """Mark requests whose correction period lapsed as deemed withdrawn (视为放弃申请)."""
+    with wired.sessions() as session:
+        lapsed = disclosures.expire_corrections(
+            session, now=wired.clock(), calendar=workdays.load_calendar(session)
+        )
+        session.commit()
+    return lapsed
