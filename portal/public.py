@@ -1,4 +1,9 @@
-"""The public portal (公众门户): it holds no archive-realm credentials, by construction."""
+"""The public portal (公众门户): it holds no archive-realm credentials, by construction.
+
+Applicants register, sign in, file information-disclosure requests (依申请公开) and see what
+was released to them — through pages (`portal.public_pages`) and a JSON API under `/api/v1`
+(`portal.public_api`). Released copies are read from the release realm only.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
+from portal import public_api, public_pages
 from portal.context import PublicWired
 from portal.i18n import render
 
@@ -40,6 +46,10 @@ def create_public_app(wired: PublicWired) -> FastAPI:
             organization=organization,
             activities=RECORDED_ACTIVITIES,
             steps=REQUEST_STEPS,
+            root=str(request.scope.get("root_path", "")),
+            me=None,
         )
 
+    app.include_router(public_api.router)
+    app.include_router(public_pages.router)
     return app
