@@ -371,15 +371,18 @@ def test_public_page_lists_the_recorded_activities(portal: Portal) -> None:
     assert "Enforcement activities recorded on camera" in portal.client.get("/public/?lang=en").text
 
 
-def test_public_app_is_built_from_settings_alone(portal: Portal) -> None:
+def test_public_app_alone_serves_under_public_without_the_archive_realm(portal: Portal) -> None:
     from fastapi.testclient import TestClient
 
-    from portal.public import create_public_app
+    from portal.app import create_app
 
-    app = create_public_app(portal.wired.settings)
-    assert not hasattr(app.state, "wired")
+    app = create_app(portal.wired, kind="public")
+    public = next(route.app for route in app.routes if getattr(route, "path", "") == "/public")
+    assert not hasattr(public.state.wired, "store") and not hasattr(public.state.wired, "keyring")
     with TestClient(app) as client:
-        assert client.get("/").status_code == 200
+        assert client.get("/public/").status_code == 200
+        assert client.get("/", follow_redirects=False).headers["location"] == "/public/"
+        assert client.get("/api/v1/cases").status_code == 404
 
 
 # --- the pictures and the catalogue, without the app ----------------------------------------
