@@ -18,6 +18,7 @@ that is not the caller's, `NotFound`; a step the request's state does not allow,
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import mimetypes
 import secrets
@@ -41,12 +42,12 @@ from access.models import (
     Role,
     User,
 )
-from access.policy import Action, Context, Resource, Subject, decide, record, require
+from access.policy import Action, Context, Denied, Resource, Subject, decide, record, require
 from access.retrieval import CHINA, Conflict, NotFound, Notice
 from archive.errors import Refused
 from archive.models import BundleFile, CaseRecord
 from archive.service import latest_bundle
-from archive.store import CHUNK, ObjectStore
+from archive.store import CHUNK, ObjectInfo, ObjectStore
 
 ANSWER_DAYS = 20  # art. 33
 CORRECTION_NOTICE_DAYS = 7  # art. 30
@@ -365,7 +366,7 @@ def _step(
         session.commit()
         if decision.rule == "own-requests-only":
             raise NotFound(f"request: no disclosure request {request_id}")
-        require(session, subject=subject, action=action, resource=_resource(row), context=context)
+        raise Denied(decision)
     return row
 
 
@@ -841,10 +842,12 @@ def decide_extension(
         resource=resource,
         context=context,
     )
+    _open(row)
     if row.extension_status != "requested":
         raise Conflict("extension: no extension is waiting for a decision")
     reason = _text("reason", reason, required=not approve)
     row.extension_status = "approved" if approve else "refused"
+    row.extension_decided_by_id = subject.user_id
     _refresh_due(calendar, row)
     if approve:
         _message(
@@ -909,9 +912,13 @@ class Candidate:
 
 
 def candidates(session: Session, *, subject: Subject, context: Context, request_id: int) -> list[Candidate]:
-    """The records of the request's case an officer may choose from (metadata only)."""
+    """The records of the request's case an officer may choose from (metadata only; staff only)."""
     row = _step(
         session, subject=subject, context=context, action=Action.disclosure_read, request_id=request_id
+    )
+    # Record titles name parties and witnesses: the list belongs to the office's queue, not to applicants.
+    require(
+        session, subject=subject, action=Action.disclosure_queue, resource=_resource(row), context=context
     )
     bundle = latest_bundle(session, row.case_no) if row.case_no else None
     if bundle is None:
@@ -940,8 +947,9 @@ class Redaction:
     stream: BinaryIO
 
 
-def _release_key(row: DisclosureRequest, index: int, filename: str) -> str:
-    return f"releases/{row.tracking_code}/{index:03d}-{filename}"
+def _release_key(row: DisclosureRequest, attempt: str, index: int, filename: str) -> str:
+    # A key per attempt: copies a failed attempt could not take back never block the next one.
+    return f"releases/{row.tracking_code}/{attempt}/{index:03d}-{filename}"
 
 
 def _safe_filename(name: str) -> str:
@@ -958,8 +966,10 @@ def _copy(
     *,
     tags: dict[str, str],
     limit: int | None = None,
+    sealed_sha256: str | None = None,
 ) -> tuple[int, str]:
-    """Stream into the release realm, hashing on the way; nothing is visible unless it all arrives."""
+    """Stream into the release realm, hashing on the way; nothing is visible unless it all arrives
+    (and, for a sealed record, matches its seal)."""
     writer = writer_store.open_writer(key, tags=tags)
     digest, size = hashlib.sha256(), 0
     try:
@@ -969,11 +979,23 @@ def _copy(
                 raise Refused(f"file: larger than {limit >> 20} MiB")
             digest.update(chunk)
             writer.write(chunk)
+        if sealed_sha256 is not None and digest.hexdigest() != sealed_sha256:
+            raise Refused(
+                f"record_ids: {tags['record']} no longer matches its seal; nothing was released; "
+                "run `casevault verify`"
+            )
         writer.commit()
     except BaseException:
         writer.abort()
         raise
     return size, digest.hexdigest()
+
+
+def _discard(store: ObjectStore, keys: Iterable[str], *, at: datetime) -> None:
+    """Take back the copies of a reply that failed; a store that is down keeps them, unreferenced."""
+    for key in keys:
+        with contextlib.suppress(Exception):
+            store.discard(ObjectInfo(key=key, modified_at=at))
 
 
 def _chunks(stream: BinaryIO) -> Iterable[bytes]:
@@ -1017,7 +1039,7 @@ def decide_request(
         raise Refused(f"record_ids: a {kind.value} reply releases nothing")
     if redactions and kind is not DecisionType.partly_released:
         raise Refused("redactions: redacted derivatives belong to a partly released reply (art. 37)")
-    releasing: list[tuple[CaseRecord, BundleFile, Redaction | None]] = []
+    releasing: list[tuple[CaseRecord, BundleFile, Redaction | None, str]] = []
     if chosen or redactions:
         bundle = latest_bundle(session, row.case_no) if row.case_no else None
         if bundle is None:
@@ -1045,45 +1067,44 @@ def decide_request(
             require(
                 session, subject=subject, action=Action.disclosure_release, resource=resource, context=context
             )
-            releasing.append((case_record, files[case_record.path], redaction))
+            filename = (
+                _safe_filename(redaction.filename) if redaction else PurePosixPath(case_record.path).name
+            )
+            releasing.append((case_record, files[case_record.path], redaction, filename))
     today = office_day(context.now)
-    for index, (case_record, stored, redaction) in enumerate(releasing, start=1):
-        tags = {"realm": "release", "request": row.tracking_code, "record": case_record.record_id}
-        if redaction is None:
-            filename = PurePosixPath(case_record.path).name
-            key = _release_key(row, index, filename)
-            size, sha256 = _copy(
-                archive.read(stored.key, version_id=stored.version_id), release, key, tags=tags
-            )
-            if sha256 != stored.sha256:
-                raise Refused(
-                    f"record_ids: {case_record.record_id} no longer matches its seal; run `casevault verify`"
+    attempt, copied = secrets.token_hex(4), list[str]()
+    try:
+        for index, (case_record, stored, redaction, filename) in enumerate(releasing, start=1):
+            tags = {"realm": "release", "request": row.tracking_code, "record": case_record.record_id}
+            key = _release_key(row, attempt, index, filename)
+            if redaction is None:
+                sealed = archive.read(stored.key, version_id=stored.version_id)
+                size, sha256 = _copy(sealed, release, key, tags=tags, sealed_sha256=stored.sha256)
+            else:
+                tags["redacted"] = "yes"
+                uploaded = _chunks(redaction.stream)
+                size, sha256 = _copy(uploaded, release, key, tags=tags, limit=MAX_REDACTED_BYTES)
+            copied.append(key)
+            row.items.append(
+                ReleasedItem(
+                    bundle_id=stored.bundle_id,
+                    record_id=case_record.record_id,
+                    title=case_record.title,
+                    filename=filename,
+                    media_type=mimetypes.guess_type(filename)[0] or "application/octet-stream",
+                    key=key,
+                    size=size,
+                    sha256=sha256,
+                    redacted=redaction is not None,
+                    original_sha256=stored.sha256,
+                    released_at=context.now,
                 )
-        else:
-            filename = _safe_filename(redaction.filename)
-            key = _release_key(row, index, filename)
-            size, sha256 = _copy(
-                _chunks(redaction.stream),
-                release,
-                key,
-                tags={**tags, "redacted": "yes"},
-                limit=MAX_REDACTED_BYTES,
             )
-        row.items.append(
-            ReleasedItem(
-                bundle_id=stored.bundle_id,
-                record_id=case_record.record_id,
-                title=case_record.title,
-                filename=filename,
-                media_type=mimetypes.guess_type(filename)[0] or "application/octet-stream",
-                key=key,
-                size=size,
-                sha256=sha256,
-                redacted=redaction is not None,
-                original_sha256=stored.sha256,
-                released_at=context.now,
-            )
-        )
+    except BaseException:
+        # The caller rolls back the rows; the copies are taken back here, so a failed reply
+        # leaves nothing in the release realm.
+        _discard(release, copied, at=context.now)
+        raise
     row.decision = kind.value
     row.decision_basis = basis
     row.reasons = reasons
