@@ -118,7 +118,7 @@ def create_public_only(wired: PublicWired) -> FastAPI:
 
 def create_app(wired: Wired, *, kind: AppKind = "both") -> FastAPI:
     """Build the app(s); the public app gets only `wired.public()`, never the archive realm."""
-    from portal import pages, proofs, public, retrieval_pages, retrievals, sso
+    from portal import disclosure_pages, pages, proofs, public, retrieval_pages, retrievals, sso
 
     if kind == "public":
         return create_public_only(wired.public())
@@ -130,6 +130,7 @@ def create_app(wired: Wired, *, kind: AppKind = "both") -> FastAPI:
     app.include_router(proofs.router)
     app.include_router(sso.router)
     app.include_router(retrieval_pages.router)
+    app.include_router(disclosure_pages.router)
     app.include_router(pages.router)
     pages.mount_static(app)
     if kind == "both":

@@ -24,7 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from access import retrieval
+from access import disclosures, retrieval, workdays
 from access.ledger import LedgerEntry
 from access.models import Role
 from access.policy import THREE_ROLES, Action, Context, Resource, decide
@@ -133,16 +133,23 @@ def _frame(request: Request) -> dict[str, Any]:
         "retrieval": may(request, caller, Action.retrieval_request, Resource("retrieval")),
         "decide": may(request, caller, Action.retrieval_decide, Resource("retrieval")),
         "register": may(request, caller, Action.register_read, Resource("register")),
+        "disclosures": may(request, caller, Action.disclosure_queue, Resource("disclosure")),
+        "calendar": may(request, caller, Action.calendar_edit, Resource("calendar")),
         "notices": notice_count(request, caller),
     }
     return frame
 
 
 def notice_count(request: Request, caller: Principal) -> int:
-    """How many retrieval notices the caller has (the badge in the navigation)."""
+    """How many retrieval notices and disclosure reminders the caller has (the badge in the navigation)."""
     wired = wired_of(request)
     with wired.sessions() as session:
-        return len(retrieval.notifications(session, subject=caller.subject, now=wired.clock()))
+        now = wired.clock()
+        found = retrieval.notifications(session, subject=caller.subject, now=now)
+        reminders = disclosures.reminders(
+            session, subject=caller.subject, now=now, calendar=workdays.load_calendar(session)
+        )
+        return len(found) + len(reminders)
 
 
 def page(request: Request, template: str, *, status: int = 200, **context: Any) -> Response:

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from access import policy, retrieval
+from access import disclosures, policy, retrieval, workdays
 from access.models import RequestStatus
 from access.policy import Action, Resource, decide
 from archive.errors import Refused
@@ -458,8 +458,13 @@ def register_print(request: Request, session: DB, caller: PageCaller, values: Fi
 
 @router.get("/notifications")
 def notifications_page(request: Request, session: DB, caller: PageCaller) -> Response:
-    """Requests to decide, decisions on the caller's requests, grants ending within 24 h."""
-    found = retrieval.notifications(session, subject=caller.subject, now=wired_of(request).clock())
+    """Requests to decide, decisions on the caller's requests, grants ending within 24 h, and
+    disclosure requests due soon or waiting for an extension decision."""
+    now = wired_of(request).clock()
+    found = retrieval.notifications(session, subject=caller.subject, now=now)
+    found += disclosures.reminders(
+        session, subject=caller.subject, now=now, calendar=workdays.load_calendar(session)
+    )
     return page(request, "retrieval/notifications.html", notices=found)
 
 
