@@ -28,7 +28,7 @@ RIGHT_PAD = 16
 AXIS_H = 44
 ROW_H = 30
 BAR_H = 14
-LEGEND_H = 56
+LEGEND_H = 78
 DAYS_BEFORE = 14  # overdue requests sit left of today
 DAYS_AFTER = 42  # about six weeks ahead
 MOST_BEFORE = 70  # a long-overdue request stretches the axis, but only this far
@@ -171,6 +171,11 @@ def _n(value: float) -> str:
     return f"{value:.1f}"
 
 
+def _width(words: str, size: float) -> float:
+    """Roughly how wide text is drawn: CJK characters are square, Latin ones about half as wide."""
+    return sum(size if ord(c) >= 0x2E80 else size * 0.58 for c in words)
+
+
 def _ground(scale: DayScale, calendar: WorkCalendar, bottom: float, t: Translate) -> str:
     """Shaded non-working days, weekly tick labels, month names and the grid."""
     parts = []
@@ -211,13 +216,22 @@ def _ground(scale: DayScale, calendar: WorkCalendar, bottom: float, t: Translate
 
 
 def _today(scale: DayScale, today: date, bottom: float, t: Translate) -> str:
+    """Today's line across the rows, named below them (the dates above stay readable)."""
     x = scale.x(today) + scale.width / 2
     label = t("handling.dash.today", day=today.strftime("%m-%d"))
     return el(
         "g",
         tooltip(label),
-        el("line", x1=_n(x), x2=_n(x), y1="20", y2=_n(bottom), stroke=TODAY, stroke_width="2"),
-        text(label, x=_n(x + 4), y="30", font_size="11", font_weight="700", fill=TODAY),
+        el("line", x1=_n(x), x2=_n(x), y1=str(AXIS_H - 8), y2=_n(bottom + 4), stroke=TODAY, stroke_width="2"),
+        text(
+            label,
+            x=_n(x),
+            y=_n(bottom + 16),
+            text_anchor="middle",
+            font_size="11",
+            font_weight="700",
+            fill=TODAY,
+        ),
         class_="today",
         data_day=today.isoformat(),
     )
@@ -267,6 +281,10 @@ def _row(bar: Bar, index: int, scale: DayScale, t: Translate, href: Callable[[in
     right = scale.x(bar.end + ONE_DAY)
     width = max(right - left, 2.0)
     parts = [tooltip(bar_note(bar, t))]
+    if bar.clock_from < scale.first:  # the bar began before the axis: point to where it came from
+        edge = _n(left - 1)
+        tip = f"{_n(left - 7)},{_n(y + BAR_H / 2)} {edge},{_n(y + 1)} {edge},{_n(y + BAR_H - 1)}"
+        parts.append(el("polygon", points=tip, fill=MUTED, class_="earlier"))
     if bar.band is Band.waiting:
         parts.append(
             el(
@@ -329,7 +347,7 @@ def _row(bar: Bar, index: int, scale: DayScale, t: Translate, href: Callable[[in
     when = (bar.due_on or bar.waiting_until or bar.clock_from).strftime("%m-%d")
     note = f"{when} · {note}" + (" ≈" if bar.estimated_years else "")
     room = WIDTH - RIGHT_PAD - (left + width)
-    if room > 7.0 * len(note) + 10:
+    if room > _width(note, 11) + 8:
         parts.append(text(note, x=_n(left + width + 5), y=_n(y + BAR_H - 3), font_size="11", fill=INK))
     else:  # no room right of the bar: write it at the right edge, above the bar's end
         parts.append(
@@ -375,7 +393,7 @@ def _legend(top: float, t: Translate) -> str:
     ]
     parts, x, y = [], 8.0, top + 14
     for swatch, words in items:
-        width = 22 + 12.5 * len(words)
+        width = 20 + _width(words, 11) + 18
         if x + width > WIDTH - RIGHT_PAD:
             x, y = 8.0, y + 20
         parts.append(
@@ -442,7 +460,7 @@ def deadline_svg(
             _ground(scale, calendar, bottom, t),
             *rows,
             _today(scale, today, bottom, t),
-            _legend(bottom + 6, t),
+            _legend(bottom + 22, t),
             xmlns="http://www.w3.org/2000/svg",
             viewBox=f"0 0 {WIDTH} {_n(bottom + LEGEND_H)}",
             role="img",

@@ -313,6 +313,24 @@ def test_officer_takes_it_and_sends_the_one_correction_notice(portal: Portal) ->
     assert stored(portal, request_id).correction_asked == "请补充身份证明"
 
 
+def test_no_correction_in_time_withdraws_the_request(portal: Portal) -> None:
+    at(portal, MONDAY)
+    request_id = file_request(portal)
+    as_role(portal, "disclosure_officer")
+    take(portal, request_id)
+    sent = post(
+        portal, f"/disclosures/{request_id}/correction", {"what": "请补充身份证明", "within_days": "5"}
+    )
+    assert sent.status_code == 303
+    at(portal, MONDAY + timedelta(days=14))
+    as_role(portal, "disclosure_officer")
+    page = portal.client.get(f"/disclosures/{request_id}")
+    assert "视为放弃申请" in page.text and 'id="send-decision"' not in page.text
+    assert stored(portal, request_id).status == "withdrawn"
+    assert f'data-request="{request_id}"' in portal.client.get("/disclosures?show=closed").text
+    assert f'data-request="{request_id}"' not in portal.client.get("/disclosures").text
+
+
 def test_correction_notice_after_seven_working_days_is_refused(portal: Portal) -> None:
     at(portal, MONDAY)
     request_id = file_request(portal)
