@@ -117,8 +117,8 @@ def _pauses(row: DisclosureRequest) -> list[tuple[date, date]]:
 
 def deadline(calendar: workdays.WorkCalendar, row: DisclosureRequest) -> workdays.Deadline | None:
     """When the reply is due: 20 working days (plus an approved extension) from the clock's start,
-    skipping consultation time; None while the office waits for a correction."""
-    if row.status == DisclosureStatus.awaiting_correction:
+    skipping consultation time; None while the office waits for a correction, or once none came."""
+    if row.status in (DisclosureStatus.awaiting_correction, DisclosureStatus.withdrawn):
         return None
     days = ANSWER_DAYS + (row.extension_days or 0 if row.extension_status == "approved" else 0)
     return workdays.add_working_days(calendar, row.clock_from, days, paused=_pauses(row))

@@ -377,36 +377,26 @@ def test_the_receipt_day_is_the_office_day_in_china(office: Office) -> None:
     )
     assert earlier.received_on == date(2025, 9, 30)
     assert earlier.due_on == official_after(date(2025, 9, 30), 20)
-    assert [
-        v.tracking_code for v in office.act(disclosures.own_requests, "zhang", RECEIVED, calendar=CAL)
-    ] == [
-        view.tracking_code,
-        earlier.tracking_code,
-    ]
+    newest_first = office.act(disclosures.own_requests, "zhang", RECEIVED, calendar=CAL)
+    assert [v.tracking_code for v in newest_first] == [view.tracking_code, earlier.tracking_code]
 
 
-@pytest.mark.parametrize(
-    ("field", "overrides"),
-    [
-        ("relation", {"relation": "neighbour"}),
-        ("delivery", {"delivery": "fax"}),
-        ("description", {"description": "   "}),
-        ("description", {"description": "长" * 4001}),
-        ("case_no", {"case_no": "号" * 129}),
-    ],
-)
-def test_submission_refuses_bad_input_naming_the_field(
-    office: Office, field: str, overrides: dict[str, Any]
-) -> None:
-    body = {
-        "relation": "party",
-        "case_no": CASE_NO,
-        "description": "请公开",
-        "delivery": "online",
-    } | overrides
-    with pytest.raises(Refused, match=f"^{field}: "):
-        office.act(disclosures.submit_request, "zhang", RECEIVED, calendar=CAL, **body)
+BAD_SUBMISSIONS: list[tuple[str, dict[str, Any]]] = [
+    ("relation", {"relation": "neighbour"}),
+    ("delivery", {"delivery": "fax"}),
+    ("description", {"description": "   "}),
+    ("description", {"description": "长" * 4001}),
+    ("case_no", {"case_no": "号" * 129}),
+]
+
+
+def test_submission_refuses_bad_input_naming_the_field(office: Office) -> None:
+    good = {"relation": "party", "case_no": CASE_NO, "description": "请公开", "delivery": "online"}
+    for field, overrides in BAD_SUBMISSIONS:
+        with pytest.raises(Refused, match=f"^{field}: "):
+            office.act(disclosures.submit_request, "zhang", RECEIVED, calendar=CAL, **(good | overrides))
     assert office.entries("disclosure.submit") == []
+    assert office.act(disclosures.own_requests, "zhang", RECEIVED, calendar=CAL) == []
 
 
 def test_staff_cannot_file_requests_and_applicants_cannot_see_the_queue(office: Office) -> None:
@@ -517,7 +507,8 @@ def test_a_correction_after_its_period_is_refused_and_the_request_lapses(office:
     assert lapsed == [code]
     view = office.view(request_id, who="zhang", day=correct_by + ONE)
     assert view.status == DisclosureStatus.withdrawn and not view.is_open
-    assert view.working_days_left is None
+    assert view.due_on is None and view.working_days_left is None  # the clock never ran again
+    assert office.row(request_id).due_on is None
     assert view.messages[-1].kind == "withdrawn" and correct_by.isoformat() in view.messages[-1].body
     (entry,) = office.entries("disclosure.withdrawn")
     assert (entry.actor, entry.outcome) == ("system", "ok")
@@ -813,50 +804,52 @@ def test_replies_that_release_nothing(office: Office, decision: str, basis: str 
         office.decide(request_id, "not_exist", day=day)
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "field"),
-    [
-        ({"decision": "maybe"}, "decision"),
-        ({"decision": "not_released"}, "basis"),
-        ({"decision": "not_released", "basis": "art99"}, "basis"),
-        ({"decision": "partly_released", "record_ids": ["d2"]}, "basis"),
-        ({"decision": "not_exist", "basis": "art16_case_file"}, "basis"),
-        ({"decision": "released", "basis": "art16_case_file", "record_ids": ["d2"]}, "basis"),
-        ({"decision": "released"}, "record_ids"),
-        ({"decision": "partly_released", "basis": "art16_case_file"}, "record_ids"),
-        ({"decision": "not_exist", "record_ids": ["d2"]}, "record_ids"),
-        ({"decision": "not_released", "basis": "art16_case_file", "record_ids": ["d2"]}, "record_ids"),
-        ({"decision": "released", "record_ids": ["nope"]}, "record_ids"),
-        ({"decision": "not_exist", "reasons": "  "}, "reasons"),
-        ({"decision": "released", "record_ids": ["d2"], "redact": "d2"}, "redactions"),
-        ({"decision": "not_released", "basis": "art16_case_file", "redact": "i1"}, "record_ids"),
-        (
-            {
-                "decision": "partly_released",
-                "basis": "art15_commercial_privacy",
-                "record_ids": ["d2"],  # copied first, before the redaction's name is refused
-                "redact": "i1",
-                "name": "..",
-            },
-            "filename",
-        ),
-    ],
-)
-def test_a_reply_refuses_bad_input_naming_the_field(
-    office: Office, archived: Archived, kwargs: dict[str, Any], field: str
-) -> None:
+BAD_REPLIES: list[tuple[dict[str, Any], str]] = [
+    ({"decision": "maybe"}, "decision"),
+    ({"decision": "not_released"}, "basis"),
+    ({"decision": "not_released", "basis": "art99"}, "basis"),
+    ({"decision": "partly_released", "record_ids": ["d2"]}, "basis"),
+    ({"decision": "not_exist", "basis": "art16_case_file"}, "basis"),
+    ({"decision": "released", "basis": "art16_case_file", "record_ids": ["d2"]}, "basis"),
+    ({"decision": "released"}, "record_ids"),
+    ({"decision": "partly_released", "basis": "art16_case_file"}, "record_ids"),
+    ({"decision": "not_exist", "record_ids": ["d2"]}, "record_ids"),
+    ({"decision": "not_released", "basis": "art16_case_file", "record_ids": ["d2"]}, "record_ids"),
+    ({"decision": "released", "record_ids": ["nope"]}, "record_ids"),
+    (
+        {"decision": "partly_released", "basis": "art16_case_file", "redact": ("nope", "删节.pdf")},
+        "record_ids",
+    ),
+    ({"decision": "not_exist", "reasons": "  "}, "reasons"),
+    ({"decision": "released", "record_ids": ["d2"], "redact": ("d2", "删节.pdf")}, "redactions"),
+    ({"decision": "not_released", "basis": "art16_case_file", "redact": ("i1", "删节.pdf")}, "record_ids"),
+    # d2 would be copied first, before the redaction's file name is refused.
+    (
+        {
+            "decision": "partly_released",
+            "basis": "art16_case_file",
+            "record_ids": ["d2"],
+            "redact": ("i1", ".."),
+        },
+        "filename",
+    ),
+]
+
+
+def test_a_reply_refuses_bad_input_naming_the_field(office: Office, archived: Archived) -> None:
+    """Each mistake is refused naming its field and leaves nothing: no reply, no item, no copy."""
     request_id = office.handled()
-    redact, name = kwargs.pop("redact", None), kwargs.pop("name", "redacted.pdf")
-    if redact:
-        kwargs["redactions"] = [
-            Redaction(record_id=redact, filename=name, stream=_stream(b"%PDF-1.4 redacted"))
-        ]
-    with pytest.raises(Refused, match=f"^{field}: "):
-        office.decide(request_id, **kwargs)
-    assert office.row(request_id).status == DisclosureStatus.received
-    assert office.items_stored() == 0 and office.released_keys() == []
+    for given_kwargs, field in BAD_REPLIES:
+        kwargs = dict(given_kwargs)
+        if "redact" in kwargs:
+            record_id, filename = kwargs.pop("redact")
+            kwargs["redactions"] = [Redaction(record_id, filename, stream=_stream(b"%PDF-1.4 redacted"))]
+        with pytest.raises(Refused, match=f"^{field}: "):
+            office.decide(request_id, **kwargs)
+        assert office.row(request_id).status == DisclosureStatus.received, given_kwargs
+        assert office.items_stored() == 0 and office.released_keys() == [], given_kwargs
     assert office.entries("disclosure.decide") == []
-    # The mistake is fixed and the reply goes out.
+    # The mistakes fixed, the reply goes out.
     assert office.decide(request_id, "not_exist").status == DisclosureStatus.decided
 
 
@@ -1218,8 +1211,12 @@ def test_the_applicant_view_hides_the_consultation(office: Office) -> None:
 def test_applicants_never_see_the_case_records_to_choose_from(office: Office, archived: Archived) -> None:
     """Record titles name witnesses and parties: the candidate list is for the office."""
     request_id = office.handled()
-    with pytest.raises(Denied):
+    with pytest.raises(Denied, match="role"):
         office.act(disclosures.candidates, "zhang", RECEIVED, request_id=request_id)
+    (entry,) = office.entries("disclosure.queue", actor="zhang")
+    assert entry.outcome == "denied" and entry.detail["rule"] == "role"
+    with pytest.raises(NotFound):  # and someone else's request stays unknown
+        office.act(disclosures.candidates, "li", RECEIVED, request_id=request_id)
     assert office.act(disclosures.candidates, "chen", RECEIVED, request_id=request_id)
 
 
