@@ -1098,3 +1098,70 @@ def test_public_messages_are_complete_and_not_shadowed() -> None:
         assert zh and en, key
         assert i18n.MESSAGES["zh"][key] == zh and i18n.MESSAGES["en"][key] == en, key
         assert set(re.findall(r"\{(\w+)\}", zh)) == set(re.findall(r"\{(\w+)\}", en)), key
+
+
+def test_consultation_and_withdrawal_are_shown_in_words_without_the_third_party(portal: Portal) -> None:
+    headers = applicant(portal)
+    past, now = datetime.now(UTC) - timedelta(days=40), datetime.now(UTC)
+    with portal.wired.sessions() as session:  # filed 40 days ago (tokens cannot be minted in the past)
+        calendar = workdays.load_calendar(session)
+        owner = session.scalar(select(User).where(User.username == "zhangsan"))
+        assert owner is not None
+        lapsed = disclosures.submit_request(
+            session,
+            subject=subject_of(owner),
+            context=Context(now=past),
+            calendar=calendar,
+            relation="party",
+            case_no=CASE_NO,
+            description="现场检查录像",
+            delivery="online",
+        ).id
+        session.commit()
+    ask_correction(portal, lapsed, now=past + timedelta(hours=1))
+    with portal.wired.sessions() as session:
+        disclosures.expire_corrections(session, now=now, calendar=calendar)
+        session.commit()
+    current = filed(portal, headers)["id"]
+    as_officer(portal, disclosures.assign, current, now=now, officer=OFFICER)
+    third_party = "某商业管理有限公司（第三方）"
+    as_officer(portal, disclosures.start_consultation, current, now=now, calendar=calendar, party=third_party)
+    body = portal.client.get(f"{API}/disclosures/{current}", headers=headers)
+    assert body.json()["status"] == "in_consultation" and body.json()["consultation"]["until"]
+    assert third_party not in body.text
+    client = _signed_in_client(portal, "zhangsan")
+    page = client.get(f"/public/disclosures/{current}")
+    assert "征求第三方意见中" in page.text and "不计入答复期限" in page.text
+    assert third_party not in page.text
+    gone = client.get(f"/public/disclosures/{lapsed}")
+    assert "视为放弃申请" in gone.text and 'id="correction"' not in gone.text
+    assert "Deemed withdrawn" in client.get(f"/public/disclosures/{lapsed}?lang=en").text
+    assert portal.client.get(f"{API}/disclosures/{lapsed}", headers=headers).json()["status"] == "withdrawn"
+
+
+def test_the_api_wants_the_csrf_header_when_called_with_the_session_cookie(portal: Portal) -> None:
+    register(portal)
+    client = _signed_in_client(portal, "zhangsan")
+    body = {"relation": "party", "description": "现场检查录像", "delivery": "paper"}
+    refused = client.post(f"{API}/disclosures", json=body)
+    assert refused.status_code == 403 and refused.json()["detail"]["rule"] == "csrf"
+    token = _csrf(client.get("/public/disclosures"))
+    sent = client.post(f"{API}/disclosures", json=body, headers={"X-CSRF-Token": token})
+    assert sent.status_code == 201
+    assert client.get(f"{API}/disclosures").json()["requests"][0]["id"] == sent.json()["id"]
+
+
+def test_the_public_api_is_described_in_openapi(portal: Portal) -> None:
+    document = portal.client.get("/public/openapi.json")
+    assert document.status_code == 200
+    paths = document.json()["paths"]
+    assert set(paths) == {
+        "/api/v1/register",
+        "/api/v1/token",
+        "/api/v1/disclosures",
+        "/api/v1/disclosures/{request_id}",
+        "/api/v1/disclosures/{request_id}/correction",
+        "/api/v1/disclosures/{request_id}/items/{item_id}",
+    }
+    schemas = document.json()["components"]["schemas"]
+    assert schemas["RegisterBody"]["additionalProperties"] is False
