@@ -57,6 +57,7 @@ CORRECTION_PERIOD_DAYS = (5, 30)  # the period an officer may give for a correct
 DUE_SOON_DAYS = 5  # reminders this many working days before a deadline
 LIMITS = {"case_no": 128, "description": 4000, "text": 4000, "party": 256, "filename": 200}
 MAX_REDACTED_BYTES = 200 << 20
+_MEDIA_TYPE_LENGTH: int = ReleasedItem.__table__.c.media_type.type.length  # see _media_type
 
 
 class Relation(StrEnum):
@@ -998,6 +999,13 @@ def _discard(store: ObjectStore, keys: Iterable[str], *, at: datetime) -> None:
             store.discard(ObjectInfo(key=key, modified_at=at))
 
 
+def _media_type(filename: str) -> str:
+    """The media type the name implies; a generic one if unknown or longer than the column
+    (the Office Open XML types of .docx and .pptx are)."""
+    found = mimetypes.guess_type(filename)[0]
+    return found if found and len(found) <= _MEDIA_TYPE_LENGTH else "application/octet-stream"
+
+
 def _chunks(stream: BinaryIO) -> Iterable[bytes]:
     while chunk := stream.read(CHUNK):
         yield chunk
@@ -1091,7 +1099,7 @@ def decide_request(
                     record_id=case_record.record_id,
                     title=case_record.title,
                     filename=filename,
-                    media_type=mimetypes.guess_type(filename)[0] or "application/octet-stream",
+                    media_type=_media_type(filename),
                     key=key,
                     size=size,
                     sha256=sha256,
@@ -1100,41 +1108,43 @@ def decide_request(
                     released_at=context.now,
                 )
             )
+        row.decision = kind.value
+        row.decision_basis = basis
+        row.reasons = reasons
+        row.decided_on = today
+        row.decided_by_id = subject.user_id
+        row.status = DisclosureStatus.decided.value
+        row.release_until = context.now + timedelta(days=release_days) if releasing else None
+        session.flush()
+        _message(
+            row, kind="decision", from_office=True, author=subject.username, body=reasons, at=context.now
+        )
+        _ledger(
+            session,
+            subject=subject,
+            context=context,
+            action=Action.disclosure_decide,
+            row=row,
+            detail={
+                "decision": kind.value,
+                "basis": basis,
+                "due_on": str(row.due_on),
+                "items": [
+                    {
+                        "record": i.record_id,
+                        "sha256": i.sha256,
+                        "original_sha256": i.original_sha256,
+                        "redacted": i.redacted,
+                    }
+                    for i in row.items
+                ],
+            },
+        )
     except BaseException:
         # The caller rolls back the rows; the copies are taken back here, so a failed reply
         # leaves nothing in the release realm.
         _discard(release, copied, at=context.now)
         raise
-    row.decision = kind.value
-    row.decision_basis = basis
-    row.reasons = reasons
-    row.decided_on = today
-    row.decided_by_id = subject.user_id
-    row.status = DisclosureStatus.decided.value
-    row.release_until = context.now + timedelta(days=release_days) if releasing else None
-    session.flush()
-    _message(row, kind="decision", from_office=True, author=subject.username, body=reasons, at=context.now)
-    _ledger(
-        session,
-        subject=subject,
-        context=context,
-        action=Action.disclosure_decide,
-        row=row,
-        detail={
-            "decision": kind.value,
-            "basis": basis,
-            "due_on": str(row.due_on),
-            "items": [
-                {
-                    "record": i.record_id,
-                    "sha256": i.sha256,
-                    "original_sha256": i.original_sha256,
-                    "redacted": i.redacted,
-                }
-                for i in row.items
-            ],
-        },
-    )
     return _view(row, calendar=calendar, today=today)
 
 

@@ -25,6 +25,7 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from access import applicants, disclosures, identities, workdays
@@ -35,10 +36,10 @@ from access.policy import Context, Denied, Subject
 from access.retrieval import CHINA
 from archive.errors import ObjectMissing, Refused, StoreUnavailable
 from archive.models import BundleFile
-from archive.store import FileStore, ObjectInfo, ObjectStore, ObjectWriter, read_bytes
+from archive.store import FileStore, ObjectStore, ObjectWriter, read_bytes
 from portal import operations
 from portal.auth import subject_of
-from portal.context import Wired
+from portal.context import Wired, wire
 from portal.demo import DEMO_CASE_NO, case_document
 from portal.settings import Settings
 from tests.conftest import PASSWORD
@@ -112,6 +113,11 @@ def official_count(start: date, end: date, *, skip: tuple[date, date] | None = N
         count += chinese_calendar.is_workday(day) and not paused
         day += ONE
     return count
+
+
+def _stream(data: bytes) -> io.BytesIO:
+    """An upload, as the officer's browser sends it."""
+    return io.BytesIO(data)
 
 
 def office_time(day: date, hour: int = 10, minute: int = 0) -> datetime:
@@ -849,12 +855,11 @@ def test_a_reply_refuses_bad_input_naming_the_field(office: Office, archived: Ar
         assert office.row(request_id).status == DisclosureStatus.received, given_kwargs
         assert office.items_stored() == 0 and office.released_keys() == [], given_kwargs
     assert office.entries("disclosure.decide") == []
+    no_case = office.handled(case_no=None)
+    with pytest.raises(Refused, match=r"^record_ids: the request names no archived case"):
+        office.decide(no_case, "released", record_ids=["d2"])
     # The mistakes fixed, the reply goes out.
     assert office.decide(request_id, "not_exist").status == DisclosureStatus.decided
-
-
-def _stream(data: bytes) -> io.BytesIO:
-    return io.BytesIO(data)
 
 
 def test_released_records_are_the_sealed_bytes_in_the_release_realm_only(
@@ -949,7 +954,7 @@ def test_a_partly_released_reply_with_a_redacted_derivative(office: Office, arch
         "sha256": derivative.sha256,
         "original_sha256": original.sha256,
         "redacted": True,
-    } in (entry.detail["items"])
+    } in entry.detail["items"]
     if isinstance(office.wired.release, FileStore):
         meta = office.wired.release._meta(row.key)
         assert meta["tags"] == {
@@ -958,6 +963,25 @@ def test_a_partly_released_reply_with_a_redacted_derivative(office: Office, arch
             "record": "i1",
             "redacted": "yes",
         }
+
+
+def test_a_redacted_word_document_is_released(office: Office, archived: Archived) -> None:
+    """Officers redact in Word as often as in PDF; a long media type must not break the reply."""
+    request_id = office.handled()
+    document = b"PK\x03\x04 a redacted .docx"
+    view = office.decide(
+        request_id,
+        "partly_released",
+        basis="art15_commercial_privacy",
+        redactions=[Redaction(record_id="i1", filename="询问笔录（删节）.docx", stream=_stream(document))],
+    )
+    (item,) = view.items
+    assert item.redacted and item.filename == "询问笔录（删节）.docx" and item.size == len(document)
+    assert item.media_type in {
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/octet-stream",
+    }
+    assert office.items_stored() == 1 and len(office.released_keys()) == 1
 
 
 @pytest.mark.s3
@@ -977,8 +1001,6 @@ def test_release_between_two_s3_realms(office: Office, archived: Archived) -> No
 
 @pytest.mark.s3
 def test_wiring_refuses_one_bucket_for_both_realms(tmp_path: Path, s3_url: str) -> None:
-    from portal.context import wire
-
     with pytest.raises(ValueError, match="RELEASE_STORE"):
         wire(Settings(data_dir=tmp_path / "var", store=s3_url, release_store=s3_url))
 
@@ -1084,12 +1106,6 @@ class FlakyStore:
                 raise StoreUnavailable(f"object store unreachable while reading {key}")
             yield chunk
 
-    def list(self, prefix: str) -> Iterator[ObjectInfo]:
-        return self.store.list(prefix)
-
-    def discard(self, item: ObjectInfo) -> str:
-        return self.store.discard(item)
-
     def __getattr__(self, name: str) -> Any:
         return getattr(self.store, name)
 
@@ -1108,14 +1124,32 @@ def test_a_store_failing_mid_copy_leaves_the_request_undecided(
 ) -> None:
     request_id = office.handled()
     flaky = FlakyStore(office.wired.release if side == "release" else office.wired.store, good=2)
-    stores = {side: flaky}
     with pytest.raises(StoreUnavailable, match="unreachable"):
-        office.decide(request_id, "released", record_ids=["d2", "v1", "s1"], **stores)  # type: ignore[arg-type]
+        office.decide(request_id, "released", record_ids=["d2", "v1", "s1"], **{side: flaky})
     assert_undecided(office, request_id)
     # Once the store is back, the same reply goes through (nothing left behind stands in its way).
     view = office.decide(request_id, "released", record_ids=["d2", "v1", "s1"])
     assert [i.record_id for i in view.items] == ["d2", "v1", "s1"]
     assert len(office.released_keys()) == 3
+
+
+def test_a_database_failure_after_the_copies_takes_them_back(
+    office: Office, archived: Archived, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    request_id = office.handled()
+
+    def lost(*_args: Any, **_kwargs: Any) -> None:
+        raise OperationalError(
+            "INSERT INTO ledger_entries", {}, ConnectionError("server closed the connection")
+        )
+
+    with monkeypatch.context() as patch:
+        patch.setattr(disclosures, "_ledger", lost)
+        with pytest.raises(OperationalError):
+            office.decide(request_id, "released", record_ids=["d2", "v1"])
+    assert_undecided(office, request_id)
+    retried = office.decide(request_id, "released", record_ids=["d2", "v1"])
+    assert [i.record_id for i in retried.items] == ["d2", "v1"] and len(office.released_keys()) == 2
 
 
 def test_a_tampered_archive_object_is_never_released(office: Office, archived: Archived) -> None:
@@ -1308,8 +1342,9 @@ def test_nothing_the_office_does_makes_the_deadline_earlier(fields: dict[str, An
             assert without == due_on
 
 
-def test_no_deadline_while_awaiting_a_correction() -> None:
-    row = DisclosureRequest(received_on=RECEIVED, clock_from=RECEIVED, status="awaiting_correction")
+@pytest.mark.parametrize("status", ["awaiting_correction", "withdrawn"])
+def test_no_deadline_while_a_correction_is_awaited_or_after_none_came(status: str) -> None:
+    row = DisclosureRequest(received_on=RECEIVED, clock_from=RECEIVED, status=status)
     assert disclosures.deadline(CAL, row) is None
 
 
@@ -1358,3 +1393,9 @@ def test_reminders_for_the_officer_and_the_managers(office: Office) -> None:
     assert "延期 5 个工作日" in managers[("disclosure_extension", soon)]
     assert reminders("zhang") == {}
     assert later not in {rid for _, rid in managers}
+    decide_extension(office, soon, True, day=today)  # decided: no longer waiting, and no longer due soon
+    assert set(reminders("chen")) == {
+        ("disclosure_due", overdue),
+        ("disclosure_due", theirs),
+        ("disclosure_due", unassigned),
+    }
