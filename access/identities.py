@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -138,14 +139,23 @@ def authenticate(
     now: datetime,
     source: str | None,
     lockout: Lockout = Lockout(),
+    admits: Callable[[User], bool] | None = None,
+    door: str | None = None,
 ) -> User | None:
-    """Check a password; failures count towards a lockout and every attempt is ledgered."""
+    """Check a password; failures count towards a lockout and every attempt is ledgered.
+
+    A user the door does not `admit` is refused before the password is looked at: one door must
+    neither lock out the other's accounts nor tell anyone whether their password is right.
+    """
     user = session.scalar(select(User).where(User.username == username.strip().lower()))
     ok = False
     reason = "unknown user"
-    if user is None or user.password_hash is None:
+    refused_here = user is not None and admits is not None and not admits(user)
+    if user is None or user.password_hash is None or refused_here:
         with contextlib.suppress(VerificationError):
-            _HASHER.verify(_DUMMY_HASH, password + "!")
+            _HASHER.verify(_DUMMY_HASH, password + "!")  # the same time as a real check
+        if refused_here:
+            reason = "not an account of this door"
     elif user.disabled:
         reason = "account disabled"
     elif user.locked_until is not None and user.locked_until > now:
@@ -171,6 +181,6 @@ def authenticate(
         outcome="ok" if ok else "failed",
         source=source,
         at=now,
-        detail={} if ok else {"reason": reason},
+        detail=({} if ok else {"reason": reason}) | ({"door": door} if door else {}),
     )
     return user if ok else None

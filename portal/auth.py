@@ -141,7 +141,8 @@ def optional_principal(request: Request, session: DB) -> Principal | None:
 def authenticate_at(
     door: Door, request: Request, session: Session, *, username: str, password: str
 ) -> User | None:
-    """Check a password (lockout and ledger included, committed); None unless this door admits the user."""
+    """Check a password (lockout and ledger included, committed); people of the other door are refused
+    before their password is checked."""
     wired = public_wired_of(request)
     settings = wired.settings
     user = identities.authenticate(
@@ -151,9 +152,11 @@ def authenticate_at(
         now=wired.clock(),
         source=client_address(request),
         lockout=identities.Lockout(settings.lockout_attempts, settings.lockout_minutes),
+        admits=door.admits,
+        door=door.audience,
     )
     session.commit()
-    return user if user is not None and door.admits(user) else None
+    return user
 
 
 def issue_token(door: Door, request: Request, user: User) -> dict[str, Any]:

@@ -103,7 +103,7 @@ class Wired(PublicWired):
             sessions=self.sessions,
             release=self.release,
             id_number_key=self.id_number_key,
-            clock=self.clock,
+            clock=lambda: self.clock(),  # late-bound: one clock for both apps, even when replaced
         )
 
 

@@ -10,15 +10,12 @@ bearer-token calls need none.
 from __future__ import annotations
 
 import contextlib
-import functools
 import itertools
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from argon2 import PasswordHasher
-from argon2.exceptions import VerificationError
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from access import applicants, disclosures, ledger, policy, workdays
+from access import applicants, disclosures, policy, workdays
 from access.disclosures import Delivery, ItemView, Relation, RequestView
 from access.id_numbers import IdType
 from access.models import Applicant, User
@@ -203,38 +200,6 @@ def register_account(request: Request, session: DB, body: RegisterBody) -> dict[
     }
 
 
-@functools.cache
-def _stand_in() -> tuple[PasswordHasher, str]:
-    """A hash to verify against when no applicant's password is checked, so refusals take as long."""
-    hasher = PasswordHasher()  # the same argon2id parameters as the accounts' own hashes
-    return hasher, hasher.hash("casevault-public-door")
-
-
-def authenticate_applicant(
-    request: Request, session: Session, *, username: str, password: str
-) -> User | None:
-    """`authenticate_at(PUBLIC, …)`, except that a staff account is refused before its password is
-    checked: the public door must neither count failures towards a staff lockout nor tell anyone
-    whether a staff password is right. The refusal is ledgered, naming the door."""
-    found = session.scalar(select(User).where(User.username == username.strip().lower()))
-    if found is None or PUBLIC.admits(found):
-        return authenticate_at(PUBLIC, request, session, username=username, password=password)
-    hasher, stand_in = _stand_in()
-    with contextlib.suppress(VerificationError):
-        hasher.verify(stand_in, password)
-    ledger.append(
-        session,
-        actor=found.username,
-        action="auth.login",
-        outcome="failed",
-        source=client_address(request),
-        at=public_wired_of(request).clock(),
-        detail={"reason": "not an applicant account; refused at the public door", "door": PUBLIC.audience},
-    )
-    session.commit()
-    return None
-
-
 @router.post("/token")
 def token(
     request: Request,
@@ -243,7 +208,7 @@ def token(
     password: Annotated[str, Form()],
 ) -> dict[str, Any]:
     """Exchange an applicant's username and password for a bearer token; staff are refused (401)."""
-    user = authenticate_applicant(request, session, username=username, password=password)
+    user = authenticate_at(PUBLIC, request, session, username=username, password=password)
     if user is None:
         raise HTTPException(
             401,

@@ -29,11 +29,10 @@ from access.id_numbers import IdType
 from access.models import DisclosureStatus
 from archive.errors import StoreUnavailable
 from portal import auth
-from portal.auth import DB, PUBLIC, Principal
+from portal.auth import DB, PUBLIC, Principal, authenticate_at
 from portal.i18n import choose_lang, render, translate
 from portal.public_api import (
     answering,
-    authenticate_applicant,
     calendar,
     correct,
     own_request,
@@ -298,7 +297,7 @@ def login(
     if not _same_token(request, csrf_token):
         error = translate(lang, "public.signin.csrf")
         return login_page(request, status=403, username=username, error=error, back_to=next)
-    user = authenticate_applicant(request, session, username=username, password=password)
+    user = authenticate_at(PUBLIC, request, session, username=username, password=password)
     if user is None:
         settings = auth.public_wired_of(request).settings
         error = translate(

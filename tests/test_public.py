@@ -326,7 +326,12 @@ def test_the_public_door_never_checks_or_locks_a_staff_password(portal: Portal) 
     assert page.status_code == 401
     attempts = ledger(portal, action="auth.login", actor="archivist")[before:]
     assert len(attempts) == portal.wired.settings.lockout_attempts + 2
-    assert all(e.outcome == "failed" and "public door" in e.detail["reason"] for e in attempts)
+    assert all(
+        e.outcome == "failed"
+        and e.detail["reason"] == "not an account of this door"
+        and e.detail["door"] == "casevault-public"
+        for e in attempts
+    )
     with portal.wired.sessions() as session:
         staff = session.scalar(select(User).where(User.username == "archivist"))
         assert staff is not None and staff.failed_logins == 0 and staff.locked_until is None
@@ -335,6 +340,19 @@ def test_the_public_door_never_checks_or_locks_a_staff_password(portal: Portal) 
         portal.client.post("/api/v1/token", data={"username": "archivist", "password": PASSWORD}).status_code
         == 200
     )
+
+
+def test_the_internal_door_never_checks_or_locks_an_applicant_password(portal: Portal) -> None:
+    applicant(portal)
+    for _attempt in range(portal.wired.settings.lockout_attempts + 1):
+        answer = portal.client.post(
+            "/api/v1/token", data={"username": "zhangsan", "password": "wrong guess!"}
+        )
+        assert answer.status_code == 401
+    right = portal.client.post("/api/v1/token", data={"username": "zhangsan", "password": APPLICANT_PASSWORD})
+    assert right.status_code == 401
+    # Not locked: the applicant still signs in at the public door.
+    assert public_token(portal, "zhangsan").status_code == 200
 
 
 def test_an_applicant_token_opens_no_internal_endpoint(portal: Portal) -> None:

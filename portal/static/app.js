@@ -36,3 +36,8 @@ document.addEventListener("fullscreenchange", () => {
   const viewer = element.closest(".viewer");
   document.exitFullscreen().then(() => viewer && viewer.requestFullscreen && viewer.requestFullscreen()).catch(() => {});
 });
+
+// Printable pages (the reply letter, the register): inline handlers are forbidden by the CSP.
+document.addEventListener("click", (event) => {
+  if (event.target.closest("[data-print]")) window.print();
+});
