@@ -957,6 +957,9 @@ def _safe_filename(name: str) -> str:
     base = PurePosixPath(name.replace("\\", "/")).name.strip()
     if not base or base in {".", ".."} or len(base) > LIMITS["filename"]:
         raise Refused(f"filename: {name!r} is not a usable file name")
+    # Control characters break object keys (NUL) and download headers (CR, LF).
+    if any(ord(c) < 32 or ord(c) == 127 for c in base):
+        raise Refused(f"filename: {name!r} holds control characters")
     return base
 
 
@@ -1047,6 +1050,8 @@ def decide_request(
         raise Refused(f"record_ids: a {kind.value} reply releases nothing")
     if redactions and kind is not DecisionType.partly_released:
         raise Refused("redactions: redacted derivatives belong to a partly released reply (art. 37)")
+    if both := sorted(set(chosen) & {r.record_id for r in redactions}):
+        raise Refused(f"redactions: {', '.join(both)} would be released whole as well; choose one")
     releasing: list[tuple[CaseRecord, BundleFile, Redaction | None, str]] = []
     if chosen or redactions:
         bundle = latest_bundle(session, row.case_no) if row.case_no else None

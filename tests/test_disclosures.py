@@ -829,6 +829,23 @@ BAD_REPLIES: list[tuple[dict[str, Any], str]] = [
     ({"decision": "not_exist", "reasons": "  "}, "reasons"),
     ({"decision": "released", "record_ids": ["d2"], "redact": ("d2", "删节.pdf")}, "redactions"),
     ({"decision": "not_released", "basis": "art16_case_file", "redact": ("i1", "删节.pdf")}, "record_ids"),
+    # Releasing a record whole next to its redacted derivative would undo the redaction.
+    (
+        {
+            "decision": "partly_released",
+            "basis": "art15_commercial_privacy",
+            "record_ids": ["d2", "i1"],
+            "redact": ("i1", "删节.pdf"),
+        },
+        "redactions",
+    ),
+    # File names a store or a download header cannot take.
+    ({"decision": "partly_released", "basis": "art16_case_file", "redact": ("i1", "a\x00.pdf")}, "filename"),
+    (
+        {"decision": "partly_released", "basis": "art16_case_file", "redact": ("i1", "a\r\nX: y.pdf")},
+        "filename",
+    ),
+    ({"decision": "partly_released", "basis": "art16_case_file", "redact": ("i1", "长" * 201)}, "filename"),
     # d2 would be copied first, before the redaction's file name is refused.
     (
         {
