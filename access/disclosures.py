@@ -972,8 +972,7 @@ def _copy(
     limit: int | None = None,
     sealed_sha256: str | None = None,
 ) -> tuple[int, str]:
-    """Stream into the release realm, hashing on the way; nothing is visible unless it all arrives
-    (and, for a sealed record, matches its seal)."""
+    """Stream into the release realm, hashing on the way; visible only if it all arrives (and matches)."""
     writer = writer_store.open_writer(key, tags=tags)
     digest, size = hashlib.sha256(), 0
     try:
@@ -1003,8 +1002,7 @@ def _discard(store: ObjectStore, keys: Iterable[str], *, at: datetime) -> None:
 
 
 def _media_type(filename: str) -> str:
-    """The media type the name implies; a generic one if unknown or longer than the column
-    (the Office Open XML types of .docx and .pptx are)."""
+    """The media type the name implies; generic if unknown or too long for the column (.docx, .pptx)."""
     found = mimetypes.guess_type(filename)[0]
     return found if found and len(found) <= _MEDIA_TYPE_LENGTH else "application/octet-stream"
 
