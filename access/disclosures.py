@@ -96,6 +96,7 @@ class Basis(StrEnum):
 RELEASING = frozenset({DecisionType.released, DecisionType.partly_released})
 # Withholding anything needs its legal basis.
 NEEDS_BASIS = frozenset({DecisionType.partly_released, DecisionType.not_released})
+OFFICE = "office"  # the author applicants see on the office's messages
 OPEN = (DisclosureStatus.received, DisclosureStatus.awaiting_correction, DisclosureStatus.in_consultation)
 
 
@@ -250,7 +251,8 @@ def _view(
             if found and row.status in OPEN
             else None
         ),
-        assignee=row.assignee.username if row.assignee else None,
+        # Applicants see the office, never which member of staff: names are kept to the office side.
+        assignee=row.assignee.username if row.assignee and full else None,
         correction_notice_by=workdays.add_working_days(
             calendar, row.received_on, CORRECTION_NOTICE_DAYS
         ).due_on,
@@ -267,16 +269,21 @@ def _view(
         extension_days=row.extension_days,
         extension_reason=row.extension_reason,
         extension_status=row.extension_status,
-        extension_requested_by=row.extension_requested_by.username if row.extension_requested_by else None,
+        extension_requested_by=(
+            row.extension_requested_by.username if row.extension_requested_by and full else None
+        ),
         decision=row.decision,
         decision_basis=row.decision_basis,
         reasons=row.reasons,
         decided_on=row.decided_on,
-        decided_by=row.decided_by.display_name if row.decided_by else None,
+        decided_by=row.decided_by.display_name if row.decided_by and full else None,
         release_until=row.release_until,
         created_at=row.created_at,
         messages=tuple(
-            MessageView(m.kind, m.from_office, m.author, m.body, m.created_at) for m in row.messages
+            MessageView(
+                m.kind, m.from_office, m.author if full or not m.from_office else OFFICE, m.body, m.created_at
+            )
+            for m in row.messages
         ),
         items=tuple(
             ItemView(
@@ -482,7 +489,9 @@ def submit_request(
 def get_request(
     session: Session, *, subject: Subject, context: Context, calendar: workdays.WorkCalendar, request_id: int
 ) -> RequestView:
-    """One request; an applicant sees only their own (others are 'not found'), without internal notes."""
+    """One request; an applicant sees only their own (others are 'not found'), without internal notes.
+    A correction period that has lapsed withdraws the request first; the caller commits."""
+    expire_corrections(session, now=context.now, calendar=calendar)
     row = _step(
         session, subject=subject, context=context, action=Action.disclosure_read, request_id=request_id
     )
@@ -494,8 +503,9 @@ def get_request(
 def own_requests(
     session: Session, *, subject: Subject, context: Context, calendar: workdays.WorkCalendar
 ) -> list[RequestView]:
-    """An applicant's requests, newest first."""
+    """An applicant's requests, newest first (lapsed corrections withdrawn first; the caller commits)."""
     assert subject.user_id is not None
+    expire_corrections(session, now=context.now, calendar=calendar)
     applicant = applicants.applicant_of(session, subject.user_id)
     rows = session.scalars(
         select(DisclosureRequest)
@@ -806,8 +816,9 @@ def request_extension(
         raise Conflict(f"extension: already {row.extension_status}; one extension per request (art. 33)")
     if not 1 <= days <= MAX_EXTENSION_DAYS:
         raise Refused(f"days: between 1 and {MAX_EXTENSION_DAYS} working days")
-    if row.due_on is not None and office_day(context.now) > row.due_on:
-        raise Conflict(f"extension: the deadline {row.due_on.isoformat()} has passed")
+    due = deadline(calendar, row)  # fresh: a holiday table entered since may have moved it
+    if due is not None and office_day(context.now) > due.due_on:
+        raise Conflict(f"extension: the deadline {due.due_on.isoformat()} has passed")
     row.extension_days = days
     row.extension_reason = _text("reason", reason)
     row.extension_status = "requested"
@@ -1172,13 +1183,14 @@ def reminders(
     found: list[Notice] = []
     for row in rows:
         mine = subject.role is Role.archive_manager or row.assignee_id in {None, subject.user_id}
-        if row.due_on is not None and mine:
-            left = workdays.working_days_left(calendar, today=today, due_on=row.due_on)
+        due = deadline(calendar, row)  # fresh, not the stored copy: holiday tables move deadlines
+        if due is not None and mine:
+            left = workdays.working_days_left(calendar, today=today, due_on=due.due_on)
             if left <= DUE_SOON_DAYS:
                 text = (
                     f"公开申请 {row.tracking_code} 已超期 {-left} 个工作日"
                     if left < 0
-                    else f"公开申请 {row.tracking_code} 还剩 {left} 个工作日（{row.due_on} 到期）"
+                    else f"公开申请 {row.tracking_code} 还剩 {left} 个工作日（{due.due_on} 到期）"
                 )
                 found.append(Notice("disclosure_due", row.id, None, row.case_no, now, text))
         waiting = row.extension_status == "requested" and row.extension_requested_by_id != subject.user_id

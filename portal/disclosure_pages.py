@@ -214,14 +214,7 @@ def _detail(
         view = disclosures.get_request(
             session, subject=caller.subject, context=context, calendar=calendar, request_id=request_id
         )
-        lapsed = view.status == DisclosureStatus.awaiting_correction and (
-            view.correct_by is not None and _today(request) > view.correct_by
-        )
-        if lapsed:  # as the queue does: a correction period that passed withdraws the request
-            disclosures.expire_corrections(session, now=context.now, calendar=calendar)
-            view = disclosures.get_request(
-                session, subject=caller.subject, context=context, calendar=calendar, request_id=request_id
-            )
+    session.commit()  # a lapsed correction period withdrew the request while it was read
     steps = _steps(request, caller, view)
     candidates: list[disclosures.Candidate] = []
     if steps["decision"]:

@@ -310,13 +310,15 @@ def request_json(request: Request, view: RequestView) -> dict[str, Any]:
 def own_request(request: Request, session: Session, caller: Principal, request_id: int) -> RequestView:
     """The caller's own request; anyone else's is 404 (the refusal is ledgered)."""
     with answering():
-        return disclosures.get_request(
+        view = disclosures.get_request(
             session,
             subject=caller.subject,
             context=service_context(request),
             calendar=calendar(session),
             request_id=request_id,
         )
+    session.commit()  # a lapsed correction period withdrew the request while it was read
+    return view
 
 
 @router.post("/disclosures", status_code=201)
@@ -345,6 +347,7 @@ def mine(request: Request, session: DB, caller: ApplicantCaller) -> dict[str, An
         views = disclosures.own_requests(
             session, subject=caller.subject, context=service_context(request), calendar=calendar(session)
         )
+    session.commit()
     return {"requests": [summary_json(v) for v in views]}
 
 

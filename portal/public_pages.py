@@ -397,6 +397,7 @@ def my_requests(request: Request, session: DB, caller: PageApplicant) -> Respons
         views = disclosures.own_requests(
             session, subject=caller.subject, context=service_context(request), calendar=calendar(session)
         )
+    session.commit()  # lapsed corrections were withdrawn while reading
     return page(request, "public/mine.html", requests=views)
 
 

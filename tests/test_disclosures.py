@@ -533,6 +533,16 @@ def test_a_correction_after_its_period_is_refused_and_the_request_lapses(office:
     assert len(office.entries("disclosure.withdrawn")) == 1
 
 
+def test_the_applicant_reading_their_request_withdraws_a_lapsed_one(office: Office) -> None:
+    request_id = office.handled()
+    ask_correction(office, request_id, RECEIVED, within_days=5)
+    after = official_after(RECEIVED, 6)
+    (mine,) = office.act(disclosures.own_requests, "zhang", after, calendar=CAL)
+    assert mine.status == DisclosureStatus.withdrawn
+    assert office.row(request_id).status == DisclosureStatus.withdrawn  # kept, not only shown
+    assert len(office.entries("disclosure.withdrawn")) == 1
+
+
 def test_the_queue_withdraws_lapsed_requests_on_the_way(office: Office) -> None:
     lapsing, waiting = office.handled(), office.handled()
     ask_correction(office, lapsing, RECEIVED, within_days=5)
@@ -1245,6 +1255,18 @@ def test_another_applicants_request_is_not_found(office: Office, archived: Archi
     }
 
 
+def test_the_applicant_sees_the_office_never_its_staff(office: Office) -> None:
+    request_id = office.handled()
+    request_extension(office, request_id, 5, day=RECEIVED)
+    office.act(disclosures.send_message, "zhou", RECEIVED, request_id=request_id, body="请补充联系电话")
+    staff = office.view(request_id, who="zhou")
+    assert (staff.assignee, staff.extension_requested_by) == ("zhou", "zhou")
+    assert staff.messages[-1].author == "zhou"
+    seen = office.view(request_id, who="zhang")
+    assert (seen.assignee, seen.extension_requested_by, seen.decided_by) == (None, None, None)
+    assert {m.author for m in seen.messages if m.from_office} == {disclosures.OFFICE}
+
+
 def test_the_applicant_view_hides_the_consultation(office: Office) -> None:
     request_id = office.handled()
     consult(office, request_id, RECEIVED)
@@ -1366,6 +1388,35 @@ def test_no_deadline_while_a_correction_is_awaited_or_after_none_came(status: st
 
 
 # --- reminders -----------------------------------------------------------------------------------
+
+
+def test_reminders_follow_a_holiday_table_entered_after_submission(office: Office) -> None:
+    # Received 2026-12-14: counted Monday–Friday into 2027 it is due 2027-01-11; once the
+    # administrator enters 2027-01-01 as a holiday it is due a working day later.
+    received = date(2026, 12, 14)
+    request_id = office.handled(day=received)
+    assert office.row(request_id).due_on == date(2027, 1, 11)
+    workdays.enter_holiday_table(
+        office.session, year=2027, text="2027-01-01 off 元旦", actor="sysadmin", now=office_time(received)
+    )
+    office.session.commit()
+    calendar = workdays.load_calendar(office.session)
+    day = date(2027, 1, 11)
+    (notice,) = office.run(
+        disclosures.reminders, subject=office.who("zhou"), now=office_time(day), calendar=calendar
+    )
+    assert "还剩 1 个工作日（2027-01-12" in notice.message
+    # …and an extension asked on the old due date is still in time.
+    office.act(
+        disclosures.request_extension,
+        "zhou",
+        day,
+        calendar=calendar,
+        request_id=request_id,
+        days=5,
+        reason="复杂",
+    )
+    assert office.row(request_id).extension_status == "requested"
 
 
 def test_reminders_for_the_officer_and_the_managers(office: Office) -> None:
