@@ -81,21 +81,24 @@ def _install(app: FastAPI, wired: PublicWired | None) -> FastAPI:
     return app
 
 
-CHECKPOINT_POLL_SECONDS = 60
+HOUSEKEEPING_SECONDS = 60
 
 
 @asynccontextmanager
-async def _checkpoints(app: FastAPI) -> AsyncIterator[None]:
-    """While serving, sign a ledger checkpoint whenever one is due."""
+async def _housekeeping(app: FastAPI) -> AsyncIterator[None]:
+    """While serving: sign a ledger checkpoint when one is due, and withdraw disclosure requests
+    whose correction period lapsed (so the applicant's page says so without anyone looking first)."""
     wired: Wired = app.state.wired
+    chores = (operations.checkpoint_ledger, operations.expire_corrections)
 
     async def loop() -> None:
         while True:
-            await asyncio.sleep(CHECKPOINT_POLL_SECONDS)
-            try:
-                await asyncio.to_thread(operations.checkpoint_ledger, wired)
-            except Exception:  # a failed round is retried next time; the reason is logged
-                log.exception("ledger checkpoint failed")
+            await asyncio.sleep(HOUSEKEEPING_SECONDS)
+            for chore in chores:
+                try:
+                    await asyncio.to_thread(chore, wired)
+                except Exception:  # a failed round is retried next time; the reason is logged
+                    log.exception("%s failed", chore.__name__)
 
     task = asyncio.create_task(loop())
     yield
@@ -123,7 +126,7 @@ def create_app(wired: Wired, *, kind: AppKind = "both") -> FastAPI:
     if kind == "public":
         return create_public_only(wired.public())
     app = _install(
-        FastAPI(title="casevault", version="1", docs_url=None, redoc_url=None, lifespan=_checkpoints), wired
+        FastAPI(title="casevault", version="1", docs_url=None, redoc_url=None, lifespan=_housekeeping), wired
     )
     app.include_router(api.router)
     app.include_router(retrievals.router)
