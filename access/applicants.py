@@ -93,4 +93,3 @@ def applicant_of(session: Session, user: User | int) -> Applicant:
     if found is None:
         raise Refused("user: not an applicant account")
     return found
-

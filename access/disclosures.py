@@ -57,7 +57,6 @@ CORRECTION_PERIOD_DAYS = (5, 30)  # the period an officer may give for a correct
 DUE_SOON_DAYS = 5  # reminders this many working days before a deadline
 LIMITS = {"case_no": 128, "description": 4000, "text": 4000, "party": 256, "filename": 200}
 MAX_REDACTED_BYTES = 200 << 20
-_MEDIA_TYPE_LENGTH: int = ReleasedItem.__table__.c.media_type.type.length  # see _media_type
 
 
 class Relation(StrEnum):
@@ -1013,9 +1012,8 @@ def _discard(store: ObjectStore, keys: Iterable[str], *, at: datetime) -> None:
 
 
 def _media_type(filename: str) -> str:
-    """The media type the name implies; generic if unknown or too long for the column (.docx, .pptx)."""
-    found = mimetypes.guess_type(filename)[0]
-    return found if found and len(found) <= _MEDIA_TYPE_LENGTH else "application/octet-stream"
+    """The media type the name implies; generic if unknown."""
+    return mimetypes.guess_type(filename)[0] or "application/octet-stream"
 
 
 def _chunks(stream: BinaryIO) -> Iterable[bytes]:

@@ -245,7 +245,7 @@ class ReleasedItem(Base):
     record_id: Mapped[str] = mapped_column(String(64))
     title: Mapped[str] = mapped_column(String(512))
     filename: Mapped[str] = mapped_column(String(255))
-    media_type: Mapped[str] = mapped_column(String(64))
+    media_type: Mapped[str] = mapped_column(String(255))
     key: Mapped[str] = mapped_column(String(1200))
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))

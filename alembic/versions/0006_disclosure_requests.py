@@ -122,7 +122,7 @@ def upgrade() -> None:
     sa.Column('record_id', sa.String(length=64), nullable=False),
     sa.Column('title', sa.String(length=512), nullable=False),
     sa.Column('filename', sa.String(length=255), nullable=False),
-    sa.Column('media_type', sa.String(length=64), nullable=False),
+    sa.Column('media_type', sa.String(length=255), nullable=False),
     sa.Column('key', sa.String(length=1200), nullable=False),
     sa.Column('size', sa.BigInteger(), nullable=False),
     sa.Column('sha256', sa.String(length=64), nullable=False),
