@@ -973,6 +973,17 @@ def _safe_filename(name: str) -> str:
     return base
 
 
+class SealMismatch(Refused):
+    """A sealed record whose bytes no longer match its seal: never released, always ledgered."""
+
+    def __init__(self, record_id: str, *, expected: str, found: str) -> None:
+        super().__init__(
+            f"record_ids: {record_id} no longer matches its seal; nothing was released; "
+            "run `casevault verify`"
+        )
+        self.record_id, self.expected, self.found = record_id, expected, found
+
+
 def _copy(
     stream: Iterable[bytes],
     writer_store: ObjectStore,
@@ -993,10 +1004,7 @@ def _copy(
             digest.update(chunk)
             writer.write(chunk)
         if sealed_sha256 is not None and digest.hexdigest() != sealed_sha256:
-            raise Refused(
-                f"record_ids: {tags['record']} no longer matches its seal; nothing was released; "
-                "run `casevault verify`"
-            )
+            raise SealMismatch(tags["record"], expected=sealed_sha256, found=digest.hexdigest())
         writer.commit()
     except BaseException:
         writer.abort()
@@ -1152,10 +1160,24 @@ def decide_request(
                 ],
             },
         )
-    except BaseException:
+    except BaseException as exc:
         # The caller rolls back the rows; the copies are taken back here, so a failed reply
         # leaves nothing in the release realm.
         _discard(release, copied, at=context.now)
+        if isinstance(exc, SealMismatch):  # damage to a sealed record is itself an event to audit
+            session.rollback()
+            ledger.append(
+                session,
+                actor=subject.username,
+                action=Action.disclosure_release.value,
+                outcome="seal-mismatch",
+                case_no=row.case_no,
+                record_id=exc.record_id,
+                source=context.source,
+                at=context.now,
+                detail={"request": request_id, "expected_sha256": exc.expected, "found_sha256": exc.found},
+            )
+            session.commit()
         raise
     return _view(row, calendar=calendar, today=today)
 

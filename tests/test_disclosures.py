@@ -1187,6 +1187,9 @@ def test_a_tampered_archive_object_is_never_released(office: Office, archived: A
     with pytest.raises(Refused, match=r"d2.*seal"):
         office.decide(request_id, "released", record_ids=["v1", "d2"])
     assert_undecided(office, request_id)
+    (alarm,) = office.entries("disclosure.release", outcome="seal-mismatch")
+    assert (alarm.actor, alarm.record_id) == ("zhou", "d2")
+    assert alarm.detail["expected_sha256"] == stored.sha256 != alarm.detail["found_sha256"]
     view = office.decide(request_id, "partly_released", basis="art16_case_file", record_ids=["v1"])
     assert [i.record_id for i in view.items] == ["v1"]
 
