@@ -412,6 +412,42 @@ def _message(
     )
 
 
+def _handling(
+    session: Session,
+    *,
+    subject: Subject,
+    context: Context,
+    request_id: int,
+    states: Sequence[DisclosureStatus],
+) -> DisclosureRequest:
+    """A request its assigned officer takes a step on, which must be in one of `states`."""
+    row = _step(
+        session, subject=subject, context=context, action=Action.disclosure_handle, request_id=request_id
+    )
+    _open(row, *states)
+    return row
+
+
+def _handled(
+    session: Session,
+    *,
+    subject: Subject,
+    context: Context,
+    row: DisclosureRequest,
+    step: str,
+    **detail: object,
+) -> None:
+    """Ledger one handling step (补正, 征求意见, 延期, 留言) with what it set."""
+    _ledger(
+        session,
+        subject=subject,
+        context=context,
+        action=Action.disclosure_handle,
+        row=row,
+        detail={"step": step, **detail},
+    )
+
+
 def _open(row: DisclosureRequest, *states: DisclosureStatus) -> None:
     allowed = states or OPEN
     if row.status not in allowed:
@@ -699,10 +735,9 @@ def ask_correction(
     within_days: int,
 ) -> None:
     """Send the one correction notice (补正告知), within 7 working days of receipt; the clock stops."""
-    row = _step(
-        session, subject=subject, context=context, action=Action.disclosure_handle, request_id=request_id
+    row = _handling(
+        session, subject=subject, context=context, request_id=request_id, states=(DisclosureStatus.received,)
     )
-    _open(row, DisclosureStatus.received)
     if row.correction_asked_on is not None:
         raise Conflict("correction: a request gets one correction notice only (art. 30)")
     today = office_day(context.now)
@@ -725,13 +760,13 @@ def ask_correction(
         body=row.correction_asked,
         at=context.now,
     )
-    _ledger(
+    _handled(
         session,
         subject=subject,
         context=context,
-        action=Action.disclosure_handle,
         row=row,
-        detail={"step": "correction_notice", "correct_by": row.correct_by.isoformat()},
+        step="correction_notice",
+        correct_by=row.correct_by.isoformat(),
     )
 
 
@@ -745,10 +780,9 @@ def start_consultation(
     party: str,
 ) -> None:
     """Ask a third party (征求第三方意见, art. 32); its 15 working days are not counted."""
-    row = _step(
-        session, subject=subject, context=context, action=Action.disclosure_handle, request_id=request_id
+    row = _handling(
+        session, subject=subject, context=context, request_id=request_id, states=(DisclosureStatus.received,)
     )
-    _open(row, DisclosureStatus.received)
     if row.consultation_from is not None:
         raise Conflict("consultation: this request has had its consultation")
     today = office_day(context.now)
@@ -757,13 +791,13 @@ def start_consultation(
     row.consultation_until = workdays.add_working_days(calendar, today, CONSULTATION_DAYS).due_on
     row.status = DisclosureStatus.in_consultation.value
     _refresh_due(calendar, row)
-    _ledger(
+    _handled(
         session,
         subject=subject,
         context=context,
-        action=Action.disclosure_handle,
         row=row,
-        detail={"step": "consultation_start", "until": row.consultation_until.isoformat()},
+        step="consultation_start",
+        until=row.consultation_until.isoformat(),
     )
 
 
@@ -777,22 +811,25 @@ def end_consultation(
     reply: str,
 ) -> None:
     """Record the third party's answer (or its silence); the clock runs again from the next day."""
-    row = _step(
-        session, subject=subject, context=context, action=Action.disclosure_handle, request_id=request_id
+    row = _handling(
+        session,
+        subject=subject,
+        context=context,
+        request_id=request_id,
+        states=(DisclosureStatus.in_consultation,),
     )
-    _open(row, DisclosureStatus.in_consultation)
     assert row.consultation_until is not None
     row.consultation_reply = _text("reply", reply)
     row.consultation_ended_on = min(office_day(context.now), row.consultation_until)
     row.status = DisclosureStatus.received.value
     _refresh_due(calendar, row)
-    _ledger(
+    _handled(
         session,
         subject=subject,
         context=context,
-        action=Action.disclosure_handle,
         row=row,
-        detail={"step": "consultation_end", "ended_on": row.consultation_ended_on.isoformat()},
+        step="consultation_end",
+        ended_on=row.consultation_ended_on.isoformat(),
     )
 
 
@@ -807,10 +844,16 @@ def request_extension(
     reason: str,
 ) -> None:
     """Ask a manager for the one extension (延期答复), up to 20 working days, before the deadline."""
-    row = _step(
-        session, subject=subject, context=context, action=Action.disclosure_handle, request_id=request_id
+    row = _handling(
+        session,
+        subject=subject,
+        context=context,
+        request_id=request_id,
+        states=(
+            DisclosureStatus.received,
+            DisclosureStatus.in_consultation,
+        ),
     )
-    _open(row, DisclosureStatus.received, DisclosureStatus.in_consultation)
     if row.extension_status is not None:
         raise Conflict(f"extension: already {row.extension_status}; one extension per request (art. 33)")
     if not 1 <= days <= MAX_EXTENSION_DAYS:
@@ -822,14 +865,7 @@ def request_extension(
     row.extension_reason = _text("reason", reason)
     row.extension_status = "requested"
     row.extension_requested_by_id = subject.user_id
-    _ledger(
-        session,
-        subject=subject,
-        context=context,
-        action=Action.disclosure_handle,
-        row=row,
-        detail={"step": "extension_request", "days": days},
-    )
+    _handled(session, subject=subject, context=context, row=row, step="extension_request", days=days)
 
 
 def decide_extension(
@@ -884,8 +920,8 @@ def decide_extension(
 
 def send_message(session: Session, *, subject: Subject, context: Context, request_id: int, body: str) -> None:
     """A message from the office to the applicant (shown on their tracking page)."""
-    row = _step(
-        session, subject=subject, context=context, action=Action.disclosure_handle, request_id=request_id
+    row = _handling(
+        session, subject=subject, context=context, request_id=request_id, states=tuple(DisclosureStatus)
     )
     _message(
         row,
@@ -895,14 +931,7 @@ def send_message(session: Session, *, subject: Subject, context: Context, reques
         body=_text("body", body),
         at=context.now,
     )
-    _ledger(
-        session,
-        subject=subject,
-        context=context,
-        action=Action.disclosure_handle,
-        row=row,
-        detail={"step": "message"},
-    )
+    _handled(session, subject=subject, context=context, row=row, step="message")
 
 
 # --- the reply ---------------------------------------------------------------------------------
