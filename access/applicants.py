@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from access import id_numbers, identities, ledger
+from access import fields, id_numbers, identities, ledger
 from access.models import Applicant, Role, User
 from archive.errors import Refused
 
@@ -19,13 +19,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def _field(field: str, value: str | None, *, required: bool = True) -> str:
-    """Trimmed text within its limit; refusals name the field."""
-    value = (value or "").strip()
-    if required and not value:
-        raise Refused(f"{field}: required")
-    if len(value) > LIMITS[field]:
-        raise Refused(f"{field}: at most {LIMITS[field]} characters")
-    return value
+    return fields.text(field, value, limit=LIMITS[field], required=required)
 
 
 def register_applicant(

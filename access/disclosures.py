@@ -32,7 +32,7 @@ from typing import BinaryIO
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from access import applicants, ledger, workdays
+from access import applicants, fields, ledger, workdays
 from access.models import (
     Applicant,
     DisclosureMessage,
@@ -305,12 +305,7 @@ def _view(
 
 
 def _text(field_name: str, value: str | None, *, limit: str = "text", required: bool = True) -> str:
-    value = (value or "").strip()
-    if required and not value:
-        raise Refused(f"{field_name}: required")
-    if len(value) > LIMITS[limit]:
-        raise Refused(f"{field_name}: at most {LIMITS[limit]} characters")
-    return value
+    return fields.text(field_name, value, limit=LIMITS[limit], required=required)
 
 
 def _choice(field_name: str, value: str | None, kind: type[StrEnum]) -> str:

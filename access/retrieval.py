@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Text, select, type_coerce
 from sqlalchemy.orm import Session, selectinload
 
+from access import fields
 from access.ledger import LedgerEntry
 from access.models import RequestStatus, RetrievalGrant, RetrievalRequest, Role, User
 from access.policy import (
@@ -72,13 +73,7 @@ def _account(subject: Subject) -> int:
 
 
 def _text(field: str, value: str | None, *, required: bool = True) -> str:
-    """Trimmed text within its field's limit; refusals name the field."""
-    value = (value or "").strip()
-    if required and not value:
-        raise Refused(f"{field}: required")
-    if len(value) > LIMITS[field]:
-        raise Refused(f"{field}: at most {LIMITS[field]} characters")
-    return value
+    return fields.text(field, value, limit=LIMITS[field], required=required)
 
 
 def _actions(actions: Iterable[str] | None) -> list[str]:

@@ -27,8 +27,7 @@ from portal.auth import (
     INTERNAL,
     Caller,
     Principal,
-    authenticate_at,
-    issue_token,
+    password_token,
     policy_context,
     wired_of,
 )
@@ -96,14 +95,7 @@ def token(
     password: Annotated[str, Form()],
 ) -> dict[str, Any]:
     """Exchange a username and password for a short-lived bearer token."""
-    user = authenticate_at(INTERNAL, request, session, username=username, password=password)
-    if user is None:
-        raise HTTPException(
-            401,
-            "wrong username or password, or the account is locked or disabled",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    return issue_token(INTERNAL, request, user)
+    return password_token(INTERNAL, request, session, username=username, password=password)
 
 
 @router.get("/cases")

@@ -159,6 +159,20 @@ def authenticate_at(
     return user
 
 
+def password_token(
+    door: Door, request: Request, session: Session, *, username: str, password: str
+) -> dict[str, Any]:
+    """The token endpoint of a door: a bearer token for the right password, else 401."""
+    user = authenticate_at(door, request, session, username=username, password=password)
+    if user is None:
+        raise HTTPException(
+            401,
+            "wrong username or password, or the account is locked, disabled or not one of this portal's",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return issue_token(door, request, user)
+
+
 def issue_token(door: Door, request: Request, user: User) -> dict[str, Any]:
     """A bearer token for a user who just proved their password at this door."""
     wired = public_wired_of(request)

@@ -33,11 +33,10 @@ from portal.auth import (
     DB,
     PUBLIC,
     Principal,
-    authenticate_at,
     caller_at,
     check_csrf,
     client_address,
-    issue_token,
+    password_token,
     public_wired_of,
 )
 from portal.ranges import Unsatisfiable, parse_range
@@ -208,14 +207,7 @@ def token(
     password: Annotated[str, Form()],
 ) -> dict[str, Any]:
     """Exchange an applicant's username and password for a bearer token; staff are refused (401)."""
-    user = authenticate_at(PUBLIC, request, session, username=username, password=password)
-    if user is None:
-        raise HTTPException(
-            401,
-            "wrong username or password, or the account is locked, disabled or not an applicant's",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    return issue_token(PUBLIC, request, user)
+    return password_token(PUBLIC, request, session, username=username, password=password)
 
 
 # --- requests ---------------------------------------------------------------------------------

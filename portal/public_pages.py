@@ -31,6 +31,7 @@ from archive.errors import StoreUnavailable
 from portal import auth
 from portal.auth import DB, PUBLIC, Principal, authenticate_at
 from portal.i18n import choose_lang, render, translate
+from portal.pages import SignInFirst
 from portal.public_api import (
     answering,
     calendar,
@@ -53,14 +54,6 @@ RECONSIDERATION_DAYS = 60
 LITIGATION_MONTHS = 6
 PLAYABLE = ("video/", "audio/")
 SHOWN_INLINE = ("application/pdf", "image/")
-
-
-class SignInFirst(Exception):
-    """Raised by page dependencies when nobody is signed in: the page answers 303 to the sign-in."""
-
-    def __init__(self, back_to: str) -> None:
-        super().__init__(back_to)
-        self.back_to = back_to
 
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
