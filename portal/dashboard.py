@@ -285,64 +285,50 @@ def _row(bar: Bar, index: int, scale: DayScale, t: Translate, href: Callable[[in
         edge = _n(left - 1)
         tip = f"{_n(left - 7)},{_n(y + BAR_H / 2)} {edge},{_n(y + 1)} {edge},{_n(y + BAR_H - 1)}"
         parts.append(el("polygon", points=tip, fill=MUTED, class_="earlier"))
-    if bar.band is Band.waiting:
+    waiting = bar.band is Band.waiting  # the clock stands still: a dashed outline
+    if not waiting and bar.clock_from != bar.received_on:  # it stood still until the correction came
         parts.append(
             el(
-                "rect",
-                x=_n(left),
-                y=_n(y),
-                width=_n(width),
-                height=str(BAR_H),
-                rx="3",
-                fill=FILL[bar.band],
+                "line",
+                x1=_n(scale.x(bar.received_on)),
+                x2=_n(left),
+                y1=_n(y + BAR_H / 2),
+                y2=_n(y + BAR_H / 2),
                 stroke=WAITING,
                 stroke_width="1.5",
-                stroke_dasharray="4 3",
-                class_="bar",
+                stroke_dasharray="2 3",
+                class_="stopped",
             )
         )
-    else:
-        if bar.clock_from != bar.received_on:  # the clock stood still until the correction came
-            parts.append(
-                el(
-                    "line",
-                    x1=_n(scale.x(bar.received_on)),
-                    x2=_n(left),
-                    y1=_n(y + BAR_H / 2),
-                    y2=_n(y + BAR_H / 2),
-                    stroke=WAITING,
-                    stroke_width="1.5",
-                    stroke_dasharray="2 3",
-                    class_="stopped",
-                )
-            )
+    outline = {"stroke": WAITING, "stroke_width": "1.5", "stroke_dasharray": "4 3"} if waiting else {}
+    parts.append(
+        el(
+            "rect",
+            x=_n(left),
+            y=_n(y),
+            width=_n(width),
+            height=str(BAR_H),
+            rx="3",
+            fill=FILL[bar.band],
+            class_="bar",
+            **outline,
+        )
+    )
+    if not waiting and bar.pause:
+        pause_left, pause_right = scale.x(bar.pause[0]), scale.x(bar.pause[1] + ONE_DAY)
         parts.append(
             el(
                 "rect",
-                x=_n(left),
+                x=_n(pause_left),
                 y=_n(y),
-                width=_n(width),
+                width=_n(max(pause_right - pause_left, 1.0)),
                 height=str(BAR_H),
-                rx="3",
-                fill=FILL[bar.band],
-                class_="bar",
+                fill="url(#pause-hatch)",
+                stroke=PAUSE,
+                stroke_width="1",
+                class_="pause",
             )
         )
-        if bar.pause:
-            pause_left, pause_right = scale.x(bar.pause[0]), scale.x(bar.pause[1] + ONE_DAY)
-            parts.append(
-                el(
-                    "rect",
-                    x=_n(pause_left),
-                    y=_n(y),
-                    width=_n(max(pause_right - pause_left, 1.0)),
-                    height=str(BAR_H),
-                    fill="url(#pause-hatch)",
-                    stroke=PAUSE,
-                    stroke_width="1",
-                    class_="pause",
-                )
-            )
     note = days_left_text(bar.days_left, t) if bar.due_on else t("handling.dash.waiting_short")
     when = (bar.due_on or bar.waiting_until or bar.clock_from).strftime("%m-%d")
     note = f"{when} · {note}" + (" ≈" if bar.estimated_years else "")

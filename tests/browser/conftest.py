@@ -6,6 +6,7 @@ Chromium is the Debian package at /usr/bin/chromium, driven by Playwright throug
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -83,13 +84,21 @@ def live(portal: Portal) -> Iterator[Live]:
     thread.join(timeout=10)
 
 
-@pytest.fixture
-def page(chromium: Any) -> Iterator[Any]:
-    """A fresh browser context and page; fails the test on any CSP violation it logged."""
-    context = chromium.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+@contextlib.contextmanager
+def watched_tab(chromium: Any, **options: Any) -> Iterator[Any]:
+    """A fresh browser context (a person at a desk, or on a phone) and its page; fails the test on
+    any Content Security Policy violation the page logged."""
+    context = chromium.new_context(locale="zh-CN", **({"viewport": {"width": 1280, "height": 900}} | options))
     tab = context.new_page()
     violations: list[str] = []
     tab.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
     yield tab
     context.close()
     assert violations == [], violations
+
+
+@pytest.fixture
+def page(chromium: Any) -> Iterator[Any]:
+    """A fresh browser context and page at a desk."""
+    with watched_tab(chromium) as tab:
+        yield tab

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from portal.demo import DEMO_CASE_NO
-from tests.browser.conftest import Live
+from tests.browser.conftest import Live, watched_tab
 
 pytestmark = [
     pytest.mark.parametrize("store_url", ["file"], indirect=True),
@@ -23,16 +23,9 @@ DASHBOARD_SHOT = "/tmp/casevault-disclosure-dashboard.png"
 
 @pytest.fixture
 def phone(chromium: Any) -> Iterator[Any]:
-    """A phone-sized browser for the applicant; CSP violations fail the test."""
-    context = chromium.new_context(
-        locale="zh-CN", viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
-    )
-    tab = context.new_page()
-    violations: list[str] = []
-    tab.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
-    yield tab
-    context.close()
-    assert violations == [], violations
+    """A phone-sized browser for the applicant."""
+    with watched_tab(chromium, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True) as tab:
+        yield tab
 
 
 def _fits_the_screen(tab: Any) -> bool:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import Live
+from tests.browser.conftest import Live, watched_tab
 
 pytestmark = [
     pytest.mark.parametrize("store_url", ["file"], indirect=True),
@@ -32,14 +32,9 @@ PLAY = """async () => {
 
 @pytest.fixture
 def second(chromium: Any) -> Iterator[Any]:
-    """A second browser context (another person at another desk), CSP violations fail the test."""
-    context = chromium.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
-    tab = context.new_page()
-    violations: list[str] = []
-    tab.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
-    yield tab
-    context.close()
-    assert violations == [], violations
+    """A second browser context (another person at another desk)."""
+    with watched_tab(chromium) as tab:
+        yield tab
 
 
 def test_request_approve_view_copy_revoke(live: Live, page: Any, second: Any) -> None:
