@@ -42,6 +42,12 @@ from portal.auth import (
 from portal.ranges import Unsatisfiable, parse_range
 
 router = APIRouter(prefix="/api/v1", tags=["public"])
+# Released material shown in the browser: only types that cannot carry script. Anything else
+# (HTML, SVG, JavaScript, office documents…) is served as an opaque attachment.
+SHOWN_INLINE = frozenset(
+    {"application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp"}
+    | {"video/mp4", "video/webm", "audio/mpeg", "audio/mp4", "audio/wav"}
+)
 CSRF_HEADER = "x-csrf-token"
 # Generous bounds on what a body may carry; the services apply the real limits and name the field.
 MAX_TEXT = 4000
@@ -410,12 +416,18 @@ def released_copy(
         raise HTTPException(
             416, "range not satisfiable", headers={"Content-Range": f"bytes */{size}"}
         ) from exc
+    inline = not download and media_type in SHOWN_INLINE
+    if not inline:
+        # Whatever the file is (HTML, SVG, script…), it never runs on the portal's origin.
+        media_type = "application/octet-stream"
     headers = {
         "Accept-Ranges": "bytes",
         "ETag": f'"{sha256}"',
         "Cache-Control": "private, no-store",
-        "Content-Disposition": disposition("attachment" if download else "inline", filename),
+        "Content-Disposition": disposition("inline" if inline else "attachment", filename),
     }
+    if not inline:
+        headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
     release = public_wired_of(request).release
     try:
         if wanted is None:

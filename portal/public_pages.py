@@ -33,6 +33,7 @@ from portal.auth import DB, PUBLIC, Principal, authenticate_at
 from portal.i18n import choose_lang, render, translate
 from portal.pages import SignInFirst
 from portal.public_api import (
+    SHOWN_INLINE,
     answering,
     calendar,
     correct,
@@ -53,7 +54,6 @@ REQUEST_FIELDS = ("relation", "case_no", "description", "delivery")
 RECONSIDERATION_DAYS = 60
 LITIGATION_MONTHS = 6
 PLAYABLE = ("video/", "audio/")
-SHOWN_INLINE = ("application/pdf", "image/")
 
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
@@ -540,8 +540,8 @@ def item_page(
         view=view,
         item=item,
         content_url=content,
-        playable=item.media_type.startswith(PLAYABLE),
-        inline=item.media_type.startswith(SHOWN_INLINE),
+        playable=item.media_type in SHOWN_INLINE and item.media_type.startswith(PLAYABLE),
+        inline=item.media_type in SHOWN_INLINE,
     )
 
 

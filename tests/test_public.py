@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import re
 import shutil
 import uuid
@@ -571,6 +572,33 @@ def test_the_owner_sees_the_reply_and_the_released_items_inside_the_period(porta
     assert len(views) == 3 and {e.actor for e in views} == {"zhangsan"}
     assert [e.detail["download"] for e in views] == [False, True, False]
     assert views[0].detail["item"] == pdf["id"] and views[0].detail["sha256"] == pdf["sha256"]
+
+
+def test_released_files_that_could_carry_script_are_only_ever_attachments(portal: Portal) -> None:
+    headers = applicant(portal)
+    request_id = filed(portal, headers)["id"]
+    uploads = {
+        "删节.html": b"<script>fetch('/public/api/v1/disclosures')</script>",
+        "删节.svg": b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+    }
+    decide(
+        portal,
+        request_id,
+        decision="partly_released",
+        basis="art15_commercial_privacy",
+        record_ids=(),
+        redactions=[
+            disclosures.Redaction(record_id=rid, filename=name, stream=io.BytesIO(data))
+            for rid, (name, data) in zip(("d1", "i1"), uploads.items(), strict=True)
+        ],
+    )
+    body = portal.client.get(f"{API}/disclosures/{request_id}", headers=headers).json()
+    for item in body["items"]:
+        served = portal.client.get(item["url"], headers=headers)
+        assert served.status_code == 200 and served.content == uploads[item["filename"]]
+        assert served.headers["content-type"] == "application/octet-stream"
+        assert served.headers["content-disposition"].startswith("attachment;")
+        assert served.headers["content-security-policy"] == "sandbox; default-src 'none'"
 
 
 def test_released_items_are_refused_after_the_release_period(portal: Portal) -> None:
