@@ -29,7 +29,7 @@ from enum import StrEnum
 from pathlib import PurePosixPath
 from typing import BinaryIO
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
 from access import applicants, fields, ledger, workdays
@@ -337,7 +337,17 @@ def _load(session: Session, request_id: int, *, lock: bool = False) -> Disclosur
             selectinload(DisclosureRequest.items),
         )
     )
-    row = session.scalar(query.with_for_update(of=DisclosureRequest) if lock else query)
+    if lock:
+        if session.get_bind().dialect.name == "sqlite":
+            # SQLite ignores FOR UPDATE: a no-op write takes the database's write lock first, so a
+            # second officer deciding the same request waits here and then reads the decided state.
+            session.execute(
+                update(DisclosureRequest)
+                .where(DisclosureRequest.id == request_id)
+                .values(id=DisclosureRequest.id)
+            )
+        query = query.with_for_update(of=DisclosureRequest).execution_options(populate_existing=True)
+    row = session.scalar(query)
     if row is None:
         raise NotFound(f"request: no disclosure request {request_id}")
     return row

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -1208,6 +1209,44 @@ def test_an_oversized_redaction_is_refused_and_nothing_stays(
             redactions=[Redaction(record_id="i1", filename="删节.pdf", stream=_stream(b"x" * 5000))],
         )
     assert_undecided(office, request_id)
+
+
+def test_two_officers_deciding_at_once_make_one_reply(office: Office, archived: Archived) -> None:
+    request_id = office.handled()
+    office.assign(request_id, officer="zhou", by="chen")
+    start = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def reply(record_ids: list[str]) -> None:
+        with office.wired.sessions() as session:
+            start.wait()
+            try:
+                disclosures.decide_request(
+                    session,
+                    subject=office.who("zhou"),
+                    context=Context(now=office_time(official_after(RECEIVED, 3))),
+                    calendar=CAL,
+                    archive=office.wired.store,
+                    release=office.wired.release,
+                    release_days=RELEASE_DAYS,
+                    request_id=request_id,
+                    decision="released",
+                    reasons="经审查予以公开。",
+                    record_ids=record_ids,
+                )
+                session.commit()
+                outcomes.append("decided")
+            except Conflict:
+                session.rollback()
+                outcomes.append("conflict")
+
+    threads = [threading.Thread(target=reply, args=(ids,)) for ids in (["s1", "v1"], ["s2", "v1"])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["conflict", "decided"]
+    assert office.items_stored() == 2 and len(office.entries("disclosure.decide")) == 1
 
 
 # --- one applicant, another's request (IDOR) ------------------------------------------------------
