@@ -65,15 +65,25 @@ def public_token_secret(settings: Settings) -> str:
 
 
 def id_number_private_key(settings: Settings) -> X25519PrivateKey:
-    """The key that opens sealed ID numbers; only the internal portal holds it."""
-    return id_numbers.load_private_key(_key_file(settings, "id-number-key", id_numbers.new_private_key))
+    """The key that opens sealed ID numbers; only the internal portal holds it. Its public half is
+    written beside it for a public portal sharing this data dir."""
+    key = id_numbers.load_private_key(_key_file(settings, "id-number-key", id_numbers.new_private_key))
+    _key_file(settings, "id-number-key.pub", lambda: id_numbers.public_key_text(key.public_key()))
+    return key
 
 
 def id_number_public_key(settings: Settings) -> X25519PublicKey:
-    """The key that seals ID numbers: configured for a separate public host, else derived locally."""
+    """The key that seals ID numbers, for the public portal: configured, or the public half the
+    internal portal left in the data dir. Never the private key: a public host cannot read them."""
     if settings.id_number_public_key:
         return id_numbers.load_public_key(settings.id_number_public_key)
-    return id_number_private_key(settings).public_key()
+    written = settings.data_dir / "keys" / "id-number-key.pub"
+    if not written.exists():
+        raise ValueError(
+            "CASEVAULT_ID_NUMBER_PUBLIC_KEY: required for a public portal on its own host "
+            "(print it with `casevault id-number-key` where the internal portal runs)"
+        )
+    return id_numbers.load_public_key(written.read_text().strip())
 
 
 @dataclass(kw_only=True)
@@ -129,7 +139,7 @@ def wire(settings: Settings) -> Wired:
         sessions=sessions,
         store=open_store(settings.store_url, part_size=settings.s3_part_size),
         release=_release_store(settings),
-        id_number_key=id_number_public_key(settings),
+        id_number_key=id_number_private_key(settings).public_key(),
         keyring=Keyring(settings.data_dir / "keys"),
     )
 

@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from starlette.routing import Mount
 
-from access import disclosures, id_numbers, workdays
+from access import applicants, disclosures, id_numbers, workdays
 from access.ledger import LedgerEntry
 from access.models import Applicant, DisclosureRequest, ReleasedItem, User
 from access.policy import Context
@@ -767,6 +767,34 @@ def test_the_public_app_cannot_construct_an_archive_realm_client(
     # The combined app hands its public half the same reduced wiring.
     assert public_wired(portal.client.app).settings.store == WITHHELD
     assert not hasattr(public_wired(portal.client.app), "store")
+
+
+def test_a_public_host_never_holds_the_key_that_opens_id_numbers(tmp_path: Path, portal: Portal) -> None:
+    from portal import context
+
+    alone = portal.wired.settings.model_copy(update={"data_dir": tmp_path / "public-host"})
+    with pytest.raises(ValueError, match="CASEVAULT_ID_NUMBER_PUBLIC_KEY"):
+        context.wire_public(alone)
+    assert not (alone.data_dir / "keys" / "id-number-key").exists()
+    published = id_numbers.public_key_text(portal.wired.id_number_key)
+    wired = context.wire_public(alone.model_copy(update={"id_number_public_key": published}))
+    try:
+        assert not (alone.data_dir / "keys" / "id-number-key").exists()
+        with wired.sessions() as session:
+            found = applicants.register_applicant(
+                session,
+                **registration(),
+                id_number_key=wired.id_number_key,
+                now=datetime.now(UTC),
+            )
+            sealed, username = found.id_number_sealed, found.user.username
+            session.rollback()
+        opened = id_numbers.unseal(
+            sealed, key=context.id_number_private_key(portal.wired.settings), username=username
+        )
+        assert opened == registration()["id_number"]
+    finally:
+        wired.engine.dispose()
 
 
 # --- outages ----------------------------------------------------------------------------------
