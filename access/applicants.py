@@ -16,6 +16,10 @@ from archive.errors import Refused
 LIMITS = {"name": 128, "phone": 32, "email": 254, "address": 512}
 _PHONE = re.compile(r"^\+?[0-9][0-9 -]{5,30}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Names the ledger and the pages use for the office itself: no applicant may take them.
+RESERVED_USERNAMES = frozenset(
+    {"system", "office", "anonymous", "admin", "administrator", "root", "casevault"}
+)
 
 
 def _field(field: str, value: str | None, *, required: bool = True) -> str:
@@ -38,6 +42,8 @@ def register_applicant(
     source: str | None = None,
 ) -> Applicant:
     """A new applicant account; the ID number is sealed and only its masked form kept in the clear."""
+    if username.strip().lower() in RESERVED_USERNAMES:
+        raise Refused(f"username: {username.strip().lower()!r} is reserved")
     name = _field("name", name)
     number = id_numbers.normalise(id_type, id_number)
     phone = _field("phone", phone)
@@ -75,7 +81,7 @@ def register_applicant(
         outcome="ok",
         source=source,
         at=now,
-        detail={"id_type": id_type, "id_number": applicant.id_number_masked},
+        detail={"id_type": id_type},
     )
     return applicant
 

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from archive.errors import Refused
+
+# Control characters other than tab and line breaks: no person types them, and PostgreSQL
+# refuses NUL in text, so they are named as bad input rather than failing at the database.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def text(field: str, value: str | None, *, limit: int, required: bool = True) -> str:
@@ -12,4 +18,6 @@ def text(field: str, value: str | None, *, limit: int, required: bool = True) ->
         raise Refused(f"{field}: required")
     if len(value) > limit:
         raise Refused(f"{field}: at most {limit} characters")
+    if _CONTROL.search(value):
+        raise Refused(f"{field}: control characters are not allowed")
     return value

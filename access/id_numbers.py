@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import os
 import re
+import unicodedata
 from enum import StrEnum
 
 from cryptography.exceptions import InvalidTag
@@ -37,16 +38,18 @@ class IdType(StrEnum):
 
 _RESIDENT_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _RESIDENT_CHECK = "10X98765432"
-_OTHER = re.compile(r"^[A-Z0-9]{6,20}$")
+_OTHER = re.compile(r"^[A-Z0-9]{6,20}$", re.ASCII)
 
 
 def normalise(id_type: str, id_number: str) -> str:
     """The number in canonical form, or `Refused` naming the field (GB 11643 check digit for 居民身份证)."""
     if id_type not in IdType.__members__:
         raise Refused(f"id_type: unknown value {id_type!r}; one of {', '.join(IdType)}")
-    number = re.sub(r"[\s-]", "", id_number or "").upper()
+    # Full-width digits and letters (as typed with a Chinese input method) become ASCII; any other
+    # script's digits stay and are refused below.
+    number = re.sub(r"[\s-]", "", unicodedata.normalize("NFKC", id_number or "")).upper()
     if id_type == IdType.resident_id:
-        if not re.fullmatch(r"\d{17}[\dX]", number):
+        if not re.fullmatch(r"[0-9]{17}[0-9X]", number):
             raise Refused("id_number: a resident ID number has 17 digits and a final digit or X")
         total = sum(int(d) * w for d, w in zip(number[:17], _RESIDENT_WEIGHTS, strict=True))
         if _RESIDENT_CHECK[total % 11] != number[17]:
@@ -58,10 +61,10 @@ def normalise(id_type: str, id_number: str) -> str:
 
 
 def mask(number: str) -> str:
-    """The form shown on every page: the first 3 and last 4 characters, the rest as `*`."""
-    keep = 4 if len(number) > 8 else 2
-    head = 3 if len(number) > 8 else 1
-    return number[:head] + "*" * (len(number) - head - keep) + number[-keep:]
+    """The form shown on every page: a sixth of the number at each end (at least one character),
+    the rest as `*` — so even a 9-character passport number keeps 7 characters hidden."""
+    keep = max(1, len(number) // 6)
+    return number[:keep] + "*" * (len(number) - 2 * keep) + number[-keep:]
 
 
 def new_private_key() -> str:

@@ -27,7 +27,7 @@ import chinese_calendar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from access import ledger
+from access import fields, ledger
 from access.models import HolidayDay, HolidayYear
 from archive.errors import Refused
 
@@ -208,9 +208,8 @@ def _parse_table(year: int, text: str) -> list[_TableLine]:
         if workday and day.weekday() < 5:
             raise Refused(f"line {number}: {day.isoformat()} is a {weekday}, a working day anyway")
         seen[day] = number
-        name = parts[2].strip() if len(parts) > 2 else None
-        if name and len(name) > _NAME_LENGTH:
-            raise Refused(f"line {number}: the name is longer than {_NAME_LENGTH} characters")
+        given = parts[2] if len(parts) > 2 else ""
+        name = fields.text(f"line {number}", given, limit=_NAME_LENGTH, required=False)
         lines.append(_TableLine(day=day, workday=workday, name=name or None))
     return lines
 

@@ -31,6 +31,7 @@ from portal import api, auth, dashboard
 from portal.auth import DB, Principal, wired_of
 from portal.i18n import choose_lang, translate
 from portal.pages import PageCaller, PageRoute, may, page
+from portal.params import RowId
 from portal.retrieval_pages import _field_error, _step_errors
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
@@ -202,7 +203,7 @@ def _detail(
     request: Request,
     session: Session,
     caller: Principal,
-    request_id: int,
+    request_id: RowId,
     *,
     errors: dict[str, str] | None = None,
     forms: dict[str, dict[str, Any]] | None = None,
@@ -247,7 +248,7 @@ def _detail(
 
 
 @router.get("/disclosures/{request_id}")
-def request_page(request: Request, session: DB, caller: PageCaller, request_id: int) -> Response:
+def request_page(request: Request, session: DB, caller: PageCaller, request_id: RowId) -> Response:
     """One request: applicant, request, every deadline, messages, and the forms its state allows."""
     return _detail(request, session, caller, request_id)
 
@@ -256,7 +257,7 @@ def _run(
     request: Request,
     session: Session,
     caller: Principal,
-    request_id: int,
+    request_id: RowId,
     form: str,
     values: dict[str, Any],
     step: Step,
@@ -298,7 +299,7 @@ def _invalid(
     request: Request,
     session: Session,
     caller: Principal,
-    request_id: int,
+    request_id: RowId,
     form: str,
     values: dict[str, Any],
     errors: dict[str, str],
@@ -319,7 +320,7 @@ def assign(
     request: Request,
     session: DB,
     caller: PageCaller,
-    request_id: int,
+    request_id: RowId,
     csrf_token: Annotated[str, Form()] = "",
     officer: Annotated[str, Form()] = "",
 ) -> Response:
@@ -338,7 +339,7 @@ def ask_correction(
     request: Request,
     session: DB,
     caller: PageCaller,
-    request_id: int,
+    request_id: RowId,
     csrf_token: Annotated[str, Form()] = "",
     what: Annotated[str, Form()] = "",
     within_days: Annotated[str, Form()] = "",
@@ -371,7 +372,7 @@ def start_consultation(
     request: Request,
     session: DB,
     caller: PageCaller,
-    request_id: int,
+    request_id: RowId,
     csrf_token: Annotated[str, Form()] = "",
     party: Annotated[str, Form()] = "",
 ) -> Response:
@@ -391,7 +392,7 @@ def end_consultation(
     request: Request,
     session: DB,
     caller: PageCaller,
-    request_id: int,
+    request_id: RowId,
     csrf_token: Annotated[str, Form()] = "",
     reply: Annotated[str, Form()] = "",
 ) -> Response:
@@ -411,7 +412,7 @@ def request_extension(
     request: Request,
     session: DB,
     caller: PageCaller,
-    request_id: int,
+    request_id: RowId,
     csrf_token: Annotated[str, Form()] = "",
     days: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
@@ -447,7 +448,7 @@ def decide_extension(
     request: Request,
     session: DB,
     caller: PageCaller,
-    request_id: int,
+    request_id: RowId,
     csrf_token: Annotated[str, Form()] = "",
     decision: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
@@ -479,7 +480,7 @@ def send_message(
     request: Request,
     session: DB,
     caller: PageCaller,
-    request_id: int,
+    request_id: RowId,
     csrf_token: Annotated[str, Form()] = "",
     body: Annotated[str, Form()] = "",
 ) -> Response:
@@ -514,7 +515,7 @@ def decide_request(
     request: Request,
     session: DB,
     caller: PageCaller,
-    request_id: int,
+    request_id: RowId,
     csrf_token: Annotated[str, Form()] = "",
     decision: Annotated[str, Form()] = "",
     basis: Annotated[str, Form()] = "",
@@ -579,7 +580,7 @@ def decide_request(
 
 
 @router.get("/disclosures/{request_id}/letter")
-def reply_letter(request: Request, session: DB, caller: PageCaller, request_id: int) -> Response:
+def reply_letter(request: Request, session: DB, caller: PageCaller, request_id: RowId) -> Response:
     """The reply letter (政府信息公开申请答复告知书) for printing on A4; 409 before the reply."""
     with _step_errors():
         view = disclosures.get_request(

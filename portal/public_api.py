@@ -39,6 +39,7 @@ from portal.auth import (
     password_token,
     public_wired_of,
 )
+from portal.params import RowId
 from portal.ranges import Unsatisfiable, parse_range
 
 router = APIRouter(prefix="/api/v1", tags=["public"])
@@ -350,12 +351,14 @@ def mine(request: Request, session: DB, caller: ApplicantCaller) -> dict[str, An
 
 
 @router.get("/disclosures/{request_id}")
-def detail(request: Request, session: DB, caller: ApplicantCaller, request_id: int) -> dict[str, Any]:
+def detail(request: Request, session: DB, caller: ApplicantCaller, request_id: RowId) -> dict[str, Any]:
     """One of the caller's requests in full; anyone else's is 404."""
     return request_json(request, own_request(request, session, caller, request_id))
 
 
-def correct(request: Request, session: Session, caller: Principal, request_id: int, text: str) -> RequestView:
+def correct(
+    request: Request, session: Session, caller: Principal, request_id: RowId, text: str
+) -> RequestView:
     """Answer the correction notice and commit; the 20 working days start again today."""
     with answering():
         view = disclosures.answer_correction(
@@ -372,7 +375,7 @@ def correct(request: Request, session: Session, caller: Principal, request_id: i
 
 @router.post("/disclosures/{request_id}/correction")
 def correction(
-    request: Request, session: DB, caller: ApplicantCaller, request_id: int, body: CorrectionBody
+    request: Request, session: DB, caller: ApplicantCaller, request_id: RowId, body: CorrectionBody
 ) -> dict[str, Any]:
     """Answer the correction notice (补正) → the request with its new deadline."""
     _csrf(request, caller)
@@ -396,7 +399,13 @@ def _opened(chunks: Iterator[bytes]) -> Iterator[bytes]:
 
 
 def released_copy(
-    request: Request, session: Session, caller: Principal, request_id: int, item_id: int, *, download: bool
+    request: Request,
+    session: Session,
+    caller: Principal,
+    request_id: RowId,
+    item_id: RowId,
+    *,
+    download: bool,
 ) -> Response:
     """Stream a released item from the release realm, after the view is decided and ledgered."""
     with answering():
@@ -447,8 +456,8 @@ def released_item(
     request: Request,
     session: DB,
     caller: ApplicantCaller,
-    request_id: int,
-    item_id: int,
+    request_id: RowId,
+    item_id: RowId,
     download: bool = False,
 ) -> Response:
     """A released item's bytes (inline, or an attachment with `?download=true`), only in its release

@@ -32,6 +32,7 @@ from portal import auth
 from portal.auth import DB, PUBLIC, Principal, authenticate_at
 from portal.i18n import choose_lang, render, translate
 from portal.pages import SignInFirst
+from portal.params import RowId
 from portal.public_api import (
     SHOWN_INLINE,
     answering,
@@ -483,7 +484,7 @@ def _tracking(
 
 
 @router.get("/disclosures/{request_id}")
-def tracking_page(request: Request, session: DB, caller: PageApplicant, request_id: int) -> Response:
+def tracking_page(request: Request, session: DB, caller: PageApplicant, request_id: RowId) -> Response:
     """Where a request stands: status, deadline, the office's messages, the reply, released items."""
     return _tracking(request, own_request(request, session, caller, request_id))
 
@@ -493,7 +494,7 @@ def answer_correction(
     request: Request,
     session: DB,
     caller: PageApplicant,
-    request_id: int,
+    request_id: RowId,
     csrf_token: Annotated[str, Form()] = "",
     correction: Annotated[str, Form()] = "",
 ) -> Response:
@@ -516,7 +517,7 @@ def answer_correction(
 
 @router.get("/disclosures/{request_id}/items/{item_id}")
 def item_page(
-    request: Request, session: DB, caller: PageApplicant, request_id: int, item_id: int
+    request: Request, session: DB, caller: PageApplicant, request_id: RowId, item_id: RowId
 ) -> Response:
     """One released item: a PDF shown inline, a video played, anything else offered for download."""
     view = own_request(request, session, caller, request_id)
@@ -550,8 +551,8 @@ def item_file(
     request: Request,
     session: DB,
     caller: PageApplicant,
-    request_id: int,
-    item_id: int,
+    request_id: RowId,
+    item_id: RowId,
     download: bool = False,
 ) -> Response:
     """The item's bytes from the release realm; every fetch is ledgered as a view or a download."""
@@ -559,7 +560,7 @@ def item_file(
 
 
 @router.get("/disclosures/{request_id}/letter")
-def reply_letter(request: Request, session: DB, caller: PageApplicant, request_id: int) -> Response:
+def reply_letter(request: Request, session: DB, caller: PageApplicant, request_id: RowId) -> Response:
     """The reply (政府信息公开申请答复书) to print: decision, legal basis, reasons and remedies."""
     view = own_request(request, session, caller, request_id)
     if view.decision is None:

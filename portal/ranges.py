@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-_SPEC = re.compile(r"^bytes=(\d*)-(\d*)$")
+# At most 18 digits: any real offset fits, and no header can make int() parse thousands of digits.
+_SPEC = re.compile(r"^bytes=([0-9]{0,18})-([0-9]{0,18})$")
 
 
 class Unsatisfiable(ValueError):

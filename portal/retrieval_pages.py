@@ -31,6 +31,7 @@ from portal import copies as copy_routes
 from portal.auth import DB, Principal, wired_of
 from portal.i18n import choose_lang, translate
 from portal.pages import PageCaller, PageRoute, error_page, page
+from portal.params import RowId
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
@@ -246,7 +247,7 @@ def _detail(
     request: Request,
     session: Session,
     caller: Principal,
-    request_id: int,
+    request_id: RowId,
     *,
     errors: dict[str, str] | None = None,
     reason: str = "",
@@ -286,7 +287,7 @@ def _detail(
 
 
 @router.get("/retrievals/{request_id}")
-def request_detail(request: Request, session: DB, caller: PageCaller, request_id: int) -> Response:
+def request_detail(request: Request, session: DB, caller: PageCaller, request_id: RowId) -> Response:
     """One request with its decision, grant and accesses; the decision and revoke forms."""
     return _detail(request, session, caller, request_id)
 
@@ -296,7 +297,7 @@ def decide_request(
     request: Request,
     session: DB,
     caller: PageCaller,
-    request_id: int,
+    request_id: RowId,
     csrf_token: Annotated[str, Form()] = "",
     decision: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
@@ -334,7 +335,7 @@ def revoke_grant(
     request: Request,
     session: DB,
     caller: PageCaller,
-    request_id: int,
+    request_id: RowId,
     csrf_token: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
 ) -> Response:

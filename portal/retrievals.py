@@ -20,6 +20,7 @@ from access.models import RetrievalRequest
 from portal import copies
 from portal.api import Denied
 from portal.auth import DB, Caller, Principal, check_csrf, policy_context, wired_of
+from portal.params import RowId
 
 router = APIRouter(prefix="/api/v1", tags=["retrieval"])
 CSRF_HEADER = "x-csrf-token"
@@ -112,7 +113,7 @@ def file_retrieval(request: Request, session: DB, caller: Caller, body: Retrieva
 
 @router.post("/retrievals/{request_id}/decision")
 def decide_retrieval(
-    request: Request, session: DB, caller: Caller, request_id: int, body: DecisionBody
+    request: Request, session: DB, caller: Caller, request_id: RowId, body: DecisionBody
 ) -> dict[str, Any]:
     """Approve or refuse a pending request (审批) → {id, status, grant_expires_at}."""
     _csrf(request, caller)
@@ -131,7 +132,7 @@ def decide_retrieval(
 
 @router.post("/retrievals/{request_id}/revoke")
 def revoke_retrieval(
-    request: Request, session: DB, caller: Caller, request_id: int, body: RevokeBody
+    request: Request, session: DB, caller: Caller, request_id: RowId, body: RevokeBody
 ) -> dict[str, Any]:
     """Revoke the grant of an approved request at once (撤销授权)."""
     _csrf(request, caller)
@@ -267,7 +268,7 @@ def my_retrievals(request: Request, session: DB, caller: Caller) -> dict[str, An
 
 
 @router.get("/retrievals/{request_id}")
-def retrieval_detail(request: Request, session: DB, caller: Caller, request_id: int) -> dict[str, Any]:
+def retrieval_detail(request: Request, session: DB, caller: Caller, request_id: RowId) -> dict[str, Any]:
     """One request: for its requester, or for readers of the register."""
     with answering():
         row = retrieval.get_request(

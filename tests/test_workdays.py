@@ -311,7 +311,7 @@ def test_parse_accepts_both_spellings_comments_and_names(covered_to_2026: None) 
         ("2027-01-01 off\n2027-01-01 休 元旦", r"^line 2: 2027-01-01 is already given on line 1$"),
         ("2027-01-02 off", r"^line 1: 2027-01-02 is a Saturday, a day off anyway$"),
         ("2027-01-01 off\n2027-01-04 班", r"^line 2: 2027-01-04 is a Monday, a working day anyway$"),
-        ("2027-01-01 off " + "x" * 65, r"^line 1: the name is longer than 64 characters$"),
+        ("2027-01-01 off " + "x" * 65, r"^line 1: at most 64 characters$"),
     ],
 )
 def test_parse_refusals_name_the_line(covered_to_2026: None, text: str, message: str) -> None:
