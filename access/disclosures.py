@@ -42,7 +42,7 @@ from access.models import (
     Role,
     User,
 )
-from access.policy import Action, Context, Denied, Resource, Subject, decide, record, require
+from access.policy import Action, Context, Decision, Denied, Resource, Subject, decide, record, require
 from access.retrieval import CHINA, Conflict, NotFound, Notice
 from archive.errors import Refused
 from archive.models import BundleFile, CaseRecord
@@ -361,16 +361,17 @@ def _step(
     action: Action,
     request_id: int,
     detail: dict[str, object] | None = None,
+    **resource: object,
 ) -> DisclosureRequest:
     """Load a request (locked) and decide; a request that is not the applicant's own is 'not found'."""
     row = _load(session, request_id, lock=True)
-    decision = decide(subject, action, _resource(row), context)
+    decision = decide(subject, action, _resource(row, **resource), context)
     if not decision.allowed:
         record(
             session,
             subject=subject,
             action=action,
-            resource=_resource(row),
+            resource=_resource(row, **resource),
             context=context,
             decision=decision,
             detail={"request": row.id, **(detail or {})},
@@ -617,7 +618,18 @@ def open_item(
         session, subject=subject, context=context, action=Action.disclosure_read, request_id=request_id
     )
     item = next((i for i in row.items if i.id == item_id), None)
-    if item is None:
+    if item is None:  # a probe for another request's item: refused, and on the record
+        probe = Decision(False, "unknown-item", f"no released item {item_id} on this request")
+        record(
+            session,
+            subject=subject,
+            action=Action.disclosure_release_view,
+            resource=_resource(row),
+            context=context,
+            decision=probe,
+            detail={"request": row.id, "item": item_id},
+        )
+        session.commit()
         raise NotFound(f"item: no released item {item_id} on this request")
     resource = _resource(
         row, record_id=item.record_id, bundle_id=item.bundle_id, available_until=row.release_until
@@ -707,17 +719,21 @@ def queue(
 
 def assign(session: Session, *, subject: Subject, context: Context, request_id: int, officer: str) -> None:
     """Give a request to a disclosure officer (分办); an officer may take an unassigned one."""
+    officer = officer.strip().lower()
     row = _step(
-        session, subject=subject, context=context, action=Action.disclosure_assign, request_id=request_id
+        session,
+        subject=subject,
+        context=context,
+        action=Action.disclosure_assign,
+        request_id=request_id,
+        detail={"officer": officer},
+        assign_to=officer,
     )
     _open(row)
-    user = session.scalar(select(User).where(User.username == officer.strip().lower()))
+    user = session.scalar(select(User).where(User.username == officer))
     if user is None or user.role != Role.disclosure_officer or user.disabled:
         raise Refused(f"officer: {officer!r} is not an active disclosure officer")
-    if subject.role is Role.disclosure_officer and (
-        user.id != subject.user_id or row.assignee_id is not None
-    ):
-        raise Conflict("officer: officers take unassigned requests for themselves; a manager reassigns")
+    decided = _resource(row, assign_to=officer)  # as it stood when the policy allowed it
     row.assignee = user
     _ledger(
         session,
@@ -725,6 +741,7 @@ def assign(session: Session, *, subject: Subject, context: Context, request_id: 
         context=context,
         action=Action.disclosure_assign,
         row=row,
+        resource=decided,
         detail={"officer": user.username},
     )
 

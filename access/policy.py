@@ -143,6 +143,7 @@ class Resource:
     owner: str | None = None  # for a request: the username of who filed it (or asked for an extension)
     assignee: str | None = None  # for a disclosure request: the officer handling it
     available_until: datetime | None = None  # for released material: the end of its release period
+    assign_to: str | None = None  # for an assignment: the officer the request would go to
 
 
 @dataclass(frozen=True)
@@ -209,6 +210,12 @@ def decide(subject: Subject, action: Action, resource: Resource, context: Contex
         return _deny("own-request", "nobody decides their own request (不得自行审批)")
     if subject.role is Role.applicant and action in OWN_ONLY and resource.owner != subject.username:
         return _deny("own-requests-only", "applicants see and act on their own requests only")
+    if (
+        action is Action.disclosure_assign
+        and subject.role is Role.disclosure_officer
+        and (resource.assignee is not None or resource.assign_to != subject.username)
+    ):
+        return _deny("take-unassigned", "officers take unassigned requests for themselves; managers reassign")
     if action in ASSIGNED_ONLY and resource.assignee != subject.username:
         return _deny("assigned-officer", "only the officer the request is assigned to handles it")
     if action is Action.disclosure_release and resource.classification == "state_secret":

@@ -12,6 +12,7 @@ policy refusals render the refusal page (403).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import date
 from functools import partial
 from itertools import zip_longest
@@ -174,9 +175,8 @@ def _steps(request: Request, caller: Principal, view: RequestView) -> dict[str, 
     waiting_extension = view.extension_status == "requested"
     return {
         "take": role is Role.disclosure_officer
-        and view.assignee is None
         and view.is_open
-        and may(request, caller, Action.disclosure_assign, resource),
+        and may(request, caller, Action.disclosure_assign, replace(resource, assign_to=caller.user.username)),
         "assign": role is Role.archive_manager
         and view.is_open
         and may(request, caller, Action.disclosure_assign, resource),

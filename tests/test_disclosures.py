@@ -766,10 +766,12 @@ def test_only_the_assigned_officer_handles_a_request(office: Office) -> None:
     assert denied[0].detail["request"] == request_id
     office.assign(request_id, officer="zhou", by="zhou")  # an officer takes an unassigned one
     assert office.view(request_id).assignee == "zhou"
-    with pytest.raises(Conflict, match="officer"):  # but not someone else's
+    with pytest.raises(Denied, match="take-unassigned"):  # but not someone else's
         office.assign(request_id, officer="wu", by="wu")
-    with pytest.raises(Conflict, match="officer"):
+    with pytest.raises(Denied, match="take-unassigned"):
         office.assign(request_id, officer="wu", by="zhou")  # nor hands it on: a manager does
+    refused = office.entries("disclosure.assign", outcome="denied")
+    assert [(e.actor, e.detail["officer"]) for e in refused] == [("wu", "wu"), ("zhou", "wu")]
     for step in (
         lambda: ask_correction(office, request_id, RECEIVED, who="wu"),
         lambda: office.act(disclosures.send_message, "wu", RECEIVED, request_id=request_id, body="您好"),
@@ -1084,6 +1086,8 @@ def test_released_material_only_inside_its_release_period(office: Office, archiv
     assert late.detail["rule"] == "release-period"
     with pytest.raises(NotFound, match=r"^item: "):  # an item of another request, even one's own
         open_item(mine, theirs.items[0].id, until - timedelta(days=1))
+    probe = office.entries("disclosure.release.view", outcome="denied")[-1]
+    assert probe.detail["rule"] == "unknown-item" and probe.detail["item"] == theirs.items[0].id
     with pytest.raises(Denied, match="role"):  # the office reads the archive, not the public copies
         open_item(mine, item_id, until - timedelta(days=1), who="zhou")
 
