@@ -29,7 +29,7 @@ from enum import StrEnum
 from pathlib import PurePosixPath
 from typing import BinaryIO
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from access import applicants, fields, ledger, workdays
@@ -44,6 +44,7 @@ from access.models import (
 )
 from access.policy import Action, Context, Decision, Denied, Resource, Subject, decide, record, require
 from access.retrieval import CHINA, Conflict, NotFound, Notice
+from archive.db import claim_row
 from archive.errors import Refused
 from archive.models import BundleFile, CaseRecord
 from archive.service import latest_bundle
@@ -337,15 +338,8 @@ def _load(session: Session, request_id: int, *, lock: bool = False) -> Disclosur
             selectinload(DisclosureRequest.items),
         )
     )
-    if lock:
-        if session.get_bind().dialect.name == "sqlite":
-            # SQLite ignores FOR UPDATE: a no-op write takes the database's write lock first, so a
-            # second officer deciding the same request waits here and then reads the decided state.
-            session.execute(
-                update(DisclosureRequest)
-                .where(DisclosureRequest.id == request_id)
-                .values(id=DisclosureRequest.id)
-            )
+    if lock:  # a second officer deciding the same request waits, then reads the decided state
+        claim_row(session, DisclosureRequest, request_id)
         query = query.with_for_update(of=DisclosureRequest).execution_options(populate_existing=True)
     row = session.scalar(query)
     if row is None:

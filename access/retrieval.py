@@ -35,6 +35,7 @@ from access.policy import (
     record,
     require,
 )
+from archive.db import claim_row
 from archive.errors import Refused
 from archive.models import Bundle
 from archive.service import latest_bundle
@@ -103,7 +104,9 @@ def _scope(bundle: Bundle, record_ids: Sequence[str] | None) -> list[str]:
 
 
 def _request(session: Session, request_id: int, *, lock: bool = False) -> RetrievalRequest:
-    row = session.get(RetrievalRequest, request_id, with_for_update=lock)
+    if lock:  # a second manager deciding the same request waits, then reads the decided state
+        claim_row(session, RetrievalRequest, request_id)
+    row = session.get(RetrievalRequest, request_id, with_for_update=lock, populate_existing=lock)
     if row is None:
         raise NotFound(f"request: no retrieval request {request_id}")
     return row

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, MetaData
+from sqlalchemy import DateTime, MetaData, update
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
 
 
@@ -40,3 +40,12 @@ class Base(DeclarativeBase):
             "pk": "pk_%(table_name)s",
         }
     )
+
+
+def claim_row(session: Session, model: type[Base], row_id: object) -> None:
+    """Take a row's write lock before reading it for a change. `FOR UPDATE` does this on
+    PostgreSQL; SQLite ignores it, so a no-op write takes the database's write lock instead and a
+    second writer waits, then reads what the first one committed."""
+    if session.get_bind().dialect.name == "sqlite":
+        key = model.__mapper__.primary_key[0]
+        session.execute(update(model).where(key == row_id).values({key.key: key}))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,7 +18,7 @@ from access.models import RetrievalGrant, RetrievalRequest
 from access.retrieval import CHINA
 from portal import operations
 from portal.demo import case_document
-from tests.conftest import Portal
+from tests.conftest import PASSWORD, Portal
 from tests.test_pages import session_csrf, signed_in
 
 pytestmark = [pytest.mark.parametrize("store_url", ["file"], indirect=True)]
@@ -213,6 +214,42 @@ def test_nobody_decides_their_own_request(portal: Portal) -> None:
         assert session.scalar(select(RetrievalGrant.id)) is None
     last = entries(portal, "retrieval.decide")[-1]
     assert (last.actor, last.outcome, last.detail["rule"]) == ("archive-manager", "denied", "own-request")
+
+
+def test_two_managers_deciding_at_once_make_one_decision(portal: Portal) -> None:
+    from access import identities
+
+    with portal.wired.sessions() as session:
+        identities.create_user(
+            session,
+            username="manager-2",
+            role="archive_manager",
+            actor="test",
+            now=datetime.now(UTC),
+            password=PASSWORD,
+        )
+        session.commit()
+    request_id = file_request(portal).json()["id"]
+    second = portal.client.post("/api/v1/token", data={"username": "manager-2", "password": PASSWORD})
+    token = second.json()["access_token"]
+    headers = [portal.as_role("archive_manager"), {"Authorization": f"Bearer {token}"}]
+    start = threading.Barrier(2)
+    answers: list[int] = []
+
+    def decide_as(who: dict[str, str], approve: bool) -> None:
+        start.wait()
+        body = {"approve": approve, "reason": "并发审批"}
+        answer = portal.client.post(f"/api/v1/retrievals/{request_id}/decision", json=body, headers=who)
+        answers.append(answer.status_code)
+
+    pairs = zip(headers, (True, False), strict=True)
+    threads = [threading.Thread(target=decide_as, args=pair) for pair in pairs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(answers) == [200, 409]
+    assert len(entries(portal, "retrieval.decide")) == 1
 
 
 def test_a_supervisor_cannot_decide(portal: Portal) -> None:
