@@ -76,6 +76,17 @@ def leaf_hash(entry_hash_hex: str) -> bytes:
     return digest.digest()
 
 
+def _leaves(digests: Sequence[bytes]) -> list[bytes]:
+    """Leaf hashes of entries given their hashes as bytes (no hex to parse)."""
+    copy = _LEAF.copy
+    leaves = []
+    for digest in digests:
+        leaf = copy()
+        leaf.update(digest)
+        leaves.append(leaf.digest())
+    return leaves
+
+
 def node_hash(left: bytes, right: bytes) -> bytes:
     """An interior node: SHA-256(0x01 || left || right)."""
     return hashlib.sha256(_NODE + left + right).digest()
@@ -421,13 +432,23 @@ class CheckpointAudit:
         self._next = self._pending[-1].tree_size if self._pending else -1
         self.first_failure: CheckpointFailure | None = None
 
-    def add(self, entry_hash_hex: str) -> None:
-        """Add the next entry (its hash as recomputed from its content)."""
-        if self._next < 0:
-            return  # past the last checkpoint: no tree left to build
-        self._tree.add(leaf_hash(entry_hash_hex))
-        if self._tree.size == self._next:
-            self._check_reached()
+    @property
+    def done(self) -> bool:
+        """Past the last checkpoint: no tree left to build, nothing more to feed."""
+        return self._next < 0
+
+    def extend(self, digests: Sequence[bytes]) -> None:
+        """Add the next entries: their hashes as recomputed from their content, 32 bytes each."""
+        start = 0
+        while self._next >= 0 and start < len(digests):
+            # Up to the next checkpoint's size, whole; one that can never be reached (size 0 or
+            # less) takes everything and is only checked at the end.
+            due = self._next - self._tree.size
+            take = len(digests) - start if due <= 0 else min(due, len(digests) - start)
+            self._tree.extend(_leaves(digests[start : start + take]))
+            start += take
+            if self._tree.size == self._next:
+                self._check_reached()
 
     def _check_reached(self) -> None:
         root = self._tree.root()
