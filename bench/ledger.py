@@ -2,7 +2,6 @@
 
     .venv/bin/python -m bench.ledger [--entries 1000000] [--writers 8] [--rows-per-writer 500]
                                      [--runs 3] [--queries 200] [--parts append,verify,search]
-                                     [--sketch-fixes]
 
 Rows (DESIGN.md, "Performance"):
 
@@ -16,7 +15,8 @@ Rows (DESIGN.md, "Performance"):
    with one signed checkpoint (`access.checkpoints.maybe_checkpoint(force=True)`); medians of
    `--runs`. The entries are bulk-loaded: hashed in Python with `canonical_body`/`hash_body`
    (what `entry_hash` does) and COPYed in, `ledger_head` set to the last one, then VACUUM
-   ANALYZE (what autovacuum would have done to a table that grew to this size).
+   ANALYZE (what autovacuum would have done to a table that grew to this size). Beside it, for
+   context, the floor: the same rows read alone (one SELECT, plain psycopg, nothing hashed).
 3. `GET /api/v1/ledger` through FastAPI's TestClient as a security auditor (bearer token),
    `--queries` queries over ten realistic filter mixes (actor, action, outcome, case_no,
    since/until and combinations), p50/p95 of the request time. Each request is the real
@@ -24,10 +24,6 @@ Rows (DESIGN.md, "Performance"):
    same SELECT run alone in a session is printed beside it as context, and again after
    adding (column, seq) indexes for the four equality filters to the benchmark's schema, to
    show what such indexes would change (the product's schema is not touched).
-
-`--sketch-fixes` also times, interleaved with the product and for context only, sketches of
-the fixes suggested in docs/benchmarks.md: a one-statement append (`sketch_append`) and a
-read-ahead verify walk (`sketch_verify`). They are not product code.
 
 Data: ~1000 actors (Zipf-like, s=0.7), the 10 policy actions (record.view the most common),
 ~4 % denied, ~5000 case numbers on the case-bound actions, one year of timestamps.
@@ -244,62 +240,10 @@ def plain_inserts(
     return _run_writers(len(batches), work)
 
 
-# A sketch of a faster append for PostgreSQL (not product code; --sketch-fixes): one statement
-# locks the head, inserts the entry and moves the head. Python still builds the canonical body
-# (`canonical_body`); only the previous hash and the sequence number, known once the head is
-# locked, are spliced in by the database before it takes the SHA-256.
-SKETCH_APPEND = text(
-    "WITH head AS (SELECT seq + 1 AS seq, entry_hash AS prev FROM ledger_head WHERE id = 1 FOR UPDATE),"
-    f" new AS (INSERT INTO ledger_entries ({COLUMNS})"
-    " SELECT head.seq, :at, :actor, :action, :outcome, :case_no, :bundle_id, :record_id, :source, :detail,"
-    " head.prev, encode(sha256(convert_to(:before_prev || head.prev || :before_seq || head.seq::text"
-    " || :after_seq, 'UTF8')), 'hex') FROM head RETURNING seq, entry_hash)"
-    " UPDATE ledger_head SET seq = new.seq, entry_hash = new.entry_hash FROM new WHERE ledger_head.id = 1"
-)
-_PREV, _SEQ = "\x00", "\x01"  # cannot occur in a canonical body: JSON escapes control characters
-
-
-def sketch_append(session: Session, **row: Any) -> None:
-    """The one-statement append sketched above, in the caller's transaction."""
-    at = datetime.now(UTC)
-    detail = canonical_json(row["detail"])
-    fields = {
-        k: row[k] for k in ("actor", "action", "outcome", "case_no", "bundle_id", "record_id", "source")
-    }
-    body = canonical_body(
-        seq=_SEQ,  # type: ignore[arg-type]  # a marker, split out below
-        at=at.isoformat(timespec="microseconds"),
-        detail=detail,
-        prev_hash=_PREV,
-        **fields,
-    )
-    before_prev, rest = body.split(_PREV)
-    before_seq, after_seq = rest.split(_SEQ)
-    session.execute(
-        SKETCH_APPEND,
-        fields
-        | {"at": at, "detail": detail, "before_prev": before_prev, "before_seq": before_seq}
-        | {"after_seq": after_seq},
-    )
-
-
-def sketch_appends(sessions: sessionmaker[Session], batches: list[list[dict[str, Any]]]) -> float:
-    """As `ledger_appends`, with `sketch_append`."""
-
-    def work(i: int) -> None:
-        with sessions() as session:
-            for row in batches[i]:
-                sketch_append(session, **row)
-                session.commit()
-
-    return _run_writers(len(batches), work)
-
-
 @dataclass
 class AppendResult:
     ledger_rates: list[float] = field(default_factory=list)
     plain_rates: list[float] = field(default_factory=list)
-    sketch_rates: list[float] = field(default_factory=list)
     intact: bool = False
     entries: int = 0
     verify_seconds: float = 0.0
@@ -329,8 +273,6 @@ def bench_append(args: argparse.Namespace, population: Population) -> AppendResu
         _say("append: warm-up")
         ledger_appends(sessions, batches(20))
         plain_inserts(sessions, batches(20), seqs)
-        if args.sketch_fixes:
-            sketch_appends(sessions, batches(20))
         total = args.writers * args.rows_per_writer
         for number in range(1, args.runs + 1):
             _say(f"append run {number}/{args.runs}: {total} ledger appends and {total} plain INSERTs")
@@ -342,10 +284,7 @@ def bench_append(args: argparse.Namespace, population: Population) -> AppendResu
             def baseline(work: list[list[dict[str, Any]]] = work) -> None:
                 result.plain_rates.append(total / plain_inserts(sessions, work, seqs))
 
-            def sketch(work: list[list[dict[str, Any]]] = work) -> None:
-                result.sketch_rates.append(total / sketch_appends(sessions, work))
-
-            sides = [project, baseline, *([sketch] if args.sketch_fixes else [])]
+            sides = [project, baseline]
             shift = (number - 1) % len(sides)  # each side goes first in turn
             for side in sides[shift:] + sides[:shift]:
                 side()
@@ -468,114 +407,25 @@ def _timed_verify(sessions: sessionmaker[Session]) -> tuple[float, float, ledger
         return time.perf_counter() - start, time.process_time() - cpu, report
 
 
-@dataclass(frozen=True)
-class RangeWalk:
-    """What `_walk_range` found in entries lo+1..hi."""
+def read_alone(engine: Engine) -> tuple[float, float]:
+    """The floor under verify: the same 12 columns of every entry read, nothing hashed or checked.
 
-    entries: int
-    first_prev: str | None
-    last_hash: str | None
-    intact: bool
-    leaves: bytes  # the Merkle leaf hashes, 32 bytes each, in order
-
-
-def _walk_range(conninfo: str, lo: int, hi: int, page: int = 20_000) -> RangeWalk:
-    """Sketch (not product code; --sketch-fixes): re-hash entries lo+1..hi on a connection of its own.
-
-    The same checks and Merkle leaves as `verify_chain`, but pages of plain DB-API rows (no
-    SQLAlchemy Row, no StoredEntry) are read ahead on a thread, so PostgreSQL produces the next
-    page while this one is hashed, and each leaf comes from the digest bytes, not re-parsed hex.
-    Every entry stores its predecessor's hash, so a range can be checked on its own; only its
-    first link is left to the caller.
+    One SELECT on a plain psycopg cursor, `at` formatted by PostgreSQL as verify has it formatted;
+    (wall seconds, this process's CPU seconds).
     """
-    import queue
-
-    import psycopg
-
-    from access.checkpoints import _LEAF
-
-    query = (
-        f"SELECT {COLUMNS.replace('at,', ledger._AT_SQL['postgresql'] + ',')} FROM ledger_entries"
-        f" WHERE seq > %s AND seq <= %s ORDER BY seq LIMIT {page}"
-    )
-    pages: queue.Queue[list[Any] | None] = queue.Queue(maxsize=3)
-    failed: list[BaseException] = []
-    connection = psycopg.connect(conninfo)
-
-    def produce() -> None:
-        try:
-            cursor = connection.cursor()
-            after = lo
-            while rows := cursor.execute(query, (after, hi)).fetchall():
-                pages.put(rows)
-                after = rows[-1][0]
-        except BaseException as exc:
-            failed.append(exc)
-        finally:
-            pages.put(None)
-
-    reader = threading.Thread(target=produce, daemon=True)
-    reader.start()
-    sha256, leaf0 = hashlib.sha256, _LEAF
-    leaves: list[bytes] = []
-    first_prev: str | None = None
-    previous: str | None = None
-    expected, intact = lo + 1, True
-    while (rows := pages.get()) is not None:
-        for (
-            seq,
-            at,
-            actor,
-            action,
-            outcome,
-            case_no,
-            bundle_id,
-            record_id,
-            source,
-            detail,
-            prev,
-            stored,
-        ) in rows:
-            body = canonical_body(
-                seq=seq, at=at, actor=actor, action=action, outcome=outcome, case_no=case_no,
-                bundle_id=bundle_id, record_id=record_id, source=source, detail=detail, prev_hash=prev,
-            )  # fmt: skip
-            digest = sha256(body.encode()).digest()
-            leaf = leaf0.copy()
-            leaf.update(digest)
-            leaves.append(leaf.digest())
-            if first_prev is None:
-                first_prev = previous = prev
-            if intact and (seq != expected or prev != previous or digest.hex() != stored):
-                intact = False
-            previous = stored
-            expected += 1
-    reader.join()
-    connection.close()
-    if failed:
-        raise failed[0]
-    return RangeWalk(expected - 1 - lo, first_prev, previous, intact and expected == hi + 1, b"".join(leaves))
-
-
-def sketch_verify(conninfo: str, *, entries: int) -> tuple[float, float, bool]:
-    """Sketch: `_walk_range` over the whole ledger, then the head and the Merkle tree.
-
-    (wall s, this process's CPU s, intact.) One process is enough on two cores: with the
-    read-ahead thread, Python hashes on one core while PostgreSQL produces rows on the other.
-    """
-    from access.checkpoints import TreeBuilder
-
-    start, cpu = time.perf_counter(), time.process_time()
-    walk = _walk_range(conninfo, 0, entries)
-    tree = TreeBuilder()
-    tree.extend([walk.leaves[i : i + 32] for i in range(0, len(walk.leaves), 32)])
-    tree.root()
-    import psycopg
-
-    with psycopg.connect(conninfo) as connection:
-        head = connection.execute("SELECT seq, entry_hash FROM ledger_head WHERE id = 1").fetchone()
-    intact = walk.intact and walk.first_prev == GENESIS and head == (entries, walk.last_hash)
-    return time.perf_counter() - start, time.process_time() - cpu, intact
+    columns = COLUMNS.replace("at,", ledger._AT_SQL["postgresql"] + ",", 1)
+    raw = engine.raw_connection()
+    try:
+        start, cpu = time.perf_counter(), time.process_time()
+        cursor = raw.cursor()
+        cursor.execute(f"SELECT {columns} FROM ledger_entries ORDER BY seq")
+        while cursor.fetchmany(20_000):
+            pass
+        seconds, used = time.perf_counter() - start, time.process_time() - cpu
+        raw.rollback()
+        return seconds, used
+    finally:
+        raw.close()
 
 
 @dataclass
@@ -584,9 +434,8 @@ class VerifyResult:
     plain_cpu: list[float] = field(default_factory=list)
     with_checkpoint: list[float] = field(default_factory=list)
     with_checkpoint_cpu: list[float] = field(default_factory=list)
-    sketch: list[float] = field(default_factory=list)
-    sketch_cpu: list[float] = field(default_factory=list)
-    sketch_intact: bool = True
+    read: list[float] = field(default_factory=list)
+    read_cpu: list[float] = field(default_factory=list)
     reports: list[ledger.ChainReport] = field(default_factory=list)
     load_seconds: float = 0.0
     index_seconds: float = 0.0
@@ -617,17 +466,14 @@ def bench_verify(
         cpu.append(used)
         result.reports.append(report)
 
-    def sketch() -> None:
-        seconds, used, intact = sketch_verify(url, entries=args.entries)
-        result.sketch.append(seconds)
-        result.sketch_cpu.append(used)
-        result.sketch_intact &= intact
+    def floor() -> None:
+        seconds, used = read_alone(engine)
+        result.read.append(seconds)
+        result.read_cpu.append(used)
 
     for number in range(1, args.runs + 1):
         _say(f"verify run {number}/{args.runs}")
-        sides = [lambda: product(result.plain, result.plain_cpu)]
-        if args.sketch_fixes:
-            sides.append(sketch)
+        sides = [lambda: product(result.plain, result.plain_cpu), floor]
         for side in sides if number % 2 else reversed(sides):
             side()
     with tempfile.TemporaryDirectory(prefix="casevault-bench-keys-") as keys, sessions() as session:
@@ -857,13 +703,6 @@ def report_append(
         f"   verify_chain afterwards: {got.entries:,} entries, {'intact' if got.intact else 'BROKEN'} "
         f"({got.verify_seconds:.2f} s)"
     )
-    if got.sketch_rates:
-        sketch = statistics.median(got.sketch_rates)
-        notes.append(
-            f"   sketch (one-statement append, not product code): {_list(got.sketch_rates, '{:,.0f}')} "
-            f"entries/s, median {sketch:,.0f} = {sketch / plain:.2f}× plain, {sketch / project:.2f}× the "
-            "product (its entries are in the chain verified above)"
-        )
 
 
 def report_verify(
@@ -882,7 +721,7 @@ def report_verify(
                 number,
                 what,
                 f"{median:.2f} s (CPU {statistics.median(cpu):.2f} s)",
-                "—",
+                f"the rows read alone {statistics.median(got.read):.2f} s",
                 f"≤ 10 s; intact: {'yes' if ok else 'NO'}",
                 "yes" if median <= 10 and ok else "NO",
             ]
@@ -898,13 +737,10 @@ def report_verify(
         "signing the checkpoint (maybe_checkpoint, which first "
         f"re-verifies every entry) {got.checkpoint_seconds:.2f} s"
     )
-    if got.sketch:
-        notes.append(
-            "    sketch (read-ahead thread, plain DB-API rows, leaves from digest bytes; not product code): "
-            f"{_list(got.sketch)} s, CPU {_list(got.sketch_cpu)} s, "
-            f"median {statistics.median(got.sketch):.2f} s; "
-            f"intact: {'yes' if got.sketch_intact else 'NO'}"
-        )
+    notes.append(
+        f"    the rows read alone (one SELECT, plain psycopg, nothing hashed; the floor, for context): "
+        f"{_list(got.read)} s, CPU {_list(got.read_cpu)} s"
+    )
 
 
 def report_search(
@@ -995,11 +831,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=3, help="timed runs; medians are reported (default 3)")
     parser.add_argument("--queries", type=int, default=200, help="search requests timed (default 200)")
     parser.add_argument("--parts", default="append,verify,search", help="comma-separated subset to run")
-    parser.add_argument(
-        "--sketch-fixes",
-        action="store_true",
-        help="also time sketches of the suggested append and verify fixes (context only)",
-    )
     run(parser.parse_args(argv))
 
 
