@@ -403,6 +403,26 @@ class StoredEntry:
     entry_hash: str
 
 
+def _rebuilt(page: Page) -> Iterator[tuple[int, str, str, str]]:
+    """(seq, canonical body, prev hash, stored hash) of each row of a page; plain tuples, as this
+    is the verify walk's inner loop."""
+    for seq, at, actor, action, outcome, case_no, bundle_id, record_id, source, detail, prev, stored in page:
+        body = canonical_body(
+            seq=seq,
+            at=at,
+            actor=actor,
+            action=action,
+            outcome=outcome,
+            case_no=case_no,
+            bundle_id=bundle_id,
+            record_id=record_id,
+            source=source,
+            detail=detail,
+            prev_hash=prev,
+        )
+        yield seq, body, prev, stored
+
+
 def stored_entries(
     session: Session, *, after: int = 0, upto: int | None = None, batch: int = 20_000
 ) -> Iterator[StoredEntry]:
@@ -410,34 +430,7 @@ def stored_entries(
     pages = _entry_pages(session, after=after, upto=upto, batch=batch)
     try:
         for page in pages:
-            for (
-                seq,
-                at,
-                actor,
-                action,
-                outcome,
-                case_no,
-                bundle_id,
-                record_id,
-                source,
-                detail,
-                prev,
-                stored,
-            ) in page:
-                body = canonical_body(
-                    seq=seq,
-                    at=at,
-                    actor=actor,
-                    action=action,
-                    outcome=outcome,
-                    case_no=case_no,
-                    bundle_id=bundle_id,
-                    record_id=record_id,
-                    source=source,
-                    detail=detail,
-                    prev_hash=prev,
-                )
-                yield StoredEntry(seq, body, prev, stored)
+            yield from (StoredEntry(*row) for row in _rebuilt(page))
     finally:
         pages.close()
 
@@ -459,33 +452,7 @@ class _Walk:
         try:
             for page in pages:
                 digests: list[bytes] = []
-                for (
-                    seq,
-                    at,
-                    actor,
-                    action,
-                    outcome,
-                    case_no,
-                    bundle_id,
-                    record_id,
-                    source,
-                    detail,
-                    prev,
-                    stored,
-                ) in page:
-                    body = canonical_body(
-                        seq=seq,
-                        at=at,
-                        actor=actor,
-                        action=action,
-                        outcome=outcome,
-                        case_no=case_no,
-                        bundle_id=bundle_id,
-                        record_id=record_id,
-                        source=source,
-                        detail=detail,
-                        prev_hash=prev,
-                    )
+                for seq, body, prev, stored in _rebuilt(page):
                     # The digest's bytes feed the Merkle leaves; hex only for the comparison.
                     digest = sha256(body.encode()).digest()
                     digests.append(digest)

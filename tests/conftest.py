@@ -130,11 +130,17 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str, store_url: str) -> Settings:
+def settings(tmp_path: Path, database_url: str, store_url: str, request: pytest.FixtureRequest) -> Settings:
+    """The archive on the store under test; with S3, the release realm is a bucket of its own."""
+    release = None
+    if store_url.startswith("s3://"):
+        endpoint = request.getfixturevalue("s3_endpoint")
+        release = f"s3://release:release-only@{endpoint}/rel-{uuid.uuid4().hex[:16]}?secure=false"
     return Settings(
         data_dir=tmp_path / "var",
         database_url=database_url,
         store=store_url,
+        release_store=release,
         s3_part_size=5 << 20,
     )
 
@@ -155,6 +161,7 @@ def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Callable[..., An
         "CASEVAULT_DATA_DIR": str(settings.data_dir),
         "CASEVAULT_DATABASE_URL": settings.database_url or "",
         "CASEVAULT_STORE": settings.store or "",
+        "CASEVAULT_RELEASE_STORE": settings.release_store or "",
         "CASEVAULT_S3_PART_SIZE": str(settings.s3_part_size),
     }
     for name, value in env.items():

@@ -13,7 +13,6 @@ import hashlib
 import io
 import re
 import threading
-import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -75,22 +74,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "store_url" in metafunc.fixturenames:
         backend = "s3" if metafunc.definition.get_closest_marker("s3") else "file"
         metafunc.definition.add_marker(pytest.mark.parametrize("store_url", [backend], indirect=True))
-
-
-@pytest.fixture
-def settings(tmp_path: Path, database_url: str, store_url: str, request: pytest.FixtureRequest) -> Settings:
-    """As conftest's, with the release realm in a second bucket when the archive is on S3."""
-    release = None
-    if store_url.startswith("s3://"):
-        endpoint = request.getfixturevalue("s3_endpoint")
-        release = f"s3://testing:testing@{endpoint}/rel-{uuid.uuid4().hex[:16]}?secure=false"
-    return Settings(
-        data_dir=tmp_path / "var",
-        database_url=database_url,
-        store=store_url,
-        release_store=release,
-        s3_part_size=5 << 20,
-    )
 
 
 # --- the official calendar, counted here ---------------------------------------------------------

@@ -9,7 +9,6 @@ import hashlib
 import io
 import re
 import shutil
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -33,7 +32,7 @@ from portal.auth import subject_of
 from portal.context import PublicWired, Wired, id_number_private_key
 from portal.demo import case_document
 from portal.public_messages import PUBLIC_MESSAGES
-from portal.settings import WITHHELD, Settings
+from portal.settings import WITHHELD
 from tests.conftest import PASSWORD, Portal
 
 
@@ -43,22 +42,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "store_url" in metafunc.fixturenames:
         backend = "s3" if metafunc.definition.get_closest_marker("s3") else "file"
         metafunc.definition.add_marker(pytest.mark.parametrize("store_url", [backend], indirect=True))
-
-
-@pytest.fixture
-def settings(tmp_path: Path, database_url: str, store_url: str, request: pytest.FixtureRequest) -> Settings:
-    """As conftest's, and with the S3 store the release realm is a second bucket of its own."""
-    release = None
-    if store_url.startswith("s3://"):
-        endpoint = request.getfixturevalue("s3_endpoint")
-        release = f"s3://release:release-only@{endpoint}/rel-{uuid.uuid4().hex[:16]}?secure=false"
-    return Settings(
-        data_dir=tmp_path / "var",
-        database_url=database_url,
-        store=store_url,
-        release_store=release,
-        s3_part_size=5 << 20,
-    )
 
 
 CASE_NO = case_document()["case_no"]
