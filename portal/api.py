@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import itertools
 import mimetypes
+import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import PurePosixPath
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -17,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from access import ledger
 from access.ledger import LedgerEntry
-from access.policy import Action, Decision, Resource, decide, enforce
+from access.policy import Action, Decision, Resource, decide, enforce, record, require
+from access.policy import Denied as PolicyDenied
 from archive import catalogue
 from archive.errors import UnknownBundle
 from archive.models import Bundle, CaseRecord
@@ -264,6 +267,40 @@ def ledger_search(
 
 @router.get("/ledger/verify")
 def ledger_verify(request: Request, session: DB, caller: Caller) -> dict[str, Any]:
-    """Walk the chain and name the first bad entry (security auditors only)."""
-    guard(request, session, caller, Action.ledger_verify, Resource("ledger"))
-    return ledger.verify_chain(session, jwks=wired_of(request).keyring.jwks()).as_json()
+    """Walk the chain and name the first bad entry (security auditors only).
+
+    A refusal is ledgered before anything is read. An allowed verification is ledgered when it
+    ends: outcome `ok` (intact) or `failed`, the report under `result` and `duration_ms` in the
+    detail, so the ledger page can show the latest one without walking the chain itself.
+    """
+    resource, context = Resource("ledger"), policy_context(request, session, caller)
+    try:
+        decision = require(
+            session, subject=caller.subject, action=Action.ledger_verify, resource=resource, context=context
+        )
+    except PolicyDenied as exc:
+        raise Denied(exc.decision) from exc
+    started = time.perf_counter()
+
+    def ledgered(outcome: str, detail: dict[str, Any]) -> None:
+        duration_ms = round((time.perf_counter() - started) * 1000)
+        record(
+            session,
+            subject=caller.subject,
+            action=Action.ledger_verify,
+            resource=resource,
+            context=replace(context, now=wired_of(request).clock()),
+            decision=decision,
+            outcome=outcome,
+            detail=detail | {"duration_ms": duration_ms},
+        )
+        session.commit()
+
+    try:
+        report = ledger.verify_chain(session, jwks=wired_of(request).keyring.jwks())
+    except Exception as exc:
+        session.rollback()
+        ledgered("failed", {"error": type(exc).__name__})  # the walk did not finish
+        raise
+    ledgered("ok" if report.intact else "failed", {"result": report.as_json()})
+    return report.as_json()

@@ -256,6 +256,48 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "ledger.prev_hash": ("前一条哈希", "Previous hash"),
     "ledger.entry_hash": ("本条哈希", "Entry hash"),
     "ledger.back": ("返回台账", "Back to the ledger"),
+    "ledger.chain": ("哈希链状态", "State of the hash chain"),
+    "ledger.checkpoint": ("最新签名检查点", "Latest signed checkpoint"),
+    "ledger.tree_size": ("覆盖记录数", "Entries covered"),
+    "ledger.signed_at": ("签发时间", "Signed at"),
+    "ledger.root_hash": ("根哈希（前 16 位）", "Root hash (first 16)"),
+    "ledger.kid": ("签名密钥", "Key id"),
+    "ledger.head": ("台账现有记录数", "Entries in the ledger now"),
+    "ledger.no_checkpoint": ("尚未签发检查点。", "No checkpoint has been signed yet."),
+    "ledger.checkpoint_note": (
+        "以上为存储的检查点；其签名和根哈希在完整校验时重新核对。",
+        "As stored; its signature and root hash are re-checked by a full verification.",
+    ),
+    "ledger.verification": ("最近一次完整校验", "Last full verification"),
+    "ledger.verified_by": (
+        "{at}，由 {actor} 发起，用时 {duration}。",
+        "{at}, run by {actor}, took {duration}.",
+    ),
+    "ledger.never_verified": (
+        "台账中尚无完整校验的记录。打开本页不会校验哈希链，需要时请点击下方按钮。",
+        "No full verification is on record. Opening this page does not verify the chain; "
+        "use the button below when you need to.",
+    ),
+    "ledger.verify_unfinished": (
+        "最近一次完整校验未能完成（{error}），请重新校验。",
+        "The last full verification did not finish ({error}); run it again.",
+    ),
+    "ledger.checkpoints_ok": (
+        "{n} 个签名检查点核对无误。",
+        "{n} signed checkpoints hold.",
+    ),
+    "ledger.checkpoint_bad": (
+        "签名检查点不成立：{reason}。请立即报告安全保密管理员。",
+        "A signed checkpoint does not hold: {reason}. Report it to the security administrator now.",
+    ),
+    "ledger.verify_now": ("立即校验整条哈希链", "Verify the whole chain now"),
+    "ledger.verify_hint": (
+        "逐条重算全部记录的哈希并核对每个签名检查点，记录越多耗时越长；本次校验将记入台账。",
+        "Re-hashes every entry and checks every signed checkpoint, taking longer as the ledger grows; "
+        "the verification is itself ledgered.",
+    ),
+    "ledger.duration_ms": ("{ms} 毫秒", "{ms} ms"),
+    "ledger.duration_s": ("{s} 秒", "{s} s"),
     "outcome.allowed": ("允许", "allowed"),
     "outcome.denied": ("拒绝", "denied"),
     "outcome.ok": ("成功", "ok"),

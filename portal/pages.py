@@ -24,8 +24,8 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from access import disclosures, retrieval, workdays
-from access.ledger import LedgerEntry
+from access import checkpoints, disclosures, retrieval, workdays
+from access.ledger import LedgerEntry, LedgerHead
 from access.models import Role
 from access.policy import THREE_ROLES, Action, Context, Resource, decide
 from archive import catalogue
@@ -419,6 +419,58 @@ def activity(session: Session, *, now: datetime, days: int = ACTIVITY_DAYS) -> l
     return timeline.count_days(((at, outcome) for at, outcome in rows), last_day=last_day, days=days)
 
 
+def last_verification(session: Session) -> dict[str, Any] | None:
+    """The most recent full verification of the chain, as its ledger entry recorded it.
+
+    `api.ledger_verify` ledgers each one when it ends (outcome ok or failed, the report under
+    `result`); the (action, seq) index finds the newest without walking anything.
+    """
+    query = (
+        select(LedgerEntry)
+        .where(LedgerEntry.action == Action.ledger_verify.value, LedgerEntry.outcome.in_(("ok", "failed")))
+        .order_by(LedgerEntry.seq.desc())
+        .limit(1)
+    )
+    entry = session.scalars(query).first()
+    if entry is None:
+        return None
+    result = entry.detail.get("result")
+    return {
+        "seq": entry.seq,
+        "at": entry.at,
+        "actor": entry.actor,
+        "result": result if isinstance(result, dict) else None,
+        "error": entry.detail.get("error"),
+        "duration_ms": entry.detail.get("duration_ms"),
+    }
+
+
+def _duration(lang: str, ms: Any) -> str:
+    """How long a verification took, in milliseconds below a second, else in seconds."""
+    if not isinstance(ms, int):
+        return ""
+    if ms < 1000:
+        return translate(lang, "ledger.duration_ms", ms=ms)
+    return translate(lang, "ledger.duration_s", s=f"{ms / 1000:.1f}")
+
+
+def chain_status(request: Request, session: Session, caller: Principal) -> dict[str, Any]:
+    """What the page says about the chain without walking it: the latest signed checkpoint, the
+    ledger's head, the last full verification, and whether the caller may run one."""
+    lang, _ = choose_lang(request)
+    checkpoint = checkpoints.latest(session)
+    head = session.get(LedgerHead, 1)
+    verified = last_verification(session)
+    if verified is not None:
+        verified["duration"] = _duration(lang, verified["duration_ms"])
+    return {
+        "checkpoint": checkpoint,
+        "head": head.seq if head else 0,
+        "verified": verified,
+        "may_verify": may(request, caller, Action.ledger_verify, Resource("ledger")),
+    }
+
+
 @router.get("/ledger")
 def ledger_page(
     request: Request,
@@ -432,7 +484,8 @@ def ledger_page(
     until: str = "",
     before: int | None = None,
 ) -> Response:
-    """Search the ledger (security auditors), with the chain's status and 30 days of activity."""
+    """Search the ledger (security auditors), with 30 days of activity and the chain's status as
+    last checked (latest signed checkpoint, last full verification): loading it walks no chain."""
     lang, _ = choose_lang(request)
     form = {
         "actor": actor,
@@ -448,7 +501,7 @@ def ledger_page(
         found: dict[str, Any] = {"entries": [], "next_before": None}
     else:
         found = api.ledger_search(request, session, caller, **filters, before=before, limit=LEDGER_PAGE)
-    chain = api.ledger_verify(request, session, caller)
+    chain = chain_status(request, session, caller)
     counts = activity(session, now=wired_of(request).clock())
     older = None
     if found["next_before"]:
@@ -466,6 +519,17 @@ def ledger_page(
         outcomes=OUTCOMES,
         actions=LEDGER_ACTIONS,
     )
+
+
+@router.post("/ledger/verify")
+def ledger_verify_now(
+    request: Request, session: DB, caller: PageCaller, csrf_token: Annotated[str, Form()] = ""
+) -> Response:
+    """Walk the whole chain now, as `GET /api/v1/ledger/verify` does (policy-checked and ledgered
+    as `ledger.verify`, result included) → 303 to the ledger page, which shows that result."""
+    auth.check_csrf(caller, csrf_token)
+    api.ledger_verify(request, session, caller)
+    return RedirectResponse("/ledger#verification", status_code=303)
 
 
 @router.get("/ledger/{seq}")

@@ -6,12 +6,13 @@ import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
+from access import ledger
 from access.ledger import LedgerEntry
 from access.models import Department, Role
 from archive.sip import Activity, DocType, EnforcementType, Level, Stage
-from portal import i18n, timeline
+from portal import i18n, operations, timeline
 from portal.auth import SESSION_COOKIE
 from portal.pages import LOGIN_CSRF_COOKIE, safe_next
 from tests.conftest import PASSWORD, Portal
@@ -327,7 +328,8 @@ def test_ledger_page_for_the_auditor(portal: Portal) -> None:
     assert client.get("/", follow_redirects=False).headers["location"] == "/ledger"
     page = client.get("/ledger")
     assert page.status_code == 200
-    assert "哈希链完整" in page.text and 'class="activity"' in page.text
+    assert "尚无完整校验的记录" in page.text and "尚未签发检查点" in page.text
+    assert 'action="/ledger/verify"' in page.text and 'class="activity"' in page.text
     assert page.text.count('class="day"') == 30
     assert "auth.session_start" in page.text
     filtered = client.get("/ledger", params={"actor": "archivist", "outcome": "failed"})
@@ -355,6 +357,92 @@ def test_ledger_page_refuses_the_archivist(portal: Portal) -> None:
     page = signed_in(portal, "archivist").client.get("/ledger")
     assert page.status_code == 403 and "text/html" in page.headers["content-type"]
     assert "角色权限" in page.text and "ledger.read" in page.text
+
+
+def _verifications(portal: Portal) -> list[LedgerEntry]:
+    with portal.wired.sessions() as session:
+        query = select(LedgerEntry).where(LedgerEntry.action == "ledger.verify").order_by(LedgerEntry.seq)
+        return list(session.scalars(query))
+
+
+def _no_walk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail the test if anything walks the chain."""
+
+    def walked(*args: object, **kwargs: object) -> None:
+        pytest.fail("the hash chain was walked")
+
+    monkeypatch.setattr(ledger, "verify_chain", walked)
+
+
+def test_ledger_page_shows_the_checkpoint_and_last_verification_without_walking(
+    portal: Portal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = operations.checkpoint_ledger(portal.wired, force=True)
+    assert made is not None
+    verify = portal.client.get("/api/v1/ledger/verify", headers=portal.as_role("security_auditor"))
+    assert set(verify.json()) == {  # the API's contract, unchanged
+        "intact",
+        "entries",
+        "first_bad_seq",
+        "reason",
+        "checkpoints",
+        "first_bad_checkpoint",
+        "checkpoint_reason",
+        "signatures_checked",
+    }
+    _no_walk(monkeypatch)
+    client = signed_in(portal, "security_auditor").client
+    page = client.get("/ledger")
+    assert page.status_code == 200
+    assert f"<dd>{made.tree_size}</dd>" in page.text and made.root_hash[:16] + "…" in page.text
+    assert made.kid in page.text and made.root_hash not in page.text
+    assert f"哈希链完整：共 {verify.json()['entries']} 条记录" in page.text
+    assert "1 个签名检查点核对无误" in page.text and "由 security-auditor 发起" in page.text
+    assert re.search(r"用时 \d+ (毫秒|\.\d+ 秒)", page.text)
+    english = client.get("/ledger", params={"lang": "en", "actor": "nobody"})
+    assert "Latest signed checkpoint" in english.text and "Hash chain intact" in english.text
+    assert "Verify the whole chain now" in english.text
+    assert len(_verifications(portal)) == 1  # pages loaded, nothing verified
+
+
+def test_verify_now_needs_the_csrf_token_then_verifies_and_is_ledgered(portal: Portal) -> None:
+    client = signed_in(portal, "security_auditor").client
+    refused = client.post("/ledger/verify", data={}, follow_redirects=False)
+    assert refused.status_code == 403 and "csrf" in refused.text
+    assert _verifications(portal) == []
+    done = client.post("/ledger/verify", data={"csrf_token": session_csrf(portal)}, follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == "/ledger#verification"
+    [entry] = _verifications(portal)
+    assert (entry.actor, entry.outcome) == ("security-auditor", "ok")
+    result = entry.detail["result"]
+    assert result["intact"] is True and result["first_bad_seq"] is None and result["entries"] > 0
+    assert isinstance(entry.detail["duration_ms"], int) and entry.detail["rule"] == "role"
+    page = client.get("/ledger")
+    assert f"哈希链完整：共 {result['entries']} 条记录" in page.text and f"#{entry.seq}" in page.text
+
+
+def test_verify_now_is_refused_to_the_archivist(portal: Portal, monkeypatch: pytest.MonkeyPatch) -> None:
+    client = signed_in(portal, "archivist").client
+    _no_walk(monkeypatch)
+    refused = client.post("/ledger/verify", data={"csrf_token": session_csrf(portal)})
+    assert refused.status_code == 403 and "text/html" in refused.headers["content-type"]
+    assert "ledger.verify" in refused.text
+    [entry] = _verifications(portal)
+    assert (entry.actor, entry.outcome, entry.detail["rule"]) == ("archivist", "denied", "role")
+
+
+def test_verify_now_names_the_first_bad_entry_of_a_tampered_chain(portal: Portal) -> None:
+    client = signed_in(portal, "security_auditor").client
+    token = session_csrf(portal)
+    with portal.wired.engine.begin() as conn:  # an insider, around the append-only triggers
+        conn.execute(text("DROP TRIGGER ledger_entries_no_update"))
+        conn.execute(text("UPDATE ledger_entries SET actor = 'mallory' WHERE seq = 2"))
+    page = client.post("/ledger/verify", data={"csrf_token": token})
+    assert page.status_code == 200
+    assert "哈希链被破坏：第 2 条起校验失败（content does not match its hash）" in page.text
+    [entry] = _verifications(portal)
+    assert entry.outcome == "failed"
+    assert (entry.detail["result"]["intact"], entry.detail["result"]["first_bad_seq"]) == (False, 2)
 
 
 # --- public portal --------------------------------------------------------------------------
