@@ -597,6 +597,35 @@ def answer_correction(
     return _view(row, calendar=calendar, today=today, full=False)
 
 
+def withdraw_request(
+    session: Session,
+    *,
+    subject: Subject,
+    context: Context,
+    calendar: workdays.WorkCalendar,
+    request_id: int,
+    reason: str = "",
+) -> RequestView:
+    """The applicant withdraws a request not yet answered (撤回申请); the office stops working on it."""
+    row = _step(
+        session, subject=subject, context=context, action=Action.disclosure_withdraw, request_id=request_id
+    )
+    _open(row)
+    reason = _text("reason", reason, required=False)
+    row.status = DisclosureStatus.withdrawn.value
+    row.due_on = None
+    _message(
+        row,
+        kind="withdrawn_by_applicant",
+        from_office=False,
+        author=subject.username,
+        body=reason or "申请人撤回申请。The applicant withdrew the request.",
+        at=context.now,
+    )
+    _ledger(session, subject=subject, context=context, action=Action.disclosure_withdraw, row=row)
+    return _view(row, calendar=calendar, today=office_day(context.now), full=False)
+
+
 def open_item(
     session: Session,
     *,

@@ -47,6 +47,7 @@ class Action(StrEnum):
     disclosure_submit = "disclosure.submit"  # file an information-disclosure request (依申请公开)
     disclosure_read = "disclosure.read"  # one request: status, deadlines, messages, reply
     disclosure_correct = "disclosure.correct"  # the applicant answers a correction notice (补正)
+    disclosure_withdraw = "disclosure.withdraw"  # the applicant withdraws their request (撤回申请)
     disclosure_release_view = "disclosure.release.view"  # released material (公开件), applicant side
     disclosure_queue = "disclosure.queue"  # the queue of open requests and their deadlines
     disclosure_assign = "disclosure.assign"  # give a request to a disclosure officer
@@ -105,6 +106,7 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.disclosure_submit,
             Action.disclosure_read,
             Action.disclosure_correct,
+            Action.disclosure_withdraw,
             Action.disclosure_release_view,
         }
     ),
@@ -113,8 +115,10 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
 GRANT_NEEDS = {Action.bundle_read: "view", Action.record_view: "view", Action.record_download: "download"}
 # Actions on a request that its own requester may never take (nobody approves their own request).
 NOT_BY_REQUESTER = frozenset({Action.retrieval_decide, Action.disclosure_extension_decide})
-# What an applicant may do only to their own requests, and what only the assigned officer does.
-OWN_ONLY = frozenset({Action.disclosure_read, Action.disclosure_correct, Action.disclosure_release_view})
+# Applicants act on their own requests only: every applicant action but filing a new request
+# needs the request to be theirs — written as the exception, so a new action is never left open.
+NEEDS_NO_OWNER = frozenset({Action.disclosure_submit})
+# What only the officer a disclosure request is assigned to does.
 ASSIGNED_ONLY = frozenset({Action.disclosure_handle, Action.disclosure_decide, Action.disclosure_release})
 CLEARANCE_RANK = {c.value: rank for rank, c in enumerate(Clearance)}
 
@@ -208,7 +212,7 @@ def decide(subject: Subject, action: Action, resource: Resource, context: Contex
         return _deny("role", f"role {subject.role.value} may not {action.value}")
     if action in NOT_BY_REQUESTER and resource.owner is not None and resource.owner == subject.username:
         return _deny("own-request", "nobody decides their own request (不得自行审批)")
-    if subject.role is Role.applicant and action in OWN_ONLY and resource.owner != subject.username:
+    if subject.role is Role.applicant and action not in NEEDS_NO_OWNER and resource.owner != subject.username:
         return _deny("own-requests-only", "applicants see and act on their own requests only")
     if (
         action is Action.disclosure_assign

@@ -103,7 +103,7 @@ DISCLOSURE_MESSAGES: dict[str, tuple[str, str]] = {
     "handling.status.awaiting_correction": ("待补正", "awaiting correction"),
     "handling.status.in_consultation": ("征求第三方意见", "third party consulted"),
     "handling.status.decided": ("已答复", "answered"),
-    "handling.status.withdrawn": ("视为放弃申请", "deemed withdrawn"),
+    "handling.status.withdrawn": ("已撤回", "withdrawn"),
     "handling.overdue": ("已超期", "overdue"),
     "handling.clock_from": ("期限起算日", "Clock runs from"),
     "handling.paused": ("不计入期限", "Not counted"),
@@ -336,6 +336,7 @@ DISCLOSURE_MESSAGES: dict[str, tuple[str, str]] = {
     "handling.message.kind.message": ("留言", "Message"),
     "handling.message.kind.decision": ("答复", "Reply"),
     "handling.message.kind.withdrawn": ("视为放弃", "Deemed withdrawn"),
+    "handling.message.kind.withdrawn_by_applicant": ("申请人撤回申请", "Withdrawn by the applicant"),
     # input errors
     "handling.err.summary": ("未能办理，请按提示修改。", "Not done: see the messages below."),
     "handling.err.conflict": ("无法办理：{message}", "Cannot do this: {message}"),

@@ -383,6 +383,40 @@ def correction(
     return request_json(request, own_request(request, session, caller, request_id))
 
 
+class WithdrawalBody(BaseModel):
+    """Why the applicant withdraws the request (optional)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(default="", max_length=MAX_TEXT)
+
+
+def withdraw(
+    request: Request, session: Session, caller: Principal, request_id: int, reason: str
+) -> RequestView:
+    """Withdraw the caller's open request (撤回申请) and commit."""
+    with answering():
+        view = disclosures.withdraw_request(
+            session,
+            subject=caller.subject,
+            context=service_context(request),
+            calendar=calendar(session),
+            request_id=request_id,
+            reason=reason,
+        )
+    session.commit()
+    return view
+
+
+@router.post("/disclosures/{request_id}/withdrawal")
+def withdrawal(
+    request: Request, session: DB, caller: ApplicantCaller, request_id: RowId, body: WithdrawalBody
+) -> dict[str, Any]:
+    """Withdraw a request not yet answered → the request, now withdrawn; 409 once answered."""
+    _csrf(request, caller)
+    return request_json(request, withdraw(request, session, caller, request_id, body.reason))
+
+
 # --- released material ------------------------------------------------------------------------
 
 

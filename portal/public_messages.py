@@ -197,11 +197,12 @@ PUBLIC_MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "public.status.decided": ("已答复", "Answered"),
     "public.status.decided.desc": ("本机关已作出答复，见下方。", "The office has answered; see below."),
-    "public.status.withdrawn": ("视为放弃申请", "Deemed withdrawn"),
+    "public.status.withdrawn": ("已撤回", "Withdrawn"),
     "public.status.withdrawn.desc": (
-        "补正期限内未收到补正，依照条例第三十条视为放弃申请。您可以重新提交申请。",
-        "No correction arrived in time, so under article 30 the request is deemed withdrawn. "
-        "You may file a new one.",
+        "本申请已撤回：由您撤回，或因补正期限内未收到补正，依照条例第三十条视为放弃申请。"
+        "您可以重新提交申请。",
+        "The request is withdrawn: by you, or because no correction arrived in time, so under "
+        "article 30 it is deemed withdrawn. You may file a new one.",
     ),
     # tracking
     "public.track.title": ("申请 {code}", "Request {code}"),
@@ -314,6 +315,7 @@ PUBLIC_MESSAGES: dict[str, tuple[str, str]] = {
     "public.msg.message": ("留言", "Message"),
     "public.msg.decision": ("答复", "Reply"),
     "public.msg.withdrawn": ("视为放弃申请", "Deemed withdrawn"),
+    "public.msg.withdrawn_by_applicant": ("撤回申请", "Withdrawn by you"),
     # the reply letter
     "public.letter.title": ("政府信息公开申请答复书", "Reply to an information-disclosure request"),
     "public.letter.print_hint": (
@@ -424,4 +426,10 @@ PUBLIC_MESSAGES: dict[str, tuple[str, str]] = {
         "Applicants see and act on their own requests only.",
     ),
     "public.rule.other": ("此操作未被允许。", "This is not allowed."),
+    "public.withdraw.hint": (
+        "如不再需要这些信息，可以在答复前撤回申请；撤回后本机关不再办理。",
+        "If you no longer need the information you may withdraw the request before the reply; "
+        "the office then stops working on it.",
+    ),
+    "public.withdraw.submit": ("撤回申请", "Withdraw the request"),
 }

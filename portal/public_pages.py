@@ -44,6 +44,7 @@ from portal.public_api import (
     released_copy,
     root,
     service_context,
+    withdraw,
 )
 
 LOGIN_CSRF_COOKIE = "csrf_public_login"
@@ -510,6 +511,20 @@ def answer_correction(
         errors = field_errors(lang, exc.detail, ("correction",), "correction")
         return _tracking(request, view, correction=correction, errors=errors, status=422)
     return RedirectResponse(f"{root(request)}/disclosures/{request_id}?corrected=1", status_code=303)
+
+
+@router.post("/disclosures/{request_id}/withdrawal")
+def withdraw_request(
+    request: Request,
+    session: DB,
+    caller: PageApplicant,
+    request_id: RowId,
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """Withdraw the request (撤回申请) → 303 back to the tracking page."""
+    auth.check_csrf(caller, csrf_token)
+    withdraw(request, session, caller, request_id, "")
+    return RedirectResponse(f"{root(request)}/disclosures/{request_id}", status_code=303)
 
 
 # --- released material and the reply ----------------------------------------------------------

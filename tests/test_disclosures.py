@@ -1493,3 +1493,16 @@ def test_reminders_for_the_officer_and_the_managers(office: Office) -> None:
         ("disclosure_due", theirs),
         ("disclosure_due", unassigned),
     }
+
+
+def test_every_applicant_action_but_filing_needs_the_request_to_be_theirs() -> None:
+    from access.policy import ROLE_ACTIONS, Action, Resource, decide
+
+    zhang = Subject(username="zhang", role=Role.applicant, user_id=1)
+    context = Context(now=datetime.now(UTC))
+    for action in ROLE_ACTIONS[Role.applicant] - {Action.disclosure_submit}:
+        theirs = Resource("disclosure", owner="li", available_until=datetime.now(UTC) + timedelta(days=1))
+        refused = decide(zhang, action, theirs, context)
+        assert (refused.allowed, refused.rule) == (False, "own-requests-only"), action
+        nobodys = Resource("disclosure", available_until=datetime.now(UTC) + timedelta(days=1))
+        assert not decide(zhang, action, nobodys, context).allowed, action

@@ -1247,7 +1247,50 @@ def test_the_public_api_is_described_in_openapi(portal: Portal) -> None:
         "/api/v1/disclosures",
         "/api/v1/disclosures/{request_id}",
         "/api/v1/disclosures/{request_id}/correction",
+        "/api/v1/disclosures/{request_id}/withdrawal",
         "/api/v1/disclosures/{request_id}/items/{item_id}",
     }
     schemas = document.json()["components"]["schemas"]
     assert schemas["RegisterBody"]["additionalProperties"] is False
+
+
+def test_an_applicant_withdraws_a_request_not_yet_answered(portal: Portal) -> None:
+    headers = applicant(portal)
+    other = applicant(portal, "lisi", ID_B)
+    first, second = filed(portal, headers)["id"], filed(portal, headers)["id"]
+    foreign = portal.client.post(f"{API}/disclosures/{first}/withdrawal", json={}, headers=other)
+    assert foreign.status_code == 404
+    gone = portal.client.post(
+        f"{API}/disclosures/{first}/withdrawal", json={"reason": "已通过其他途径取得"}, headers=headers
+    )
+    assert gone.status_code == 200 and gone.json()["status"] == "withdrawn" and gone.json()["due_on"] is None
+    assert gone.json()["messages"][-1]["kind"] == "withdrawn_by_applicant"
+    again = portal.client.post(f"{API}/disclosures/{first}/withdrawal", json={}, headers=headers)
+    assert again.status_code == 409
+    (entry,) = ledger(portal, action="disclosure.withdraw", outcome="allowed")
+    assert entry.actor == "zhangsan" and entry.detail["request"] == first
+    with portal.wired.sessions() as session:
+        officer = session.scalar(select(User).where(User.username == OFFICER))
+        assert officer is not None
+        queue = disclosures.queue(
+            session,
+            subject=subject_of(officer),
+            context=Context(now=datetime.now(UTC)),
+            calendar=workdays.load_calendar(session),
+        )
+    assert [v.id for v in queue] == [second]
+    # The page's button, with the session's CSRF token (and refused without it).
+    client = _signed_in_client(portal, "zhangsan")
+    page = client.get(f"/public/disclosures/{second}")
+    assert 'id="withdraw"' in page.text
+    assert client.post(f"/public/disclosures/{second}/withdrawal", data={}).status_code == 403
+    done = client.post(
+        f"/public/disclosures/{second}/withdrawal", data={"csrf_token": _csrf(page)}, follow_redirects=False
+    )
+    assert done.status_code == 303
+    shown = client.get(f"/public/disclosures/{second}")
+    assert "已撤回" in shown.text and 'id="withdraw"' not in shown.text
+    decide(portal, filed(portal, headers)["id"], decision="not_exist", record_ids=())
+    answered = portal.client.get(f"{API}/disclosures", headers=headers).json()["requests"][0]
+    late = portal.client.post(f"{API}/disclosures/{answered['id']}/withdrawal", json={}, headers=headers)
+    assert late.status_code == 409
