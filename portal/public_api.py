@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -324,18 +324,16 @@ def own_request(request: Request, session: Session, caller: Principal, request_i
 def submit(request: Request, session: DB, caller: ApplicantCaller, body: DisclosureBody) -> dict[str, Any]:
     """File a request (提交申请) → 201 {id, tracking_code, received_on, due_on, …}."""
     _csrf(request, caller)
-    with answering():
-        view = disclosures.submit_request(
-            session,
-            subject=caller.subject,
-            context=service_context(request),
-            calendar=calendar(session),
-            relation=body.relation.value,
-            case_no=body.case_no,
-            description=body.description,
-            delivery=body.delivery.value,
-        )
-    session.commit()
+    view = applicant_step(
+        request,
+        session,
+        caller,
+        disclosures.submit_request,
+        relation=body.relation.value,
+        case_no=body.case_no,
+        description=body.description,
+        delivery=body.delivery.value,
+    )
     return summary_json(view)
 
 
@@ -356,18 +354,17 @@ def detail(request: Request, session: DB, caller: ApplicantCaller, request_id: R
     return request_json(request, own_request(request, session, caller, request_id))
 
 
-def correct(
-    request: Request, session: Session, caller: Principal, request_id: RowId, text: str
+def applicant_step(
+    request: Request, session: Session, caller: Principal, step: Callable[..., RequestView], **given: Any
 ) -> RequestView:
-    """Answer the correction notice and commit; the 20 working days start again today."""
+    """One step of the applicant's through the service (filing, correcting, withdrawing); commits."""
     with answering():
-        view = disclosures.answer_correction(
+        view = step(
             session,
             subject=caller.subject,
             context=service_context(request),
             calendar=calendar(session),
-            request_id=request_id,
-            correction=text,
+            **given,
         )
     session.commit()
     return view
@@ -379,7 +376,14 @@ def correction(
 ) -> dict[str, Any]:
     """Answer the correction notice (补正) → the request with its new deadline."""
     _csrf(request, caller)
-    correct(request, session, caller, request_id, body.correction)
+    applicant_step(
+        request,
+        session,
+        caller,
+        disclosures.answer_correction,
+        request_id=request_id,
+        correction=body.correction,
+    )
     return request_json(request, own_request(request, session, caller, request_id))
 
 
@@ -391,30 +395,16 @@ class WithdrawalBody(BaseModel):
     reason: str = Field(default="", max_length=MAX_TEXT)
 
 
-def withdraw(
-    request: Request, session: Session, caller: Principal, request_id: int, reason: str
-) -> RequestView:
-    """Withdraw the caller's open request (撤回申请) and commit."""
-    with answering():
-        view = disclosures.withdraw_request(
-            session,
-            subject=caller.subject,
-            context=service_context(request),
-            calendar=calendar(session),
-            request_id=request_id,
-            reason=reason,
-        )
-    session.commit()
-    return view
-
-
 @router.post("/disclosures/{request_id}/withdrawal")
 def withdrawal(
     request: Request, session: DB, caller: ApplicantCaller, request_id: RowId, body: WithdrawalBody
 ) -> dict[str, Any]:
     """Withdraw a request not yet answered → the request, now withdrawn; 409 once answered."""
     _csrf(request, caller)
-    return request_json(request, withdraw(request, session, caller, request_id, body.reason))
+    view = applicant_step(
+        request, session, caller, disclosures.withdraw_request, request_id=request_id, reason=body.reason
+    )
+    return request_json(request, view)
 
 
 # --- released material ------------------------------------------------------------------------

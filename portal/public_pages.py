@@ -36,15 +36,14 @@ from portal.params import RowId
 from portal.public_api import (
     SHOWN_INLINE,
     answering,
+    applicant_step,
     calendar,
-    correct,
     own_request,
     register,
     release_open,
     released_copy,
     root,
     service_context,
-    withdraw,
 )
 
 LOGIN_CSRF_COOKIE = "csrf_public_login"
@@ -442,23 +441,21 @@ def file_request(
     if errors:
         return _request_form(request, form, errors=errors, status=422)
     try:
-        with answering():
-            view = disclosures.submit_request(
-                session,
-                subject=caller.subject,
-                context=service_context(request),
-                calendar=calendar(session),
-                relation=relation,
-                case_no=case_no,
-                description=description,
-                delivery=delivery,
-            )
+        view = applicant_step(
+            request,
+            session,
+            caller,
+            disclosures.submit_request,
+            relation=relation,
+            case_no=case_no,
+            description=description,
+            delivery=delivery,
+        )
     except HTTPException as exc:
         if exc.status_code != 422:
             raise
         errors = field_errors(lang, exc.detail, REQUEST_FIELDS, "description")
         return _request_form(request, form, errors=errors, status=422)
-    session.commit()
     return RedirectResponse(f"{root(request)}/disclosures/{view.id}", status_code=303)
 
 
@@ -503,7 +500,14 @@ def answer_correction(
     auth.check_csrf(caller, csrf_token)
     lang, _ = choose_lang(request)
     try:
-        correct(request, session, caller, request_id, correction)
+        applicant_step(
+            request,
+            session,
+            caller,
+            disclosures.answer_correction,
+            request_id=request_id,
+            correction=correction,
+        )
     except HTTPException as exc:
         if exc.status_code != 422:
             raise
@@ -523,7 +527,7 @@ def withdraw_request(
 ) -> Response:
     """Withdraw the request (撤回申请) → 303 back to the tracking page."""
     auth.check_csrf(caller, csrf_token)
-    withdraw(request, session, caller, request_id, "")
+    applicant_step(request, session, caller, disclosures.withdraw_request, request_id=request_id)
     return RedirectResponse(f"{root(request)}/disclosures/{request_id}", status_code=303)
 
 
