@@ -1256,6 +1256,23 @@ def decide_request(
     return _view(row, calendar=calendar, today=today)
 
 
+def sweep_release_realm(
+    *, session: Session, release: ObjectStore, older_than: datetime
+) -> list[tuple[str, str]]:
+    """Remove copies in the release realm that no reply references (a reply that failed while the
+    store was down, or whose commit failed), last written before `older_than`."""
+    found = [*release.list("releases/"), *release.list_pending("releases/")]
+    keys = [info.key for info in found]
+    referenced = (
+        set(session.scalars(select(ReleasedItem.key).where(ReleasedItem.key.in_(keys)))) if keys else set()
+    )
+    return [
+        (info.key, release.discard(info))
+        for info in found
+        if (info.key not in referenced or info.upload_id is not None) and info.modified_at < older_than
+    ]
+
+
 # --- reminders ---------------------------------------------------------------------------------
 
 

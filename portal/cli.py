@@ -423,7 +423,7 @@ def serve(
                 wired, grace=timedelta(minutes=wired.settings.reconcile_grace_minutes)
             )
         if done:
-            typer.echo(f"reconcile: removed {len(done)} leftover object(s) of interrupted deposits")
+            typer.echo(f"reconcile: removed {len(done)} object(s) left by interrupted deposits or replies")
         served = create_app(wired, kind=which)  # type: ignore[arg-type]
     uvicorn.run(
         served,

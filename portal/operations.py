@@ -191,9 +191,13 @@ def export(wired: Wired, *, bundle_id: str, dest: Path, actor: str, progress: Pr
 
 
 def reconcile(wired: Wired, *, grace: timedelta) -> list[tuple[str, str]]:
-    """Remove leftovers of deposits that never committed."""
+    """Remove leftovers of deposits that never committed, and release copies no reply references."""
+    older_than = datetime.now(UTC) - grace
     with wired.sessions() as session:
-        return service.reconcile(session=session, store=wired.store, older_than=datetime.now(UTC) - grace)
+        done = service.reconcile(session=session, store=wired.store, older_than=older_than)
+        return done + disclosures.sweep_release_realm(
+            session=session, release=wired.release, older_than=older_than
+        )
 
 
 def verify_ledger(wired: Wired) -> ledger.ChainReport:

@@ -36,7 +36,7 @@ from access.policy import Context, Denied, Subject
 from access.retrieval import CHINA
 from archive.errors import ObjectMissing, Refused, StoreUnavailable
 from archive.models import BundleFile
-from archive.store import FileStore, ObjectStore, ObjectWriter, read_bytes
+from archive.store import FileStore, ObjectStore, ObjectWriter, put_bytes, read_bytes
 from portal import operations
 from portal.auth import subject_of
 from portal.context import Wired, wire
@@ -1128,6 +1128,18 @@ def assert_undecided(office: Office, request_id: int) -> None:
     assert office.items_stored() == 0
     assert office.entries("disclosure.decide") == []
     assert office.released_keys() == []
+
+
+def test_reconcile_removes_release_copies_no_reply_references(office: Office, archived: Archived) -> None:
+    request_id = office.handled()
+    view = office.decide(request_id, "released", record_ids=["d2"])
+    (kept,) = office.released_keys()
+    stray = f"releases/{view.tracking_code}/deadbeef/001-审查意见.pdf"  # a reply whose commit failed
+    put_bytes(office.wired.release, stray, b"%PDF-1.4 orphan", tags={"realm": "release"})
+    assert operations.reconcile(office.wired, grace=timedelta(hours=1)) == []  # too young to judge
+    done = operations.reconcile(office.wired, grace=timedelta(0))
+    assert [key for key, _ in done] == [stray]
+    assert office.released_keys() == [kept]
 
 
 @pytest.mark.parametrize("side", ["release", "archive"])
