@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import itertools
+import functools
 import mimetypes
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import PurePosixPath
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 from pydantic import AwareDatetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -34,7 +32,7 @@ from portal.auth import (
     policy_context,
     wired_of,
 )
-from portal.ranges import Unsatisfiable, parse_range
+from portal.ranges import disposition, stream_object, wanted_range
 
 router = APIRouter(prefix="/api/v1", tags=["internal"])
 
@@ -179,37 +177,22 @@ def record_content(
     if found is None:
         raise HTTPException(404, "no such record in this bundle")
     record, stored = found
-    size = stored.size
-    try:
-        wanted = parse_range(request.headers.get("range"), size)
-    except Unsatisfiable as exc:
-        raise HTTPException(
-            416, "range not satisfiable", headers={"Content-Range": f"bytes */{size}"}
-        ) from exc
+    wanted = wanted_range(request.headers.get("range"), stored.size)
     action = Action.record_original if download else Action.record_view
     guard(request, session, caller, action, record_resource(bundle, record))
     name = PurePosixPath(stored.path).name
-    headers = {
-        "Accept-Ranges": "bytes",
-        "ETag": f'"{bundle.seal_digest}.{record.record_id}"',
-        "Cache-Control": "private, no-store",
-        "Content-Disposition": f"{'attachment' if download else 'inline'}; filename*=UTF-8''{quote(name)}",
-    }
-    media = mimetypes.guess_type(name)[0] or "application/octet-stream"
     store = wired_of(request).store
-    if wanted is None:
-        body = opened(store.read(stored.key, version_id=stored.version_id))
-        return StreamingResponse(body, media_type=media, headers={**headers, "Content-Length": str(size)})
-    first, last = wanted
-    body = opened(store.read(stored.key, version_id=stored.version_id, start=first, length=last - first + 1))
-    headers |= {"Content-Range": f"bytes {first}-{last}/{size}", "Content-Length": str(last - first + 1)}
-    return StreamingResponse(body, status_code=206, media_type=media, headers=headers)
-
-
-def opened(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """Fetch the first chunk now, so a store outage is a 503 rather than a cut-off body."""
-    first = next(chunks, b"")
-    return itertools.chain([first], chunks)
+    return stream_object(
+        functools.partial(store.read, stored.key, version_id=stored.version_id),
+        size=stored.size,
+        wanted=wanted,
+        media_type=mimetypes.guess_type(name)[0] or "application/octet-stream",
+        headers={
+            "ETag": f'"{bundle.seal_digest}.{record.record_id}"',
+            "Cache-Control": "private, no-store",
+            "Content-Disposition": disposition("attachment" if download else "inline", name),
+        },
+    )
 
 
 def _entry_json(entry: LedgerEntry) -> dict[str, Any]:

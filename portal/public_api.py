@@ -10,14 +10,13 @@ bearer-token calls need none.
 from __future__ import annotations
 
 import contextlib
-import itertools
+import functools
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -40,7 +39,7 @@ from portal.auth import (
     public_wired_of,
 )
 from portal.params import RowId
-from portal.ranges import Unsatisfiable, parse_range
+from portal.ranges import disposition, stream_object, wanted_range
 
 router = APIRouter(prefix="/api/v1", tags=["public"])
 # Released material shown in the browser: only types that cannot carry script. Anything else
@@ -410,18 +409,6 @@ def withdrawal(
 # --- released material ------------------------------------------------------------------------
 
 
-def disposition(kind: str, filename: str) -> str:
-    """`Content-Disposition` with an ASCII fallback and the real name in RFC 5987 form."""
-    fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\;' else "_" for c in filename)
-    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
-
-
-def _opened(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """Fetch the first chunk now, so a store outage is a 503 rather than a cut-off body."""
-    first = next(chunks, b"")
-    return itertools.chain([first], chunks)
-
-
 def released_copy(
     request: Request,
     session: Session,
@@ -443,36 +430,28 @@ def released_copy(
         )
     key, size, media_type, sha256, filename = item.key, item.size, item.media_type, item.sha256, item.filename
     session.commit()  # the view is in the ledger before a byte leaves
-    try:
-        wanted = None if download else parse_range(request.headers.get("range"), size)
-    except Unsatisfiable as exc:
-        raise HTTPException(
-            416, "range not satisfiable", headers={"Content-Range": f"bytes */{size}"}
-        ) from exc
+    wanted = None if download else wanted_range(request.headers.get("range"), size)
     inline = not download and media_type in SHOWN_INLINE
-    if not inline:
-        # Whatever the file is (HTML, SVG, script…), it never runs on the portal's origin.
-        media_type = "application/octet-stream"
     headers = {
-        "Accept-Ranges": "bytes",
         "ETag": f'"{sha256}"',
         "Cache-Control": "private, no-store",
         "Content-Disposition": disposition("inline" if inline else "attachment", filename),
     }
     if not inline:
+        # Whatever the file is (HTML, SVG, script…), it never runs on the portal's origin.
+        media_type = "application/octet-stream"
         headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
     release = public_wired_of(request).release
     try:
-        if wanted is None:
-            body = _opened(release.read(key))
-            headers["Content-Length"] = str(size)
-            return StreamingResponse(body, media_type=media_type, headers=headers)
-        first, last = wanted
-        body = _opened(release.read(key, start=first, length=last - first + 1))
+        return stream_object(
+            functools.partial(release.read, key),
+            size=size,
+            wanted=wanted,
+            media_type=media_type,
+            headers=headers,
+        )
     except ObjectMissing as exc:
         raise HTTPException(404, "item: the released copy is no longer held") from exc
-    headers |= {"Content-Range": f"bytes {first}-{last}/{size}", "Content-Length": str(last - first + 1)}
-    return StreamingResponse(body, status_code=206, media_type=media_type, headers=headers)
 
 
 @router.get("/disclosures/{request_id}/items/{item_id}")

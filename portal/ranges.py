@@ -1,8 +1,15 @@
-"""HTTP Range (RFC 9110 §14) for one byte range; several ranges get the whole body."""
+"""HTTP Range (RFC 9110 §14) for one byte range (several ranges get the whole body), and the
+streaming answers built on it for stored objects."""
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Callable, Iterator
+from urllib.parse import quote
+
+from fastapi import HTTPException
+from fastapi.responses import StreamingResponse
 
 # At most 18 digits: any real offset fits, and no header can make int() parse thousands of digits.
 _SPEC = re.compile(r"^bytes=([0-9]{0,18})-([0-9]{0,18})$")
@@ -32,3 +39,44 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     if start >= size or (last and int(last) < start):
         raise Unsatisfiable(header)
     return start, end
+
+
+def wanted_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The range a request asks for, or 416 naming the size when it starts past the end."""
+    try:
+        return parse_range(header, size)
+    except Unsatisfiable as exc:
+        raise HTTPException(
+            416, "range not satisfiable", headers={"Content-Range": f"bytes */{size}"}
+        ) from exc
+
+
+def disposition(kind: str, filename: str) -> str:
+    """`Content-Disposition` with an ASCII fallback and the real name in RFC 5987 form."""
+    fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\;' else "_" for c in filename)
+    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def _opened(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Fetch the first chunk now, so a store outage is a 503 rather than a cut-off body."""
+    first = next(chunks, b"")
+    return itertools.chain([first], chunks)
+
+
+def stream_object(
+    read: Callable[..., Iterator[bytes]],
+    *,
+    size: int,
+    wanted: tuple[int, int] | None,
+    media_type: str,
+    headers: dict[str, str],
+) -> StreamingResponse:
+    """The whole object (200) or the wanted range of it (206); `read` is the store's, bound to the key."""
+    headers = {"Accept-Ranges": "bytes", **headers}
+    if wanted is None:
+        headers["Content-Length"] = str(size)
+        return StreamingResponse(_opened(read()), media_type=media_type, headers=headers)
+    first, last = wanted
+    body = _opened(read(start=first, length=last - first + 1))
+    headers |= {"Content-Range": f"bytes {first}-{last}/{size}", "Content-Length": str(last - first + 1)}
+    return StreamingResponse(body, status_code=206, media_type=media_type, headers=headers)
