@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import mimetypes
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import PurePosixPath
 from typing import Annotated, Any
@@ -19,8 +21,9 @@ from access import ledger
 from access.ledger import LedgerEntry
 from access.policy import Action, Decision, Resource, decide, enforce, record, require
 from access.policy import Denied as PolicyDenied
+from access.retrieval import Conflict, NotFound
 from archive import catalogue
-from archive.errors import UnknownBundle
+from archive.errors import Refused, UnknownBundle
 from archive.models import Bundle, CaseRecord
 from archive.service import get_bundle
 from portal.auth import (
@@ -42,6 +45,27 @@ class Denied(HTTPException):
 
     def __init__(self, decision: Decision) -> None:
         super().__init__(403, {"rule": decision.rule, "reason": decision.reason})
+
+
+@contextlib.contextmanager
+def service_errors() -> Iterator[None]:
+    """A workflow service's refusals as HTTP answers: 403 naming the rule, 404 unknown, 409 wrong
+    state. Other refusals pass on (422, naming the field)."""
+    try:
+        yield
+    except PolicyDenied as exc:
+        raise Denied(exc.decision) from exc
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except Conflict as exc:
+        raise HTTPException(409, str(exc)) from exc
+
+
+def refused_field(exc: Refused, *, default: str, known: Iterable[str] | None = None) -> tuple[str, str]:
+    """The field a service refusal names (`"field: message"`) and its message."""
+    name, sep, message = str(exc).partition(": ")
+    named = name in known if known is not None else name.replace("_", "").isalnum()
+    return (name, message) if sep and named else (default, str(exc))
 
 
 def guard(

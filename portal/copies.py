@@ -28,7 +28,7 @@ from access.copy_jobs import Busy, CopyJob, CopyJobs
 from archive import catalogue
 from archive.models import Bundle, BundleFile, CaseRecord
 from portal.api import Denied, bundle_or_404, record_resource
-from portal.auth import DB, Caller, Principal, check_csrf, policy_context, wired_of
+from portal.auth import DB, Caller, Principal, check_csrf_header, policy_context, wired_of
 
 router = APIRouter(tags=["copies"])  # under /api/v1: included by the retrieval router
 _registry_lock = threading.Lock()
@@ -118,7 +118,7 @@ def record_copy(
 @router.post("/bundles/{bundle_id}/records/{record_id}/copies", status_code=202)
 def start_copy(request: Request, session: DB, caller: Caller, bundle_id: str, record_id: str) -> JSONResponse:
     """Start preparing a watermarked copy → 202 {job_id, status, status_url}."""
-    check_csrf(caller, request.headers.get("x-csrf-token"))
+    check_csrf_header(request, caller)
     bundle, record, stored = _record(session, bundle_id, record_id)
     decision, context, resource = _authorize(request, session, caller, bundle, record)
     stamp = _stamp(caller, decision, request)

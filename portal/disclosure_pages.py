@@ -33,7 +33,6 @@ from portal.auth import DB, Principal, wired_of
 from portal.i18n import choose_lang, translate
 from portal.pages import PageCaller, PageRoute, may, page
 from portal.params import RowId
-from portal.retrieval_pages import _field_error, _step_errors
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
@@ -83,7 +82,7 @@ def _href(request_id: int) -> str:
 def _queue(
     request: Request, session: Session, caller: Principal, calendar: workdays.WorkCalendar, *, closed: bool
 ) -> list[RequestView]:
-    with _step_errors():
+    with api.service_errors():
         views = disclosures.queue(
             session,
             subject=caller.subject,
@@ -211,7 +210,7 @@ def _detail(
 ) -> Response:
     calendar = workdays.load_calendar(session)
     context = auth.policy_context(request, session, caller)
-    with _step_errors():
+    with api.service_errors():
         view = disclosures.get_request(
             session, subject=caller.subject, context=context, calendar=calendar, request_id=request_id
         )
@@ -219,7 +218,7 @@ def _detail(
     steps = _steps(request, caller, view)
     candidates: list[disclosures.Candidate] = []
     if steps["decision"]:
-        with _step_errors():
+        with api.service_errors():
             candidates = disclosures.candidates(
                 session, subject=caller.subject, context=context, request_id=request_id
             )
@@ -265,14 +264,14 @@ def _run(
     """Take one step → 303 to the request; refused input → 422, a conflicting state → 409."""
     lang, _ = choose_lang(request)
     try:
-        with _step_errors():
+        with api.service_errors():
             step(
                 caller.subject, auth.policy_context(request, session, caller), workdays.load_calendar(session)
             )
     except Refused as exc:
         session.rollback()
         fields = FORMS[form]
-        name, message = _field_error(exc, tuple(fields), next(iter(fields)))
+        name, message = api.refused_field(exc, known=tuple(fields), default=next(iter(fields)))
         if message == "required":
             message = translate(lang, "retrieval.err.required")
         return _detail(
@@ -582,7 +581,7 @@ def decide_request(
 @router.get("/disclosures/{request_id}/letter")
 def reply_letter(request: Request, session: DB, caller: PageCaller, request_id: RowId) -> Response:
     """The reply letter (政府信息公开申请答复告知书) for printing on A4; 409 before the reply."""
-    with _step_errors():
+    with api.service_errors():
         view = disclosures.get_request(
             session,
             subject=caller.subject,

@@ -22,18 +22,19 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from access import applicants, disclosures, policy, workdays
+from access import applicants, disclosures, workdays
 from access.disclosures import Delivery, ItemView, Relation, RequestView
 from access.id_numbers import IdType
 from access.models import Applicant, User
 from access.policy import Context
 from archive.errors import ObjectMissing, Refused
+from portal.api import refused_field, service_errors
 from portal.auth import (
     DB,
     PUBLIC,
     Principal,
     caller_at,
-    check_csrf,
+    check_csrf_header,
     client_address,
     password_token,
     public_wired_of,
@@ -48,7 +49,6 @@ SHOWN_INLINE = frozenset(
     {"application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp"}
     | {"video/mp4", "video/webm", "audio/mpeg", "audio/mp4", "audio/wav"}
 )
-CSRF_HEADER = "x-csrf-token"
 # Generous bounds on what a body may carry; the services apply the real limits and name the field.
 MAX_TEXT = 4000
 
@@ -89,41 +89,22 @@ def root(request: Request) -> str:
 # --- errors -----------------------------------------------------------------------------------
 
 
-def field_problem(exc: Refused, default: str = "request") -> tuple[str, str]:
-    """The field a service refusal names (`"field: message"`) and its message."""
-    name, sep, message = str(exc).partition(": ")
-    if sep and name.replace("_", "").isalnum():
-        return name, message
-    return default, str(exc)
-
-
 def invalid(field: str, message: str, status: int = 422) -> HTTPException:
     """A refusal in the shape of a validation error, so clients read one format."""
     return HTTPException(status, [{"field": field, "message": message}])
 
 
-def denied(decision: policy.Decision) -> HTTPException:
-    """403 naming the rule that refused."""
-    return HTTPException(403, {"rule": decision.rule, "reason": decision.reason})
-
-
 @contextlib.contextmanager
 def answering() -> Iterator[None]:
-    """Service errors as HTTP answers: 403 naming the rule, 404, 409, 422 naming the field."""
+    """Service errors as HTTP answers: 403 naming the rule, 404, 409, and 422 naming the field in
+    the shape of a validation error."""
     try:
-        yield
-    except policy.Denied as exc:
-        raise denied(exc.decision) from exc
-    except disclosures.NotFound as exc:
-        raise HTTPException(404, str(exc)) from exc
-    except disclosures.Conflict as exc:
-        raise HTTPException(409, str(exc)) from exc
+        with service_errors():
+            yield
+    except HTTPException:
+        raise
     except Refused as exc:
-        raise invalid(*field_problem(exc)) from exc
-
-
-def _csrf(request: Request, caller: Principal) -> None:
-    check_csrf(caller, request.headers.get(CSRF_HEADER))
+        raise invalid(*refused_field(exc, default="request")) from exc
 
 
 # --- bodies -----------------------------------------------------------------------------------
@@ -322,7 +303,7 @@ def own_request(request: Request, session: Session, caller: Principal, request_i
 @router.post("/disclosures", status_code=201)
 def submit(request: Request, session: DB, caller: ApplicantCaller, body: DisclosureBody) -> dict[str, Any]:
     """File a request (提交申请) → 201 {id, tracking_code, received_on, due_on, …}."""
-    _csrf(request, caller)
+    check_csrf_header(request, caller)
     view = applicant_step(
         request,
         session,
@@ -374,7 +355,7 @@ def correction(
     request: Request, session: DB, caller: ApplicantCaller, request_id: RowId, body: CorrectionBody
 ) -> dict[str, Any]:
     """Answer the correction notice (补正) → the request with its new deadline."""
-    _csrf(request, caller)
+    check_csrf_header(request, caller)
     applicant_step(
         request,
         session,
@@ -399,7 +380,7 @@ def withdrawal(
     request: Request, session: DB, caller: ApplicantCaller, request_id: RowId, body: WithdrawalBody
 ) -> dict[str, Any]:
     """Withdraw a request not yet answered → the request, now withdrawn; 409 once answered."""
-    _csrf(request, caller)
+    check_csrf_header(request, caller)
     view = applicant_step(
         request, session, caller, disclosures.withdraw_request, request_id=request_id, reason=body.reason
     )

@@ -9,9 +9,7 @@ field (422); policy refusals render the refusal page (403).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-from collections.abc import Iterator
 from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -38,32 +36,6 @@ router = APIRouter(include_in_schema=False, route_class=PageRoute)
 FORM_FIELDS = ("case_no", "record_ids", "purpose", "legal_basis", "actions", "days")
 FILTERS = ("department", "status", "requester", "case_no", "from", "to")
 STATUSES = tuple(s.value for s in RequestStatus)
-
-
-def _denied(exc: policy.Denied) -> api.Denied:
-    return api.Denied(exc.decision)
-
-
-@contextlib.contextmanager
-def _step_errors() -> Iterator[None]:
-    """A refused, unknown or already-decided request as its page (403, 404, 409)."""
-    try:
-        yield
-    except policy.Denied as exc:
-        raise _denied(exc) from exc
-    except retrieval.NotFound as exc:
-        raise HTTPException(404, str(exc)) from exc
-    except retrieval.Conflict as exc:
-        raise HTTPException(409, str(exc)) from exc
-
-
-def _field_error(exc: Refused, known: tuple[str, ...], default: str) -> tuple[str, str]:
-    """The field a service refusal names (`"field: message"`) and its message."""
-    text = str(exc)
-    name, sep, message = text.partition(": ")
-    if sep and name in known:
-        return name, message
-    return default, text
 
 
 def _bundle_titles(session: Session, bundle_id: str) -> dict[str, str]:
@@ -201,10 +173,10 @@ def file_request(
             days=period,
         )
     except policy.Denied as exc:
-        raise _denied(exc) from exc
+        raise api.Denied(exc.decision) from exc
     except Refused as exc:
         session.rollback()
-        name, message = _field_error(exc, FORM_FIELDS, "case_no")
+        name, message = api.refused_field(exc, known=FORM_FIELDS, default="case_no")
         return _request_form(request, session, caller, form, errors={name: message}, status=422)
     session.commit()
     return RedirectResponse(f"/retrievals/{row.id}", status_code=303)
@@ -230,7 +202,7 @@ def _read_register(request: Request, session: Session, caller: Principal, **filt
             session, subject=caller.subject, context=auth.policy_context(request, session, caller), **filters
         )
     except policy.Denied as exc:
-        raise _denied(exc) from exc
+        raise api.Denied(exc.decision) from exc
     session.commit()
     return rows
 
@@ -261,7 +233,7 @@ def _detail(
             request_id=request_id,
         )
     except policy.Denied as exc:
-        raise _denied(exc) from exc
+        raise api.Denied(exc.decision) from exc
     except retrieval.NotFound as exc:
         raise HTTPException(404, str(exc)) from exc
     session.commit()
@@ -309,7 +281,7 @@ def decide_request(
         errors = {"decision": translate(lang, "retrieval.err.decision")}
         return _detail(request, session, caller, request_id, errors=errors, reason=reason, status=422)
     try:
-        with _step_errors():
+        with api.service_errors():
             retrieval.decide_request(
                 session,
                 subject=caller.subject,
@@ -320,7 +292,7 @@ def decide_request(
             )
     except Refused as exc:
         session.rollback()
-        _, message = _field_error(exc, ("reason",), "reason")
+        _, message = api.refused_field(exc, known=("reason",), default="reason")
         if message == "required":
             message = translate(lang, "retrieval.err.reason")
         return _detail(
@@ -343,7 +315,7 @@ def revoke_grant(
     auth.check_csrf(caller, csrf_token)
     lang, _ = choose_lang(request)
     try:
-        with _step_errors():
+        with api.service_errors():
             retrieval.revoke_grant(
                 session,
                 subject=caller.subject,
@@ -353,7 +325,7 @@ def revoke_grant(
             )
     except Refused as exc:
         session.rollback()
-        _, message = _field_error(exc, ("reason",), "reason")
+        _, message = api.refused_field(exc, known=("reason",), default="reason")
         if message == "required":
             message = translate(lang, "retrieval.err.reason")
         errors = {"revoke_reason": message}

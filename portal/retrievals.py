@@ -6,24 +6,21 @@ session's CSRF token in the `X-CSRF-Token` header; bearer-token calls need none.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from access import policy, retrieval
+from access import retrieval
 from access.models import RetrievalRequest
 from portal import copies
-from portal.api import Denied
-from portal.auth import DB, Caller, Principal, check_csrf, policy_context, wired_of
+from portal.api import service_errors
+from portal.auth import DB, Caller, Principal, check_csrf_header, policy_context, wired_of
 from portal.params import RowId
 
 router = APIRouter(prefix="/api/v1", tags=["retrieval"])
-CSRF_HEADER = "x-csrf-token"
 
 
 class RetrievalBody(BaseModel):
@@ -58,23 +55,6 @@ class RevokeBody(BaseModel):
     reason: str
 
 
-@contextlib.contextmanager
-def answering() -> Iterator[None]:
-    """Service errors as HTTP answers: 403 naming the rule, 404, 409; other refusals stay 422."""
-    try:
-        yield
-    except policy.Denied as exc:
-        raise Denied(exc.decision) from exc
-    except retrieval.NotFound as exc:
-        raise HTTPException(404, str(exc)) from exc
-    except retrieval.Conflict as exc:
-        raise HTTPException(409, str(exc)) from exc
-
-
-def _csrf(request: Request, caller: Principal) -> None:
-    check_csrf(caller, request.headers.get(CSRF_HEADER))
-
-
 def _summary(row: RetrievalRequest) -> dict[str, Any]:
     grant = row.grant
     return {
@@ -94,8 +74,8 @@ def _summary(row: RetrievalRequest) -> dict[str, Any]:
 @router.post("/retrievals", status_code=201)
 def file_retrieval(request: Request, session: DB, caller: Caller, body: RetrievalBody) -> dict[str, Any]:
     """File a registered retrieval request (调取申请) → 201 {id, status}."""
-    _csrf(request, caller)
-    with answering():
+    check_csrf_header(request, caller)
+    with service_errors():
         row = retrieval.file_request(
             session,
             subject=caller.subject,
@@ -116,8 +96,8 @@ def decide_retrieval(
     request: Request, session: DB, caller: Caller, request_id: RowId, body: DecisionBody
 ) -> dict[str, Any]:
     """Approve or refuse a pending request (审批) → {id, status, grant_expires_at}."""
-    _csrf(request, caller)
-    with answering():
+    check_csrf_header(request, caller)
+    with service_errors():
         row = retrieval.decide_request(
             session,
             subject=caller.subject,
@@ -135,8 +115,8 @@ def revoke_retrieval(
     request: Request, session: DB, caller: Caller, request_id: RowId, body: RevokeBody
 ) -> dict[str, Any]:
     """Revoke the grant of an approved request at once (撤销授权)."""
-    _csrf(request, caller)
-    with answering():
+    check_csrf_header(request, caller)
+    with service_errors():
         row = retrieval.revoke_grant(
             session,
             subject=caller.subject,
@@ -165,7 +145,7 @@ def _register(
     limit: int,
     export: str | None = None,
 ) -> list[retrieval.RegisterRow]:
-    with answering():
+    with service_errors():
         rows = retrieval.read_register(
             session,
             subject=caller.subject,
@@ -262,7 +242,7 @@ def register_csv(
 @router.get("/retrievals/mine")
 def my_retrievals(request: Request, session: DB, caller: Caller) -> dict[str, Any]:
     """The caller's own requests with their decisions and grants."""
-    with answering():
+    with service_errors():
         rows = retrieval.own_requests(session, subject=caller.subject, now=wired_of(request).clock())
     return {"requests": [r.as_json() for r in rows], "count": len(rows)}
 
@@ -270,7 +250,7 @@ def my_retrievals(request: Request, session: DB, caller: Caller) -> dict[str, An
 @router.get("/retrievals/{request_id}")
 def retrieval_detail(request: Request, session: DB, caller: Caller, request_id: RowId) -> dict[str, Any]:
     """One request: for its requester, or for readers of the register."""
-    with answering():
+    with service_errors():
         row = retrieval.get_request(
             session,
             subject=caller.subject,
