@@ -127,9 +127,9 @@ def deadline(calendar: workdays.WorkCalendar, row: DisclosureRequest) -> workday
 
 
 def _refresh_due(calendar: workdays.WorkCalendar, row: DisclosureRequest) -> None:
+    """Keep the deadline as of this step on the row (for the ledger); views work it out afresh."""
     found = deadline(calendar, row)
     row.due_on = found.due_on if found else None
-    row.due_estimated = bool(found and found.estimated)
 
 
 # --- views -------------------------------------------------------------------------------------
@@ -613,7 +613,7 @@ def withdraw_request(
     _open(row)
     reason = _text("reason", reason, required=False)
     row.status = DisclosureStatus.withdrawn.value
-    row.due_on = None
+    _refresh_due(calendar, row)
     _message(
         row,
         kind="withdrawn_by_applicant",
@@ -686,7 +686,7 @@ def expire_corrections(session: Session, *, now: datetime, calendar: workdays.Wo
     ).all()
     for row in rows:
         row.status = DisclosureStatus.withdrawn.value
-        row.due_on = None
+        _refresh_due(calendar, row)
         _message(
             row,
             kind="withdrawn",

@@ -183,7 +183,6 @@ class DisclosureRequest(Base):
     # The day the 20 working days run from: receipt, or the day a correction arrived (art. 30).
     clock_from: Mapped[date]
     due_on: Mapped[date | None] = mapped_column(index=True)
-    due_estimated: Mapped[bool] = mapped_column(default=False)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     # 补正: one notice, within 7 working days of receipt.
     correction_asked_on: Mapped[date | None]

@@ -61,7 +61,6 @@ def upgrade() -> None:
     sa.Column('received_on', sa.Date(), nullable=False),
     sa.Column('clock_from', sa.Date(), nullable=False),
     sa.Column('due_on', sa.Date(), nullable=True),
-    sa.Column('due_estimated', sa.Boolean(), nullable=False),
     sa.Column('assignee_id', sa.Integer(), nullable=True),
     sa.Column('correction_asked_on', sa.Date(), nullable=True),
     sa.Column('correction_asked', sa.Text(), nullable=True),
