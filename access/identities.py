@@ -147,7 +147,11 @@ def authenticate(
     A user the door does not `admit` is refused before the password is looked at: one door must
     neither lock out the other's accounts nor tell anyone whether their password is right.
     """
-    user = session.scalar(select(User).where(User.username == username.strip().lower()))
+    name = username.strip().lower()
+    # A name no account can have is never looked up (nor stored as typed: it may hold a NUL).
+    user = session.scalar(select(User).where(User.username == name)) if USERNAME.match(name) else None
+    if user is None and not USERNAME.match(name):
+        name = name.encode("unicode_escape").decode("ascii")
     ok = False
     reason = "unknown user"
     refused_here = user is not None and admits is not None and not admits(user)
@@ -176,7 +180,7 @@ def authenticate(
                 reason = f"wrong password; locked for {lockout.minutes} minutes"
     ledger.append(
         session,
-        actor=user.username if user else username.strip().lower()[:64],
+        actor=user.username if user else name[:64],
         action="auth.login",
         outcome="ok" if ok else "failed",
         source=source,

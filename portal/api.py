@@ -35,6 +35,7 @@ from portal.auth import (
     policy_context,
     wired_of,
 )
+from portal.params import SeqBelow
 from portal.ranges import disposition, stream_object, wanted_range
 
 router = APIRouter(prefix="/api/v1", tags=["internal"])
@@ -247,7 +248,7 @@ def ledger_search(
     case_no: str | None = None,
     since: AwareDatetime | None = None,
     until: AwareDatetime | None = None,
-    before: Annotated[int | None, Query(description="page: entries with seq below this")] = None,
+    before: SeqBelow = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
     """Search the ledger, newest first (security auditors only)."""

@@ -11,7 +11,7 @@ from typing import Literal
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError, StatementError
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from archive.errors import Refused, StoreUnavailable, UnknownBundle
@@ -58,6 +58,19 @@ def _refused(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=status)
 
 
+def _unstorable(_request: Request, exc: Exception) -> JSONResponse:
+    # The last line of defence for input no check caught: a NUL the database refuses, a date or
+    # number past what it can hold. A person's mistake, so 422 — never a stack trace.
+    cause = exc.orig if isinstance(exc, StatementError) and not isinstance(exc, DataError) else exc
+    if not isinstance(cause, (DataError, OverflowError)):
+        log.error("database statement failed", exc_info=exc)
+        return JSONResponse({"detail": "internal error; it has been logged"}, status_code=500)
+    return JSONResponse(
+        {"detail": "a value is out of range or holds characters that cannot be stored; check the input"},
+        status_code=422,
+    )
+
+
 def _invalid(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     problems = [
@@ -77,6 +90,8 @@ def _install(app: FastAPI, wired: PublicWired | None) -> FastAPI:
     app.add_exception_handler(StoreUnavailable, _unavailable)
     app.add_exception_handler(OperationalError, _unavailable)
     app.add_exception_handler(Refused, _refused)
+    app.add_exception_handler(StatementError, _unstorable)  # DataError, or a wrapped OverflowError
+    app.add_exception_handler(OverflowError, _unstorable)
     app.add_exception_handler(RequestValidationError, _invalid)
     return app
 

@@ -33,6 +33,7 @@ from archive.models import Bundle
 from portal import api, auth, timeline
 from portal.auth import DB, Principal, optional_principal, wired_of
 from portal.i18n import CST, choose_lang, label, local_time, render, translate
+from portal.params import Seq, SeqBelow
 
 STATIC = Path(__file__).resolve().parent / "static"
 LOGIN_CSRF_COOKIE = "csrf_login"
@@ -482,7 +483,7 @@ def ledger_page(
     case_no: str = "",
     since: str = "",
     until: str = "",
-    before: int | None = None,
+    before: SeqBelow = None,
 ) -> Response:
     """Search the ledger (security auditors), with 30 days of activity and the chain's status as
     last checked (latest signed checkpoint, last full verification): loading it walks no chain."""
@@ -533,7 +534,7 @@ def ledger_verify_now(
 
 
 @router.get("/ledger/{seq}")
-def ledger_entry_page(request: Request, session: DB, caller: PageCaller, seq: int) -> Response:
+def ledger_entry_page(request: Request, session: DB, caller: PageCaller, seq: Seq) -> Response:
     """One ledger entry in full, with its place in the hash chain."""
     found = api.ledger_search(request, session, caller, before=seq + 1, limit=1)["entries"]
     if not found or found[0]["seq"] != seq:

@@ -17,6 +17,7 @@ from access.checkpoints import LedgerCheckpoint, LedgerTampered
 from access.policy import Action, Resource
 from portal.api import guard
 from portal.auth import DB, Caller, wired_of
+from portal.params import MAX_SEQ, Seq, SeqBelow
 
 router = APIRouter(prefix="/api/v1/ledger", tags=["internal"])
 
@@ -26,7 +27,7 @@ def checkpoint_list(
     request: Request,
     session: DB,
     caller: Caller,
-    before: Annotated[int | None, Query(description="page: checkpoints below this tree size")] = None,
+    before: SeqBelow = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
     """Signed checkpoints, newest first."""
@@ -44,9 +45,10 @@ def entry_proof(
     request: Request,
     session: DB,
     caller: Caller,
-    seq: int,
+    seq: Seq,
     tree_size: Annotated[
-        int | None, Query(ge=1, description="a checkpoint's tree size; default: the latest checkpoint")
+        int | None,
+        Query(ge=1, le=MAX_SEQ, description="a checkpoint's tree size; default: the latest checkpoint"),
     ] = None,
 ) -> dict[str, Any]:
     """The audit path from one entry to a signed checkpoint's root."""

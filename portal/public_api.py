@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from access import applicants, disclosures, workdays
 from access.disclosures import Delivery, ItemView, Relation, RequestView
 from access.id_numbers import IdType
+from access.identities import USERNAME
 from access.models import Applicant, User
 from access.policy import Context
 from archive.errors import ObjectMissing, Refused
@@ -149,7 +150,11 @@ class CorrectionBody(BaseModel):
 
 def username_taken(session: Session, username: str) -> bool:
     """Whether an account of that name exists (names compare as the service stores them)."""
-    return session.scalar(select(User.id).where(User.username == username.strip().lower())) is not None
+    name = username.strip().lower()
+    return (
+        bool(USERNAME.match(name))
+        and session.scalar(select(User.id).where(User.username == name)) is not None
+    )
 
 
 def register(request: Request, session: Session, fields: dict[str, Any]) -> Applicant:

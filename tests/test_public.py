@@ -1294,3 +1294,18 @@ def test_an_applicant_withdraws_a_request_not_yet_answered(portal: Portal) -> No
     answered = portal.client.get(f"{API}/disclosures", headers=headers).json()["requests"][0]
     late = portal.client.post(f"{API}/disclosures/{answered['id']}/withdrawal", json={}, headers=headers)
     assert late.status_code == 409
+
+
+def test_input_the_database_cannot_hold_is_422_never_a_stack_trace(portal: Portal) -> None:
+    auditor = portal.as_role("security_auditor")
+    nul_login = portal.client.post("/api/v1/token", data={"username": "archi\x00vist", "password": "x"})
+    assert nul_login.status_code == 401
+    assert portal.client.get("/api/v1/ledger", params={"before": 10**30}, headers=auditor).status_code == 422
+    assert portal.client.get(f"/api/v1/ledger/entries/{10**30}/proof", headers=auditor).status_code == 422
+    for params in ({"actor": "a\x00b"}, {"since": "0001-01-01T00:00:00+08:00"}):
+        answer = portal.client.get("/api/v1/ledger", params=params, headers=auditor)
+        assert answer.status_code in (200, 422), answer.text  # SQLite stores a NUL; PostgreSQL cannot
+    far = portal.client.get(
+        "/api/v1/retrievals", params={"to": "9999-12-31"}, headers=portal.as_role("archivist")
+    )
+    assert far.status_code in (200, 422), far.text
