@@ -355,10 +355,12 @@ def _step(
     action: Action,
     request_id: int,
     detail: dict[str, object] | None = None,
+    lock: bool = True,
     **resource: object,
 ) -> DisclosureRequest:
-    """Load a request (locked) and decide; a request that is not the applicant's own is 'not found'."""
-    row = _load(session, request_id, lock=True)
+    """Load a request (locked for a change, unlocked to read) and decide; a request that is not the
+    applicant's own is 'not found'."""
+    row = _load(session, request_id, lock=lock)
     decision = decide(subject, action, _resource(row, **resource), context)
     if not decision.allowed:
         record(
@@ -528,7 +530,12 @@ def get_request(
     A correction period that has lapsed withdraws the request first; the caller commits."""
     expire_corrections(session, now=context.now, calendar=calendar)
     row = _step(
-        session, subject=subject, context=context, action=Action.disclosure_read, request_id=request_id
+        session,
+        subject=subject,
+        context=context,
+        action=Action.disclosure_read,
+        request_id=request_id,
+        lock=False,
     )
     return _view(
         row, calendar=calendar, today=office_day(context.now), full=subject.role is not Role.applicant
@@ -638,7 +645,12 @@ def open_item(
     """A released item the applicant may see now; the view is ledgered. The caller streams it
     from the release realm and commits first."""
     row = _step(
-        session, subject=subject, context=context, action=Action.disclosure_read, request_id=request_id
+        session,
+        subject=subject,
+        context=context,
+        action=Action.disclosure_read,
+        request_id=request_id,
+        lock=False,
     )
     item = next((i for i in row.items if i.id == item_id), None)
     if item is None:  # a probe for another request's item: refused, and on the record
@@ -999,7 +1011,12 @@ class Candidate:
 def candidates(session: Session, *, subject: Subject, context: Context, request_id: int) -> list[Candidate]:
     """The records of the request's case an officer may choose from (metadata only; staff only)."""
     row = _step(
-        session, subject=subject, context=context, action=Action.disclosure_read, request_id=request_id
+        session,
+        subject=subject,
+        context=context,
+        action=Action.disclosure_read,
+        request_id=request_id,
+        lock=False,
     )
     # Record titles name parties and witnesses: the list belongs to the office's queue, not to applicants.
     require(
@@ -1122,8 +1139,15 @@ def decide_request(
     """Answer the request (答复, art. 36). Released records are copied from the archive realm into
     the release realm (checked against their sealed SHA-256), redacted derivatives are stored there
     linked to their originals; the applicant may see them for `release_days` days."""
+    # Decided and checked unlocked: the copies below may take minutes (footage), and no other
+    # write should wait for them. The request is locked and checked again before anything is kept.
     row = _step(
-        session, subject=subject, context=context, action=Action.disclosure_decide, request_id=request_id
+        session,
+        subject=subject,
+        context=context,
+        action=Action.disclosure_decide,
+        request_id=request_id,
+        lock=False,
     )
     _open(row, DisclosureStatus.received)
     kind = DecisionType(_choice("decision", decision, DecisionType))
@@ -1156,15 +1180,12 @@ def decide_request(
         wanted = [(rid, None) for rid in chosen] + [(r.record_id, r) for r in redactions]
         for record_id, redaction in wanted:
             case_record = records[record_id]
-            resource = Resource(
-                "record",
-                row.case_no,
-                bundle.id,
-                record_id,
-                case_record.classification,
-                case_record.grade,
-                owner=row.applicant.user.username,
-                assignee=subject.username,
+            resource = _resource(
+                row,
+                bundle_id=bundle.id,
+                record_id=record_id,
+                classification=case_record.classification,
+                grade=case_record.grade,
             )
             require(
                 session, subject=subject, action=Action.disclosure_release, resource=resource, context=context
@@ -1174,7 +1195,7 @@ def decide_request(
             )
             releasing.append((case_record, files[case_record.path], redaction, filename))
     today = office_day(context.now)
-    attempt, copied = secrets.token_hex(4), list[str]()
+    attempt, copied, items = secrets.token_hex(4), list[str](), list[ReleasedItem]()
     try:
         for index, (case_record, stored, redaction, filename) in enumerate(releasing, start=1):
             tags = {"realm": "release", "request": row.tracking_code, "record": case_record.record_id}
@@ -1187,7 +1208,7 @@ def decide_request(
                 uploaded = _chunks(redaction.stream)
                 size, sha256 = _copy(uploaded, release, key, tags=tags, limit=MAX_REDACTED_BYTES)
             copied.append(key)
-            row.items.append(
+            items.append(
                 ReleasedItem(
                     bundle_id=stored.bundle_id,
                     record_id=case_record.record_id,
@@ -1202,6 +1223,11 @@ def decide_request(
                     released_at=context.now,
                 )
             )
+        row = _step(
+            session, subject=subject, context=context, action=Action.disclosure_decide, request_id=request_id
+        )
+        _open(row, DisclosureStatus.received)  # another reply may have come while copying
+        row.items.extend(items)
         row.decision = kind.value
         row.decision_basis = basis
         row.reasons = reasons
