@@ -15,7 +15,7 @@ import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from jose import jws
@@ -23,7 +23,15 @@ from jose.exceptions import JOSEError
 from sqlalchemy import BigInteger, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from access.ledger import GENESIS, LedgerEntry, LedgerHead, hash_body, stored_entries
+from access.ledger import (
+    GENESIS,
+    LedgerEntry,
+    LedgerHead,
+    canonical_json,
+    canonical_time,
+    hash_body,
+    stored_entries,
+)
 from archive.db import Base, UTCDateTime
 from archive.errors import ArchiveError
 from archive.seal import ALGORITHM, Keyring, SealInvalid, sign_jws, verify_jws
@@ -207,11 +215,6 @@ def verify_inclusion(
 # --- signing and checking ---------------------------------------------------------------------
 
 
-def canonical_time(at: datetime) -> str:
-    """The signed form of a time: UTC ISO 8601 with microseconds."""
-    return at.astimezone(UTC).isoformat(timespec="microseconds")
-
-
 def claims_of(*, tree_size: int, root_hash: str, created_at: datetime) -> dict[str, Any]:
     """The JSON payload a checkpoint's JWS signs."""
     return {
@@ -226,11 +229,7 @@ def sign_checkpoint(
     *, tree_size: int, root_hash: str, created_at: datetime, keyring: Keyring
 ) -> LedgerCheckpoint:
     """A new checkpoint row signed with the archive's current key (not yet added to a session)."""
-    payload = json.dumps(
-        claims_of(tree_size=tree_size, root_hash=root_hash, created_at=created_at),
-        sort_keys=True,
-        separators=(",", ":"),
-    )
+    payload = canonical_json(claims_of(tree_size=tree_size, root_hash=root_hash, created_at=created_at))
     kid, token = sign_jws(payload.encode(), keyring=keyring)
     return LedgerCheckpoint(
         tree_size=tree_size,

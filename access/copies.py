@@ -25,7 +25,7 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -35,13 +35,13 @@ from sqlalchemy.orm import Session
 from access.ledger import LedgerEntry
 from access.models import User
 from access.policy import Action, Context, Decision, Resource, Subject, record, require
+from access.retrieval import CHINA
 from archive.errors import ArchiveError, Refused
 from archive.models import BundleFile, CaseRecord
 from archive.store import ObjectStore
 
 FONT = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")  # fonts-noto-cjk
 PDF_FONT = "STSong-Light"  # reportlab's built-in CID font: it cannot read Noto's CFF outlines
-CHINA = timezone(timedelta(hours=8), "CST")
 FINGERPRINT = re.compile(r"^[0-9a-f]{32}$")
 COMMENT_PREFIX = "casevault:"
 PDF_KEY = "/CasevaultFingerprint"
@@ -363,13 +363,6 @@ def make_copy(
 
 
 # --- the policy ------------------------------------------------------------------------------
-
-
-def authorize(session: Session, *, subject: Subject, context: Context, resource: Resource) -> Decision:
-    """Decide a download of a copy; a refusal is ledgered and committed at once, then raised."""
-    return require(
-        session, subject=subject, action=Action.record_download, resource=resource, context=context
-    )
 
 
 def ledger_copy(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,8 +19,15 @@ from access.models import Clearance, Department, Role, User
 from archive.errors import Refused
 
 _HASHER = PasswordHasher()  # argon2id with the library's current recommended parameters
-# Verifying against this keeps the time of a sign-in for an unknown user like a known one's.
-_DUMMY_HASH = _HASHER.hash("casevault-timing-equaliser")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verifying against this keeps the time of a sign-in for an unknown user like a known one's
+    (made on first use, not at import: every command would pay for it)."""
+    return _HASHER.hash("casevault-timing-equaliser")
+
+
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,63}$")
 MIN_PASSWORD = 12
 
@@ -157,7 +165,7 @@ def authenticate(
     refused_here = user is not None and admits is not None and not admits(user)
     if user is None or user.password_hash is None or refused_here:
         with contextlib.suppress(VerificationError):
-            _HASHER.verify(_DUMMY_HASH, password + "!")  # the same time as a real check
+            _HASHER.verify(_dummy_hash(), password + "!")  # the same time as a real check
         if refused_here:
             reason = "not an account of this door"
     elif user.disabled:

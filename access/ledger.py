@@ -89,7 +89,8 @@ class LedgerHead(Base):
     entry_hash: Mapped[str] = mapped_column(String(64))
 
 
-def _canonical_time(at: datetime) -> str:
+def canonical_time(at: datetime) -> str:
+    """The canonical form of a time (entries, checkpoints): UTC ISO 8601 with microseconds."""
     return at.astimezone(UTC).isoformat(timespec="microseconds")
 
 
@@ -134,7 +135,7 @@ def entry_hash(fields: Mapping[str, Any]) -> str:
     return hash_body(
         canonical_body(
             seq=fields["seq"],
-            at=_canonical_time(fields["at"]),
+            at=canonical_time(fields["at"]),
             actor=fields["actor"],
             action=fields["action"],
             outcome=fields["outcome"],
@@ -209,7 +210,7 @@ def _append_postgresql(session: Session, fields: dict[str, Any]) -> LedgerEntry:
     detail = canonical_json(fields["detail"])
     body = canonical_body(
         seq=_SEQ_MARK,  # type: ignore[arg-type]  # a placeholder, split out below
-        at=_canonical_time(fields["at"]),
+        at=canonical_time(fields["at"]),
         actor=fields["actor"],
         action=fields["action"],
         outcome=fields["outcome"],

@@ -262,7 +262,6 @@ class HolidayYear(Base):
     year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     entered_by: Mapped[str] = mapped_column(String(64))
     entered_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    note: Mapped[str | None] = mapped_column(Text)
 
 
 class HolidayDay(Base):

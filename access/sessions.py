@@ -6,7 +6,6 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from access.models import User, WebSession
@@ -48,12 +47,4 @@ def end(session: Session, *, cookie: str, now: datetime) -> None:
     """Sign out: the cookie value stops working at once."""
     row = session.get(WebSession, _hash(cookie))
     if row is not None and row.ended_at is None:
-        row.ended_at = now
-
-
-def end_all(session: Session, *, user_id: int, now: datetime) -> None:
-    """End every session of a user."""
-    for row in session.scalars(
-        select(WebSession).where(WebSession.user_id == user_id, WebSession.ended_at.is_(None))
-    ):
         row.ended_at = now

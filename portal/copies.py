@@ -27,7 +27,7 @@ from access.copies import Copy, Source, Stamp
 from access.copy_jobs import Busy, CopyJob, CopyJobs
 from archive import catalogue
 from archive.models import Bundle, BundleFile, CaseRecord
-from portal.api import Denied, bundle_or_404, record_resource
+from portal.api import bundle_or_404, record_resource, service_errors
 from portal.auth import DB, Caller, Principal, check_csrf_header, policy_context, wired_of
 
 router = APIRouter(tags=["copies"])  # under /api/v1: included by the retrieval router
@@ -56,10 +56,14 @@ def _authorize(
 ) -> Any:
     context = policy_context(request, session, caller)
     resource = record_resource(bundle, record)
-    try:
-        decision = copies.authorize(session, subject=caller.subject, context=context, resource=resource)
-    except policy.Denied as exc:
-        raise Denied(exc.decision) from exc
+    with service_errors():
+        decision = policy.require(
+            session,
+            subject=caller.subject,
+            action=policy.Action.record_download,
+            resource=resource,
+            context=context,
+        )
     return decision, context, resource
 
 

@@ -31,7 +31,6 @@ def upgrade() -> None:
     sa.Column('year', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('entered_by', sa.String(length=64), nullable=False),
     sa.Column('entered_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('note', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('year', name=op.f('pk_holiday_years'))
     )
     op.create_table('applicants',
