@@ -282,12 +282,10 @@ def ledger_verify(request: Request, session: DB, caller: Caller) -> dict[str, An
     detail, so the ledger page can show the latest one without walking the chain itself.
     """
     resource, context = Resource("ledger"), policy_context(request, session, caller)
-    try:
+    with service_errors():
         decision = require(
             session, subject=caller.subject, action=Action.ledger_verify, resource=resource, context=context
         )
-    except PolicyDenied as exc:
-        raise Denied(exc.decision) from exc
     started = time.perf_counter()
 
     def ledgered(outcome: str, detail: dict[str, Any]) -> None:

@@ -43,7 +43,6 @@ class Door:
 INTERNAL = Door("casevault_session", "casevault-internal", "/", False, token_secret)
 PUBLIC = Door("casevault_public", "casevault-public", "/public", True, public_token_secret)
 SESSION_COOKIE = INTERNAL.cookie
-AUDIENCE = INTERNAL.audience
 
 
 def wired_of(request: Request) -> Wired:

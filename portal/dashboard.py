@@ -20,7 +20,7 @@ from markupsafe import Markup, escape
 from access.disclosures import RequestView
 from access.models import DisclosureStatus
 from access.workdays import WorkCalendar
-from portal.timeline import FONTS, GRID, INK, MUTED, el, text, tooltip
+from portal.timeline import FONTS, GRID, INK, MUTED, el, num, text, tooltip
 
 WIDTH = 960
 LABEL_W = 150
@@ -167,10 +167,6 @@ class DayScale:
             day += ONE_DAY
 
 
-def _n(value: float) -> str:
-    return f"{value:.1f}"
-
-
 def _width(words: str, size: float) -> float:
     """Roughly how wide text is drawn: CJK characters are square, Latin ones about half as wide."""
     return sum(size if ord(c) >= 0x2E80 else size * 0.58 for c in words)
@@ -185,10 +181,10 @@ def _ground(scale: DayScale, calendar: WorkCalendar, bottom: float, t: Translate
             parts.append(
                 el(
                     "rect",
-                    x=_n(x),
+                    x=num(x),
                     y=str(AXIS_H - 4),
-                    width=_n(scale.width),
-                    height=_n(bottom - AXIS_H + 4),
+                    width=num(scale.width),
+                    height=num(bottom - AXIS_H + 4),
                     fill=OFF_DAY,
                     class_="day-off",
                 )
@@ -197,21 +193,21 @@ def _ground(scale: DayScale, calendar: WorkCalendar, bottom: float, t: Translate
             parts.append(
                 el(
                     "line",
-                    x1=_n(x),
-                    x2=_n(x),
+                    x1=num(x),
+                    x2=num(x),
                     y1=str(AXIS_H - 8),
-                    y2=_n(bottom),
+                    y2=num(bottom),
                     stroke=GRID,
                     stroke_width="1",
                 )
             )
         if day.weekday() == 0:
             parts.append(
-                text(day.strftime("%m-%d"), x=_n(x + 2), y=str(AXIS_H - 12), font_size="11", fill=MUTED)
+                text(day.strftime("%m-%d"), x=num(x + 2), y=str(AXIS_H - 12), font_size="11", fill=MUTED)
             )
         if day.day == 1 or day == scale.first:
             month = t("handling.dash.month", year=day.year, month=day.month)
-            parts.append(text(month, x=_n(x + 2), y="14", font_size="11", font_weight="600", fill=INK))
+            parts.append(text(month, x=num(x + 2), y="14", font_size="11", font_weight="600", fill=INK))
     return el("g", *parts, class_="axis")
 
 
@@ -222,11 +218,19 @@ def _today(scale: DayScale, today: date, bottom: float, t: Translate) -> str:
     return el(
         "g",
         tooltip(label),
-        el("line", x1=_n(x), x2=_n(x), y1=str(AXIS_H - 8), y2=_n(bottom + 4), stroke=TODAY, stroke_width="2"),
+        el(
+            "line",
+            x1=num(x),
+            x2=num(x),
+            y1=str(AXIS_H - 8),
+            y2=num(bottom + 4),
+            stroke=TODAY,
+            stroke_width="2",
+        ),
         text(
             label,
-            x=_n(x),
-            y=_n(bottom + 16),
+            x=num(x),
+            y=num(bottom + 16),
             text_anchor="middle",
             font_size="11",
             font_weight="700",
@@ -274,7 +278,7 @@ def _row(bar: Bar, index: int, scale: DayScale, t: Translate, href: Callable[[in
     """A request's label, bar, pause, and due-date note."""
     top = AXIS_H + index * ROW_H
     y = top + (ROW_H - BAR_H) / 2
-    label = text(bar.tracking_code, x="8", y=_n(top + ROW_H / 2 + 4), font_size="12", fill=INK)
+    label = text(bar.tracking_code, x="8", y=num(top + ROW_H / 2 + 4), font_size="12", fill=INK)
     if href:
         label = el("a", label, href=href(bar.request_id))
     left = scale.x(bar.clock_from)
@@ -282,18 +286,18 @@ def _row(bar: Bar, index: int, scale: DayScale, t: Translate, href: Callable[[in
     width = max(right - left, 2.0)
     parts = [tooltip(bar_note(bar, t))]
     if bar.clock_from < scale.first:  # the bar began before the axis: point to where it came from
-        edge = _n(left - 1)
-        tip = f"{_n(left - 7)},{_n(y + BAR_H / 2)} {edge},{_n(y + 1)} {edge},{_n(y + BAR_H - 1)}"
+        edge = num(left - 1)
+        tip = f"{num(left - 7)},{num(y + BAR_H / 2)} {edge},{num(y + 1)} {edge},{num(y + BAR_H - 1)}"
         parts.append(el("polygon", points=tip, fill=MUTED, class_="earlier"))
     waiting = bar.band is Band.waiting  # the clock stands still: a dashed outline
     if not waiting and bar.clock_from != bar.received_on:  # it stood still until the correction came
         parts.append(
             el(
                 "line",
-                x1=_n(scale.x(bar.received_on)),
-                x2=_n(left),
-                y1=_n(y + BAR_H / 2),
-                y2=_n(y + BAR_H / 2),
+                x1=num(scale.x(bar.received_on)),
+                x2=num(left),
+                y1=num(y + BAR_H / 2),
+                y2=num(y + BAR_H / 2),
                 stroke=WAITING,
                 stroke_width="1.5",
                 stroke_dasharray="2 3",
@@ -304,9 +308,9 @@ def _row(bar: Bar, index: int, scale: DayScale, t: Translate, href: Callable[[in
     parts.append(
         el(
             "rect",
-            x=_n(left),
-            y=_n(y),
-            width=_n(width),
+            x=num(left),
+            y=num(y),
+            width=num(width),
             height=str(BAR_H),
             rx="3",
             fill=FILL[bar.band],
@@ -319,9 +323,9 @@ def _row(bar: Bar, index: int, scale: DayScale, t: Translate, href: Callable[[in
         parts.append(
             el(
                 "rect",
-                x=_n(pause_left),
-                y=_n(y),
-                width=_n(max(pause_right - pause_left, 1.0)),
+                x=num(pause_left),
+                y=num(y),
+                width=num(max(pause_right - pause_left, 1.0)),
                 height=str(BAR_H),
                 fill="url(#pause-hatch)",
                 stroke=PAUSE,
@@ -334,10 +338,10 @@ def _row(bar: Bar, index: int, scale: DayScale, t: Translate, href: Callable[[in
     note = f"{when} · {note}" + (" ≈" if bar.estimated_years else "")
     room = WIDTH - RIGHT_PAD - (left + width)
     if room > _width(note, 11) + 8:
-        parts.append(text(note, x=_n(left + width + 5), y=_n(y + BAR_H - 3), font_size="11", fill=INK))
+        parts.append(text(note, x=num(left + width + 5), y=num(y + BAR_H - 3), font_size="11", fill=INK))
     else:  # no room right of the bar: write it at the right edge, above the bar's end
         parts.append(
-            text(note, x=_n(WIDTH - RIGHT_PAD), y=_n(top + 8), text_anchor="end", font_size="10", fill=INK)
+            text(note, x=num(WIDTH - RIGHT_PAD), y=num(top + 8), text_anchor="end", font_size="10", fill=INK)
         )
     return el(
         "g", label, el("g", *parts), class_=f"request band-{bar.band}", data_request=str(bar.request_id)
@@ -387,7 +391,7 @@ def _legend(top: float, t: Translate) -> str:
                 "g",
                 swatch,
                 text(words, x="20", y="10", font_size="11", fill=INK),
-                transform=f"translate({_n(x)},{_n(y)})",
+                transform=f"translate({num(x)},{num(y)})",
             )
         )
         x += width
@@ -448,7 +452,7 @@ def deadline_svg(
             _today(scale, today, bottom, t),
             _legend(bottom + 22, t),
             xmlns="http://www.w3.org/2000/svg",
-            viewBox=f"0 0 {WIDTH} {_n(bottom + LEGEND_H)}",
+            viewBox=f"0 0 {WIDTH} {num(bottom + LEGEND_H)}",
             role="img",
             aria_labelledby="deadlines-title deadlines-desc",
             class_="deadlines",

@@ -599,7 +599,7 @@ def reply_letter(request: Request, session: DB, caller: PageCaller, request_id: 
 
 
 def _may_edit_calendar(request: Request, session: Session, caller: Principal) -> None:
-    try:
+    with api.service_errors():
         policy.require(
             session,
             subject=caller.subject,
@@ -607,8 +607,6 @@ def _may_edit_calendar(request: Request, session: Session, caller: Principal) ->
             resource=Resource("calendar"),
             context=auth.policy_context(request, session, caller),
         )
-    except policy.Denied as exc:
-        raise api.Denied(exc.decision) from exc
 
 
 def _table_text(days: Sequence[HolidayDay]) -> str:

@@ -102,8 +102,6 @@ def answering() -> Iterator[None]:
     try:
         with service_errors():
             yield
-    except HTTPException:
-        raise
     except Refused as exc:
         raise invalid(*refused_field(exc, default="request")) from exc
 
@@ -361,7 +359,7 @@ def correction(
 ) -> dict[str, Any]:
     """Answer the correction notice (补正) → the request with its new deadline."""
     check_csrf_header(request, caller)
-    applicant_step(
+    view = applicant_step(
         request,
         session,
         caller,
@@ -369,7 +367,7 @@ def correction(
         request_id=request_id,
         correction=body.correction,
     )
-    return request_json(request, own_request(request, session, caller, request_id))
+    return request_json(request, view)
 
 
 class WithdrawalBody(BaseModel):

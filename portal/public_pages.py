@@ -29,6 +29,7 @@ from access.id_numbers import IdType
 from access.models import DisclosureStatus
 from archive.errors import StoreUnavailable
 from portal import auth
+from portal.app import RETRY_AFTER
 from portal.auth import DB, PUBLIC, Principal, authenticate_at
 from portal.i18n import choose_lang, render, translate
 from portal.pages import SignInFirst
@@ -48,7 +49,6 @@ from portal.public_api import (
 
 LOGIN_CSRF_COOKIE = "csrf_public_login"
 LOGIN_CSRF_AGE = 3600
-RETRY_AFTER = "30"
 REGISTER_FIELDS = ("name", "id_type", "id_number", "phone", "email", "address", "username", "password")
 REQUEST_FIELDS = ("relation", "case_no", "description", "delivery")
 # Remedies against a reply (告知救济途径): the Administrative Reconsideration and Litigation Laws.

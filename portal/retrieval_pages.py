@@ -34,7 +34,6 @@ from portal.params import RowId
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
 FORM_FIELDS = ("case_no", "record_ids", "purpose", "legal_basis", "actions", "days")
-FILTERS = ("department", "status", "requester", "case_no", "from", "to")
 STATUSES = tuple(s.value for s in RequestStatus)
 
 
@@ -172,7 +171,7 @@ def file_request(
             actions=form["actions"],
             days=period,
         )
-    except policy.Denied as exc:
+    except policy.Denied as exc:  # before `Refused`, which would catch NotFound as bad input
         raise api.Denied(exc.decision) from exc
     except Refused as exc:
         session.rollback()
@@ -197,12 +196,10 @@ def my_requests(request: Request, session: DB, caller: PageCaller) -> Response:
 
 
 def _read_register(request: Request, session: Session, caller: Principal, **filters: Any) -> list[Any]:
-    try:
+    with api.service_errors():
         rows = retrieval.read_register(
             session, subject=caller.subject, context=auth.policy_context(request, session, caller), **filters
         )
-    except policy.Denied as exc:
-        raise api.Denied(exc.decision) from exc
     session.commit()
     return rows
 
@@ -225,17 +222,13 @@ def _detail(
     reason: str = "",
     status: int = 200,
 ) -> Response:
-    try:
+    with api.service_errors():
         row = retrieval.get_request(
             session,
             subject=caller.subject,
             context=auth.policy_context(request, session, caller),
             request_id=request_id,
         )
-    except policy.Denied as exc:
-        raise api.Denied(exc.decision) from exc
-    except retrieval.NotFound as exc:
-        raise HTTPException(404, str(exc)) from exc
     session.commit()
     now = wired_of(request).clock()
     resource = Resource("retrieval", row.case_no, row.bundle_id, owner=row.requester)

@@ -194,7 +194,7 @@ def tooltip(content: str) -> str:
     return el("title", str(escape(content)))
 
 
-def _num(value: float) -> str:
+def num(value: float) -> str:
     """A coordinate with one decimal: short markup, steady output."""
     return f"{value:.1f}"
 
@@ -240,21 +240,19 @@ def ticks(start: datetime, end: datetime, *, most: int = 8) -> tuple[list[dateti
 
 def _warning(x: float, y: float, note: str) -> str:
     """A yellow warning triangle with an exclamation mark and the findings as its tooltip."""
-    points = f"{_num(x)},{_num(y - 7)} {_num(x + 7)},{_num(y + 6)} {_num(x - 7)},{_num(y + 6)}"
+    points = f"{num(x)},{num(y - 7)} {num(x + 7)},{num(y + 6)} {num(x - 7)},{num(y + 6)}"
     return el(
         "g",
         tooltip(note),
         el("polygon", points=points, fill=WARN, stroke=INK, stroke_width="0.8"),
-        text(
-            "!", x=_num(x), y=_num(y + 4.5), text_anchor="middle", font_size="9", font_weight="700", fill=INK
-        ),
+        text("!", x=num(x), y=num(y + 4.5), text_anchor="middle", font_size="9", font_weight="700", fill=INK),
         class_="finding",
     )
 
 
 def _interruption(x: float, y: float, note: str) -> str:
     """A red cross above a recording bar where it was interrupted."""
-    left, right, high, low = _num(x - 4), _num(x + 4), _num(y - 4), _num(y + 4)
+    left, right, high, low = num(x - 4), num(x + 4), num(y - 4), num(y + 4)
     d = f"M{left},{high} L{right},{low} M{right},{high} L{left},{low}"
     return el(
         "g",
@@ -342,12 +340,12 @@ def _segments(item: Item, scale: Scale) -> list[tuple[float, float]]:
 
 def _av_mark(item: Item, scale: Scale, y: float, t: Translate) -> str:
     bars = [
-        el("rect", x=_num(a), y=_num(y - 5), width=_num(max(b - a, 1.0)), height="10", rx="2", fill=AV_BAR)
+        el("rect", x=num(a), y=num(y - 5), width=num(max(b - a, 1.0)), height="10", rx="2", fill=AV_BAR)
         for a, b in _segments(item, scale)
     ]
     marks = [_interruption(scale.x(g.at), y - 11, _gap_note(g, t)) for g in item.gaps]
     right = max(scale.x(item.end or item.at), scale.x(item.at) + MIN_BAR)
-    label = text(item.record_id, x=_num(right + 4), y=_num(y + 4), font_size="11", fill=INK)
+    label = text(item.record_id, x=num(right + 4), y=num(y + 4), font_size="11", fill=INK)
     warn = _warning(right + 8 + _label_w(item), y, "\n".join(item.findings)) if item.findings else ""
     body = el("g", tooltip(_item_note(item, t)), *bars, label, class_="av-bar", data_record=item.record_id)
     return _link(item, body) + "".join(marks) + warn
@@ -355,8 +353,8 @@ def _av_mark(item: Item, scale: Scale, y: float, t: Translate) -> str:
 
 def _text_mark(item: Item, scale: Scale, y: float, t: Translate) -> str:
     x = scale.x(item.at)
-    dot = el("circle", cx=_num(x), cy=_num(y), r="5.5", fill=TEXT_MARK, stroke="#ffffff", stroke_width="1.5")
-    label = text(item.record_id, x=_num(x + 9), y=_num(y + 4), font_size="11", fill=INK)
+    dot = el("circle", cx=num(x), cy=num(y), r="5.5", fill=TEXT_MARK, stroke="#ffffff", stroke_width="1.5")
+    label = text(item.record_id, x=num(x + 9), y=num(y + 4), font_size="11", fill=INK)
     warn = _warning(x + 13 + _label_w(item), y, "\n".join(item.findings)) if item.findings else ""
     body = el("g", tooltip(_item_note(item, t)), dot, label, class_="text-mark", data_record=item.record_id)
     return _link(item, body) + warn
@@ -367,9 +365,9 @@ def _axis(scale: Scale, height: float) -> str:
     moments, fmt = ticks(scale.start, scale.end)
     parts = []
     for moment in moments:
-        x = _num(scale.x(moment))
+        x = num(scale.x(moment))
         parts.append(
-            el("line", x1=x, x2=x, y1=str(AXIS_H - 6), y2=_num(height), stroke=GRID, stroke_width="1")
+            el("line", x1=x, x2=x, y1=str(AXIS_H - 6), y2=num(height), stroke=GRID, stroke_width="1")
         )
         label = moment.astimezone(CST).strftime(fmt)
         parts.append(text(label, x=x, y=str(AXIS_H - 12), text_anchor="middle", font_size="11", fill=MUTED))
@@ -385,9 +383,9 @@ def _band(
         el(
             "rect",
             x="0",
-            y=_num(top),
+            y=num(top),
             width=str(WIDTH),
-            height=_num(height),
+            height=num(height),
             fill=LANE_FILLS[index % 2],
             class_="stage-band",
             data_stage=stage,
@@ -399,17 +397,17 @@ def _band(
         parts.append(
             el(
                 "rect",
-                x=_num(first),
-                y=_num(top + 3),
-                width=_num(max(last - first, MIN_BAR)),
-                height=_num(height - 6),
+                x=num(first),
+                y=num(top + 3),
+                width=num(max(last - first, MIN_BAR)),
+                height=num(height - 6),
                 rx="4",
                 fill=STAGE_SPAN,
                 class_="stage-span",
             )
         )
     parts.append(
-        text(t(f"stage.{stage}"), x="10", y=_num(top + 17), font_size="13", font_weight="600", fill=INK)
+        text(t(f"stage.{stage}"), x="10", y=num(top + 17), font_size="13", font_weight="600", fill=INK)
     )
     notes = timeline.stage_findings.get(stage, ())
     if notes:
@@ -441,14 +439,14 @@ def _strip(item: Item, top: float, t: Translate) -> str:
     assert item.end is not None
     scale = Scale(item.at, item.end, left=LABEL_W, right=WIDTH - RIGHT_PAD - 70)
     y = top + STRIP_H / 2
-    parts = [text(f"{item.record_id} {item.title}"[:10], x="10", y=_num(y + 4), font_size="11", fill=INK)]
+    parts = [text(f"{item.record_id} {item.title}"[:10], x="10", y=num(y + 4), font_size="11", fill=INK)]
     for a, b in _segments(item, scale):
         parts.append(
             el(
                 "rect",
-                x=_num(a),
-                y=_num(y - 6),
-                width=_num(max(b - a, 1.0)),
+                x=num(a),
+                y=num(y - 6),
+                width=num(max(b - a, 1.0)),
                 height="12",
                 rx="2",
                 fill=AV_BAR,
@@ -457,7 +455,7 @@ def _strip(item: Item, top: float, t: Translate) -> str:
     for gap in item.gaps:
         parts.append(_interruption(scale.x(gap.at), y - 12, _gap_note(gap, t)))
     span = f"{local_time(item.at)[11:]}–{local_time(item.end)[11:]}"
-    parts.append(text(span, x=_num(scale.right + 6), y=_num(y + 4), font_size="11", fill=MUTED))
+    parts.append(text(span, x=num(scale.right + 6), y=num(y + 4), font_size="11", fill=MUTED))
     return el("g", tooltip(_item_note(item, t)), *parts, class_="av-strip", data_record=item.record_id)
 
 
@@ -467,7 +465,7 @@ def _strips(timeline: Timeline, top: float, t: Translate) -> tuple[list[str], fl
         return [], top
     top += 18
     parts = [
-        text(t("timeline.av_detail"), x="10", y=_num(top + 4), font_size="12", font_weight="600", fill=MUTED)
+        text(t("timeline.av_detail"), x="10", y=num(top + 4), font_size="12", font_weight="600", fill=MUTED)
     ]
     top += 8
     for item in timeline.av_items:
@@ -506,7 +504,7 @@ def timeline_svg(timeline: Timeline, t: Translate) -> Markup:
             *marks,
             *strips,
             xmlns="http://www.w3.org/2000/svg",
-            viewBox=f"0 0 {WIDTH} {_num(bottom + 8)}",
+            viewBox=f"0 0 {WIDTH} {num(bottom + 8)}",
             role="img",
             aria_labelledby="timeline-title timeline-desc",
             class_="timeline",
@@ -559,7 +557,7 @@ def activity_svg(days: Sequence[DayCount], t: Translate) -> Markup:
     slot = (right - left) / max(len(days), 1)
     parts = []
     for value in (0, peak // 2, peak):
-        y = _num(height - bottom - plot_h * value / peak)
+        y = num(height - bottom - plot_h * value / peak)
         parts.append(el("line", x1=str(left), x2=str(right), y1=y, y2=y, stroke=GRID, stroke_width="1"))
         parts.append(
             text(
@@ -582,28 +580,28 @@ def activity_svg(days: Sequence[DayCount], t: Translate) -> Markup:
             tooltip(t("ledger.day", day=label, allowed=day.allowed, refused=day.refused)),
             el(
                 "rect",
-                x=_num(x),
-                y=_num(top),
-                width=_num(slot - 4),
-                height=_num(plot_h),
+                x=num(x),
+                y=num(top),
+                width=num(slot - 4),
+                height=num(plot_h),
                 fill="#ffffff",
                 fill_opacity="0",
             ),
             el(
                 "rect",
-                x=_num(x),
-                y=_num(base - h_allowed),
-                width=_num(slot - 4),
-                height=_num(h_allowed),
+                x=num(x),
+                y=num(base - h_allowed),
+                width=num(slot - 4),
+                height=num(h_allowed),
                 fill=ALLOWED,
                 class_="allowed",
             ),
             el(
                 "rect",
-                x=_num(x),
-                y=_num(base - h_allowed - h_refused),
-                width=_num(slot - 4),
-                height=_num(h_refused),
+                x=num(x),
+                y=num(base - h_allowed - h_refused),
+                width=num(slot - 4),
+                height=num(h_refused),
                 fill=REFUSED,
                 class_="refused",
             ),
@@ -613,7 +611,7 @@ def activity_svg(days: Sequence[DayCount], t: Translate) -> Markup:
             parts.append(
                 text(
                     label,
-                    x=_num(x + (slot - 4) / 2),
+                    x=num(x + (slot - 4) / 2),
                     y=str(height - 8),
                     text_anchor="middle",
                     font_size="10",
