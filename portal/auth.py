@@ -8,6 +8,7 @@ refuses the other's people.
 from __future__ import annotations
 
 import hmac
+import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -259,3 +260,16 @@ def sign_out(response: Response, session: Session, *, request: Request, door: Do
         sessions.end(session, cookie=cookie, now=public_wired_of(request).clock())
         session.commit()
     response.delete_cookie(door.cookie, path=door.cookie_path)
+
+
+def pre_session_token(request: Request, cookie: str) -> str:
+    """A sign-in or registration form's double-submit CSRF token: the browser's current one (in
+    `cookie`) if it looks like ours, else a new one."""
+    kept = request.cookies.get(cookie, "")
+    return kept if 32 <= len(kept) <= 64 and kept.isascii() else secrets.token_urlsafe(32)
+
+
+def same_pre_session_token(request: Request, cookie: str, field: str | None) -> bool:
+    """Whether the pre-session CSRF cookie and the form field carry the same token (constant time)."""
+    kept = request.cookies.get(cookie)
+    return bool(kept and field) and hmac.compare_digest(kept.encode(), (field or "").encode())

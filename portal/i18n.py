@@ -82,7 +82,6 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "bundle.seal_digest": ("封印摘要", "Seal digest"),
     "bundle.previous": ("上一版本", "Previous version"),
     "bundle.retain_until": ("保管期限至", "Retain until"),
-    "bundle.classification": ("案卷密级", "Classification"),
     "bundle.timeline": ("执法全过程时间线", "Case timeline"),
     "bundle.timeline_desc": (
         "五个阶段按时间展开：圆点为文字记录，横条为音像记录的起止时间，红色标记为中断，黄色三角为合规提示。",
@@ -109,8 +108,6 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "col.findings": ("合规提示", "Findings"),
     "col.classification": ("密级", "Classification"),
     "col.action": ("操作", "Action"),
-    "col.article": ("条款", "Article"),
-    "col.message": ("说明", "Message"),
     "finding.article": ("第 {n} 条", "Art. {n}"),
     "finding.case": ("全案", "whole case"),
     # timeline picture
@@ -150,7 +147,6 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
         "The access policy refused this request; the refusal is in the access ledger.",
     ),
     "refusal.rule": ("依据规则", "Rule"),
-    "refusal.reason": ("原因", "Reason"),
     "refusal.detail": ("系统说明", "System detail"),
     "refusal.how": ("如何申请调取（调取登记）", "How to request a retrieval (registered retrieval)"),
     "refusal.how.1": (

@@ -7,8 +7,6 @@ rendered as pages: a refusal names its rule and says how to ask for access.
 
 from __future__ import annotations
 
-import hmac
-import secrets
 from collections.abc import Callable, Coroutine
 from datetime import date, datetime, time, timedelta
 from functools import partial
@@ -146,11 +144,11 @@ def notice_count(request: Request, caller: Principal) -> int:
     wired = wired_of(request)
     with wired.sessions() as session:
         now = wired.clock()
-        found = retrieval.notifications(session, subject=caller.subject, now=now)
-        reminders = disclosures.reminders(
-            session, subject=caller.subject, now=now, calendar=workdays.load_calendar(session)
-        )
-        return len(found) + len(reminders)
+        found = len(retrieval.notifications(session, subject=caller.subject, now=now))
+        if may(request, caller, Action.disclosure_queue, Resource("disclosure")):  # the calendar only then
+            calendar = workdays.load_calendar(session)
+            found += len(disclosures.reminders(session, subject=caller.subject, now=now, calendar=calendar))
+        return found
 
 
 def page(request: Request, template: str, *, status: int = 200, **context: Any) -> Response:
@@ -190,18 +188,12 @@ def error_page(request: Request, status: int, detail: Any, **context: Any) -> Re
 # --- sign-in and sign-out -------------------------------------------------------------------
 
 
-def _login_token(request: Request) -> str:
-    """The pre-session CSRF token: the browser's current one if it looks like ours, else a new one."""
-    kept = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    return kept if 32 <= len(kept) <= 64 and kept.isascii() else secrets.token_urlsafe(32)
-
-
 def login_page(
     request: Request, *, status: int = 200, username: str = "", error: str | None = None, back_to: str = "/"
 ) -> Response:
     """The sign-in form, with a fresh or kept double-submit CSRF token in cookie and field."""
     settings = wired_of(request).settings
-    token = _login_token(request)
+    token = auth.pre_session_token(request, LOGIN_CSRF_COOKIE)
     response = page(
         request,
         "login.html",
@@ -222,13 +214,6 @@ def login_page(
         samesite="strict",
     )
     return response
-
-
-def _same_token(cookie: str | None, field: str | None) -> bool:
-    """Whether the CSRF cookie and the form field carry the same token (constant time)."""
-    if not cookie or not field:
-        return False
-    return hmac.compare_digest(cookie.encode(), field.encode())
 
 
 @router.get("/login")
@@ -254,7 +239,7 @@ def login(
 ) -> Response:
     """Check the CSRF pair, then the password; start a fresh session and go on (303)."""
     lang, _ = choose_lang(request)
-    if not _same_token(request.cookies.get(LOGIN_CSRF_COOKIE), csrf_token):
+    if not auth.same_pre_session_token(request, LOGIN_CSRF_COOKIE, csrf_token):
         error = translate(lang, "login.csrf")
         return login_page(request, status=403, username=username, error=error, back_to=next)
     settings = wired_of(request).settings

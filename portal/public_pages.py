@@ -9,9 +9,7 @@ session's CSRF token. Bad input re-renders the form (422) with the message next 
 
 from __future__ import annotations
 
-import hmac
 import re
-import secrets
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -216,15 +214,9 @@ def field_errors(lang: str, problems: Any, known: tuple[str, ...], default: str)
 # --- sign-in, registration, sign-out ----------------------------------------------------------
 
 
-def _login_token(request: Request) -> str:
-    """The pre-session CSRF token: the browser's current one if it looks like ours, else a new one."""
-    kept = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    return kept if 32 <= len(kept) <= 64 and kept.isascii() else secrets.token_urlsafe(32)
-
-
 def _with_login_token(request: Request, template: str, *, status: int = 200, **context: Any) -> Response:
     """A form posted before sign-in, with its double-submit CSRF token in cookie and field."""
-    token = _login_token(request)
+    token = auth.pre_session_token(request, LOGIN_CSRF_COOKIE)
     response = page(request, template, status=status, csrf=token, **context)
     response.set_cookie(
         LOGIN_CSRF_COOKIE,
@@ -236,14 +228,6 @@ def _with_login_token(request: Request, template: str, *, status: int = 200, **c
         samesite="strict",
     )
     return response
-
-
-def _same_token(request: Request, field: str | None) -> bool:
-    """Whether the pre-session CSRF cookie and the form field carry the same token (constant time)."""
-    cookie = request.cookies.get(LOGIN_CSRF_COOKIE)
-    if not cookie or not field:
-        return False
-    return hmac.compare_digest(cookie.encode(), field.encode())
 
 
 def _signed_in(request: Request, session: Session, user: Any, target: str) -> Response:
@@ -288,7 +272,7 @@ def login(
 ) -> Response:
     """Check the CSRF pair, then the password (applicants only); start a fresh session (303)."""
     lang, _ = choose_lang(request)
-    if not _same_token(request, csrf_token):
+    if not auth.same_pre_session_token(request, LOGIN_CSRF_COOKIE, csrf_token):
         error = translate(lang, "public.signin.csrf")
         return login_page(request, status=403, username=username, error=error, back_to=next)
     user = authenticate_at(PUBLIC, request, session, username=username, password=password)
@@ -359,7 +343,7 @@ def register_account(
         "address": address,
         "username": username,
     }
-    if not _same_token(request, csrf_token):
+    if not auth.same_pre_session_token(request, LOGIN_CSRF_COOKIE, csrf_token):
         errors = {"form": translate(lang, "public.signin.csrf")}
         return _register_form(request, form, errors=errors, status=403)
     errors = {
