@@ -44,6 +44,7 @@ from access.models import (
 )
 from access.policy import Action, Context, Decision, Denied, Resource, Subject, decide, record, require
 from access.retrieval import CHINA, Conflict, NotFound, Notice
+from archive import catalogue
 from archive.db import claim_row
 from archive.errors import Refused
 from archive.models import BundleFile, CaseRecord
@@ -361,21 +362,19 @@ def _step(
     """Load a request (locked for a change, unlocked to read) and decide; a request that is not the
     applicant's own is 'not found'."""
     row = _load(session, request_id, lock=lock)
-    decision = decide(subject, action, _resource(row, **resource), context)
-    if not decision.allowed:
-        record(
+    try:
+        require(
             session,
             subject=subject,
             action=action,
             resource=_resource(row, **resource),
             context=context,
-            decision=decision,
             detail={"request": row.id, **(detail or {})},
         )
-        session.commit()
-        if decision.rule == "own-requests-only":
-            raise NotFound(f"request: no disclosure request {request_id}")
-        raise Denied(decision)
+    except Denied as exc:
+        if exc.decision.rule == "own-requests-only":  # another applicant's request: as if none
+            raise NotFound(f"request: no disclosure request {request_id}") from None
+        raise
     return row
 
 
@@ -1170,16 +1169,13 @@ def decide_request(
         bundle = latest_bundle(session, row.case_no) if row.case_no else None
         if bundle is None:
             raise Refused("record_ids: the request names no archived case to release from")
-        records = {r.record_id: r for r in bundle.records}
-        files = {
-            f.path: f for f in session.scalars(select(BundleFile).where(BundleFile.bundle_id == bundle.id))
-        }
-        for record_id in [*chosen, *(r.record_id for r in redactions)]:
-            if record_id not in records:
-                raise Refused(f"record_ids: {record_id!r} is not a record of case {row.case_no}")
         wanted = [(rid, None) for rid in chosen] + [(r.record_id, r) for r in redactions]
+        found = {record_id: catalogue.find_record(bundle, record_id) for record_id, _ in wanted}
+        for record_id, pair in found.items():
+            if pair is None:
+                raise Refused(f"record_ids: {record_id!r} is not a record of case {row.case_no}")
         for record_id, redaction in wanted:
-            case_record = records[record_id]
+            case_record, stored = found[record_id]  # type: ignore[misc]  # None refused above
             resource = _resource(
                 row,
                 bundle_id=bundle.id,
@@ -1193,7 +1189,7 @@ def decide_request(
             filename = (
                 _safe_filename(redaction.filename) if redaction else PurePosixPath(case_record.path).name
             )
-            releasing.append((case_record, files[case_record.path], redaction, filename))
+            releasing.append((case_record, stored, redaction, filename))
     today = office_day(context.now)
     attempt, copied, items = secrets.token_hex(4), list[str](), list[ReleasedItem]()
     try:

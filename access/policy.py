@@ -296,12 +296,27 @@ def record(
 
 
 def require(
-    session: Session, *, subject: Subject, action: Action, resource: Resource, context: Context
+    session: Session,
+    *,
+    subject: Subject,
+    action: Action,
+    resource: Resource,
+    context: Context,
+    detail: dict[str, Any] | None = None,
 ) -> Decision:
-    """Decide; a refusal is ledgered and committed at once, then raised. The caller ledgers success."""
+    """Decide; a refusal is ledgered (with `detail`) and committed at once, then raised. The caller
+    ledgers success."""
     decision = decide(subject, action, resource, context)
     if not decision.allowed:
-        record(session, subject=subject, action=action, resource=resource, context=context, decision=decision)
+        record(
+            session,
+            subject=subject,
+            action=action,
+            resource=resource,
+            context=context,
+            decision=decision,
+            detail=detail,
+        )
         session.commit()
         raise Denied(decision)
     return decision
