@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import DataError, OperationalError, StatementError
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
-from archive.errors import Refused, StoreUnavailable, UnknownBundle
+from archive.errors import ArchiveError, Refused, StoreUnavailable, UnknownBundle
 from portal import api, operations
 from portal.context import PublicWired, Wired
 
@@ -71,6 +71,13 @@ def _unstorable(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _failed(_request: Request, exc: Exception) -> JSONResponse:
+    # The archive could not finish (a transcoder failed, a stored object is gone or damaged):
+    # say so plainly; the details go to the log, not to the caller.
+    log.error("archive operation failed", exc_info=exc)
+    return JSONResponse({"detail": f"the archive could not complete this: {exc}"}, status_code=500)
+
+
 def _invalid(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     problems = [
@@ -90,6 +97,7 @@ def _install(app: FastAPI, wired: PublicWired | None) -> FastAPI:
     app.add_exception_handler(StoreUnavailable, _unavailable)
     app.add_exception_handler(OperationalError, _unavailable)
     app.add_exception_handler(Refused, _refused)
+    app.add_exception_handler(ArchiveError, _failed)  # the most precise handler wins: Refused is one
     app.add_exception_handler(StatementError, _unstorable)  # DataError, or a wrapped OverflowError
     app.add_exception_handler(OverflowError, _unstorable)
     app.add_exception_handler(RequestValidationError, _invalid)
