@@ -6,12 +6,14 @@ session's CSRF token in the `X-CSRF-Token` header; bearer-token calls need none.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
 from access import retrieval
 from access.models import RetrievalRequest
@@ -71,24 +73,21 @@ def _summary(row: RetrievalRequest) -> dict[str, Any]:
     }
 
 
+def _step(
+    request: Request, session: Session, caller: Principal, step: Callable[..., RetrievalRequest], **given: Any
+) -> dict[str, Any]:
+    """One step of the workflow through the service, as the caller, committed; the request after it."""
+    check_csrf_header(request, caller)
+    with service_errors():
+        row = step(session, subject=caller.subject, context=policy_context(request, session, caller), **given)
+    session.commit()
+    return _summary(row)
+
+
 @router.post("/retrievals", status_code=201)
 def file_retrieval(request: Request, session: DB, caller: Caller, body: RetrievalBody) -> dict[str, Any]:
     """File a registered retrieval request (调取申请) → 201 {id, status}."""
-    check_csrf_header(request, caller)
-    with service_errors():
-        row = retrieval.file_request(
-            session,
-            subject=caller.subject,
-            context=policy_context(request, session, caller),
-            case_no=body.case_no,
-            record_ids=body.record_ids,
-            purpose=body.purpose,
-            legal_basis=body.legal_basis,
-            actions=body.actions,
-            days=body.days,
-        )
-    session.commit()
-    return _summary(row)
+    return _step(request, session, caller, retrieval.file_request, **body.model_dump())
 
 
 @router.post("/retrievals/{request_id}/decision")
@@ -96,18 +95,9 @@ def decide_retrieval(
     request: Request, session: DB, caller: Caller, request_id: RowId, body: DecisionBody
 ) -> dict[str, Any]:
     """Approve or refuse a pending request (审批) → {id, status, grant_expires_at}."""
-    check_csrf_header(request, caller)
-    with service_errors():
-        row = retrieval.decide_request(
-            session,
-            subject=caller.subject,
-            context=policy_context(request, session, caller),
-            request_id=request_id,
-            approve=body.approve,
-            reason=body.reason,
-        )
-    session.commit()
-    return _summary(row)
+    return _step(
+        request, session, caller, retrieval.decide_request, request_id=request_id, **body.model_dump()
+    )
 
 
 @router.post("/retrievals/{request_id}/revoke")
@@ -115,17 +105,7 @@ def revoke_retrieval(
     request: Request, session: DB, caller: Caller, request_id: RowId, body: RevokeBody
 ) -> dict[str, Any]:
     """Revoke the grant of an approved request at once (撤销授权)."""
-    check_csrf_header(request, caller)
-    with service_errors():
-        row = retrieval.revoke_grant(
-            session,
-            subject=caller.subject,
-            context=policy_context(request, session, caller),
-            request_id=request_id,
-            reason=body.reason,
-        )
-    session.commit()
-    return _summary(row)
+    return _step(request, session, caller, retrieval.revoke_grant, request_id=request_id, **body.model_dump())
 
 
 DateOrTime = AwareDatetime | date
