@@ -1,16 +1,20 @@
 """Compliance checks against the whole-process-recording rules (执法全过程记录制度).
 
-`check_case` reads a validated `CaseFile` and returns findings, each naming its article.
+`check_case` reads a validated `CaseFile` (and, at deposit, the leading bytes of its text
+records) and returns findings, each naming its article.
 Findings are accepted, never refused: they are recorded in the bundle's `compliance.json`
 (a list of `Finding.as_json()`) and on the compliance report, and never stop a deposit.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import PurePosixPath
 
-from archive.sip import CaseFile, DocType, EnforcementType, Record, Stage
+from archive.sip import CaseFile, DocType, EnforcementType, Record, SipFile, Stage
 
 STORE_LIMIT = timedelta(hours=24)
 ADVERSE = {
@@ -26,6 +30,21 @@ LATER_STAGES = (  # article, the record it asks for, what is then unrecorded
     (10, DocType.service_receipt, "service on the party", "送达情况"),
     (11, DocType.closing_report, "closing of the case", "结案归档情况"),
 )
+# Text records a browser would run as a page or a script: by name, or by what their first bytes say.
+ACTIVE_SUFFIXES = {
+    ".html": "HTML",
+    ".htm": "HTML",
+    ".xhtml": "HTML",
+    ".shtml": "HTML",
+    ".svg": "SVG",
+    ".svgz": "SVG",
+    ".js": "script",
+    ".mjs": "script",
+    ".xml": "XML",
+}
+ACTIVE_MARKUP = re.compile(rb"<(?:!doctype\s+html|html|head|body|script|iframe|object|embed|svg)[\s>/]")
+BINARY_MAGIC = (b"%PDF-", b"PK\x03\x04", b"\xff\xd8\xff", b"\x89PNG", b"II*\x00", b"MM\x00*", b"GIF8")
+SNIFF_BYTES = 4096
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -217,9 +236,47 @@ def _av(record: Record) -> list[Finding]:
     return found
 
 
-def check_case(case: CaseFile) -> list[Finding]:
-    """Every finding for a case, sorted by (article, record_id)."""
-    found = _initiation(case) + _investigation(case)
+def active_kind(name: str, head: bytes) -> str | None:
+    """What a browser would run a file as (HTML, SVG, script, XML), or None."""
+    by_name = ACTIVE_SUFFIXES.get(PurePosixPath(name).suffix.lower())
+    if by_name is not None:
+        return by_name
+    if head.startswith(BINARY_MAGIC):
+        return None  # a PDF or image may hold such bytes in its streams: its type decides
+    found = ACTIVE_MARKUP.search(head.lower())
+    if found is None:
+        return None
+    return "SVG" if found.group().startswith(b"<svg") else "HTML"
+
+
+def _active_content(files: Iterable[SipFile]) -> list[Finding]:
+    """Art. 15: a text record that is HTML, script or SVG is kept, but only ever sent as a download."""
+    found: list[Finding] = []
+    for item in files:
+        if item.record.kind != "text":
+            continue
+        with item.source.open("rb") as handle:
+            kind = active_kind(item.path, handle.read(SNIFF_BYTES))
+        if kind is None:
+            continue
+        record = item.record
+        found.append(
+            Finding(
+                article=15,
+                record_id=record.id,
+                message=f"{_name(record)}: {item.path} is {kind}, which a browser would run; "
+                "it is kept as deposited but only ever sent as a download",
+                message_zh=f"记录 {record.id}《{record.title}》的文件 {item.path} 为 {kind} 内容，"
+                "浏览器会执行其中的脚本；已按原样保存，但只提供下载，不在浏览器中显示",
+            )
+        )
+    return found
+
+
+def check_case(case: CaseFile, files: Iterable[SipFile] = ()) -> list[Finding]:
+    """Every finding for a case (with `files`, also those about their content), sorted by
+    (article, record_id)."""
+    found = _initiation(case) + _investigation(case) + _active_content(files)
     for article, doc_type, what, what_zh in LATER_STAGES:
         found += _missing(case, article=article, doc_type=doc_type, what=what, what_zh=what_zh)
     for record in case.records:

@@ -119,7 +119,7 @@ def deposit_case(
     if before_write is not None:
         before_write(sum(f.size for f in sip.files))
     case_file = sip.case
-    findings = [f.as_json() for f in check_case(case_file)]
+    findings = [f.as_json() for f in check_case(case_file, sip.files)]
     previous = latest_bundle(session, case_file.case_no)
     version = previous.version + 1 if previous else 1
     prefix = bundle_prefix(bundle_id)

@@ -36,7 +36,7 @@ from portal.auth import (
     wired_of,
 )
 from portal.params import SeqBelow
-from portal.ranges import disposition, stream_object, wanted_range
+from portal.ranges import content_headers, stream_object, wanted_range
 
 router = APIRouter(prefix="/api/v1", tags=["internal"])
 
@@ -206,16 +206,19 @@ def record_content(
     action = Action.record_original if download else Action.record_view
     guard(request, session, caller, action, record_resource(bundle, record))
     name = PurePosixPath(stored.path).name
+    media_type, shown = content_headers(
+        mimetypes.guess_type(name)[0] or "application/octet-stream", name, download=download
+    )
     store = wired_of(request).store
     return stream_object(
         functools.partial(store.read, stored.key, version_id=stored.version_id),
         size=stored.size,
         wanted=wanted,
-        media_type=mimetypes.guess_type(name)[0] or "application/octet-stream",
+        media_type=media_type,
         headers={
             "ETag": f'"{bundle.seal_digest}.{record.record_id}"',
             "Cache-Control": "private, no-store",
-            "Content-Disposition": disposition("attachment" if download else "inline", name),
+            **shown,
         },
     )
 

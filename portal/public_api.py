@@ -41,15 +41,9 @@ from portal.auth import (
     public_wired_of,
 )
 from portal.params import RowId
-from portal.ranges import disposition, stream_object, wanted_range
+from portal.ranges import content_headers, stream_object, wanted_range
 
 router = APIRouter(prefix="/api/v1", tags=["public"])
-# Released material shown in the browser: only types that cannot carry script. Anything else
-# (HTML, SVG, JavaScript, office documents…) is served as an opaque attachment.
-SHOWN_INLINE = frozenset(
-    {"application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp"}
-    | {"video/mp4", "video/webm", "audio/mpeg", "audio/mp4", "audio/wav"}
-)
 # Generous bounds on what a body may carry; the services apply the real limits and name the field.
 MAX_TEXT = 4000
 
@@ -415,16 +409,8 @@ def released_copy(
     key, size, media_type, sha256, filename = item.key, item.size, item.media_type, item.sha256, item.filename
     session.commit()  # the view is in the ledger before a byte leaves
     wanted = None if download else wanted_range(request.headers.get("range"), size)
-    inline = not download and media_type in SHOWN_INLINE
-    headers = {
-        "ETag": f'"{sha256}"',
-        "Cache-Control": "private, no-store",
-        "Content-Disposition": disposition("inline" if inline else "attachment", filename),
-    }
-    if not inline:
-        # Whatever the file is (HTML, SVG, script…), it never runs on the portal's origin.
-        media_type = "application/octet-stream"
-        headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    media_type, shown = content_headers(media_type, filename, download=download)
+    headers = {"ETag": f'"{sha256}"', "Cache-Control": "private, no-store", **shown}
     release = public_wired_of(request).release
     try:
         return stream_object(

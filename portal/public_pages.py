@@ -33,7 +33,6 @@ from portal.i18n import choose_lang, render, translate
 from portal.pages import SignInFirst
 from portal.params import RowId
 from portal.public_api import (
-    SHOWN_INLINE,
     answering,
     applicant_step,
     calendar,
@@ -44,6 +43,7 @@ from portal.public_api import (
     root,
     service_context,
 )
+from portal.ranges import SHOWN_INLINE
 
 LOGIN_CSRF_COOKIE = "csrf_public_login"
 LOGIN_CSRF_AGE = 3600

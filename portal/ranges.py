@@ -1,5 +1,6 @@
-"""HTTP Range (RFC 9110 §14) for one byte range (several ranges get the whole body), and the
-streaming answers built on it for stored objects."""
+"""HTTP Range (RFC 9110 §14) for one byte range (several ranges get the whole body), the
+streaming answers built on it for stored objects, and the headers that keep archived content
+from running as script on the portal's origin."""
 
 from __future__ import annotations
 
@@ -11,6 +12,13 @@ from urllib.parse import quote
 from fastapi import HTTPException
 from fastapi.responses import StreamingResponse
 
+# Types a browser shows without running anything in them (no SVG: it can carry script). Anything
+# else (HTML, SVG, JavaScript, XML, office documents…) is sent as an opaque, sandboxed attachment.
+SHOWN_INLINE = frozenset(
+    {"application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp"}
+    | {"video/mp4", "video/webm", "audio/mpeg", "audio/mp4", "audio/wav"}
+)
+OPAQUE = "application/octet-stream"
 # At most 18 digits: any real offset fits, and no header can make int() parse thousands of digits.
 _SPEC = re.compile(r"^bytes=([0-9]{0,18})-([0-9]{0,18})$")
 
@@ -55,6 +63,21 @@ def disposition(kind: str, filename: str) -> str:
     """`Content-Disposition` with an ASCII fallback and the real name in RFC 5987 form."""
     fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\;' else "_" for c in filename)
     return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def content_headers(media_type: str, filename: str, *, download: bool) -> tuple[str, dict[str, str]]:
+    """The type to send archived bytes as, and its headers: inline only for SHOWN_INLINE; anything
+    else, and every download, an `octet-stream` attachment a browser neither sniffs nor runs."""
+    if not download and media_type in SHOWN_INLINE:
+        return media_type, {
+            "Content-Disposition": disposition("inline", filename),
+            "X-Content-Type-Options": "nosniff",
+        }
+    return OPAQUE, {
+        "Content-Disposition": disposition("attachment", filename),
+        "Content-Security-Policy": "sandbox; default-src 'none'",
+        "X-Content-Type-Options": "nosniff",
+    }
 
 
 def _opened(chunks: Iterator[bytes]) -> Iterator[bytes]:
