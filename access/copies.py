@@ -51,6 +51,8 @@ DEPARTMENTS = {"superior": "上级部门", "supervision": "监察", "legal": "�
 ROLES = {"archivist": "档案管理员", "archive_manager": "档案负责人", "disclosure_officer": "信息公开经办人"}
 
 Progress = Callable[[float], None]
+# The ledger actions whose entries may carry a marked copy's fingerprint: downloads and views.
+MARKED_ACTIONS = (Action.record_download.value, Action.record_view.value)
 
 
 def new_fingerprint() -> str:
@@ -376,9 +378,12 @@ def ledger_copy(
     fingerprint: str,
     copy: Copy | None = None,
     job: str | None = None,
+    action: Action = Action.record_download,
+    extra: dict[str, Any] | None = None,
 ) -> None:
-    """Ledger a copy step (`preparing`, `delivered`) with its fingerprint, and its SHA-256 once made."""
-    detail: dict[str, Any] = {"fingerprint": fingerprint, "watermarked": True}
+    """Ledger a copy step (`preparing`, `delivered`; a marked view is `record.view`) with its
+    fingerprint, and its SHA-256 once made."""
+    detail: dict[str, Any] = {"fingerprint": fingerprint, "watermarked": True, **(extra or {})}
     if subject.department:
         detail["department"] = subject.department
     if copy is not None:
@@ -388,7 +393,7 @@ def ledger_copy(
     record(
         session,
         subject=subject,
-        action=Action.record_download,
+        action=action,
         resource=resource,
         context=context,
         decision=decision,
@@ -447,7 +452,7 @@ class Trace:
 def _copy_entries(session: Session, pattern: str) -> Iterable[LedgerEntry]:
     query = (
         select(LedgerEntry)
-        .where(LedgerEntry.action == Action.record_download.value)
+        .where(LedgerEntry.action.in_(MARKED_ACTIONS))
         .where(type_coerce(LedgerEntry.detail, Text).like(f"%{pattern}%"))  # the stored JSON text
         .order_by(LedgerEntry.seq.desc())
     )
@@ -455,7 +460,8 @@ def _copy_entries(session: Session, pattern: str) -> Iterable[LedgerEntry]:
 
 
 def find_copy(session: Session, *, fingerprint: str | None, sha256: str) -> tuple[str, LedgerEntry] | None:
-    """The ledger entry that delivered a copy: by fingerprint first, else by the file's SHA-256."""
+    """The ledger entry that delivered a copy (or a marked view): by fingerprint first, else by the
+    file's SHA-256."""
     if fingerprint and FINGERPRINT.match(fingerprint):
         entries = list(_copy_entries(session, f'"fingerprint":"{fingerprint}"'))
         delivered = [e for e in entries if "copy_sha256" in e.detail] or entries

@@ -48,6 +48,7 @@ class CopyJob:
     progress: float = 0.0
     error: str | None = None
     copy: Copy | None = None
+    view_url: str | None = None  # set for a viewing rendition: it is watched there, never downloaded
 
     def as_json(self) -> dict[str, Any]:
         """The job as the API reports it (the caller adds the download URL)."""
@@ -60,6 +61,7 @@ class CopyJob:
             "error": self.error,
             "file_name": self.copy.file_name if self.copy else None,
             "size": self.copy.size if self.copy else None,
+            "view_url": self.view_url,
         }
 
 
@@ -90,8 +92,10 @@ class CopyJobs:
         record_id: str,
         fingerprint: str,
         make: Callable[[Path, Progress], Copy],
+        view_url: str | None = None,
     ) -> CopyJob:
-        """Start preparing a copy in its own thread; refuse when the user already has enough going."""
+        """Start preparing a copy (or, with `view_url`, a viewing rendition) in its own thread;
+        refuse when the user already has enough going."""
         self.sweep()
         with self._lock:
             active = [j for j in self._jobs.values() if j.owner_id == owner_id and j.status in RUNNING]
@@ -100,7 +104,7 @@ class CopyJobs:
             job_id = secrets.token_urlsafe(24)
             workdir = self.root / f"job-{secrets.token_hex(8)}"
             workdir.mkdir(mode=0o700)
-            job = CopyJob(job_id, owner_id, bundle_id, record_id, fingerprint, workdir)
+            job = CopyJob(job_id, owner_id, bundle_id, record_id, fingerprint, workdir, view_url=view_url)
             self._jobs[job_id] = job
         threading.Thread(target=self._run, args=(job, make), name=f"copy-{job_id[:6]}", daemon=True).start()
         return job

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import functools
-import mimetypes
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
@@ -35,8 +33,8 @@ from portal.auth import (
     policy_context,
     wired_of,
 )
+from portal.delivery import deliver_record
 from portal.params import SeqBelow
-from portal.ranges import content_headers, stream_object, wanted_range
 
 router = APIRouter(prefix="/api/v1", tags=["internal"])
 
@@ -196,31 +194,25 @@ def record_content(
     record_id: str,
     download: bool = False,
 ) -> Response:
-    """The record's bytes, streamed; honours a single Range (206) and answers 416 past the end."""
+    """The record's bytes as the caller may have them (portal.delivery): the original streamed
+    with a single Range (206, 416 past the end), a stamped PDF, or footage's watermarked rendition
+    (202 with a status URL until it is ready)."""
     bundle = bundle_or_404(session, bundle_id)
     found = catalogue.find_record(bundle, record_id)
     if found is None:
         raise HTTPException(404, "no such record in this bundle")
     record, stored = found
-    wanted = wanted_range(request.headers.get("range"), stored.size)
-    action = Action.record_original if download else Action.record_view
-    guard(request, session, caller, action, record_resource(bundle, record))
-    name = PurePosixPath(stored.path).name
-    media_type, shown = content_headers(
-        mimetypes.guess_type(name)[0] or "application/octet-stream", name, download=download
-    )
-    store = wired_of(request).store
-    return stream_object(
-        functools.partial(store.read, stored.key, version_id=stored.version_id),
-        size=stored.size,
-        wanted=wanted,
-        media_type=media_type,
-        headers={
-            "ETag": f'"{bundle.seal_digest}.{record.record_id}"',
-            "Cache-Control": "private, no-store",
-            **shown,
-        },
-    )
+    with service_errors():
+        return deliver_record(
+            request,
+            session,
+            caller,
+            bundle=bundle,
+            record_=record,
+            stored=stored,
+            resource=record_resource(bundle, record),
+            download=download,
+        )
 
 
 def _entry_json(entry: LedgerEntry) -> dict[str, Any]:

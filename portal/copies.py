@@ -2,6 +2,7 @@
 
     POST /api/v1/bundles/{bundle_id}/records/{record_id}/copies   → 202 {job_id, status, status_url}
     GET  /api/v1/copies/{job_id}                                  → {status, progress, download_url}
+                                                                    (or view_url, for a viewing rendition)
     GET  /api/v1/copies/{job_id}/file                             → the copy, once, to the same user
     GET  /api/v1/bundles/{bundle_id}/records/{record_id}/copy     → the copy in one blocking request
 
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -23,24 +23,15 @@ from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 
 from access import copies, policy
-from access.copies import Copy, Source, Stamp
-from access.copy_jobs import Busy, CopyJob, CopyJobs
+from access.copies import Copy, Source
+from access.copy_jobs import Busy, CopyJob
 from archive import catalogue
 from archive.models import Bundle, BundleFile, CaseRecord
 from portal.api import bundle_or_404, record_resource, service_errors
 from portal.auth import DB, Caller, Principal, check_csrf_header, policy_context, wired_of
+from portal.delivery import jobs_of, stamp_for
 
 router = APIRouter(tags=["copies"])  # under /api/v1: included by the retrieval router
-_registry_lock = threading.Lock()
-
-
-def jobs_of(request: Request) -> CopyJobs:
-    """This app's copy jobs, made on first use (working files under the data dir)."""
-    state = request.app.state
-    with _registry_lock:
-        if getattr(state, "copy_jobs", None) is None:
-            state.copy_jobs = CopyJobs(wired_of(request).settings.data_dir / "copies")
-    return state.copy_jobs  # type: ignore[no-any-return]
 
 
 def _record(session: Session, bundle_id: str, record_id: str) -> tuple[Bundle, CaseRecord, BundleFile]:
@@ -67,16 +58,6 @@ def _authorize(
     return decision, context, resource
 
 
-def _stamp(caller: Principal, decision: policy.Decision, request: Request) -> Stamp:
-    return Stamp.of(
-        caller.subject,
-        name=caller.user.display_name,
-        grant_id=decision.grant_id,
-        at=wired_of(request).clock(),
-        fingerprint=copies.new_fingerprint(),
-    )
-
-
 def _file(copy: Copy, cleanup: BackgroundTask) -> FileResponse:
     return FileResponse(
         copy.path,
@@ -94,7 +75,7 @@ def record_copy(
     """Make and send a watermarked copy in one request (blocks while footage is re-encoded)."""
     bundle, record, stored = _record(session, bundle_id, record_id)
     decision, context, resource = _authorize(request, session, caller, bundle, record)
-    stamp = _stamp(caller, decision, request)
+    stamp = stamp_for(request, caller, decision)
     session.commit()  # nothing written yet: hold no transaction open while the copy is made
     jobs = jobs_of(request)
     workdir = Path(tempfile.mkdtemp(prefix="job-", dir=jobs.root))
@@ -125,7 +106,7 @@ def start_copy(request: Request, session: DB, caller: Caller, bundle_id: str, re
     check_csrf_header(request, caller)
     bundle, record, stored = _record(session, bundle_id, record_id)
     decision, context, resource = _authorize(request, session, caller, bundle, record)
-    stamp = _stamp(caller, decision, request)
+    stamp = stamp_for(request, caller, decision)
     store, source = wired_of(request).store, Source.of(record, stored)
 
     def make(workdir: Path, progress: copies.Progress) -> Copy:
@@ -173,7 +154,7 @@ def _job(request: Request, caller: Principal, job_id: str) -> CopyJob:
 def copy_status(request: Request, caller: Caller, job_id: str) -> dict[str, Any]:
     """How far a copy is: {status, progress 0..1, download_url once ready}."""
     job = _job(request, caller, job_id)
-    ready = job.status == "ready"
+    ready = job.status == "ready" and job.view_url is None  # a rendition is watched, not downloaded
     return job.as_json() | {"download_url": f"/api/v1/copies/{job.id}/file" if ready else None}
 
 
@@ -182,6 +163,8 @@ def copy_file(request: Request, session: DB, caller: Caller, job_id: str) -> Fil
     """The prepared copy, once, to the user who asked for it; the grant is checked again."""
     jobs = jobs_of(request)
     job = _job(request, caller, job_id)
+    if job.view_url is not None:
+        raise HTTPException(409, f"this job prepares footage for viewing at {job.view_url}, not a copy")
     if job.status == "delivered":
         raise HTTPException(410, "this copy was already downloaded; prepare a new one")
     if job.status != "ready" or job.copy is None:

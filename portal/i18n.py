@@ -126,6 +126,15 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "record.download": ("下载（另行登记）", "Download (ledgered)"),
     "record.fullscreen": ("全屏（保留水印）", "Full screen (keeps the watermark)"),
     "record.watermark": ("{user} · {unit} · {time} · 仅供查阅", "{user} · {unit} · {time} · view only"),
+    "record.preparing": (
+        "正在为您制作带水印的查阅录像（{percent} %），完成后本页自动刷新。",
+        "Preparing the watermarked footage for you ({percent} %); this page reloads when it is ready.",
+    ),
+    "record.unmarkable": (
+        "此类文件无法加水印，仅向有权查看原件的档案人员显示；如需查阅，请联系档案室。",
+        "This kind of file cannot be watermarked, so only archive staff cleared for the original "
+        "see it; ask the archive.",
+    ),
     "record.ledgered": (
         "本次查阅已记入访问台账；播放、拖动和下载也会逐次登记。",
         "This viewing is in the access ledger; every play, seek and download is logged too.",

@@ -23,12 +23,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from access import checkpoints, disclosures, retrieval, workdays
+from access.copy_jobs import CopyJob
 from access.ledger import LedgerEntry, LedgerHead
 from access.models import Role
 from access.policy import THREE_ROLES, Action, Context, Resource, decide
 from archive import catalogue
 from archive.models import Bundle
-from portal import api, auth, timeline
+from portal import api, auth, delivery, timeline
 from portal.auth import DB, Principal, optional_principal, wired_of
 from portal.i18n import CST, choose_lang, label, local_time, render, translate
 from portal.params import Seq, SeqBelow
@@ -337,7 +338,7 @@ def record_page(
     record, stored = found
     resource = api.record_resource(bundle, record)
     try:
-        api.guard(request, session, caller, Action.record_view, resource)
+        decision = api.guard(request, session, caller, Action.record_view, resource)
     except api.Denied as exc:
         return error_page(request, 403, exc.detail, retrieval=True, bundle_id=bundle_id, record_id=record_id)
     lang, _ = choose_lang(request)
@@ -345,6 +346,23 @@ def record_page(
     unit = label(lang, "department", user.department) if user.department else label(lang, "role", user.role)
     content = request.app.url_path_for("record_content", bundle_id=bundle.id, record_id=record.record_id)
     context = auth.policy_context(request, session, caller)
+    # Without the original the viewer sees a copy marked on the server: footage waits for its
+    # rendition (this starts it); what cannot be marked is not shown at all.
+    original = delivery.gets_original(caller, resource, context)
+    preparing = None
+    if not original and record.kind == "av":
+        prepared = delivery.rendition_or_job(
+            request,
+            session,
+            caller,
+            bundle=bundle,
+            record_=record,
+            stored=stored,
+            resource=resource,
+            decision=decision,
+            context=context,
+        )
+        preparing = prepared if isinstance(prepared, CopyJob) else None
     return page(
         request,
         "record.html",
@@ -353,7 +371,9 @@ def record_page(
         file_name=PurePosixPath(stored.path).name,
         is_pdf=stored.path.lower().endswith(".pdf"),
         content_url=str(content),
-        can_download=decide(caller.subject, Action.record_original, resource, context).allowed,
+        viewable=original or delivery.markable(record, stored),
+        preparing=preparing,
+        can_download=original,
         can_copy=decide(caller.subject, Action.record_download, resource, context).allowed,
         watermark=translate(
             lang,

@@ -14,6 +14,7 @@ from portal import operations
 from portal.demo import case_document
 from tests.conftest import Portal
 from tests.test_public import API, applicant, decide, filed
+from tests.test_retrieval import approved, entries
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -116,6 +117,20 @@ def test_the_public_app_serves_released_active_files_only_as_sandboxed_attachmen
             assert response.headers["content-type"] == "application/pdf"
             assert response.headers["content-disposition"].startswith("inline;")
     assert served == len(ACTIVE)
+
+
+def test_a_supervisor_is_refused_what_cannot_be_watermarked(portal: Portal, bundle_id: str) -> None:
+    approved(portal, record_ids=["x4", "d1"])
+    headers = portal.as_role("supervisor")
+    refused = portal.client.get(f"/api/v1/bundles/{bundle_id}/records/x4/content", headers=headers)
+    assert refused.status_code == 403 and refused.json()["detail"]["rule"] == "watermarked-view"
+    assert "evidence.txt" in refused.json()["detail"]["reason"]
+    assert (
+        portal.client.get(f"/api/v1/bundles/{bundle_id}/records/d1/content", headers=headers).status_code
+        == 200
+    )
+    [entry] = [e for e in entries(portal, "record.view") if e.record_id == "x4"]
+    assert entry.actor == "supervisor" and entry.outcome == "unmarkable"
 
 
 @pytest.mark.parametrize(

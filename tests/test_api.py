@@ -100,7 +100,7 @@ def test_supervisor_sees_only_what_the_grant_names(portal: Portal) -> None:
     _grant(portal, records=["v1"], actions=["view"], expires=datetime.now(UTC) + timedelta(days=1))
     headers = portal.as_role("supervisor")
     base = f"/api/v1/bundles/{portal.bundle_id}"
-    assert portal.client.get(f"{base}/records/v1/content", headers=headers).status_code == 200
+    assert portal.client.get(f"{base}/records/v1/content", headers=headers).status_code == 202  # watermarking
     assert portal.client.get(f"{base}/records/d2/content", headers=headers).status_code == 403
     assert portal.client.get(f"{base}/records/v1/content?download=1", headers=headers).status_code == 403
     detail = portal.client.get(base, headers=headers).json()
@@ -131,7 +131,7 @@ def test_grant_expiry_is_checked_on_every_request(portal: Portal) -> None:
     now = datetime.now(UTC)
     _grant(portal, records=["v1"], actions=["view"], expires=now + timedelta(minutes=5))
     url = f"/api/v1/bundles/{portal.bundle_id}/records/v1/content"
-    assert portal.client.get(url, headers=portal.as_role("supervisor")).status_code == 200
+    assert portal.client.get(url, headers=portal.as_role("supervisor")).status_code == 202  # allowed
     portal.wired.clock = lambda: now + timedelta(minutes=6)
     portal.tokens["supervisor"] = portal.token("supervisor")
     assert portal.client.get(url, headers=portal.as_role("supervisor")).status_code == 403

@@ -24,7 +24,7 @@ from access.models import RetrievalGrant
 from archive.errors import Refused
 from archive.models import BundleFile
 from tests.conftest import Portal
-from tests.test_retrieval import approved, entries
+from tests.test_retrieval import approved, content, entries, rendition_ready
 
 pytestmark = [
     pytest.mark.parametrize("store_url", ["file"], indirect=True),
@@ -192,10 +192,8 @@ def test_pdf_copy_is_stamped_on_every_page(portal: Portal) -> None:
     for page in reader.pages:
         text = page.extract_text()
         assert "supervisor" in text and "法制" in text and fingerprint in text
-    original = portal.client.get(
-        f"{base(portal, 'd1')}/content", headers=portal.as_role("supervisor")
-    ).content
-    assert hashlib.sha256(original).hexdigest() == stored_sha(portal, "审查意见.pdf")
+    viewed = portal.client.get(f"{base(portal, 'd1')}/content", headers=portal.as_role("supervisor")).content
+    assert hashlib.sha256(viewed).hexdigest() != stored_sha(portal, "审查意见.pdf")  # never the original
     entry = [e for e in entries(portal, "record.download") if e.outcome == "delivered"][-1]
     assert entry.detail["copy_sha256"] == hashlib.sha256(response.content).hexdigest()
 
@@ -334,3 +332,105 @@ def test_a_failed_copy_says_why(tmp_path: Path) -> None:
     _until_done(job)
     assert job.status == "failed" and "encrypted" in (job.error or "")
     assert not job.workdir.exists()
+
+
+# --- what a viewer receives ------------------------------------------------------------------
+
+
+def sha(body: bytes) -> str:
+    """SHA-256 of a body, in hex."""
+    return hashlib.sha256(body).hexdigest()
+
+
+def test_a_supervisor_views_pdfs_stamped_for_each_view_never_the_original(portal: Portal) -> None:
+    approved(portal)  # view only
+    with portal.wired.sessions() as session:
+        grant_id = session.scalar(select(RetrievalGrant.id))
+    sealed = stored_sha(portal, "审查意见.pdf")
+    first, second = content(portal, "d1"), content(portal, "d1")
+    ranged = content(portal, "d1", headers={"Range": "bytes=0-99"})
+    for response in (first, second, ranged):
+        assert response.status_code == 200, response.text  # a stamped view has no stable body: no 206
+        assert response.headers["content-type"] == "application/pdf"
+        assert response.headers["accept-ranges"] == "none" and "content-range" not in response.headers
+        assert sha(response.content) != sealed
+        fingerprint = response.headers["x-casevault-fingerprint"]
+        for page in PdfReader(io.BytesIO(response.content)).pages:
+            text = page.extract_text()
+            assert "supervisor" in text and f"授权 #{grant_id}" in text and fingerprint in text
+    assert len({r.headers["x-casevault-fingerprint"] for r in (first, second, ranged)}) == 3
+    views = [e for e in entries(portal, "record.view") if e.actor == "supervisor"]
+    assert [(e.outcome, e.detail["grant"]) for e in views] == [("allowed", grant_id)] * 3
+    assert [e.detail["copy_sha256"] for e in views] == [sha(r.content) for r in (first, second, ranged)]
+    with portal.wired.sessions() as session:  # a leaked view is traced like a leaked copy
+        found = copies.find_copy(session, fingerprint=None, sha256=sha(second.content))
+        assert found is not None and found[1].seq == views[1].seq
+
+
+def test_a_supervisor_watches_footage_only_from_a_watermarked_rendition(
+    portal: Portal, tmp_path: Path
+) -> None:
+    approved(portal)
+    sealed = stored_sha(portal, ".mp4")
+    preparing = content(portal, "v1")
+    assert preparing.status_code == 202 and preparing.json()["status"] in ("queued", "preparing")
+    url = f"{base(portal, 'v1')}/content"
+    status = rendition_ready(portal, preparing)
+    assert status["view_url"] == url and status["download_url"] is None  # watched, never downloaded
+    file = portal.client.get(f"/api/v1/copies/{status['job_id']}/file", headers=portal.as_role("supervisor"))
+    assert file.status_code == 409
+
+    whole = content(portal, "v1")
+    assert whole.status_code == 200 and whole.headers["content-type"] == "video/mp4"
+    assert whole.headers["accept-ranges"] == "bytes"
+    assert sha(whole.content) != sealed
+    seek = content(portal, "v1", headers={"Range": "bytes=1000-1999"})
+    assert seek.status_code == 206 and seek.content == whole.content[1000:2000]
+    assert seek.headers["content-range"] == f"bytes 1000-1999/{len(whole.content)}"
+    tail = content(portal, "v1", headers={"Range": "bytes=-500"})
+    assert tail.status_code == 206 and tail.content == whole.content[-500:]
+    past = content(portal, "v1", headers={"Range": f"bytes={len(whole.content)}-"})
+    assert past.status_code == 416 and past.headers["content-range"] == f"bytes */{len(whole.content)}"
+    assert content(portal, "v1").content == whole.content  # one rendition per grant: seeking is stable
+
+    watched, source = tmp_path / "watched.mp4", tmp_path / "original.mp4"
+    watched.write_bytes(whole.content)
+    source.write_bytes(content(portal, "v1", role="archivist").content)
+    assert sha(source.read_bytes()) == sealed
+    fingerprint = whole.headers["x-casevault-fingerprint"]
+    assert ffprobe_comment(watched) == f"casevault:{fingerprint}"
+    assert frame(watched) != frame(source)  # the mark is burned into the picture
+
+    views = [e for e in entries(portal, "record.view") if e.actor == "supervisor"]
+    assert [e.outcome for e in views] == ["preparing", *["allowed"] * 3, "unsatisfiable", "allowed"]
+    assert {e.detail["fingerprint"] for e in views} == {fingerprint}
+    assert [e.detail.get("range") for e in views[1:]] == [
+        None,
+        "1000-1999",
+        f"{len(whole.content) - 500}-{len(whole.content) - 1}",
+        f"bytes={len(whole.content)}-",
+        None,
+    ]
+    assert all(e.detail["copy_sha256"] == sha(whole.content) for e in views[1:])
+
+
+def test_archive_staff_cleared_for_it_still_receive_the_original(portal: Portal) -> None:
+    pdf = content(portal, "d1", role="archivist")
+    assert pdf.status_code == 200 and sha(pdf.content) == stored_sha(portal, "审查意见.pdf")
+    assert "x-casevault-fingerprint" not in pdf.headers
+    seek = content(portal, "v1", role="archive_manager", headers={"Range": "bytes=10-19"})
+    assert seek.status_code == 206 and len(seek.content) == 10
+    whole = content(portal, "v1", role="archive_manager")
+    assert sha(whole.content) == stored_sha(portal, ".mp4") and seek.content == whole.content[10:20]
+    views = entries(portal, "record.view")
+    assert [(e.actor, e.detail.get("original"), e.detail.get("range")) for e in views] == [
+        ("archivist", True, None),
+        ("archive-manager", True, "10-19"),
+        ("archive-manager", True, None),
+    ]
+
+
+def test_a_disclosure_officer_is_not_cleared_for_the_original_and_sees_it_stamped(portal: Portal) -> None:
+    viewed = content(portal, "d1", role="disclosure_officer")
+    assert viewed.status_code == 200 and sha(viewed.content) != stored_sha(portal, "审查意见.pdf")
+    assert "按职权调阅" in PdfReader(io.BytesIO(viewed.content)).pages[0].extract_text()

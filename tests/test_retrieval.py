@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -70,13 +71,34 @@ def approved(portal: Portal, **overrides: Any) -> int:
     return int(filed.json()["id"])
 
 
-def content(portal: Portal, record_id: str, role: str = "supervisor", **params: Any) -> Any:
+def content(
+    portal: Portal,
+    record_id: str,
+    role: str = "supervisor",
+    headers: dict[str, str] | None = None,
+    **params: Any,
+) -> Any:
     """GET a record's content as that role."""
     return portal.client.get(
         f"/api/v1/bundles/{portal.bundle_id}/records/{record_id}/content",
         params=params,
-        headers=portal.as_role(role),
+        headers=portal.as_role(role) | (headers or {}),
     )
+
+
+def rendition_ready(portal: Portal, preparing: Any, role: str = "supervisor") -> dict[str, Any]:
+    """Wait on the status URL of a 202 (footage being watermarked for viewing) until it is ready."""
+    assert preparing.status_code == 202, preparing.text
+    url = preparing.json()["status_url"]
+    assert preparing.headers["location"] == url
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        status: dict[str, Any] = portal.client.get(url, headers=portal.as_role(role)).json()
+        if status["status"] not in ("queued", "preparing"):
+            assert status["status"] == "ready", status
+            return status
+        time.sleep(0.05)
+    raise AssertionError("the rendition was not ready within 120 s")
 
 
 def at(portal: Portal, when: datetime) -> None:
@@ -114,8 +136,9 @@ def _whole_flow(portal: Portal) -> None:
     expires = datetime.fromisoformat(body["grant_expires_at"])
     assert before + timedelta(days=7) <= expires <= datetime.now(UTC) + timedelta(days=7)
 
+    rendition_ready(portal, content(portal, "v1"))  # footage: a watermarked rendition is made first
     assert content(portal, "v1").status_code == 200
-    assert content(portal, "d1").status_code == 200
+    assert content(portal, "d1").status_code == 200  # stamped for this view
     refused = content(portal, "d2")  # not in scope
     assert refused.status_code == 403 and refused.json()["detail"]["rule"] == "grant"
     assert content(portal, "v1", download=1).status_code == 403  # view only
@@ -137,6 +160,7 @@ def _whole_flow(portal: Portal) -> None:
         ("supervisor", "retrieval.request", "filed", None, None),
         ("supervisor", "record.view", "denied", "v1", None),
         ("archive-manager", "retrieval.decide", "approved", None, grant_id),
+        ("supervisor", "record.view", "preparing", "v1", grant_id),
         ("supervisor", "record.view", "allowed", "v1", grant_id),
         ("supervisor", "record.view", "allowed", "d1", grant_id),
         ("supervisor", "record.view", "denied", "d2", None),
@@ -287,11 +311,11 @@ def test_grant_expires_on_time_checked_on_every_request(portal: Portal) -> None:
     start = datetime.now(UTC)
     at(portal, start)
     approved(portal, days=1)
-    assert content(portal, "v1").status_code == 200
+    assert content(portal, "d1").status_code == 200
     at(portal, start + timedelta(days=1) - timedelta(minutes=1))
-    assert content(portal, "v1").status_code == 200
+    assert content(portal, "d1").status_code == 200
     at(portal, start + timedelta(days=1, minutes=1))
-    expired = content(portal, "v1")
+    expired = content(portal, "d1")
     assert expired.status_code == 403 and expired.json()["detail"]["rule"] == "grant"
     register = portal.client.get("/api/v1/retrievals", headers=portal.as_role("archive_manager")).json()
     assert register["requests"][0]["state"] == "expired"
@@ -299,7 +323,7 @@ def test_grant_expires_on_time_checked_on_every_request(portal: Portal) -> None:
 
 def test_revocation_takes_effect_at_once(portal: Portal) -> None:
     request_id = approved(portal)
-    assert content(portal, "v1").status_code == 200
+    assert content(portal, "d1").status_code == 200
     url = f"/api/v1/retrievals/{request_id}/revoke"
     by_supervisor = portal.client.post(url, json={"reason": "x"}, headers=portal.as_role("supervisor"))
     assert by_supervisor.status_code == 403
@@ -329,7 +353,9 @@ def test_clearance_still_applies_inside_a_grant(portal: Portal, make_case: Calla
     bundle_id = filed.json()["bundle_id"]
     base = f"/api/v1/bundles/{bundle_id}/records"
     headers = portal.as_role("supervisor")
-    assert portal.client.get(f"{base}/v1/content", headers=headers).status_code == 200
+    assert (
+        portal.client.get(f"{base}/v1/content", headers=headers).status_code == 202
+    )  # allowed: watermarking
     refused = portal.client.get(f"{base}/d2/content", headers=headers)
     assert refused.status_code == 403
     assert refused.json()["detail"]["rule"] == "clearance"
@@ -356,7 +382,7 @@ def test_cookie_posts_need_the_csrf_token(portal: Portal) -> None:
 
 def test_register_filters_and_who_reads_it(portal: Portal) -> None:
     first = approved(portal)
-    content(portal, "v1")
+    content(portal, "d1")
     second = file_request(portal, record_ids=["d2"]).json()["id"]
     decide(portal, second, approve=False, reason="不予批准")
     own = file_request(portal, role="archivist").json()["id"]
@@ -395,7 +421,7 @@ def test_register_filters_and_who_reads_it(portal: Portal) -> None:
         ]
         if r["id"] == first
     )
-    assert row["access_count"] == 1 and row["accesses"][0]["record_id"] == "v1"
+    assert row["access_count"] == 1 and row["accesses"][0]["record_id"] == "d1"
     assert row["legal_basis"] == BASIS and row["decider"] == "archive-manager" and row["state"] == "active"
     reads = entries(portal, "register.read")
     assert {e.actor for e in reads if e.outcome == "ok"} == {
@@ -417,6 +443,7 @@ def test_a_requester_sees_their_own_request_only(portal: Portal) -> None:
 
 def test_register_csv_has_the_request_and_its_accesses(portal: Portal) -> None:
     request_id = approved(portal, purpose='=HYPERLINK("http://x") 复核')
+    rendition_ready(portal, content(portal, "v1"))
     content(portal, "v1")
     content(portal, "v1")
     content(portal, "d1")
@@ -438,7 +465,8 @@ def test_register_csv_has_the_request_and_its_accesses(portal: Portal) -> None:
     assert record["decision 审批结果"] == "active"
     assert record["decider 审批人"] == "archive-manager"
     assert " – " in record["grant_period 授权期间"]
-    assert record["access_count 调阅次数"] == "3"
+    assert record["access_count 调阅次数"] == "4"
+    assert record["accesses 调阅记录"].count("v1 record.view preparing") == 1
     assert record["accesses 调阅记录"].count("v1 record.view allowed") == 2
     assert "d1 record.view allowed" in record["accesses 调阅记录"]
     export = entries(portal, "register.read")[-1]

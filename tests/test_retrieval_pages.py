@@ -10,7 +10,7 @@ import pytest
 from portal.demo import case_document
 from tests.conftest import Portal
 from tests.test_pages import session_csrf, signed_in
-from tests.test_retrieval import BASIS, PURPOSE, decide, file_request
+from tests.test_retrieval import BASIS, PURPOSE, decide, file_request, rendition_ready
 
 pytestmark = [
     pytest.mark.parametrize("store_url", ["file"], indirect=True),
@@ -206,7 +206,7 @@ def test_register_shows_accesses_under_a_grant(portal: Portal) -> None:
         portal.client.get(
             f"/api/v1/bundles/{portal.bundle_id}/records/v1/content", headers=portal.as_role("supervisor")
         ).status_code
-        == 200
+        == 202  # allowed, and ledgered while the watermarked rendition is prepared
     )
     signed_in(portal, "archive_manager")
     page = portal.client.get("/register")
@@ -286,3 +286,16 @@ def test_copy_without_script_returns_the_file(portal: Portal) -> None:
     assert answer.content.startswith(b"%PDF") and answer.headers["x-casevault-fingerprint"]
     refused = post_form(portal, "/copies", {"bundle_id": portal.bundle_id, "record_id": "d2"})
     assert refused.status_code == 403 and "text/html" in refused.headers["content-type"]
+
+
+def test_record_page_makes_the_supervisor_wait_for_watermarked_footage(portal: Portal) -> None:
+    request_id = file_request(portal, record_ids=["v1"], actions=["view"]).json()["id"]
+    assert decide(portal, request_id, reason="同意").status_code == 200
+    signed_in(portal, "supervisor")
+    content = f"/api/v1/bundles/{portal.bundle_id}/records/v1/content"
+    waiting = portal.client.get(f"/bundles/{portal.bundle_id}/records/v1")
+    assert waiting.status_code == 200 and "正在为您制作带水印的查阅录像" in waiting.text
+    assert '<meta http-equiv="refresh"' in waiting.text and "<video" not in waiting.text
+    rendition_ready(portal, portal.client.get(content))  # the page started it; the API reports on it
+    shown = portal.client.get(f"/bundles/{portal.bundle_id}/records/v1")
+    assert f'src="{content}"' in shown.text and "http-equiv" not in shown.text

@@ -1,0 +1,390 @@
+"""What a viewer receives of a sealed record (查阅): the original, or a copy marked for them.
+
+Only those the policy lets have the original (`record.original`: archive staff cleared for the
+record) receive the sealed bytes, with Range. Everyone else who may view — supervisors inside a
+retrieval grant, disclosure officers — receives a copy marked on the server: a PDF stamped for
+this view (grant, viewer, time and fingerprint on every page; `Accept-Ranges: none`), or footage
+from a watermarked rendition made once per grant and record by a copy job (202 with a status
+URL while it is prepared, then Range and seeking on the rendition). Other types cannot be
+marked, and are refused to them. The decision comes before any byte, size or range is looked
+at, and every delivery is ledgered as what it was.
+"""
+
+from __future__ import annotations
+
+import functools
+import mimetypes
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from fastapi import HTTPException, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
+
+from access import copies
+from access.copies import Copy, Source, Stamp
+from access.copy_jobs import RUNNING, Busy, CopyJob, CopyJobs
+from access.policy import Action, Context, Decision, Resource, decide, record, require
+from access.renditions import Renditions, holder_key
+from archive.models import Bundle, BundleFile, CaseRecord
+from portal.auth import Principal, policy_context, wired_of
+from portal.ranges import content_headers, stream_object, wanted_range
+
+# A rendition made for a viewer acting by role (no grant to end it) is kept this long.
+ROLE_RENDITION_DAYS = 1
+CHUNK = 1 << 20
+_registry_lock = threading.Lock()
+
+
+def jobs_of(request: Request) -> CopyJobs:
+    """This app's copy jobs, made on first use (working files under the data dir)."""
+    state = request.app.state
+    with _registry_lock:
+        if getattr(state, "copy_jobs", None) is None:
+            state.copy_jobs = CopyJobs(wired_of(request).settings.data_dir / "copies")
+    return state.copy_jobs  # type: ignore[no-any-return]
+
+
+def renditions_of(request: Request) -> Renditions:
+    """This app's viewing renditions (under the data dir), made on first use."""
+    state = request.app.state
+    with _registry_lock:
+        if getattr(state, "renditions", None) is None:
+            state.renditions = Renditions(wired_of(request).settings.data_dir / "renditions")
+    return state.renditions  # type: ignore[no-any-return]
+
+
+def stamp_for(request: Request, caller: Principal, decision: Decision) -> Stamp:
+    """A fresh stamp naming the caller, the grant the decision used, and now."""
+    return Stamp.of(
+        caller.subject,
+        name=caller.user.display_name,
+        grant_id=decision.grant_id,
+        at=wired_of(request).clock(),
+        fingerprint=copies.new_fingerprint(),
+    )
+
+
+def gets_original(caller: Principal, resource: Resource, context: Context) -> bool:
+    """Whether the policy lets the caller have the sealed bytes themselves."""
+    return decide(caller.subject, Action.record_original, resource, context).allowed
+
+
+def markable(record: CaseRecord, stored: BundleFile) -> bool:
+    """Whether a marked copy of the record can be made for viewing (footage and PDFs)."""
+    return record.kind == "av" or stored.path.lower().endswith(".pdf")
+
+
+def _refuse_unmarkable(stored: BundleFile) -> HTTPException:
+    return HTTPException(
+        403,
+        {
+            "rule": "watermarked-view",
+            "reason": f"{PurePosixPath(stored.path).name} cannot be watermarked, so it is shown only "
+            "to archive staff cleared for the original (只有可加水印的 PDF 和音像记录可供调阅)",
+        },
+    )
+
+
+def _asked(
+    request: Request, size: int
+) -> tuple[tuple[int, int] | None, HTTPException | None, dict[str, Any]]:
+    """The range asked for, the 416 to answer instead (ledgered first), and the ledger's note."""
+    try:
+        wanted = wanted_range(request.headers.get("range"), size)
+    except HTTPException as exc:
+        return None, exc, {"range": (request.headers.get("range") or "")[:40]}
+    return wanted, None, {"range": f"{wanted[0]}-{wanted[1]}"} if wanted else {}
+
+
+def _original(
+    request: Request,
+    session: Session,
+    caller: Principal,
+    *,
+    bundle: Bundle,
+    record_: CaseRecord,
+    stored: BundleFile,
+    resource: Resource,
+    action: Action,
+    decision: Decision,
+    context: Context,
+    download: bool,
+) -> Response:
+    wanted, unsatisfiable, noted = _asked(request, stored.size)
+    record(
+        session,
+        subject=caller.subject,
+        action=action,
+        resource=resource,
+        context=context,
+        decision=decision,
+        outcome="unsatisfiable" if unsatisfiable else None,
+        detail={"original": True, **noted},
+    )
+    session.commit()
+    if unsatisfiable:
+        raise unsatisfiable
+    name = PurePosixPath(stored.path).name
+    media_type, shown = content_headers(
+        mimetypes.guess_type(name)[0] or "application/octet-stream", name, download=download
+    )
+    store = wired_of(request).store
+    return stream_object(
+        functools.partial(store.read, stored.key, version_id=stored.version_id),
+        size=stored.size,
+        wanted=wanted,
+        media_type=media_type,
+        headers={
+            "ETag": f'"{bundle.seal_digest}.{record_.record_id}"',
+            "Cache-Control": "private, no-store",
+            **shown,
+        },
+    )
+
+
+def _file_chunks(path: Path, start: int = 0, length: int | None = None) -> Iterator[bytes]:
+    left = path.stat().st_size - start if length is None else length
+    with path.open("rb") as handle:
+        handle.seek(start)
+        while left > 0 and (chunk := handle.read(min(CHUNK, left))):
+            left -= len(chunk)
+            yield chunk
+
+
+def _stamped_pdf(
+    request: Request,
+    session: Session,
+    caller: Principal,
+    *,
+    record_: CaseRecord,
+    stored: BundleFile,
+    resource: Resource,
+    decision: Decision,
+    context: Context,
+) -> Response:
+    stamp = stamp_for(request, caller, decision)
+    session.commit()  # hold no transaction open while the PDF is stamped
+    workdir = Path(tempfile.mkdtemp(prefix="view-", dir=jobs_of(request).root))
+    try:
+        copy = copies.make_copy(
+            store=wired_of(request).store, source=Source.of(record_, stored), stamp=stamp, workdir=workdir
+        )
+        copies.ledger_copy(
+            session,
+            subject=caller.subject,
+            context=context,
+            resource=resource,
+            decision=decision,
+            outcome="allowed",
+            fingerprint=stamp.fingerprint,
+            copy=copy,
+            action=Action.record_view,
+        )
+        session.commit()
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+    media_type, shown = content_headers(copy.media_type, PurePosixPath(stored.path).name, download=False)
+    headers = {
+        "Accept-Ranges": "none",  # every view is stamped anew: there is no stable body to seek in
+        "Content-Length": str(copy.size),
+        "Cache-Control": "private, no-store",
+        "X-Casevault-Fingerprint": copy.fingerprint,
+        **shown,
+    }
+    return StreamingResponse(
+        _file_chunks(copy.path),
+        media_type=media_type,
+        headers=headers,
+        background=BackgroundTask(shutil.rmtree, workdir, ignore_errors=True),
+    )
+
+
+def rendition_or_job(
+    request: Request,
+    session: Session,
+    caller: Principal,
+    *,
+    bundle: Bundle,
+    record_: CaseRecord,
+    stored: BundleFile,
+    resource: Resource,
+    decision: Decision,
+    context: Context,
+) -> Copy | CopyJob:
+    """The caller's finished rendition of the footage, or the job preparing it (started if none
+    is); a view that has to wait is ledgered as `preparing`."""
+    renditions, jobs = renditions_of(request), jobs_of(request)
+    holder = f"grant-{decision.grant_id}" if decision.grant_id else f"user-{caller.user.id}"
+    key = holder_key(bundle_id=bundle.id, record_id=record_.record_id, holder=holder)
+    ready = renditions.get(key, now=context.now)
+    if ready is not None:
+        return ready
+    job_id = renditions.preparing(key)
+    job = jobs.get(job_id, owner_id=caller.user.id) if job_id else None
+    if job is not None and job.status == "ready" and job.copy is not None:
+        return job.copy  # published a moment ago, or about to expire with its grant
+    if job is None or job.status not in RUNNING:
+        renditions.forget(key)  # a failed or forgotten job: start again
+        job = _start_rendition(
+            request,
+            caller,
+            key=key,
+            bundle=bundle,
+            record_=record_,
+            stored=stored,
+            decision=decision,
+            context=context,
+        )
+    copies.ledger_copy(
+        session,
+        subject=caller.subject,
+        context=context,
+        resource=resource,
+        decision=decision,
+        outcome="preparing",
+        fingerprint=job.fingerprint,
+        job=job.id,
+        action=Action.record_view,
+    )
+    session.commit()
+    return job
+
+
+def _start_rendition(
+    request: Request,
+    caller: Principal,
+    *,
+    key: str,
+    bundle: Bundle,
+    record_: CaseRecord,
+    stored: BundleFile,
+    decision: Decision,
+    context: Context,
+) -> CopyJob:
+    renditions, jobs = renditions_of(request), jobs_of(request)
+    grant = next((g for g in context.grants if g.grant_id == decision.grant_id), None)
+    expires_at = grant.expires_at if grant else context.now + timedelta(days=ROLE_RENDITION_DAYS)
+    stamp = stamp_for(request, caller, decision)
+    store, source = wired_of(request).store, Source.of(record_, stored)
+
+    def make(workdir: Path, progress: copies.Progress) -> Copy:
+        made = copies.make_copy(store=store, source=source, stamp=stamp, workdir=workdir, progress=progress)
+        return renditions.publish(key, made, expires_at=expires_at)
+
+    try:
+        job = jobs.start(
+            owner_id=caller.user.id,
+            bundle_id=bundle.id,
+            record_id=record_.record_id,
+            fingerprint=stamp.fingerprint,
+            make=make,
+            view_url=str(
+                request.app.url_path_for("record_content", bundle_id=bundle.id, record_id=record_.record_id)
+            ),
+        )
+    except Busy as exc:
+        raise HTTPException(429, str(exc), headers={"Retry-After": "30"}) from exc
+    renditions.started(key, job.id)
+    return job
+
+
+def _preparing(job: CopyJob) -> JSONResponse:
+    status_url = f"/api/v1/copies/{job.id}"
+    return JSONResponse(
+        job.as_json() | {"status_url": status_url},
+        status_code=202,
+        headers={"Location": status_url, "Retry-After": "2", "Cache-Control": "no-store"},
+    )
+
+
+def _rendition(
+    request: Request,
+    session: Session,
+    caller: Principal,
+    *,
+    rendition: Copy,
+    stored: BundleFile,
+    resource: Resource,
+    decision: Decision,
+    context: Context,
+) -> Response:
+    wanted, unsatisfiable, noted = _asked(request, rendition.size)
+    copies.ledger_copy(
+        session,
+        subject=caller.subject,
+        context=context,
+        resource=resource,
+        decision=decision,
+        outcome="unsatisfiable" if unsatisfiable else "allowed",
+        fingerprint=rendition.fingerprint,
+        copy=rendition,
+        action=Action.record_view,
+        extra=noted,
+    )
+    session.commit()
+    if unsatisfiable:
+        raise unsatisfiable
+    name = PurePosixPath(stored.path).with_suffix(".mp4").name
+    media_type, shown = content_headers(rendition.media_type, name, download=False)
+    return stream_object(
+        functools.partial(_file_chunks, rendition.path),
+        size=rendition.size,
+        wanted=wanted,
+        media_type=media_type,
+        headers={
+            "ETag": f'"{rendition.sha256}"',
+            "Cache-Control": "private, no-store",
+            "X-Casevault-Fingerprint": rendition.fingerprint,
+            **shown,
+        },
+    )
+
+
+def deliver_record(
+    request: Request,
+    session: Session,
+    caller: Principal,
+    *,
+    bundle: Bundle,
+    record_: CaseRecord,
+    stored: BundleFile,
+    resource: Resource,
+    download: bool,
+) -> Response:
+    """A record's bytes for this caller, decided first: the original (Range honoured) only with
+    `record.original`; otherwise a stamped PDF, the watermarked rendition (202 until it is ready),
+    or a refusal. Raises `policy.Denied` (already ledgered) when the policy refuses."""
+    context = policy_context(request, session, caller)
+    action = Action.record_original if download else Action.record_view
+    decision = require(session, subject=caller.subject, action=action, resource=resource, context=context)
+    facts: dict[str, Any] = {"resource": resource, "decision": decision, "context": context}
+    if download or gets_original(caller, resource, context):
+        return _original(
+            request,
+            session,
+            caller,
+            bundle=bundle,
+            record_=record_,
+            stored=stored,
+            action=action,
+            download=download,
+            **facts,
+        )
+    if not markable(record_, stored):
+        record(session, subject=caller.subject, action=action, outcome="unmarkable", **facts)
+        session.commit()
+        raise _refuse_unmarkable(stored)
+    if record_.kind != "av":
+        return _stamped_pdf(request, session, caller, record_=record_, stored=stored, **facts)
+    found = rendition_or_job(request, session, caller, bundle=bundle, record_=record_, stored=stored, **facts)
+    if isinstance(found, CopyJob):
+        return _preparing(found)
+    return _rendition(request, session, caller, rendition=found, stored=stored, **facts)
