@@ -29,9 +29,10 @@ from starlette.background import BackgroundTask
 
 from access import copies
 from access.copies import Copy, Source, Stamp
-from access.copy_jobs import RUNNING, Busy, CopyJob, CopyJobs
+from access.copy_jobs import Busy, CopyJob, CopyJobs
 from access.policy import Action, Context, Decision, Resource, decide, record, require
 from access.renditions import Renditions, holder_key
+from archive.errors import ArchiveError
 from archive.models import Bundle, BundleFile, CaseRecord
 from portal.auth import Principal, policy_context, wired_of
 from portal.ranges import content_headers, stream_object, wanted_range
@@ -40,6 +41,7 @@ from portal.ranges import content_headers, stream_object, wanted_range
 ROLE_RENDITION_DAYS = 1
 CHUNK = 1 << 20
 _registry_lock = threading.Lock()
+_rendition_lock = threading.Lock()
 
 
 def jobs_of(request: Request) -> CopyJobs:
@@ -220,41 +222,46 @@ def rendition_or_job(
     context: Context,
 ) -> Copy | CopyJob:
     """The caller's finished rendition of the footage, or the job preparing it (started if none
-    is); a view that has to wait is ledgered as `preparing`."""
+    is); a view that has to wait is ledgered as `preparing`, one whose job failed as `failed`."""
     renditions, jobs = renditions_of(request), jobs_of(request)
     holder = f"grant-{decision.grant_id}" if decision.grant_id else f"user-{caller.user.id}"
     key = holder_key(bundle_id=bundle.id, record_id=record_.record_id, holder=holder)
     ready = renditions.get(key, now=context.now)
     if ready is not None:
         return ready
-    job_id = renditions.preparing(key)
-    job = jobs.get(job_id, owner_id=caller.user.id) if job_id else None
-    if job is not None and job.status == "ready" and job.copy is not None:
-        return job.copy  # published a moment ago, or about to expire with its grant
-    if job is None or job.status not in RUNNING:
-        renditions.forget(key)  # a failed or forgotten job: start again
-        job = _start_rendition(
-            request,
-            caller,
-            key=key,
-            bundle=bundle,
-            record_=record_,
-            stored=stored,
-            decision=decision,
-            context=context,
-        )
+    with _rendition_lock:  # two first views at once start one job, not two
+        job_id = renditions.preparing(key)
+        job = jobs.get(job_id, owner_id=caller.user.id) if job_id else None
+        if job is None:  # none yet, or forgotten: an hour after it started, or after it failed
+            job = _start_rendition(
+                request,
+                caller,
+                key=key,
+                bundle=bundle,
+                record_=record_,
+                stored=stored,
+                decision=decision,
+                context=context,
+            )
+        if job.status == "ready" and job.copy is not None:
+            return job.copy  # published a moment ago, or about to expire with its grant
+        failed = job.status == "failed"
+        if failed:
+            renditions.forget(key)  # say why once; the next view tries again
     copies.ledger_copy(
         session,
         subject=caller.subject,
         context=context,
         resource=resource,
         decision=decision,
-        outcome="preparing",
+        outcome="failed" if failed else "preparing",
         fingerprint=job.fingerprint,
         job=job.id,
         action=Action.record_view,
     )
     session.commit()
+    if failed:
+        raise ArchiveError(f"the watermarked footage could not be made: {job.error}")
     return job
 
 

@@ -434,3 +434,27 @@ def test_a_disclosure_officer_is_not_cleared_for_the_original_and_sees_it_stampe
     viewed = content(portal, "d1", role="disclosure_officer")
     assert viewed.status_code == 200 and sha(viewed.content) != stored_sha(portal, "审查意见.pdf")
     assert "按职权调阅" in PdfReader(io.BytesIO(viewed.content)).pages[0].extract_text()
+
+
+def test_a_rendition_that_fails_says_why_once_then_is_tried_again(
+    portal: Portal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    approved(portal)
+
+    def broken(**_: Any) -> Copy:
+        raise Refused("record: no video stream to carry a visible watermark")
+
+    monkeypatch.setattr(copies, "make_copy", broken)
+    preparing = content(portal, "v1")
+    assert preparing.status_code == 202
+    url = preparing.json()["status_url"]
+    deadline = time.monotonic() + 30
+    while portal.client.get(url, headers=portal.as_role("supervisor")).json()["status"] != "failed":
+        assert time.monotonic() < deadline, "the job did not fail"
+        time.sleep(0.02)
+    failed = content(portal, "v1")
+    assert failed.status_code == 500 and "no video stream" in failed.json()["detail"]
+    assert content(portal, "v1").status_code == 202  # a new job
+    views = [e for e in entries(portal, "record.view") if e.actor == "supervisor"]
+    assert [e.outcome for e in views] == ["preparing", "failed", "preparing"]
+    assert views[0].detail["job"] != views[2].detail["job"]
