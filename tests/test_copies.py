@@ -458,3 +458,9 @@ def test_a_rendition_that_fails_says_why_once_then_is_tried_again(
     views = [e for e in entries(portal, "record.view") if e.actor == "supervisor"]
     assert [e.outcome for e in views] == ["preparing", "failed", "preparing"]
     assert views[0].detail["job"] != views[2].detail["job"]
+
+
+def test_a_refused_range_tells_nothing_of_the_size(portal: Portal) -> None:
+    refused = content(portal, "v1", headers={"Range": "bytes=999999999-"})  # no grant yet
+    assert refused.status_code == 403 and "content-range" not in refused.headers
+    assert [e.outcome for e in entries(portal, "record.view")] == ["denied"]
