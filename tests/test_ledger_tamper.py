@@ -112,7 +112,6 @@ def test_cutting_the_tail_and_rewinding_the_head_is_refused_by_the_database(wire
 # --- an owner who drops the triggers --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("store_url", ["file"], indirect=True)
 def test_an_owner_cutting_the_tail_is_named_by_the_locked_checkpoint(
     wired: Wired, cli: Callable[..., Any]
 ) -> None:
