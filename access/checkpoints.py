@@ -561,10 +561,11 @@ def publish_pending(
     """
     query = select(LedgerCheckpoint).order_by(LedgerCheckpoint.tree_size.desc())
     pending: list[LedgerCheckpoint] = []
-    for checkpoint in session.scalars(query.execution_options(yield_per=100)):
-        if _locked(store, checkpoint_key(checkpoint.tree_size)):
-            break
-        pending.append(checkpoint)
+    with session.scalars(query.execution_options(yield_per=100)) as rows:
+        for checkpoint in rows:
+            if _locked(store, checkpoint_key(checkpoint.tree_size)):
+                break
+            pending.append(checkpoint)
     published = []
     for checkpoint in reversed(pending):
         try:

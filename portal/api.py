@@ -303,7 +303,7 @@ def ledger_verify(request: Request, session: DB, caller: Caller) -> dict[str, An
         session.commit()
 
     try:
-        report = operations.verify_against_store(wired_of(request), session)
+        report = operations.verify_against_store(wired_of(request), session=session)
     except Exception as exc:
         session.rollback()
         ledgered("failed", {"error": type(exc).__name__})  # the walk did not finish

@@ -203,10 +203,10 @@ def reconcile(wired: Wired, *, grace: timedelta) -> list[tuple[str, str]]:
 def verify_ledger(wired: Wired) -> ledger.ChainReport:
     """Walk the whole ledger chain and check every signed checkpoint against the locked copies."""
     with wired.sessions() as session:
-        return verify_against_store(wired, session)
+        return verify_against_store(wired, session=session)
 
 
-def verify_against_store(wired: Wired, session: Session) -> ledger.ChainReport:
+def verify_against_store(wired: Wired, *, session: Session) -> ledger.ChainReport:
     """`checkpoints.verify_with_store` with this archive's store, keys and retention."""
     return checkpoints.verify_with_store(
         session,
