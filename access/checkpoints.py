@@ -23,8 +23,10 @@ from jose.exceptions import JOSEError
 from sqlalchemy import BigInteger, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from access import ledger
 from access.ledger import (
     GENESIS,
+    ChainReport,
     LedgerEntry,
     LedgerHead,
     canonical_json,
@@ -33,10 +35,12 @@ from access.ledger import (
     stored_entries,
 )
 from archive.db import Base, UTCDateTime
-from archive.errors import ArchiveError
+from archive.errors import ArchiveError, ObjectExists, ObjectMissing
 from archive.seal import ALGORITHM, Keyring, SealInvalid, sign_jws, verify_jws
+from archive.store import ObjectStore, put_bytes, read_bytes
 
 LEDGER_NAME = "casevault"
+STORE_PREFIX = "ledger/checkpoints/"  # each checkpoint's locked copy: <prefix><tree size>.json
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 _LEAF = hashlib.sha256(b"\x00")
 _NODE = b"\x01"
@@ -421,10 +425,24 @@ class CheckpointFailure:
 class CheckpointAudit:
     """Fed every entry's recomputed hash in order; checks each checkpoint as its size is reached."""
 
-    def __init__(self, session: Session, *, jwks: Mapping[str, Any] | None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        *,
+        jwks: Mapping[str, Any] | None,
+        locked: Sequence[LedgerCheckpoint] = (),
+    ) -> None:
         query = select(LedgerCheckpoint).order_by(LedgerCheckpoint.tree_size)
-        self._pending = list(session.scalars(query))
-        self._pending.reverse()  # popped from the end, smallest tree size first
+        rows = {checkpoint.tree_size: checkpoint for checkpoint in session.scalars(query)}
+        # The store's locked copies stand in for rows that are gone, and must equal those that are not.
+        self._notes: dict[int, str] = {}
+        for copy in locked:
+            row = rows.setdefault(copy.tree_size, copy)
+            if row is copy:
+                self._notes[copy.tree_size] = "its row is missing; the locked copy in the store has it"
+            elif row.as_json() != copy.as_json():
+                self._notes[copy.tree_size] = "the database row differs from the locked copy in the store"
+        self._pending = [rows[size] for size in sorted(rows, reverse=True)]  # popped smallest first
         self.checkpoints = len(self._pending)
         self._jwks = jwks
         self._tree = TreeBuilder()
@@ -462,12 +480,134 @@ class CheckpointAudit:
             check_checkpoint(checkpoint, root=root, jwks=self._jwks)
         except CheckpointInvalid as exc:
             self.first_failure = CheckpointFailure(checkpoint.tree_size, str(exc))
+            return
+        note = self._notes.get(checkpoint.tree_size)
+        if note is not None:
+            self.first_failure = CheckpointFailure(checkpoint.tree_size, note)
 
     def finish(self) -> CheckpointFailure | None:
         """Check the checkpoints beyond the last entry; the first failure, if any."""
         while self._pending:
             self._check(self._pending.pop(), None)
         return self.first_failure
+
+
+# --- the locked copies in the archive store ---------------------------------------------------
+#
+# The database's owner can drop the triggers, cut the tail and delete the checkpoint rows that
+# cover it. A copy of every checkpoint, written to the store under retention (Object Lock on S3)
+# once its row has committed, is out of that owner's reach, and `verify_with_store` holds the
+# database to the newest one.
+
+
+def checkpoint_key(tree_size: int) -> str:
+    """Where a checkpoint's locked copy lives in the archive store."""
+    return f"{STORE_PREFIX}{tree_size}.json"
+
+
+def _stored_form(checkpoint: LedgerCheckpoint) -> bytes:
+    return canonical_json(checkpoint.as_json()).encode()
+
+
+def _from_stored(key: str, data: bytes) -> LedgerCheckpoint:
+    """A locked copy read back as a checkpoint (in no session); refuses what is not one."""
+    try:
+        body = json.loads(data)
+        checkpoint = LedgerCheckpoint(
+            tree_size=int(body["tree_size"]),
+            root_hash=str(body["root_hash"]),
+            created_at=datetime.fromisoformat(body["created_at"]),
+            kid=str(body["kid"]),
+            signature=str(body["jws"]),
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise LedgerTampered(f"{key}: the locked copy is not a checkpoint ({exc})") from exc
+    if checkpoint_key(checkpoint.tree_size) != key:
+        raise LedgerTampered(f"{key}: the locked copy is of the checkpoint at {checkpoint.tree_size} entries")
+    return checkpoint
+
+
+def publish(store: ObjectStore, checkpoint: LedgerCheckpoint, *, retain_for: timedelta) -> None:
+    """Write one checkpoint's copy and lock it; finishes a copy an earlier attempt left unlocked."""
+    key, data = checkpoint_key(checkpoint.tree_size), _stored_form(checkpoint)
+    try:
+        version_id = put_bytes(store, key, data, tags={"kind": "ledger-checkpoint"})
+    except ObjectExists:
+        # Written before a crash (or by a process racing this one): the same bytes, or tampering.
+        if read_bytes(store, key) != data:
+            raise LedgerTampered(
+                f"{key}: the locked copy differs from the checkpoint in the database; "
+                "run `casevault ledger verify`"
+            ) from None
+        version_id = store.current_version(key)
+    if store.retained_until(key, version_id=version_id) is None:
+        store.apply_retention(key, version_id=version_id, until=checkpoint.created_at + retain_for)
+
+
+def _locked(store: ObjectStore, key: str) -> bool:
+    try:
+        return store.retained_until(key, version_id=store.current_version(key)) is not None
+    except ObjectMissing:
+        return False
+
+
+def publish_pending(
+    session: Session, *, store: ObjectStore, jwks: Mapping[str, Any], retain_for: timedelta
+) -> list[int]:
+    """Copy to the store the newest checkpoints it lacks (a crash after their commit); their sizes.
+
+    Newest first, down to the first one already locked, so the usual cost is one lookup. A row
+    whose signature does not verify is never copied: `ledger verify` names it instead.
+    """
+    query = select(LedgerCheckpoint).order_by(LedgerCheckpoint.tree_size.desc())
+    pending: list[LedgerCheckpoint] = []
+    with session.scalars(query.execution_options(yield_per=100)) as rows:
+        for checkpoint in rows:
+            if _locked(store, checkpoint_key(checkpoint.tree_size)):
+                break
+            pending.append(checkpoint)
+    published = []
+    for checkpoint in reversed(pending):
+        try:
+            verified_claims(checkpoint.signature, jwks=jwks)
+        except CheckpointInvalid:
+            continue
+        publish(store, checkpoint, retain_for=retain_for)
+        published.append(checkpoint.tree_size)
+    return published
+
+
+def _stored_sizes(store: ObjectStore) -> list[int]:
+    sizes = []
+    for info in store.list(STORE_PREFIX):
+        name = info.key.removeprefix(STORE_PREFIX).removesuffix(".json")
+        if name.isdigit() and checkpoint_key(int(name)) == info.key:  # not a half-written file
+            sizes.append(int(name))
+    return sorted(sizes)
+
+
+def locked_witnesses(session: Session, *, store: ObjectStore) -> list[LedgerCheckpoint]:
+    """The store's copies that `verify_chain` needs: the newest, and each whose row is gone."""
+    sizes = _stored_sizes(store)
+    if not sizes:
+        return []
+    rows = set(session.scalars(select(LedgerCheckpoint.tree_size)))
+    wanted = [size for size in sizes[:-1] if size not in rows] + [sizes[-1]]
+    return [_from_stored(key, read_bytes(store, key)) for key in map(checkpoint_key, wanted)]
+
+
+def verify_with_store(
+    session: Session,
+    *,
+    store: ObjectStore,
+    jwks: Mapping[str, Any],
+    retain_for: timedelta,
+    batch: int = _BATCH,
+) -> ChainReport:
+    """`verify_chain`, held to the store's locked checkpoints; copies any still pending first."""
+    publish_pending(session, store=store, jwks=jwks, retain_for=retain_for)
+    locked = locked_witnesses(session, store=store)
+    return ledger.verify_chain(session, batch=batch, jwks=jwks, locked=locked)
 
 
 # --- inclusion proofs -------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import hashlib
 import json
 import queue
 import threading
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -30,7 +30,7 @@ from sqlalchemy.types import TypeDecorator
 from archive.db import Base, UTCDateTime
 
 if TYPE_CHECKING:
-    from access.checkpoints import CheckpointAudit
+    from access.checkpoints import CheckpointAudit, LedgerCheckpoint
 
 GENESIS = "0" * 64
 _string = json.encoder.encode_basestring  # type: ignore[attr-defined]  # json.dumps's, unescaped
@@ -283,6 +283,10 @@ class ChainReport:
     first_bad_checkpoint: int | None = None
     checkpoint_reason: str | None = None
     signatures_checked: bool = False
+    # The newest checkpoint the archive store holds a locked copy of (what the database was
+    # held to), and the entries known to be gone at the end of the chain, first and last.
+    locked_checkpoint: int | None = None
+    missing_range: tuple[int, int] | None = None
 
     def as_json(self) -> dict[str, Any]:
         """The `ledger verify --json` and `GET /api/v1/ledger/verify` body."""
@@ -295,6 +299,8 @@ class ChainReport:
             "first_bad_checkpoint": self.first_bad_checkpoint,
             "checkpoint_reason": self.checkpoint_reason,
             "signatures_checked": self.signatures_checked,
+            "locked_checkpoint": self.locked_checkpoint,
+            "missing_range": list(self.missing_range) if self.missing_range else None,
         }
 
 
@@ -477,19 +483,27 @@ class _Walk:
 
 
 def verify_chain(
-    session: Session, *, batch: int = 20_000, jwks: Mapping[str, Any] | None = None
+    session: Session,
+    *,
+    batch: int = 20_000,
+    jwks: Mapping[str, Any] | None = None,
+    locked: Sequence[LedgerCheckpoint] = (),
 ) -> ChainReport:
     """Recompute every hash, link and checkpoint root; name the first bad entry and checkpoint.
 
     Each checkpoint's root is recomputed from the entries' contents, so an entry changed and
     re-hashed together with everything after it still fails the checkpoints covering it.
     Signatures are verified when a JWKS is given; without one only the signed claims are.
+    `locked` are checkpoints read back from the archive store: the chain must reach the newest,
+    and each must match its row or stand in for a row that is gone.
     """
     from access.checkpoints import CheckpointAudit  # that module builds on this one
 
-    audit = CheckpointAudit(session, jwks=jwks)
+    audit = CheckpointAudit(session, jwks=jwks, locked=locked)
     walk = _Walk(audit)
     walk.run(_entry_pages(session, batch=batch))
+    newest = max((copy.tree_size for copy in locked), default=0)
+    missing: tuple[int, int] | None = None
     if walk.broken is None:
         # Read now, not from the session's identity map: the head as last committed.
         query = select(LedgerHead.seq, LedgerHead.entry_hash).where(LedgerHead.id == 1)
@@ -503,6 +517,15 @@ def verify_chain(
         if walk.broken is None and (head is None or (head.seq, head.entry_hash) != (last, walk.previous)):
             upto = head.seq if head else "?"
             walk.broken = (walk.walked, last + 1, f"entries after {last} up to {upto} are missing")
+            missing = (last + 1, max(head.seq, newest)) if head else None
+        elif walk.broken is None and newest > last:
+            # A tail cut with the head moved back to match: only the locked copy remembers it.
+            walk.broken = (
+                walk.walked,
+                last + 1,
+                f"entries {last + 1}–{newest} are missing: the locked checkpoint at {newest} covers them",
+            )
+            missing = (last + 1, newest)
     broken = walk.broken
     failure = audit.finish()
     checkpoint_reason = f"checkpoint at {failure.tree_size} entries: {failure.reason}" if failure else None
@@ -516,4 +539,6 @@ def verify_chain(
         first_bad_checkpoint=failure.tree_size if failure else None,
         checkpoint_reason=checkpoint_reason,
         signatures_checked=jwks is not None,
+        locked_checkpoint=newest or None,
+        missing_range=missing,
     )

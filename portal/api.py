@@ -15,7 +15,6 @@ from pydantic import AwareDatetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from access import ledger
 from access.ledger import LedgerEntry
 from access.policy import Action, Decision, Resource, decide, enforce, record, require
 from access.policy import Denied as PolicyDenied
@@ -24,6 +23,7 @@ from archive import catalogue
 from archive.errors import Refused, UnknownBundle
 from archive.models import Bundle, CaseRecord
 from archive.service import get_bundle
+from portal import operations
 from portal.auth import (
     DB,
     INTERNAL,
@@ -298,7 +298,7 @@ def ledger_verify(request: Request, session: DB, caller: Caller) -> dict[str, An
         session.commit()
 
     try:
-        report = ledger.verify_chain(session, jwks=wired_of(request).keyring.jwks())
+        report = operations.verify_against_store(wired_of(request), session=session)
     except Exception as exc:
         session.rollback()
         ledgered("failed", {"error": type(exc).__name__})  # the walk did not finish

@@ -264,7 +264,8 @@ def trace(
 def ledger_verify(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
-    """Walk the hash chain and check every signed checkpoint; exit 1 naming the first bad one."""
+    """Walk the hash chain, check every signed checkpoint and hold the database to the newest
+    checkpoint locked in the archive store; exit 1 naming the first bad entry or missing range."""
     wired = _wired()
     with _errors():
         report = operations.verify_ledger(wired)
@@ -275,6 +276,8 @@ def ledger_verify(
         lines.append(f"ledger {report.checkpoint_reason}")
     if not lines:
         lines.append(f"ledger intact: {report.entries} entries, {report.checkpoints} checkpoints")
+    if report.locked_checkpoint is not None:
+        lines.append(f"held to the checkpoint at {report.locked_checkpoint} entries locked in the store")
     if report.checkpoints and not report.signatures_checked:
         lines.append("checkpoint signatures were not checked (no JWKS given)")
     _emit(as_json, report.as_json(), lines)

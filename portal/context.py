@@ -120,7 +120,12 @@ class Wired(PublicWired):
 def _database(settings: Settings) -> tuple[Engine, sessionmaker[Session]]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url)
-    migrate(engine)
+    if settings.resolved_migration_database_url == settings.resolved_database_url:
+        migrate(engine)
+    else:  # the apps' own role may not change the schema; its owner does
+        owner = make_engine(settings.resolved_migration_database_url)
+        migrate(owner)
+        owner.dispose()
     return engine, sessionmaker(engine, expire_on_commit=False)
 
 

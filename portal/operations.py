@@ -201,9 +201,19 @@ def reconcile(wired: Wired, *, grace: timedelta) -> list[tuple[str, str]]:
 
 
 def verify_ledger(wired: Wired) -> ledger.ChainReport:
-    """Walk the whole ledger chain and check every signed checkpoint."""
+    """Walk the whole ledger chain and check every signed checkpoint against the locked copies."""
     with wired.sessions() as session:
-        return ledger.verify_chain(session, jwks=wired.keyring.jwks())
+        return verify_against_store(wired, session=session)
+
+
+def verify_against_store(wired: Wired, *, session: Session) -> ledger.ChainReport:
+    """`checkpoints.verify_with_store` with this archive's store, keys and retention."""
+    return checkpoints.verify_with_store(
+        session,
+        store=wired.store,
+        jwks=wired.keyring.jwks(),
+        retain_for=wired.settings.checkpoint_retention,
+    )
 
 
 def checkpoint_ledger(wired: Wired, *, force: bool = False) -> checkpoints.LedgerCheckpoint | None:
@@ -222,7 +232,15 @@ def checkpoint_ledger(wired: Wired, *, force: bool = False) -> checkpoints.Ledge
         except IntegrityError:
             # Another process signed the same tree size a moment earlier; that one stands.
             session.rollback()
-            return None
+            made = None
+        # After the commit, so no copy is locked for a checkpoint that never was; a crash before
+        # this line leaves it to the next round (or verify) to copy.
+        checkpoints.publish_pending(
+            session,
+            store=wired.store,
+            jwks=wired.keyring.jwks(),
+            retain_for=wired.settings.checkpoint_retention,
+        )
     return made
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
-from pydantic import field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from archive.digests import parse_algorithms
@@ -20,6 +21,12 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("./var")
     database_url: str | None = None
+    # The schema owner's connection, for migrations only; the apps connect as roles that cannot
+    # alter tables or drop triggers (scripts/db_roles.sql). Unset: the same as `database_url`.
+    migration_database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("CASEVAULT_MIGRATE_DATABASE_URL", "migration_database_url"),
+    )
     store: str | None = None
     release_store: str | None = None
     digests: str = "sha256,sm3"
@@ -49,9 +56,12 @@ class Settings(BaseSettings):
     # JSON object: IdP group → "role [department=D] [clearance=G]", e.g.
     # {"archive-staff": "archivist", "legal-office": "supervisor department=legal clearance=secret"}
     oidc_role_map: dict[str, str] = {}
-    # Ledger checkpoints (signed Merkle tree heads): every N entries or M minutes.
-    checkpoint_every_entries: int = 1000
-    checkpoint_every_minutes: int = 60
+    # Ledger checkpoints (signed Merkle tree heads): every N entries or M minutes. What came after
+    # the newest one is all a database owner could cut unseen (docs/ledger.md weighs the cost).
+    checkpoint_every_entries: int = 100
+    checkpoint_every_minutes: int = 5
+    # How long each checkpoint's copy stays locked in the archive store.
+    checkpoint_retention_years: int = 30
 
     @field_validator("digests")
     @classmethod
@@ -68,6 +78,16 @@ class Settings(BaseSettings):
     def resolved_database_url(self) -> str:
         """The configured database, or SQLite in the data dir."""
         return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'casevault.db'}"
+
+    @property
+    def resolved_migration_database_url(self) -> str:
+        """The database as its owner, for migrations: the migration URL, or the usual one."""
+        return self.migration_database_url or self.resolved_database_url
+
+    @property
+    def checkpoint_retention(self) -> timedelta:
+        """The lock on each checkpoint's copy in the store, in days (leap days averaged in)."""
+        return timedelta(days=round(365.2425 * self.checkpoint_retention_years))
 
     @property
     def release_store_url(self) -> str:

@@ -21,7 +21,9 @@ from sqlalchemy.exc import DBAPIError
 from access import checkpoints, ledger
 from access.checkpoints import LedgerCheckpoint, LedgerTampered, TreeBuilder
 from access.ledger import LedgerEntry, LedgerHead
+from archive.errors import ObjectMissing
 from archive.seal import Keyring
+from archive.store import put_bytes
 from portal import operations
 from portal.context import Wired
 from tests.conftest import append_entries
@@ -269,10 +271,18 @@ def _drop_entry_triggers(conn: Any) -> None:
         conn.execute(text("DROP TRIGGER ledger_entries_no_delete"))
 
 
+def _drop_head_triggers(conn: Any) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("ALTER TABLE ledger_head DISABLE TRIGGER ledger_head_forward_only"))
+    else:
+        conn.execute(text("DROP TRIGGER ledger_head_no_rewind"))
+
+
 def _rewrite_from(wired: Wired, seq: int, *, actor: str) -> None:
     """An insider edits one entry and re-hashes it and every later one, and the head: a clean chain."""
     with wired.engine.begin() as conn:
         _drop_entry_triggers(conn)
+        _drop_head_triggers(conn)
     with wired.sessions() as session:
         rows = list(
             session.scalars(select(LedgerEntry).where(LedgerEntry.seq >= seq).order_by(LedgerEntry.seq))
@@ -303,7 +313,7 @@ def test_a_checkpoint_every_n_entries_or_m_minutes(wired: Wired) -> None:
     assert _maybe(wired, now=T0 + timedelta(days=1)) is None  # nothing new, nothing signed
     _append(wired, 1)
     wired.clock = lambda: T0 + timedelta(minutes=61)
-    assert operations.checkpoint_ledger(wired) is None  # settings: every 1000 entries or 60 minutes
+    assert operations.checkpoint_ledger(wired) is None  # settings: every 100 entries or 5 minutes
     forced = operations.checkpoint_ledger(wired, force=True)
     assert forced is not None and forced.tree_size == 13
     assert _sizes(wired) == [5, 10, 12, 13]
@@ -438,6 +448,7 @@ def test_deleted_entries_fail_the_checkpoints_covering_them(wired: Wired) -> Non
     _maybe(wired, every=4)
     with wired.engine.begin() as conn:
         _drop_entry_triggers(conn)
+        _drop_head_triggers(conn)
         conn.execute(text("DELETE FROM ledger_entries WHERE seq = 8"))
         conn.execute(
             text(
@@ -595,3 +606,77 @@ def test_standalone_script_verifies_a_proof_from_the_api(portal: Any, tmp_path: 
     result = _run_script(proof_file, "--jwks", strangers)
     assert result.returncode == 1 and "not in the JWKS" in result.stdout
     assert _run_script(tmp_path / "missing.json", "--jwks", jwks_file).returncode == 1
+
+
+# --- the locked copies in the archive store --------------------------------------------------
+
+
+def _crash(*args: Any, **kwargs: Any) -> None:
+    raise RuntimeError("the process died here")
+
+
+def _copied(wired: Wired) -> list[int]:
+    """Tree sizes whose copy in the store is locked."""
+    found = []
+    for size in _sizes(wired):
+        key = checkpoints.checkpoint_key(size)
+        try:
+            locked = wired.store.retained_until(key, version_id=wired.store.current_version(key))
+        except ObjectMissing:
+            continue
+        if locked is not None:
+            found.append(size)
+    return found
+
+
+@_sqlite
+def test_a_crash_between_commit_and_copy_is_repaired_by_the_next_verify_or_checkpoint(
+    wired: Wired, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _append(wired, 4)
+    with monkeypatch.context() as crashing:
+        crashing.setattr(checkpoints, "publish_pending", _crash)
+        with pytest.raises(RuntimeError):
+            operations.checkpoint_ledger(wired, force=True)
+    assert _sizes(wired) == [4] and _copied(wired) == []  # committed, never copied
+    report = operations.verify_ledger(wired)
+    assert report.intact and report.locked_checkpoint == 4 and _copied(wired) == [4]
+
+    _append(wired, 3)
+    with monkeypatch.context() as crashing:
+        crashing.setattr(checkpoints, "publish_pending", _crash)
+        with pytest.raises(RuntimeError):
+            operations.checkpoint_ledger(wired, force=True)
+    _append(wired, 2)
+    assert operations.checkpoint_ledger(wired, force=True) is not None
+    assert _copied(wired) == [4, 7, 9]  # the next checkpoint copied the one the crash left
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_copy_written_but_not_yet_locked_is_locked_on_the_next_round(
+    wired: Wired, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _append(wired, 3)
+    with monkeypatch.context() as crashing:
+        crashing.setattr(wired.store, "apply_retention", _crash)
+        with pytest.raises(RuntimeError):
+            operations.checkpoint_ledger(wired, force=True)
+    key = checkpoints.checkpoint_key(3)
+    assert wired.store.retained_until(key, version_id=wired.store.current_version(key)) is None
+    assert operations.checkpoint_ledger(wired) is None  # nothing new to sign, but the copy is finished
+    assert _sizes(wired) == _copied(wired) == [3]
+    assert operations.verify_ledger(wired).intact
+
+
+@_sqlite
+def test_a_copy_that_differs_from_its_row_is_refused_and_named(wired: Wired) -> None:
+    _append(wired, 2)
+    with wired.sessions() as session:
+        made = checkpoints.maybe_checkpoint(
+            session, keyring=wired.keyring, every_entries=1, every_minutes=60, now=T0
+        )
+        assert made is not None
+        session.commit()
+    put_bytes(wired.store, checkpoints.checkpoint_key(2), b'{"tree_size": 2}', tags={})  # planted first
+    with pytest.raises(LedgerTampered, match=r"ledger/checkpoints/2\.json: the locked copy differs"):
+        operations.verify_ledger(wired)
