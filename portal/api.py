@@ -19,11 +19,11 @@ from sqlalchemy.orm import Session
 
 from access import ledger
 from access.ledger import LedgerEntry
-from access.policy import Action, Decision, Resource, decide, enforce, record, require
+from access.policy import Action, Context, Decision, Resource, Subject, decide, enforce, record, require
 from access.policy import Denied as PolicyDenied
 from access.retrieval import Conflict, NotFound
 from archive import catalogue
-from archive.errors import Refused, UnknownBundle
+from archive.errors import ObjectMissing, Refused, StoreUnavailable, UnknownBundle
 from archive.models import Bundle, CaseRecord
 from archive.service import get_bundle
 from portal.auth import (
@@ -84,6 +84,43 @@ def guard(
     if not decision.allowed:
         raise Denied(decision)
     return decision
+
+
+@contextlib.contextmanager
+def ledgered_read(
+    session: Session,
+    *,
+    subject: Subject,
+    action: Action,
+    resource: Resource,
+    context: Context,
+    decision: Decision,
+) -> Iterator[None]:
+    """Ledger an allowed read with how opening it went, committed before a byte leaves: `allowed`,
+    `damaged` (the store lacks the object), `unavailable` (the store is down) or `failed`."""
+    outcome = "allowed"
+    try:
+        yield
+    except ObjectMissing:
+        outcome = "damaged"
+        raise
+    except StoreUnavailable:
+        outcome = "unavailable"
+        raise
+    except Exception:
+        outcome = "failed"
+        raise
+    finally:
+        record(
+            session,
+            subject=subject,
+            action=action,
+            resource=resource,
+            context=context,
+            decision=decision,
+            outcome=outcome,
+        )
+        session.commit()
 
 
 def bundle_or_404(session: Session, bundle_id: str) -> Bundle:
@@ -204,20 +241,25 @@ def record_content(
     record, stored = found
     wanted = wanted_range(request.headers.get("range"), stored.size)
     action = Action.record_original if download else Action.record_view
-    guard(request, session, caller, action, record_resource(bundle, record))
+    resource, context = record_resource(bundle, record), policy_context(request, session, caller)
+    with service_errors():
+        decision = require(session, subject=caller.subject, action=action, resource=resource, context=context)
     name = PurePosixPath(stored.path).name
     store = wired_of(request).store
-    return stream_object(
-        functools.partial(store.read, stored.key, version_id=stored.version_id),
-        size=stored.size,
-        wanted=wanted,
-        media_type=mimetypes.guess_type(name)[0] or "application/octet-stream",
-        headers={
-            "ETag": f'"{bundle.seal_digest}.{record.record_id}"',
-            "Cache-Control": "private, no-store",
-            "Content-Disposition": disposition("attachment" if download else "inline", name),
-        },
-    )
+    with ledgered_read(
+        session, subject=caller.subject, action=action, resource=resource, context=context, decision=decision
+    ):
+        return stream_object(
+            functools.partial(store.read, stored.key, version_id=stored.version_id),
+            size=stored.size,
+            wanted=wanted,
+            media_type=mimetypes.guess_type(name)[0] or "application/octet-stream",
+            headers={
+                "ETag": f'"{bundle.seal_digest}.{record.record_id}"',
+                "Cache-Control": "private, no-store",
+                "Content-Disposition": disposition("attachment" if download else "inline", name),
+            },
+        )
 
 
 def _entry_json(entry: LedgerEntry) -> dict[str, Any]:

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     # Ledger checkpoints (signed Merkle tree heads): every N entries or M minutes.
     checkpoint_every_entries: int = 1000
     checkpoint_every_minutes: int = 60
+    # Request bodies: JSON and forms, and the routes that take files (redacted copies).
+    body_limit_bytes: int = 1 << 20
+    upload_limit_bytes: int = 2 << 30
 
     @field_validator("digests")
     @classmethod
