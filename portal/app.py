@@ -117,7 +117,8 @@ def _failed(request: Request, exc: Exception) -> Response:
 
 def _crashed(request: Request, exc: Exception) -> Response:
     # Anything else: Starlette logs the traceback after this answer; the caller sees no trace.
-    return answer(request, 500, "internal error; it has been logged")
+    # This answer leaves from outside the other middleware, so it brings the headers itself.
+    return answer(request, 500, "internal error; it has been logged", SECURITY_HEADERS)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
