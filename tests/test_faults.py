@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import dataclasses
 import socket
+import threading
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from fastapi.testclient import TestClient
@@ -57,6 +59,13 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def redirect(monkeypatch: pytest.MonkeyPatch, store: S3Store, endpoint: str) -> None:
+    """Send the store's requests to another endpoint (same bucket, same keys)."""
+    at = store.location
+    url = f"s3://{at.access_key}:{at.secret_key}@{endpoint}/{at.bucket}?secure=false"
+    monkeypatch.setattr(store, "client", S3Store(url).client)
+
+
 @pytest.fixture
 def store_down(portal: Portal, monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
     """Take the archive store away from under the running app."""
@@ -67,10 +76,7 @@ def store_down(portal: Portal, monkeypatch: pytest.MonkeyPatch) -> Callable[[], 
             (store.root / "objects").rename(store.root / "objects.unmounted")
             return
         assert isinstance(store, S3Store)
-        location = store.location
-        gone = dataclasses.replace(location, endpoint=f"127.0.0.1:{closed_port()}")
-        url = f"s3://{gone.access_key}:{gone.secret_key}@{gone.endpoint}/{gone.bucket}?secure=false"
-        monkeypatch.setattr(store, "client", S3Store(url).client)
+        redirect(monkeypatch, store, f"127.0.0.1:{closed_port()}")
 
     return take_away
 
@@ -233,3 +239,46 @@ def test_an_unexpected_failure_is_an_html_500_for_pages_and_json_for_the_api(
     assert page.status_code == 500 and page.headers["content-type"].startswith("text/html")
     assert "系统出错" in page.text and "secret" not in page.text and "Traceback" not in page.text
     assert page.headers["x-content-type-options"] == "nosniff"
+
+
+class _Failing(BaseHTTPRequestHandler):
+    """An S3 endpoint that answers every request with the status in the server's `status`."""
+
+    def _fail(self) -> None:
+        status = self.server.status  # type: ignore[attr-defined]
+        body = b"" if status != 500 else b"<Error><Code>InternalError</Code><Message>x</Message></Error>"
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Type", "application/xml")
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_HEAD = do_PUT = do_POST = _fail
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def failing_s3() -> Iterator[ThreadingHTTPServer]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Failing)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("store_url", ["s3"], indirect=True)
+@pytest.mark.parametrize("status", [500, 503])
+def test_an_s3_server_error_is_the_store_down(
+    portal: Portal, monkeypatch: pytest.MonkeyPatch, failing_s3: ThreadingHTTPServer, status: int
+) -> None:
+    failing_s3.status = status  # type: ignore[attr-defined]
+    store = portal.wired.store
+    assert isinstance(store, S3Store)
+    headers = portal.as_role("archivist")
+    redirect(monkeypatch, store, f"127.0.0.1:{failing_s3.server_port}")
+    response = portal.client.get(content(portal, "d1"), headers=headers)
+    assert response.status_code == 503 and response.headers["retry-after"] == "30"
+    assert last_read(portal).outcome == "unavailable"
