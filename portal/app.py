@@ -9,12 +9,13 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Literal
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.utils import is_body_allowed_for_status_code
 from sqlalchemy.exc import DataError, OperationalError, StatementError
+from starlette.exceptions import HTTPException
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from archive.errors import ArchiveError, ObjectMissing, Refused, StoreUnavailable, UnknownBundle
@@ -122,6 +123,7 @@ def _crashed(request: Request, exc: Exception) -> Response:
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
+    # Starlette's own (an unknown path, a wrong method) as well as those the routes raise.
     assert isinstance(exc, HTTPException)
     if wants_page(request) and is_body_allowed_for_status_code(exc.status_code):
         return answer(request, exc.status_code, exc.detail, exc.headers)

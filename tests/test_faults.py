@@ -282,3 +282,15 @@ def test_an_s3_server_error_is_the_store_down(
     response = portal.client.get(content(portal, "d1"), headers=headers)
     assert response.status_code == 503 and response.headers["retry-after"] == "30"
     assert last_read(portal).outcome == "unavailable"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("store_url", ["file"], indirect=True)
+def test_an_unknown_address_is_a_page_for_browsers_and_json_for_the_api(portal: Portal) -> None:
+    page = portal.client.get("/no/such/page", headers=BROWSER)
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert "未找到" in page.text
+    public = portal.client.get("/public/no/such/page", headers=BROWSER)
+    assert public.status_code == 404 and "未找到" in public.text and "public.css" in public.text
+    api = portal.client.get("/api/v1/no/such", headers=BROWSER)
+    assert api.status_code == 404 and api.json() == {"detail": "Not Found"}
