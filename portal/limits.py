@@ -45,7 +45,7 @@ class BodyLimits:
 
     def of(self, path: str) -> int | None:
         """The limit for a request path (relative to the app), or None where a mounted app decides."""
-        if path.startswith(self.mounted):
+        if any(path == mount or path.startswith(f"{mount}/") for mount in self.mounted):
             return None
         return self.upload if any(p.fullmatch(path) for p in self.uploads) else self.body
 
