@@ -1,4 +1,4 @@
-"""API bearer tokens: short-lived JWTs, HS256 pinned, issuer and audience checked."""
+"""API bearer tokens: short-lived JWTs, HS256 pinned, every claim required and type-checked."""
 
 from __future__ import annotations
 
@@ -10,6 +10,13 @@ from jose import jwt
 from jose.exceptions import JOSEError
 
 ALGORITHM = "HS256"  # pinned: the header's alg is never trusted
+# Clock skew allowed for `iat` between the signing and the verifying host.
+SKEW_SECONDS = 60
+# The library's own claim checks let a token without `aud` through and take `exp` as any type;
+# the claims are checked here instead, all of them, after the signature.
+_NO_LIBRARY_CLAIM_CHECKS = {
+    f"verify_{name}": False for name in ("aud", "iat", "exp", "nbf", "iss", "sub", "jti", "at_hash")
+}
 
 
 class TokenInvalid(ValueError):
@@ -39,22 +46,33 @@ def issue(*, settings: TokenSettings, username: str, token_version: int, now: da
     return jwt.encode(claims, settings.secret, algorithm=ALGORITHM)
 
 
+def _claim(claims: dict[str, Any], name: str, kind: type) -> Any:
+    value = claims.get(name)
+    # bool is an int to Python, never to a token: `"exp": true` is malformed.
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise TokenInvalid(f"claim {name!r} is missing or not {'an integer' if kind is int else 'a string'}")
+    return value
+
+
 def read(token: str, *, settings: TokenSettings, now: datetime) -> dict[str, Any]:
-    """Verify signature, algorithm, issuer, audience and expiry; returns the claims."""
+    """Verify signature and algorithm, then issuer, audience, subject, version, issue time and
+    expiry, each present and of its type; returns the claims."""
     try:
         header = jwt.get_unverified_header(token)
         if header.get("alg") != ALGORITHM:
             raise TokenInvalid(f"algorithm {header.get('alg')!r} is not accepted")
-        claims = jwt.decode(
-            token,
-            settings.secret,
-            algorithms=[ALGORITHM],
-            audience=settings.audience,
-            issuer=settings.issuer,
-            options={"verify_exp": False, "require_exp": True, "require_sub": True},
-        )
-    except JOSEError as exc:
-        raise TokenInvalid(str(exc)) from exc
-    if claims["exp"] <= now.timestamp():
+        claims = jwt.decode(token, settings.secret, algorithms=[ALGORITHM], options=_NO_LIBRARY_CLAIM_CHECKS)
+    except (JOSEError, ValueError, TypeError) as exc:  # malformed input of any shape is a bad token
+        raise TokenInvalid(str(exc) or exc.__class__.__name__) from exc
+    if _claim(claims, "iss", str) != settings.issuer:
+        raise TokenInvalid("token is from another issuer")
+    if _claim(claims, "aud", str) != settings.audience:
+        raise TokenInvalid("token is for another audience")
+    if not _claim(claims, "sub", str):
+        raise TokenInvalid("claim 'sub' is empty")
+    _claim(claims, "tv", int)
+    if _claim(claims, "iat", int) > now.timestamp() + SKEW_SECONDS:
+        raise TokenInvalid("token is issued in the future")
+    if _claim(claims, "exp", int) <= now.timestamp():
         raise TokenInvalid("token has expired")
     return claims

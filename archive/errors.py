@@ -14,7 +14,8 @@ class DepositRefused(Refused):
 
 
 class StoreUnavailable(ArchiveError):
-    """The object store cannot be reached; the caller may retry later."""
+    """The object store cannot be reached (or answers with its own failure); the caller may retry
+    later. The message is for the log: it may name the store and the key."""
 
 
 class ObjectExists(ArchiveError):
@@ -22,7 +23,8 @@ class ObjectExists(ArchiveError):
 
 
 class ObjectMissing(ArchiveError):
-    """A key (or version) that the store does not hold."""
+    """A key (or version) that the store does not hold while the store itself answers: the bundle
+    that references it is damaged. The message names the key, so it is for the log only."""
 
 
 class UnknownBundle(Refused):

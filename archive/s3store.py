@@ -18,7 +18,7 @@ from xml.etree import ElementTree
 import urllib3
 from minio import Minio
 from minio.commonconfig import COMPLIANCE, Tags
-from minio.error import S3Error
+from minio.error import S3Error, ServerError
 from minio.helpers import genheaders
 from minio.retention import Retention
 
@@ -26,7 +26,9 @@ from archive.errors import ObjectExists, ObjectMissing, StoreUnavailable
 from archive.store import CHUNK, ObjectInfo, ObjectWriter
 
 MIN_PART = 5 << 20
-_NOT_FOUND = {"NoSuchKey", "NoSuchVersion", "NoSuchBucket", "ResourceNotFound"}
+_NOT_FOUND = {"NoSuchKey", "NoSuchVersion", "ResourceNotFound"}
+# A bucket that is gone is the store misconfigured or not yet restored, not one damaged bundle.
+_STORE_DOWN = {"NoSuchBucket", "ServiceUnavailable", "SlowDown", "InternalError"}
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,11 @@ def _s3_call(what: str) -> Iterator[None]:
     except S3Error as exc:
         if exc.code in _NOT_FOUND:
             raise ObjectMissing(f"{what}: not in the store ({exc.code})") from exc
+        if exc.code in _STORE_DOWN or (exc.response is not None and exc.response.status >= 500):
+            raise StoreUnavailable(f"object store failed while {what} ({exc.code})") from exc
         raise
+    except ServerError as exc:  # a 5xx without an S3 error document
+        raise StoreUnavailable(f"object store failed while {what} (HTTP {exc.status_code})") from exc
     except (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError) as exc:
         raise StoreUnavailable(f"object store unreachable while {what}") from exc
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from archive.errors import ObjectExists, ObjectMissing
+from archive.errors import ArchiveError, ObjectExists, ObjectMissing, StoreUnavailable
 
 CHUNK = 1 << 20
 
@@ -186,11 +186,19 @@ class FileStore:
                 os.fsync(out.fileno())
         os.replace(tmp, path)
 
+    def _unreadable(self, key: str, exc: OSError) -> ArchiveError:
+        """A missing file is a missing object only while the store's folders are there; without
+        them (an unmounted volume, a moved folder) or on any other I/O error the store is down."""
+        mounted = (self.root / "objects").is_dir() and (self.root / "meta").is_dir()
+        if isinstance(exc, FileNotFoundError) and mounted:
+            return ObjectMissing(f"{key}: not in the store")
+        return StoreUnavailable(f"{self.url}: cannot read {key} ({exc.__class__.__name__})")
+
     def _meta(self, key: str) -> dict[str, object]:
         try:
             return json.loads(self._meta_path(key).read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise ObjectMissing(f"{key}: not in the store") from exc
+        except OSError as exc:
+            raise self._unreadable(key, exc) from exc
 
     def open_writer(self, key: str, *, tags: Mapping[str, str]) -> ObjectWriter:
         if self.object_path(key).exists():
@@ -202,8 +210,8 @@ class FileStore:
     ) -> Iterator[bytes]:
         try:
             handle = self.object_path(key).open("rb")
-        except FileNotFoundError as exc:
-            raise ObjectMissing(f"{key}: not in the store") from exc
+        except OSError as exc:
+            raise self._unreadable(key, exc) from exc
         with handle:
             handle.seek(start)
             remaining = length
@@ -216,8 +224,10 @@ class FileStore:
                 yield chunk
 
     def current_version(self, key: str) -> str | None:
-        if not self.object_path(key).exists():
-            raise ObjectMissing(f"{key}: not in the store")
+        try:
+            self.object_path(key).stat()
+        except OSError as exc:
+            raise self._unreadable(key, exc) from exc
         return None
 
     def apply_retention(self, key: str, *, version_id: str | None, until: datetime) -> None:

@@ -12,6 +12,7 @@ at, and every delivery is ledgered as what it was.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import mimetypes
 import shutil
@@ -32,7 +33,7 @@ from access.copies import Copy, Source, Stamp
 from access.copy_jobs import Busy, CopyJob, CopyJobs
 from access.policy import Action, Context, Decision, Resource, decide, record, require
 from access.renditions import Renditions, holder_key
-from archive.errors import ArchiveError
+from archive.errors import ArchiveError, ObjectMissing, StoreUnavailable
 from archive.models import Bundle, BundleFile, CaseRecord
 from portal.auth import Principal, policy_context, wired_of
 from portal.ranges import content_headers, stream_object, wanted_range
@@ -120,35 +121,58 @@ def _original(
     download: bool,
 ) -> Response:
     wanted, unsatisfiable, noted = _asked(request, stored.size)
-    record(
+    name = PurePosixPath(stored.path).name
+    media_type, shown = content_headers(
+        mimetypes.guess_type(name)[0] or "application/octet-stream", name, download=download
+    )
+    store = wired_of(request).store
+    with _ledgered_read(
         session,
         subject=caller.subject,
         action=action,
         resource=resource,
         context=context,
         decision=decision,
-        outcome="unsatisfiable" if unsatisfiable else None,
         detail={"original": True, **noted},
-    )
-    session.commit()
-    if unsatisfiable:
-        raise unsatisfiable
-    name = PurePosixPath(stored.path).name
-    media_type, shown = content_headers(
-        mimetypes.guess_type(name)[0] or "application/octet-stream", name, download=download
-    )
-    store = wired_of(request).store
-    return stream_object(
-        functools.partial(store.read, stored.key, version_id=stored.version_id),
-        size=stored.size,
-        wanted=wanted,
-        media_type=media_type,
-        headers={
-            "ETag": f'"{bundle.seal_digest}.{record_.record_id}"',
-            "Cache-Control": "private, no-store",
-            **shown,
-        },
-    )
+    ) as outcome:
+        if unsatisfiable:
+            outcome[0] = "unsatisfiable"
+            raise unsatisfiable
+        return stream_object(  # opens the object, so a damaged or absent store is ledgered as such
+            functools.partial(store.read, stored.key, version_id=stored.version_id),
+            size=stored.size,
+            wanted=wanted,
+            media_type=media_type,
+            headers={
+                "ETag": f'"{bundle.seal_digest}.{record_.record_id}"',
+                "Cache-Control": "private, no-store",
+                **shown,
+            },
+        )
+
+
+def _store_outcome(exc: BaseException) -> str:
+    """How a read of the store went wrong, as the ledger says it."""
+    if isinstance(exc, ObjectMissing):
+        return "damaged"
+    return "unavailable" if isinstance(exc, StoreUnavailable) else "failed"
+
+
+@contextlib.contextmanager
+def _ledgered_read(session: Session, **entry: Any) -> Iterator[list[str]]:
+    """Ledger an allowed read with its true outcome — `allowed`, `damaged` (the store lacks the
+    object), `unavailable` (the store is down) or `failed` — committed before a byte leaves. The
+    body may set another outcome in the list it is given."""
+    outcome = ["allowed"]
+    try:
+        yield outcome
+    except Exception as exc:
+        if outcome[0] == "allowed":
+            outcome[0] = _store_outcome(exc)
+        raise
+    finally:
+        record(session, outcome=outcome[0], **entry)
+        session.commit()
 
 
 def _file_chunks(path: Path, start: int = 0, length: int | None = None) -> Iterator[bytes]:
@@ -190,8 +214,19 @@ def _stamped_pdf(
             action=Action.record_view,
         )
         session.commit()
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(workdir, ignore_errors=True)
+        if isinstance(exc, ObjectMissing | StoreUnavailable):  # the sealed PDF could not be read
+            record(
+                session,
+                subject=caller.subject,
+                action=Action.record_view,
+                outcome=_store_outcome(exc),
+                resource=resource,
+                decision=decision,
+                context=context,
+            )
+            session.commit()
         raise
     media_type, shown = content_headers(copy.media_type, PurePosixPath(stored.path).name, download=False)
     headers = {

@@ -210,13 +210,35 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "error.title.401": ("需要登录", "Sign-in needed"),
     "error.title.403": ("无法查阅", "Access refused"),
     "error.title.404": ("未找到", "Not found"),
+    "error.title.409": ("案卷已损坏", "Case file damaged"),
+    "error.title.413": ("提交的内容过大", "Request too large"),
     "error.title.422": ("输入有误", "Invalid input"),
+    "error.title.500": ("系统出错", "Internal error"),
+    "error.title.503": ("服务暂时不可用", "Temporarily unavailable"),
     "error.title.other": ("出错了", "Something went wrong"),
     "error.404": (
         "没有这个案卷或记录，或者您无权知道它的存在。",
         "No such case file or record, or you may not know of it.",
     ),
+    "error.409": (
+        "存储中缺少这份案卷的文件。请档案管理员运行下面的校验命令，查明并修复损坏的部分。",
+        "A file of this case is missing from the store. Ask an archivist to run the check below, "
+        "which names what is damaged.",
+    ),
+    "error.413": (
+        "提交的内容超过了允许的大小，未被接收。请缩小后重新提交。",
+        "What was sent is larger than allowed and was not accepted. Make it smaller and send it again.",
+    ),
     "error.422": ("请检查地址或表单中的内容。", "Check the address or the form."),
+    "error.500": (
+        "系统内部出错，已记入日志；您的操作没有被部分保存。",
+        "Something failed inside the system; it has been logged. Nothing was half-saved.",
+    ),
+    "error.503": (
+        "数据库或存储服务暂时无法访问，请稍后再试；您的操作没有被部分保存。",
+        "The database or storage is unavailable for a moment; please try again shortly. "
+        "Nothing was half-saved.",
+    ),
     "error.back": ("返回首页", "Back to the start page"),
     # ledger
     "ledger.title": ("访问台账", "Access ledger"),
@@ -307,6 +329,8 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "outcome.denied": ("拒绝", "denied"),
     "outcome.ok": ("成功", "ok"),
     "outcome.failed": ("失败", "failed"),
+    "outcome.damaged": ("文件缺失", "damaged"),
+    "outcome.unavailable": ("存储不可用", "unavailable"),
     # public portal
     "public.title": ("音像记录的执法活动清单", "Enforcement activities recorded on camera"),
     "public.lead": (

@@ -39,7 +39,7 @@ LOGIN_CSRF_COOKIE = "csrf_login"
 LOGIN_CSRF_AGE = 3600
 ACTIVITY_DAYS = 30
 LEDGER_PAGE = 100
-OUTCOMES = ("allowed", "denied", "ok", "failed")
+OUTCOMES = ("allowed", "denied", "ok", "failed", "damaged", "unavailable")
 LEDGER_ACTIONS = (*(a.value for a in Action), "auth.login", "auth.session_start", "user.create")
 
 

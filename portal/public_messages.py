@@ -393,7 +393,9 @@ PUBLIC_MESSAGES: dict[str, tuple[str, str]] = {
     "public.error.404": ("未找到", "Not found"),
     "public.error.409": ("当前状态下不能办理", "Not possible now"),
     "public.error.416": ("请求的范围无效", "Range not satisfiable"),
+    "public.error.413": ("提交的内容过大", "Request too large"),
     "public.error.422": ("输入有误", "Invalid input"),
+    "public.error.500": ("系统出错", "Internal error"),
     "public.error.503": ("服务暂时不可用", "Temporarily unavailable"),
     "public.error.other": ("出错了", "Something went wrong"),
     "public.error.404.desc": (
@@ -404,7 +406,15 @@ PUBLIC_MESSAGES: dict[str, tuple[str, str]] = {
         "申请当前的办理状态不允许这一步，请刷新申请页面查看最新状态。",
         "The request's current state does not allow this step; reload its page to see where it stands.",
     ),
+    "public.error.413.desc": (
+        "提交的内容超过了允许的大小，未被接收。请缩小后重新提交。",
+        "What was sent is larger than allowed and was not accepted. Make it smaller and send it again.",
+    ),
     "public.error.422.desc": ("请检查地址或表单中的内容。", "Check the address or the form."),
+    "public.error.500.desc": (
+        "系统内部出错，已记入日志；您的操作没有被部分保存。",
+        "Something failed inside the system; it has been logged. Nothing was half-saved.",
+    ),
     "public.error.503.desc": (
         "数据库或存储服务暂时无法访问，请稍后再试；您的操作没有被部分保存。",
         "The database or storage is unavailable for a moment; please try again shortly. "

@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     checkpoint_every_minutes: int = 5
     # How long each checkpoint's copy stays locked in the archive store.
     checkpoint_retention_years: int = 30
+    # Request bodies: JSON and forms, and the routes that take files (redacted copies).
+    body_limit_bytes: int = 1 << 20
+    upload_limit_bytes: int = 2 << 30
 
     @field_validator("digests")
     @classmethod

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import logging
 import time
@@ -37,10 +39,43 @@ def _claims(**override) -> dict:
     }
 
 
+def _without(*names: str) -> dict:
+    return {name: value for name, value in _claims().items() if name not in names}
+
+
+def _signed_payload(payload: str, secret: str) -> str:
+    """A correctly signed HS256 token whose payload is any JSON text (not necessarily an object)."""
+    encoded = base64.urlsafe_b64encode(payload.encode()).rstrip(b"=").decode()
+    signing_input = f"{_b64({'alg': 'HS256', 'typ': 'JWT'})}.{encoded}"
+    mac = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+
+
 def _forged_tokens(secret: str) -> dict[str, str]:
     good = jwt.encode(_claims(), secret, algorithm="HS256")
     head, _body, sig = good.split(".")
+    signed = {
+        # Each needs the secret, and each is refused anyway: every claim the code reads is required.
+        "no-audience": _without("aud"),
+        "no-issuer": _without("iss"),
+        "no-subject": _without("sub"),
+        "no-expiry": _without("exp"),
+        "no-issued-at": _without("iat"),
+        "no-token-version": _without("tv"),
+        "audience-list": _claims(aud=["casevault-internal"]),
+        "expiry-as-string": _claims(exp=str(int(time.time()) + 600)),
+        "expiry-as-bool": _claims(exp=True),
+        "expiry-as-float-nan": _claims(exp=float("nan")),
+        "issued-at-as-string": _claims(iat="yesterday"),
+        "issued-in-the-future": _claims(iat=int(time.time()) + 3600),
+        "subject-as-number": _claims(sub=7),
+        "subject-empty": _claims(sub=""),
+        "token-version-as-string": _claims(tv="1"),
+    }
     return {
+        **{kind: jwt.encode(claims, secret, algorithm="HS256") for kind, claims in signed.items()},
+        "payload-a-list": _signed_payload("[1, 2]", secret),
+        "payload-not-json": _signed_payload("{not json", secret),
         "alg-none": f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(_claims())}.",
         "alg-HS512": jwt.encode(_claims(), secret, algorithm="HS512"),
         "wrong-key": jwt.encode(_claims(), "not-the-secret-" * 4, algorithm="HS256"),
