@@ -19,7 +19,17 @@ from sqlalchemy.orm import Session
 
 from access import ledger
 from access.ledger import LedgerEntry
-from access.policy import Action, Decision, Resource, decide, enforce, record, require
+from access.policy import (
+    Action,
+    Decision,
+    Resource,
+    collection,
+    decide,
+    enforce,
+    record,
+    require,
+    resource_of,
+)
 from access.policy import Denied as PolicyDenied
 from access.retrieval import Conflict, NotFound
 from archive import catalogue
@@ -35,10 +45,13 @@ from portal.auth import (
     policy_context,
     wired_of,
 )
+from portal.i18n import translate
 from portal.params import SeqBelow
 from portal.ranges import disposition, stream_object, wanted_range
 
 router = APIRouter(prefix="/api/v1", tags=["internal"])
+# What stands for a title above the caller's clearance; pages show it in the reader's language.
+WITHHELD_TITLE = translate("zh", "withheld.title")
 
 
 class Denied(HTTPException):
@@ -94,11 +107,9 @@ def bundle_or_404(session: Session, bundle_id: str) -> Bundle:
         raise HTTPException(404, "no such bundle") from exc
 
 
-def record_resource(bundle: Bundle, record: CaseRecord) -> Resource:
-    """The policy's view of one record."""
-    return Resource(
-        "record", bundle.case.case_no, bundle.id, record.record_id, record.classification, record.grade
-    )
+def above_clearance(decision: Decision) -> bool:
+    """Refused for clearance alone: the material may be listed, its title and findings withheld."""
+    return not decision.allowed and decision.rule == "clearance"
 
 
 def visible_records(
@@ -109,7 +120,7 @@ def visible_records(
     return [
         r
         for r in bundle.records
-        if decide(caller.subject, Action.bundle_read, record_resource(bundle, r), context).allowed
+        if decide(caller.subject, Action.bundle_read, resource_of(bundle, r), context).allowed
     ]
 
 
@@ -127,17 +138,21 @@ def token(
 @router.get("/cases")
 def cases(request: Request, session: DB, caller: Caller, q: str | None = None) -> dict[str, Any]:
     """Cases the caller may know of: metadata only."""
-    guard(request, session, caller, Action.case_list, Resource("catalogue"))
+    guard(request, session, caller, Action.case_list, collection("catalogue"))
     context = policy_context(request, session, caller)
     found = []
     for case, bundle in catalogue.search_cases(session, q=q):
-        resource = Resource("bundle", case.case_no, bundle.id)
-        if not decide(caller.subject, Action.bundle_read, resource, context).allowed:
+        decision = decide(caller.subject, Action.bundle_read, resource_of(bundle), context)
+        withheld = above_clearance(decision)
+        if not decision.allowed and not withheld:
             continue
+        if withheld and q and q.strip().lower() not in case.case_no.lower():
+            continue  # matched by its title: listing it would answer what the title says
         found.append(
             {
                 "case_no": case.case_no,
-                "title": case.title,
+                "title": WITHHELD_TITLE if withheld else case.title,
+                "withheld": withheld,
                 "enforcement_type": case.enforcement_type,
                 "closed_at": case.closed_at.isoformat(),
                 "bundle_id": bundle.id,
@@ -153,12 +168,24 @@ def cases(request: Request, session: DB, caller: Caller, q: str | None = None) -
 def bundle_detail(request: Request, session: DB, caller: Caller, bundle_id: str) -> dict[str, Any]:
     """Bundle metadata, the records the caller may see with their classification, and findings."""
     bundle = bundle_or_404(session, bundle_id)
-    guard(request, session, caller, Action.bundle_read, Resource("bundle", bundle.case.case_no, bundle.id))
+    decision = enforce(
+        session,
+        subject=caller.subject,
+        action=Action.bundle_read,
+        resource=resource_of(bundle),
+        context=policy_context(request, session, caller),
+    )
+    session.commit()
+    withheld = above_clearance(decision)
+    if not decision.allowed and not withheld:
+        raise Denied(decision)
     records = visible_records(request, session, caller, bundle)
+    shown = {r.record_id for r in records}
     return {
         "bundle_id": bundle.id,
         "case_no": bundle.case.case_no,
-        "title": bundle.case.title,
+        "title": WITHHELD_TITLE if withheld else bundle.case.title,
+        "withheld": withheld,
         "version": bundle.version,
         "previous_bundle_id": bundle.previous_id,
         "sealed_at": bundle.sealed_at.isoformat(),
@@ -183,7 +210,10 @@ def bundle_detail(request: Request, session: DB, caller: Caller, bundle_id: str)
             for r in records
         ],
         "withheld_records": len(bundle.records) - len(records),
-        "findings": bundle.findings,
+        # a finding quotes what it is about: none above clearance, none on a record not shown
+        "findings": []
+        if withheld
+        else [f for f in bundle.findings if not f.get("record_id") or f["record_id"] in shown],
     }
 
 
@@ -196,15 +226,19 @@ def record_content(
     record_id: str,
     download: bool = False,
 ) -> Response:
-    """The record's bytes, streamed; honours a single Range (206) and answers 416 past the end."""
+    """The record's bytes, streamed; honours a single Range (206) and answers 416 past the end.
+
+    The policy decides (and the ledger records) before the record's existence, size or Range is
+    looked at: whoever may not read it learns nothing of it, not even from a 416."""
     bundle = bundle_or_404(session, bundle_id)
     found = catalogue.find_record(bundle, record_id)
-    if found is None:
+    if found is None:  # whether a record exists is the bundle's metadata
+        guard(request, session, caller, Action.bundle_read, resource_of(bundle))
         raise HTTPException(404, "no such record in this bundle")
     record, stored = found
-    wanted = wanted_range(request.headers.get("range"), stored.size)
     action = Action.record_original if download else Action.record_view
-    guard(request, session, caller, action, record_resource(bundle, record))
+    guard(request, session, caller, action, resource_of(bundle, record))
+    wanted = wanted_range(request.headers.get("range"), stored.size)
     name = PurePosixPath(stored.path).name
     store = wired_of(request).store
     return stream_object(
@@ -252,7 +286,7 @@ def ledger_search(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
     """Search the ledger, newest first (security auditors only)."""
-    guard(request, session, caller, Action.ledger_read, Resource("ledger"))
+    guard(request, session, caller, Action.ledger_read, collection("ledger"))
     query = select(LedgerEntry).order_by(LedgerEntry.seq.desc()).limit(limit)
     for column, value in (
         (LedgerEntry.actor, actor),
@@ -281,7 +315,7 @@ def ledger_verify(request: Request, session: DB, caller: Caller) -> dict[str, An
     ends: outcome `ok` (intact) or `failed`, the report under `result` and `duration_ms` in the
     detail, so the ledger page can show the latest one without walking the chain itself.
     """
-    resource, context = Resource("ledger"), policy_context(request, session, caller)
+    resource, context = collection("ledger"), policy_context(request, session, caller)
     with service_errors():
         decision = require(
             session, subject=caller.subject, action=Action.ledger_verify, resource=resource, context=context

@@ -27,7 +27,7 @@ from access.copies import Copy, Source, Stamp
 from access.copy_jobs import Busy, CopyJob, CopyJobs
 from archive import catalogue
 from archive.models import Bundle, BundleFile, CaseRecord
-from portal.api import bundle_or_404, record_resource, service_errors
+from portal.api import bundle_or_404, service_errors
 from portal.auth import DB, Caller, Principal, check_csrf_header, policy_context, wired_of
 
 router = APIRouter(tags=["copies"])  # under /api/v1: included by the retrieval router
@@ -55,7 +55,7 @@ def _authorize(
     request: Request, session: Session, caller: Principal, bundle: Bundle, record: CaseRecord
 ) -> Any:
     context = policy_context(request, session, caller)
-    resource = record_resource(bundle, record)
+    resource = policy.resource_of(bundle, record)
     with service_errors():
         decision = policy.require(
             session,
