@@ -147,8 +147,9 @@ CLEARANCE_RANK = {c.value: rank for rank, c in enumerate(Clearance)}
 CLASSIFICATIONS = frozenset({"none", "personal_privacy", "commercial_secret", "state_secret"})
 GRADES = frozenset(c.value for c in Clearance if c is not Clearance.none)
 # Whole collections, never one item: what an action on the catalogue, ledger, ... is about.
-COLLECTIONS = frozenset({"catalogue", "archive", "ledger", "register", "calendar", "retrieval", "disclosure"})
-REQUESTS = frozenset({"retrieval", "disclosure"})
+COLLECTIONS = frozenset(
+    {"catalogue", "archive", "ledger", "register", "calendar", "users", "retrieval", "disclosure"}
+)
 
 
 @dataclass(frozen=True)
