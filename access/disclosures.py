@@ -53,6 +53,7 @@ from access.policy import (
     decide,
     permits,
     record,
+    release_of,
     request_of,
     require,
     resource_of,
@@ -1195,7 +1196,7 @@ def decide_request(
                 raise Refused(f"record_ids: {record_id!r} is not a record of case {row.case_no}")
         for record_id, redaction in wanted:
             case_record, stored = found[record_id]  # type: ignore[misc]  # None refused above
-            resource = releasing(_resource(row), resource_of(bundle, case_record))
+            resource = release_of(_resource(row), resource_of(bundle, case_record))
             require(
                 session, subject=subject, action=Action.disclosure_release, resource=resource, context=context
             )

@@ -226,7 +226,7 @@ def request_of(
     )
 
 
-def releasing(request: Resource, material: Resource) -> Resource:
+def release_of(request: Resource, material: Resource) -> Resource:
     """A disclosure request about to release one record: the request's people, the record's grading."""
     return replace(
         request,

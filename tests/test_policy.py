@@ -21,7 +21,7 @@ from access.policy import (
     Subject,
     collection,
     decide,
-    releasing,
+    release_of,
     request_of,
     resource_of,
 )
@@ -171,7 +171,7 @@ def resource_for(action: str, classification: str, grade: str | None, mine: bool
         return request_of(kind, case_no="C-1", owner=owner, assign_to=ME)
     if action == "disclosure.release":
         request = request_of(kind, case_no="C-1", owner=owner, assignee=ME)
-        return releasing(request, material(classification, grade, record=True))
+        return release_of(request, material(classification, grade, record=True))
     if action == "disclosure.release.view":
         return request_of(
             kind,
