@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import ast
 import itertools
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
-from access.models import Clearance, Role
+from access.ledger import LedgerEntry
+from access.models import Clearance, Role, User
 from access.policy import (
     Action,
     Context,
@@ -26,6 +29,9 @@ from access.policy import (
     resource_of,
 )
 from archive.models import Bundle, Case, CaseRecord
+from portal import operations
+from portal.demo import case_document
+from tests.conftest import Portal
 
 NOW = datetime(2026, 7, 1, 10, 0, tzinfo=UTC)
 ME, THEM = "me", "someone-else"
@@ -296,3 +302,100 @@ def test_resources_are_built_only_by_the_policy_s_constructors() -> None:
                 if name == "Resource":
                     found.append(f"{path.relative_to(root)}:{node.lineno}")
     assert found == []
+
+
+# --- what the catalogue, bundle metadata and timeline give away above clearance ---------------
+
+PORTAL = pytest.mark.parametrize(("database_url", "store_url"), [("sqlite", "file")], indirect=True)
+SECRET_CASE = "深民防罚〔2026〕77号"
+SECRET_TITLE = "某单位涉密人防工程改建案"
+
+
+@pytest.fixture
+def secret_bundle(portal: Portal, make_case: Callable[..., Path]) -> str:
+    """A case with one top-secret record (so the bundle is top secret) and findings."""
+    document = case_document(SECRET_CASE)
+    document["title"] = SECRET_TITLE
+    document["records"] = [r for r in document["records"] if r["id"] != "e1"]  # no service receipt
+    next(r for r in document["records"] if r["id"] == "d1")["classification"] = {
+        "level": "state_secret",
+        "grade": "top_secret",
+    }
+    return str(operations.deposit(portal.wired, folder=make_case(document), actor="test")["bundle_id"])
+
+
+def clear(portal: Portal, role: str, clearance: str) -> None:
+    with portal.wired.sessions() as session:
+        user = session.scalar(select(User).where(User.username == role.replace("_", "-")))
+        assert user is not None
+        user.clearance = clearance
+        session.commit()
+
+
+def entries(portal: Portal, action: str) -> list[LedgerEntry]:
+    with portal.wired.sessions() as session:
+        return list(session.scalars(select(LedgerEntry).where(LedgerEntry.action == action)))
+
+
+@PORTAL
+def test_the_catalogue_withholds_titles_above_clearance(portal: Portal, secret_bundle: str) -> None:
+    """An archivist without clearance sees the case listed, never its title (API and page)."""
+    listed = portal.client.get("/api/v1/cases", headers=portal.as_role("archivist")).json()["cases"]
+    secret = next(c for c in listed if c["bundle_id"] == secret_bundle)
+    assert (secret["withheld"], secret["title"]) == (True, "（密级内容已隐去）")
+    assert SECRET_TITLE not in str(listed)
+    assert all(not c["withheld"] for c in listed if c["bundle_id"] != secret_bundle)
+    for lang, shown in (("zh", "（密级内容已隐去）"), ("en", "withheld — above your clearance")):
+        page = portal.client.get(f"/?lang={lang}", headers=portal.as_role("archivist"))
+        assert shown in page.text and SECRET_TITLE not in page.text
+    clear(portal, "archivist", "top_secret")
+    listed = portal.client.get("/api/v1/cases", headers=portal.as_role("archivist")).json()["cases"]
+    assert next(c for c in listed if c["bundle_id"] == secret_bundle)["title"] == SECRET_TITLE
+
+
+@PORTAL
+def test_searching_by_title_finds_no_withheld_case(portal: Portal, secret_bundle: str) -> None:
+    """A search on words of the title would answer what the title says; only the case number finds it."""
+    headers = portal.as_role("archivist")
+    by_title = portal.client.get("/api/v1/cases", params={"q": "涉密人防"}, headers=headers).json()["cases"]
+    assert by_title == []
+    by_number = portal.client.get("/api/v1/cases", params={"q": "77号"}, headers=headers).json()["cases"]
+    assert [c["bundle_id"] for c in by_number] == [secret_bundle]
+
+
+@PORTAL
+def test_bundle_metadata_and_timeline_withhold_title_and_findings(portal: Portal, secret_bundle: str) -> None:
+    """Above clearance: no title, no findings, no secret record — and the refusal is ledgered."""
+    detail = portal.client.get(f"/api/v1/bundles/{secret_bundle}", headers=portal.as_role("archivist")).json()
+    assert (detail["withheld"], detail["title"], detail["findings"]) == (True, "（密级内容已隐去）", [])
+    assert "d1" not in {r["record_id"] for r in detail["records"]} and detail["withheld_records"] == 1
+    refused = [e for e in entries(portal, "bundle.read") if e.bundle_id == secret_bundle]
+    assert [(e.actor, e.outcome, e.detail["rule"]) for e in refused] == [("archivist", "denied", "clearance")]
+    page = portal.client.get(f"/bundles/{secret_bundle}?lang=en", headers=portal.as_role("archivist")).text
+    svg = page[page.index("<svg") : page.index("</svg>")]
+    assert SECRET_TITLE not in page and "withheld — above your clearance" in page
+    assert 'class="finding"' not in svg and "service_receipt" not in page
+    clear(portal, "archivist", "top_secret")
+    detail = portal.client.get(f"/api/v1/bundles/{secret_bundle}", headers=portal.as_role("archivist")).json()
+    assert (detail["withheld"], detail["title"]) == (False, SECRET_TITLE) and detail["findings"]
+    page = portal.client.get(f"/bundles/{secret_bundle}", headers=portal.as_role("archivist")).text
+    assert 'class="finding"' in page[page.index("<svg") : page.index("</svg>")]
+
+
+@PORTAL
+def test_a_range_past_the_end_tells_a_refused_caller_nothing(portal: Portal, secret_bundle: str) -> None:
+    """The policy decides before the size is read: 403 (ledgered), never a 416 naming the size."""
+    url = f"/api/v1/bundles/{secret_bundle}/records/d1/content"
+    far = {"Range": "bytes=99999999-"}
+    refused = portal.client.get(url, headers=portal.as_role("archivist") | far)
+    assert refused.status_code == 403 and "content-range" not in refused.headers
+    assert refused.json()["detail"]["rule"] == "clearance"
+    denied = [e for e in entries(portal, "record.view") if e.record_id == "d1"]
+    assert [(e.actor, e.outcome) for e in denied] == [("archivist", "denied")]
+    unknown = portal.client.get(
+        f"/api/v1/bundles/{secret_bundle}/records/zz/content", headers=portal.as_role("sysadmin")
+    )
+    assert unknown.status_code == 403  # whether a record exists is metadata too
+    clear(portal, "archivist", "top_secret")
+    allowed = portal.client.get(url, headers=portal.as_role("archivist") | far)
+    assert allowed.status_code == 416 and allowed.headers["content-range"].startswith("bytes */")
