@@ -364,6 +364,15 @@ def decide(subject: Subject, action: Action, resource: Resource, context: Contex
     return Decision(True, "role", f"role {subject.role.value} may {action.value}")
 
 
+def above_clearance(subject: Subject, resource: Resource, context: Context, decision: Decision) -> bool:
+    """Refused `bundle.read` for clearance alone — the subject, cleared, would be allowed: the
+    material may be listed with its title and findings withheld."""
+    if decision.allowed or decision.rule != "clearance":
+        return False
+    cleared = replace(subject, clearance=Clearance.top_secret)
+    return decide(cleared, Action.bundle_read, resource, context).allowed
+
+
 def grant_scopes(grants: Iterable[RetrievalGrant]) -> tuple[GrantScope, ...]:
     """The decision-relevant view of grant rows."""
     return tuple(

@@ -23,6 +23,7 @@ from access.policy import (
     Action,
     Decision,
     Resource,
+    above_clearance,
     collection,
     decide,
     enforce,
@@ -107,11 +108,6 @@ def bundle_or_404(session: Session, bundle_id: str) -> Bundle:
         raise HTTPException(404, "no such bundle") from exc
 
 
-def above_clearance(decision: Decision) -> bool:
-    """Refused for clearance alone: the material may be listed, its title and findings withheld."""
-    return not decision.allowed and decision.rule == "clearance"
-
-
 def visible_records(
     request: Request, session: Session, caller: Principal, bundle: Bundle
 ) -> list[CaseRecord]:
@@ -142,8 +138,9 @@ def cases(request: Request, session: DB, caller: Caller, q: str | None = None) -
     context = policy_context(request, session, caller)
     found = []
     for case, bundle in catalogue.search_cases(session, q=q):
-        decision = decide(caller.subject, Action.bundle_read, resource_of(bundle), context)
-        withheld = above_clearance(decision)
+        resource = resource_of(bundle)
+        decision = decide(caller.subject, Action.bundle_read, resource, context)
+        withheld = above_clearance(caller.subject, resource, context, decision)
         if not decision.allowed and not withheld:
             continue
         if withheld and q and q.strip().lower() not in case.case_no.lower():
@@ -168,15 +165,12 @@ def cases(request: Request, session: DB, caller: Caller, q: str | None = None) -
 def bundle_detail(request: Request, session: DB, caller: Caller, bundle_id: str) -> dict[str, Any]:
     """Bundle metadata, the records the caller may see with their classification, and findings."""
     bundle = bundle_or_404(session, bundle_id)
+    resource, context = resource_of(bundle), policy_context(request, session, caller)
     decision = enforce(
-        session,
-        subject=caller.subject,
-        action=Action.bundle_read,
-        resource=resource_of(bundle),
-        context=policy_context(request, session, caller),
+        session, subject=caller.subject, action=Action.bundle_read, resource=resource, context=context
     )
     session.commit()
-    withheld = above_clearance(decision)
+    withheld = above_clearance(caller.subject, resource, context, decision)
     if not decision.allowed and not withheld:
         raise Denied(decision)
     records = visible_records(request, session, caller, bundle)

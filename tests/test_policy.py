@@ -345,6 +345,9 @@ def test_the_catalogue_withholds_titles_above_clearance(portal: Portal, secret_b
     assert (secret["withheld"], secret["title"]) == (True, "（密级内容已隐去）")
     assert SECRET_TITLE not in str(listed)
     assert all(not c["withheld"] for c in listed if c["bundle_id"] != secret_bundle)
+    # withheld means "refused for clearance alone": a supervisor without a grant is not told of it
+    theirs = portal.client.get("/api/v1/cases", headers=portal.as_role("supervisor")).json()["cases"]
+    assert secret_bundle not in {c["bundle_id"] for c in theirs}
     for lang, shown in (("zh", "（密级内容已隐去）"), ("en", "withheld — above your clearance")):
         page = portal.client.get(f"/?lang={lang}", headers=portal.as_role("archivist"))
         assert shown in page.text and SECRET_TITLE not in page.text
