@@ -336,7 +336,8 @@ def record_page(
     """Open a record (ledgered): PDF inline or video streamed, under a watermark naming the viewer."""
     bundle = api.bundle_or_404(session, bundle_id)
     found = catalogue.find_record(bundle, record_id)
-    if found is None:
+    if found is None:  # whether a record exists is the bundle's metadata
+        api.guard(request, session, caller, Action.bundle_read, resource_of(bundle))
         raise HTTPException(404, "no such record in this bundle")
     record, stored = found
     resource = resource_of(bundle, record)

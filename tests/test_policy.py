@@ -399,6 +399,10 @@ def test_a_range_past_the_end_tells_a_refused_caller_nothing(portal: Portal, sec
         f"/api/v1/bundles/{secret_bundle}/records/zz/content", headers=portal.as_role("sysadmin")
     )
     assert unknown.status_code == 403  # whether a record exists is metadata too
+    page = portal.client.get(f"/bundles/{secret_bundle}/records/zz", headers=portal.as_role("sysadmin"))
+    assert page.status_code == 403
+    known = portal.client.get(f"/bundles/{portal.bundle_id}/records/zz", headers=portal.as_role("archivist"))
+    assert known.status_code == 404  # who may read the bundle learns there is no such record
     clear(portal, "archivist", "top_secret")
     allowed = portal.client.get(url, headers=portal.as_role("archivist") | far)
     assert allowed.status_code == 416 and allowed.headers["content-range"].startswith("bytes */")
