@@ -47,6 +47,7 @@ class Action(StrEnum):
     retrieval_request = "retrieval.request"  # file a registered retrieval request (调取登记)
     retrieval_decide = "retrieval.decide"  # approve or refuse one
     retrieval_revoke = "retrieval.revoke"  # revoke the grant of an approved one
+    retrieval_read = "retrieval.read"  # one's own retrieval request (others read it in the register)
     register_read = "register.read"  # the retrieval register (调取登记簿): metadata, never content
     copy_trace = "copy.trace"  # find whose watermarked copy a file is
     disclosure_submit = "disclosure.submit"  # file an information-disclosure request (依申请公开)
@@ -80,7 +81,13 @@ _ARCHIVE = {
     Action.bundle_verify,
     Action.bundle_export,
 }
-_REGISTER = {Action.retrieval_request, Action.retrieval_choose, Action.register_read, Action.copy_trace}
+_REGISTER = {
+    Action.retrieval_request,
+    Action.retrieval_choose,
+    Action.retrieval_read,
+    Action.register_read,
+    Action.copy_trace,
+}
 _DISCLOSURE = {
     Action.disclosure_read,
     Action.disclosure_queue,
@@ -111,6 +118,7 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.record_download,
             Action.retrieval_request,
             Action.retrieval_choose,
+            Action.retrieval_read,
         }
         | _STAFF
     ),
@@ -335,6 +343,8 @@ def decide(subject: Subject, action: Action, resource: Resource, context: Contex
         return _deny("own-request", "nobody decides their own request (不得自行审批)")
     if subject.role is Role.applicant and action not in NEEDS_NO_OWNER and resource.owner != subject.username:
         return _deny("own-requests-only", "applicants see and act on their own requests only")
+    if action is Action.retrieval_read and resource.owner != subject.username:
+        return _deny("own-requests-only", "others' retrieval requests are read in the register")
     if (
         action is Action.disclosure_assign
         and subject.role is Role.disclosure_officer

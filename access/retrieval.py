@@ -475,20 +475,19 @@ def own_requests(session: Session, *, subject: Subject, now: datetime, limit: in
 def get_request(session: Session, *, subject: Subject, context: Context, request_id: int) -> RegisterRow:
     """One request as a register row: for its requester, or for readers of the register (ledgered)."""
     row = _request(session, request_id)
-    if row.requester_id != subject.user_id:
-        decision = require(
-            session, subject=subject, context=context, action=Action.register_read, resource=_resource(row)
-        )
-        record(
-            session,
-            subject=subject,
-            action=Action.register_read,
-            resource=_resource(row),
-            context=context,
-            decision=decision,
-            outcome="ok",
-            detail={"request": row.id},
-        )
+    # what is asked: one's own request, or a row of the register; the policy checks which it is
+    action = Action.retrieval_read if row.requester_id == subject.user_id else Action.register_read
+    decision = require(session, subject=subject, context=context, action=action, resource=_resource(row))
+    record(
+        session,
+        subject=subject,
+        action=action,
+        resource=_resource(row),
+        context=context,
+        decision=decision,
+        outcome="ok",
+        detail={"request": row.id},
+    )
     query = select(RetrievalRequest).where(RetrievalRequest.id == row.id)
     return _rows(session, query, context.now)[0]
 

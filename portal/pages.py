@@ -24,8 +24,7 @@ from sqlalchemy.orm import Session
 
 from access import checkpoints, disclosures, retrieval, workdays
 from access.ledger import LedgerEntry, LedgerHead
-from access.models import Role
-from access.policy import THREE_ROLES, Action, Context, Resource, collection, decide, permits, resource_of
+from access.policy import Action, Context, Resource, collection, decide, permits, resource_of
 from archive import catalogue
 from archive.models import Bundle
 from portal import api, auth, timeline
@@ -171,8 +170,7 @@ def _refusal_context(request: Request, detail: Any) -> dict[str, Any]:
             lang, f"rule.{rule}" if known else "rule.other", role=label(lang, "role", role)
         ),
         "reason": reason,
-        "three_roles": role in {r.value for r in THREE_ROLES},
-        "supervisor": role == Role.supervisor.value,
+        "grant_would_allow": rule == "grant",  # then say how to file a retrieval request
     }
 
 

@@ -48,7 +48,7 @@ ARCHIVE = {
     "bundle.verify",
     "bundle.export",
 }
-REGISTER = {"retrieval.request", "retrieval.choose_record", "register.read", "copy.trace"}
+REGISTER = {"retrieval.request", "retrieval.choose_record", "retrieval.read", "register.read", "copy.trace"}
 QUEUE = {"disclosure.read", "disclosure.queue", "disclosure.assign", "disclosure.remind"}
 STAFF = {"retrieval.notices"}
 MAY = {
@@ -69,6 +69,7 @@ MAY = {
         "record.download",
         "retrieval.request",
         "retrieval.choose_record",
+        "retrieval.read",
     }
     | STAFF,
     "security_auditor": {"ledger.read", "ledger.verify", "register.read", "copy.trace"} | STAFF,
@@ -111,6 +112,7 @@ ON_REQUEST = {
     "retrieval.request": "retrieval",
     "retrieval.decide": "retrieval",
     "retrieval.revoke": "retrieval",
+    "retrieval.read": "retrieval",
     "disclosure.read": "disclosure",
     "disclosure.correct": "disclosure",
     "disclosure.withdraw": "disclosure",
@@ -144,6 +146,8 @@ def expected(
         return False  # nobody decides their own request
     if role == "applicant" and action != "disclosure.submit" and not mine:
         return False  # applicants act on their own requests only
+    if action == "retrieval.read" and not mine:
+        return False  # others' requests are read in the register
     if action == "disclosure.release" and classification == "state_secret":
         return False  # never released, whatever the clearance
     if action in CLEARED and classification == "state_secret" and RANK[clearance] < RANK[grade or ""]:
