@@ -1042,6 +1042,15 @@ def candidates(session: Session, *, subject: Subject, context: Context, request_
         session, subject=subject, action=Action.disclosure_queue, resource=_resource(row), context=context
     )
     bundle = latest_bundle(session, row.case_no) if row.case_no else None
+    records = bundle.records if bundle else []
+    _ledger(
+        session,
+        subject=subject,
+        context=context,
+        action=Action.disclosure_queue,
+        row=row,
+        detail={"candidates": len(records)},
+    )
     if bundle is None:
         return []
     return [

@@ -275,6 +275,24 @@ def test_every_guarded_route_refuses_and_ledgers_the_refusal(portal: Portal) -> 
     assert wrong == [], "\n".join(wrong)
 
 
+def test_the_officer_s_list_of_case_records_is_ledgered(portal: Portal) -> None:
+    """The decision form lists the case's record titles (metadata): reading them is on the record."""
+    ids = _ids(portal)
+    officer = portal.as_role("disclosure_officer")
+    url = _fill(f"/disclosures/{D}", ids)
+    taken = portal.client.post(
+        f"{url}/assign", data={"officer": "disclosure-officer"}, headers=officer, follow_redirects=False
+    )
+    assert taken.status_code == 303, taken.text
+    before = _head(portal)
+    page = portal.client.get(url, headers=officer)
+    assert page.status_code == 200 and 'value="d2"' in page.text
+    read = [e for e in _ledger(portal, before) if e.action == "disclosure.queue"]
+    assert [(e.actor, e.outcome, e.detail["candidates"]) for e in read] == [
+        ("disclosure-officer", "allowed", 9)
+    ]
+
+
 ALLOWED = {
     ("GET", "/api/v1/cases"): "archivist",
     ("GET", f"/api/v1/bundles/{B}"): "archivist",
