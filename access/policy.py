@@ -173,8 +173,8 @@ class Subject:
 
 @dataclass(frozen=True)
 class Resource:
-    """What is asked for. Every field is required: build one with `resource_of`, `collection` or
-    `request_of`, never field by field."""
+    """What is asked for. Every field is required: build one with `resource_of`, `collection`,
+    `entry_of`, `request_of` or `release_of`, never field by field."""
 
     kind: str  # "bundle", "record", a request kind or a collection
     case_no: str | None
@@ -369,7 +369,7 @@ def decide(subject: Subject, action: Action, resource: Resource, context: Contex
         grade = resource.grade or "top_secret"  # typed optional; _incomplete refused a secret without one
         if CLEARANCE_RANK[subject.clearance.value] < CLEARANCE_RANK[grade]:
             return _deny("clearance", f"needs clearance {grade}; the user has {subject.clearance.value}")
-    if subject.role is Role.supervisor and resource.bundle_id is not None and action in GRANT_NEEDS:
+    if subject.role is Role.supervisor and action in GRANT_NEEDS:  # always on a bundle: _incomplete
         return _grant_for(subject, action, resource, context)
     return Decision(True, "role", f"role {subject.role.value} may {action.value}")
 
