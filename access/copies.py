@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from access.ledger import LedgerEntry
 from access.models import User
-from access.policy import Action, Context, Decision, Resource, Subject, record, require
+from access.policy import Action, Context, Decision, Resource, Subject, collection, entry_of, record, require
 from access.retrieval import CHINA
 from archive.errors import ArchiveError, Refused
 from archive.models import BundleFile, CaseRecord
@@ -476,7 +476,7 @@ def find_copy(session: Session, *, fingerprint: str | None, sha256: str) -> tupl
 
 def trace_copy(session: Session, *, subject: Subject, context: Context, path: Path) -> Trace | None:
     """Whose copy a file is (追溯), from its fingerprint or its SHA-256; the trace is ledgered."""
-    resource = Resource("ledger")
+    resource = collection("ledger")
     decision = require(session, subject=subject, action=Action.copy_trace, resource=resource, context=context)
     fingerprint, digest = read_fingerprint(path), sha256_file(path)
     found = find_copy(session, fingerprint=fingerprint, sha256=digest)
@@ -514,7 +514,7 @@ def trace_copy(session: Session, *, subject: Subject, context: Context, path: Pa
         session,
         subject=subject,
         action=Action.copy_trace,
-        resource=Resource("ledger", entry.case_no, entry.bundle_id, entry.record_id),
+        resource=entry_of(entry),
         context=context,
         decision=decision,
         outcome="found",

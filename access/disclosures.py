@@ -42,7 +42,22 @@ from access.models import (
     Role,
     User,
 )
-from access.policy import Action, Context, Decision, Denied, Resource, Subject, decide, record, require
+from access.policy import (
+    Action,
+    Context,
+    Decision,
+    Denied,
+    Resource,
+    Subject,
+    collection,
+    decide,
+    permits,
+    record,
+    release_of,
+    request_of,
+    require,
+    resource_of,
+)
 from access.retrieval import CHINA, Conflict, NotFound, Notice
 from archive import catalogue
 from archive.db import claim_row
@@ -320,13 +335,19 @@ def _choice(field_name: str, value: str | None, kind: type[StrEnum]) -> str:
 
 
 def _resource(row: DisclosureRequest, **extra: object) -> Resource:
-    return Resource(
+    return request_of(
         "disclosure",
         case_no=row.case_no,
         owner=row.applicant.user.username,
         assignee=row.assignee.username if row.assignee else None,
         **extra,  # type: ignore[arg-type]
     )
+
+
+def _extension(row: DisclosureRequest) -> Resource:
+    """An extension request: its owner is the officer who asked for it."""
+    requester = row.extension_requested_by.username if row.extension_requested_by else None
+    return request_of("disclosure", case_no=row.case_no, owner=requester)
 
 
 def _load(session: Session, request_id: int, *, lock: bool = False) -> DisclosureRequest:
@@ -486,7 +507,7 @@ def submit_request(
         session,
         subject=subject,
         action=Action.disclosure_submit,
-        resource=Resource("disclosure"),
+        resource=collection("disclosure"),
         context=context,
     )
     assert subject.user_id is not None
@@ -537,7 +558,7 @@ def get_request(
         lock=False,
     )
     return _view(
-        row, calendar=calendar, today=office_day(context.now), full=subject.role is not Role.applicant
+        row, calendar=calendar, today=office_day(context.now), full=permits(subject, Action.disclosure_queue)
     )
 
 
@@ -732,7 +753,7 @@ def queue(
         session,
         subject=subject,
         action=Action.disclosure_queue,
-        resource=Resource("disclosure"),
+        resource=collection("disclosure"),
         context=context,
     )
     expire_corrections(session, now=context.now, calendar=calendar)
@@ -936,8 +957,7 @@ def decide_extension(
 ) -> None:
     """A manager approves or refuses the extension (never their own); approval moves the deadline."""
     row = _load(session, request_id, lock=True)
-    requester = row.extension_requested_by.username if row.extension_requested_by else None
-    resource = Resource("disclosure", case_no=row.case_no, owner=requester)
+    resource = _extension(row)
     require(
         session,
         subject=subject,
@@ -1022,6 +1042,15 @@ def candidates(session: Session, *, subject: Subject, context: Context, request_
         session, subject=subject, action=Action.disclosure_queue, resource=_resource(row), context=context
     )
     bundle = latest_bundle(session, row.case_no) if row.case_no else None
+    records = bundle.records if bundle else []
+    _ledger(
+        session,
+        subject=subject,
+        context=context,
+        action=Action.disclosure_queue,
+        row=row,
+        detail={"candidates": len(records)},
+    )
     if bundle is None:
         return []
     return [
@@ -1176,13 +1205,7 @@ def decide_request(
                 raise Refused(f"record_ids: {record_id!r} is not a record of case {row.case_no}")
         for record_id, redaction in wanted:
             case_record, stored = found[record_id]  # type: ignore[misc]  # None refused above
-            resource = _resource(
-                row,
-                bundle_id=bundle.id,
-                record_id=record_id,
-                classification=case_record.classification,
-                grade=case_record.grade,
-            )
+            resource = release_of(_resource(row), resource_of(bundle, case_record))
             require(
                 session, subject=subject, action=Action.disclosure_release, resource=resource, context=context
             )
@@ -1303,19 +1326,21 @@ def reminders(
 ) -> list[Notice]:
     """For officers and managers: open requests overdue or due within 5 working days, and
     extensions waiting for a manager."""
-    if subject.role not in {Role.disclosure_officer, Role.archive_manager}:
+    if not permits(subject, Action.disclosure_remind):  # spares the query; each row is still decided
         return []
-    today = office_day(now)
+    today, context = office_day(now), Context(now=now)
     rows = session.scalars(
         select(DisclosureRequest)
         .where(DisclosureRequest.status.in_([s.value for s in OPEN]))
         .options(
-            selectinload(DisclosureRequest.assignee), selectinload(DisclosureRequest.extension_requested_by)
+            selectinload(DisclosureRequest.applicant).selectinload(Applicant.user),
+            selectinload(DisclosureRequest.assignee),
+            selectinload(DisclosureRequest.extension_requested_by),
         )
     )
     found: list[Notice] = []
     for row in rows:
-        mine = subject.role is Role.archive_manager or row.assignee_id in {None, subject.user_id}
+        mine = decide(subject, Action.disclosure_remind, _resource(row), context).allowed
         due = deadline(calendar, row)  # fresh, not the stored copy: holiday tables move deadlines
         if due is not None and mine:
             left = workdays.working_days_left(calendar, today=today, due_on=due.due_on)
@@ -1326,8 +1351,8 @@ def reminders(
                     else f"公开申请 {row.tracking_code} 还剩 {left} 个工作日（{due.due_on} 到期）"
                 )
                 found.append(Notice("disclosure_due", row.id, None, row.case_no, now, text))
-        waiting = row.extension_status == "requested" and row.extension_requested_by_id != subject.user_id
-        if subject.role is Role.archive_manager and waiting:
+        waiting = row.extension_status == "requested"
+        if waiting and decide(subject, Action.disclosure_extension_decide, _extension(row), context).allowed:
             found.append(
                 Notice(
                     "disclosure_extension",

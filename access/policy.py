@@ -6,13 +6,17 @@ supervisors act only inside an approved, unexpired, unrevoked grant that names t
 nobody decides their own request (不得自行审批); applicants act on their own disclosure requests
 only, and see released material only inside its release period; only the officer a disclosure
 request is assigned to handles it; state-secret records are never released, whatever the clearance.
-`enforce` decides and writes the decision to the ledger in the caller's transaction.
+A resource the rules cannot judge — an unknown kind or classification, archive material without
+its case, bundle or record — is refused (`incomplete-resource`): resources are built only by the
+constructors below, never field by field, so nothing defaults to "unclassified".
+`enforce` decides and writes the decision to the ledger in the caller's transaction; `permits`
+answers "may this role ever attempt this?" for menus and shortcuts, and is never a permission.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -23,6 +27,7 @@ from sqlalchemy.orm import Session
 from access import ledger
 from access.models import Clearance, RetrievalGrant, Role
 from archive.errors import ArchiveError
+from archive.models import Bundle, CaseRecord
 
 
 class Action(StrEnum):
@@ -42,6 +47,7 @@ class Action(StrEnum):
     retrieval_request = "retrieval.request"  # file a registered retrieval request (调取登记)
     retrieval_decide = "retrieval.decide"  # approve or refuse one
     retrieval_revoke = "retrieval.revoke"  # revoke the grant of an approved one
+    retrieval_read = "retrieval.read"  # one's own retrieval request (others read it in the register)
     register_read = "register.read"  # the retrieval register (调取登记簿): metadata, never content
     copy_trace = "copy.trace"  # find whose watermarked copy a file is
     disclosure_submit = "disclosure.submit"  # file an information-disclosure request (依申请公开)
@@ -56,6 +62,9 @@ class Action(StrEnum):
     disclosure_release = "disclosure.release"  # copy a record into the release realm
     disclosure_extension_decide = "disclosure.extension.decide"  # approve or refuse an extension (延期)
     calendar_edit = "calendar.edit"  # enter a year's holiday table (节假日安排)
+    disclosure_remind = "disclosure.remind"  # be reminded of a request's deadline
+    retrieval_choose = "retrieval.choose_record"  # see a record offered in the retrieval request form
+    notices_read = "retrieval.notices"  # one's own retrieval notices: requests to decide, decisions, expiries
 
 
 CONTENT = frozenset(
@@ -72,19 +81,33 @@ _ARCHIVE = {
     Action.bundle_verify,
     Action.bundle_export,
 }
-_REGISTER = {Action.retrieval_request, Action.register_read, Action.copy_trace}
-_DISCLOSURE = {Action.disclosure_read, Action.disclosure_queue, Action.disclosure_assign}
+_REGISTER = {
+    Action.retrieval_request,
+    Action.retrieval_choose,
+    Action.retrieval_read,
+    Action.register_read,
+    Action.copy_trace,
+}
+_DISCLOSURE = {
+    Action.disclosure_read,
+    Action.disclosure_queue,
+    Action.disclosure_assign,
+    Action.disclosure_remind,
+}
+_STAFF = {Action.notices_read}
 ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
-    Role.archivist: frozenset(_ARCHIVE | _REGISTER),
+    Role.archivist: frozenset(_ARCHIVE | _REGISTER | _STAFF),
     Role.archive_manager: frozenset(
         _ARCHIVE
         | _REGISTER
         | _DISCLOSURE
+        | _STAFF
         | {Action.retrieval_decide, Action.retrieval_revoke, Action.disclosure_extension_decide}
     ),
     Role.disclosure_officer: frozenset(
         {Action.case_list, Action.bundle_read, Action.record_view}
         | _DISCLOSURE
+        | _STAFF
         | {Action.disclosure_handle, Action.disclosure_decide, Action.disclosure_release}
     ),
     Role.supervisor: frozenset(
@@ -94,13 +117,16 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.record_view,
             Action.record_download,
             Action.retrieval_request,
+            Action.retrieval_choose,
+            Action.retrieval_read,
         }
+        | _STAFF
     ),
     Role.security_auditor: frozenset(
-        {Action.ledger_read, Action.ledger_verify, Action.register_read, Action.copy_trace}
+        {Action.ledger_read, Action.ledger_verify, Action.register_read, Action.copy_trace} | _STAFF
     ),
-    Role.security_admin: frozenset({Action.user_admin}),
-    Role.sysadmin: frozenset({Action.bundle_verify, Action.calendar_edit}),
+    Role.security_admin: frozenset({Action.user_admin} | _STAFF),
+    Role.sysadmin: frozenset({Action.bundle_verify, Action.calendar_edit} | _STAFF),
     Role.applicant: frozenset(
         {
             Action.disclosure_submit,
@@ -111,8 +137,13 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
         }
     ),
 }
-# What a grant must allow for each action a supervisor attempts; only these need a grant.
+# What a grant must allow for each action a supervisor attempts; only these need a grant. Choosing
+# records for a request needs none: the grant is what is being asked for.
 GRANT_NEEDS = {Action.bundle_read: "view", Action.record_view: "view", Action.record_download: "download"}
+# Actions on archive material: the resource must be a bundle or record, and clearance applies.
+MATERIAL = CONTENT | {Action.bundle_read, Action.retrieval_choose}
+# ...of which these are on one record.
+ON_RECORD = frozenset({Action.record_view, Action.record_download, Action.record_original})
 # Actions on a request that its own requester may never take (nobody approves their own request).
 NOT_BY_REQUESTER = frozenset({Action.retrieval_decide, Action.disclosure_extension_decide})
 # Applicants act on their own requests only: every applicant action but filing a new request
@@ -121,6 +152,12 @@ NEEDS_NO_OWNER = frozenset({Action.disclosure_submit})
 # What only the officer a disclosure request is assigned to does.
 ASSIGNED_ONLY = frozenset({Action.disclosure_handle, Action.disclosure_decide, Action.disclosure_release})
 CLEARANCE_RANK = {c.value: rank for rank, c in enumerate(Clearance)}
+CLASSIFICATIONS = frozenset({"none", "personal_privacy", "commercial_secret", "state_secret"})
+GRADES = frozenset(c.value for c in Clearance if c is not Clearance.none)
+# Whole collections, never one item: what an action on the catalogue, ledger, ... is about.
+COLLECTIONS = frozenset(
+    {"catalogue", "archive", "ledger", "register", "calendar", "users", "retrieval", "disclosure"}
+)
 
 
 @dataclass(frozen=True)
@@ -136,18 +173,103 @@ class Subject:
 
 @dataclass(frozen=True)
 class Resource:
-    """What is asked for; classification and grade of the record or bundle, if any."""
+    """What is asked for. Every field is required: build one with `resource_of`, `collection`,
+    `entry_of`, `request_of` or `release_of`, never field by field."""
 
-    kind: str
-    case_no: str | None = None
-    bundle_id: str | None = None
-    record_id: str | None = None
-    classification: str = "none"
-    grade: str | None = None
-    owner: str | None = None  # for a request: the username of who filed it (or asked for an extension)
-    assignee: str | None = None  # for a disclosure request: the officer handling it
-    available_until: datetime | None = None  # for released material: the end of its release period
-    assign_to: str | None = None  # for an assignment: the officer the request would go to
+    kind: str  # "bundle", "record", a request kind or a collection
+    case_no: str | None
+    bundle_id: str | None
+    record_id: str | None
+    classification: str | None  # of the record or bundle; None for what is not archive material
+    grade: str | None
+    owner: str | None  # for a request: the username of who filed it (or asked for an extension)
+    assignee: str | None  # for a disclosure request: the officer handling it
+    available_until: datetime | None  # for released material: the end of its release period
+    assign_to: str | None  # for an assignment: the officer the request would go to (None: anyone)
+
+
+def resource_of(bundle: Bundle, record: CaseRecord | None = None) -> Resource:
+    """Archive material as the rules see it: a bundle, or one of its records, with its classification."""
+    graded = record if record is not None else bundle
+    return Resource(
+        kind="bundle" if record is None else "record",
+        case_no=bundle.case.case_no,
+        bundle_id=bundle.id,
+        record_id=None if record is None else record.record_id,
+        classification=graded.classification,
+        grade=graded.grade,
+        owner=None,
+        assignee=None,
+        available_until=None,
+        assign_to=None,
+    )
+
+
+def collection(kind: str, *, case_no: str | None = None) -> Resource:
+    """A whole collection (the catalogue, the ledger, the register, ...), optionally of one case."""
+    return Resource(kind, case_no, None, None, None, None, None, None, None, None)
+
+
+def entry_of(entry: ledger.LedgerEntry) -> Resource:
+    """The ledger, at one entry: the case, bundle and record it names."""
+    return Resource(
+        "ledger", entry.case_no, entry.bundle_id, entry.record_id, None, None, None, None, None, None
+    )
+
+
+def request_of(
+    kind: str,
+    *,
+    case_no: str | None,
+    owner: str | None,
+    assignee: str | None = None,
+    bundle_id: str | None = None,
+    record_id: str | None = None,
+    available_until: datetime | None = None,
+    assign_to: str | None = None,
+) -> Resource:
+    """A retrieval or disclosure request: its case, who filed it, who handles it, and what of it is asked."""
+    return Resource(
+        kind, case_no, bundle_id, record_id, None, None, owner, assignee, available_until, assign_to
+    )
+
+
+def release_of(request: Resource, material: Resource) -> Resource:
+    """A disclosure request about to release one record: the request's people, the record's grading."""
+    return replace(
+        request,
+        bundle_id=material.bundle_id,
+        record_id=material.record_id,
+        classification=material.classification,
+        grade=material.grade,
+    )
+
+
+def _incomplete(action: Action, resource: Resource) -> str | None:
+    """Why the rules cannot judge this resource, or None when they can."""
+    if resource.kind not in COLLECTIONS | {"bundle", "record"}:
+        return f"unknown resource kind {resource.kind!r}"
+    if resource.classification is not None and resource.classification not in CLASSIFICATIONS:
+        return f"unknown classification {resource.classification!r}"
+    if resource.grade is not None and resource.grade not in GRADES:
+        return f"unknown grade {resource.grade!r}"
+    if (resource.classification == "state_secret") != (resource.grade is not None):
+        return "a state secret needs its grade, and only a state secret has one"
+    if resource.kind in {"bundle", "record"} and (
+        not resource.case_no or not resource.bundle_id or resource.classification is None
+    ):
+        return "archive material needs its case, bundle and classification"
+    if resource.kind == "record" and not resource.record_id:
+        return "a record needs its id"
+    if action in MATERIAL and resource.kind not in {"bundle", "record"}:
+        return f"{action.value} is about a bundle or record, not {resource.kind!r}"
+    if action in ON_RECORD and resource.kind != "record":
+        return f"{action.value} is about one record"
+    if action is Action.disclosure_release and (resource.classification is None or not resource.record_id):
+        return "releasing needs the record and its classification"
+    if resource.kind == "retrieval" and action is not Action.retrieval_request and not resource.case_no:
+        return "a retrieval request needs its case"
+    return None
 
 
 @dataclass(frozen=True)
@@ -202,9 +324,16 @@ def _grant_for(subject: Subject, action: Action, resource: Resource, context: Co
     return _deny("grant", "supervisors need an approved retrieval grant (调取登记) for this case")
 
 
+def permits(subject: Subject, action: Action) -> bool:
+    """May this role ever attempt the action? For menus and shortcuts only; `decide` still decides."""
+    return action in ROLE_ACTIONS.get(subject.role, frozenset())
+
+
 def decide(subject: Subject, action: Action, resource: Resource, context: Context) -> Decision:
     """Deny by default; allow only what every rule that applies allows."""
-    if action not in ROLE_ACTIONS.get(subject.role, frozenset()):
+    if (why := _incomplete(action, resource)) is not None:
+        return _deny("incomplete-resource", why)
+    if not permits(subject, action):
         if action in CONTENT and subject.role in THREE_ROLES:
             return _deny("three-role-separation", f"{subject.role.value} never reads record content")
         if action is Action.record_original and subject.role is Role.supervisor:
@@ -214,12 +343,20 @@ def decide(subject: Subject, action: Action, resource: Resource, context: Contex
         return _deny("own-request", "nobody decides their own request (不得自行审批)")
     if subject.role is Role.applicant and action not in NEEDS_NO_OWNER and resource.owner != subject.username:
         return _deny("own-requests-only", "applicants see and act on their own requests only")
+    if action is Action.retrieval_read and resource.owner != subject.username:
+        return _deny("own-requests-only", "others' retrieval requests are read in the register")
     if (
         action is Action.disclosure_assign
         and subject.role is Role.disclosure_officer
         and (resource.assignee is not None or resource.assign_to != subject.username)
     ):
         return _deny("take-unassigned", "officers take unassigned requests for themselves; managers reassign")
+    if (
+        action is Action.disclosure_remind
+        and subject.role is Role.disclosure_officer
+        and resource.assignee not in {None, subject.username}
+    ):
+        return _deny("assigned-officer", "officers are reminded of their own and unassigned requests")
     if action in ASSIGNED_ONLY and resource.assignee != subject.username:
         return _deny("assigned-officer", "only the officer the request is assigned to handles it")
     if action is Action.disclosure_release and resource.classification == "state_secret":
@@ -228,13 +365,22 @@ def decide(subject: Subject, action: Action, resource: Resource, context: Contex
         resource.available_until is None or context.now >= resource.available_until
     ):
         return _deny("release-period", "the release period of this material has ended")
-    if resource.classification == "state_secret" and action in CONTENT | {Action.bundle_read}:
-        grade = resource.grade or "top_secret"
+    if resource.classification == "state_secret" and action in MATERIAL:
+        grade = resource.grade or "top_secret"  # typed optional; _incomplete refused a secret without one
         if CLEARANCE_RANK[subject.clearance.value] < CLEARANCE_RANK[grade]:
             return _deny("clearance", f"needs clearance {grade}; the user has {subject.clearance.value}")
-    if subject.role is Role.supervisor and resource.bundle_id is not None and action in GRANT_NEEDS:
+    if subject.role is Role.supervisor and action in GRANT_NEEDS:  # always on a bundle: _incomplete
         return _grant_for(subject, action, resource, context)
     return Decision(True, "role", f"role {subject.role.value} may {action.value}")
+
+
+def above_clearance(subject: Subject, resource: Resource, context: Context, decision: Decision) -> bool:
+    """Refused `bundle.read` for clearance alone — the subject, cleared, would be allowed: the
+    material may be listed with its title and findings withheld."""
+    if decision.allowed or decision.rule != "clearance":
+        return False
+    cleared = replace(subject, clearance=Clearance.top_secret)
+    return decide(cleared, Action.bundle_read, resource, context).allowed
 
 
 def grant_scopes(grants: Iterable[RetrievalGrant]) -> tuple[GrantScope, ...]:

@@ -16,7 +16,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from access.ledger import LedgerEntry
-from access.policy import Action, Decision, Resource, decide, enforce, record, require
+from access.policy import (
+    Action,
+    Decision,
+    Resource,
+    above_clearance,
+    collection,
+    decide,
+    enforce,
+    record,
+    require,
+    resource_of,
+)
 from access.policy import Denied as PolicyDenied
 from access.retrieval import Conflict, NotFound
 from archive import catalogue
@@ -34,9 +45,12 @@ from portal.auth import (
     wired_of,
 )
 from portal.delivery import deliver_record
+from portal.i18n import translate
 from portal.params import SeqBelow
 
 router = APIRouter(prefix="/api/v1", tags=["internal"])
+# What stands for a title above the caller's clearance; pages show it in the reader's language.
+WITHHELD_TITLE = translate("zh", "withheld.title")
 
 
 class Denied(HTTPException):
@@ -92,13 +106,6 @@ def bundle_or_404(session: Session, bundle_id: str) -> Bundle:
         raise HTTPException(404, "no such bundle") from exc
 
 
-def record_resource(bundle: Bundle, record: CaseRecord) -> Resource:
-    """The policy's view of one record."""
-    return Resource(
-        "record", bundle.case.case_no, bundle.id, record.record_id, record.classification, record.grade
-    )
-
-
 def visible_records(
     request: Request, session: Session, caller: Principal, bundle: Bundle
 ) -> list[CaseRecord]:
@@ -107,7 +114,7 @@ def visible_records(
     return [
         r
         for r in bundle.records
-        if decide(caller.subject, Action.bundle_read, record_resource(bundle, r), context).allowed
+        if decide(caller.subject, Action.bundle_read, resource_of(bundle, r), context).allowed
     ]
 
 
@@ -125,17 +132,22 @@ def token(
 @router.get("/cases")
 def cases(request: Request, session: DB, caller: Caller, q: str | None = None) -> dict[str, Any]:
     """Cases the caller may know of: metadata only."""
-    guard(request, session, caller, Action.case_list, Resource("catalogue"))
+    guard(request, session, caller, Action.case_list, collection("catalogue"))
     context = policy_context(request, session, caller)
     found = []
     for case, bundle in catalogue.search_cases(session, q=q):
-        resource = Resource("bundle", case.case_no, bundle.id)
-        if not decide(caller.subject, Action.bundle_read, resource, context).allowed:
+        resource = resource_of(bundle)
+        decision = decide(caller.subject, Action.bundle_read, resource, context)
+        withheld = above_clearance(caller.subject, resource, context, decision)
+        if not decision.allowed and not withheld:
             continue
+        if withheld and q and q.strip().lower() not in case.case_no.lower():
+            continue  # matched by its title: listing it would answer what the title says
         found.append(
             {
                 "case_no": case.case_no,
-                "title": case.title,
+                "title": WITHHELD_TITLE if withheld else case.title,
+                "withheld": withheld,
                 "enforcement_type": case.enforcement_type,
                 "closed_at": case.closed_at.isoformat(),
                 "bundle_id": bundle.id,
@@ -151,12 +163,21 @@ def cases(request: Request, session: DB, caller: Caller, q: str | None = None) -
 def bundle_detail(request: Request, session: DB, caller: Caller, bundle_id: str) -> dict[str, Any]:
     """Bundle metadata, the records the caller may see with their classification, and findings."""
     bundle = bundle_or_404(session, bundle_id)
-    guard(request, session, caller, Action.bundle_read, Resource("bundle", bundle.case.case_no, bundle.id))
+    resource, context = resource_of(bundle), policy_context(request, session, caller)
+    decision = enforce(
+        session, subject=caller.subject, action=Action.bundle_read, resource=resource, context=context
+    )
+    session.commit()
+    withheld = above_clearance(caller.subject, resource, context, decision)
+    if not decision.allowed and not withheld:
+        raise Denied(decision)
     records = visible_records(request, session, caller, bundle)
+    shown = {r.record_id for r in records}
     return {
         "bundle_id": bundle.id,
         "case_no": bundle.case.case_no,
-        "title": bundle.case.title,
+        "title": WITHHELD_TITLE if withheld else bundle.case.title,
+        "withheld": withheld,
         "version": bundle.version,
         "previous_bundle_id": bundle.previous_id,
         "sealed_at": bundle.sealed_at.isoformat(),
@@ -181,7 +202,10 @@ def bundle_detail(request: Request, session: DB, caller: Caller, bundle_id: str)
             for r in records
         ],
         "withheld_records": len(bundle.records) - len(records),
-        "findings": bundle.findings,
+        # a finding quotes what it is about: none above clearance, none on a record not shown
+        "findings": []
+        if withheld
+        else [f for f in bundle.findings if not f.get("record_id") or f["record_id"] in shown],
     }
 
 
@@ -196,10 +220,14 @@ def record_content(
 ) -> Response:
     """The record's bytes as the caller may have them (portal.delivery): the original streamed
     with a single Range (206, 416 past the end), a stamped PDF, or footage's watermarked rendition
-    (202 with a status URL until it is ready)."""
+    (202 with a status URL until it is ready).
+
+    The policy decides (and the ledger records) before the record's existence, size or Range is
+    looked at: whoever may not read it learns nothing of it, not even from a 416."""
     bundle = bundle_or_404(session, bundle_id)
     found = catalogue.find_record(bundle, record_id)
-    if found is None:
+    if found is None:  # whether a record exists is the bundle's metadata
+        guard(request, session, caller, Action.bundle_read, resource_of(bundle))
         raise HTTPException(404, "no such record in this bundle")
     record, stored = found
     with service_errors():
@@ -210,7 +238,7 @@ def record_content(
             bundle=bundle,
             record_=record,
             stored=stored,
-            resource=record_resource(bundle, record),
+            resource=resource_of(bundle, record),
             download=download,
         )
 
@@ -247,7 +275,7 @@ def ledger_search(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
     """Search the ledger, newest first (security auditors only)."""
-    guard(request, session, caller, Action.ledger_read, Resource("ledger"))
+    guard(request, session, caller, Action.ledger_read, collection("ledger"))
     query = select(LedgerEntry).order_by(LedgerEntry.seq.desc()).limit(limit)
     for column, value in (
         (LedgerEntry.actor, actor),
@@ -276,7 +304,7 @@ def ledger_verify(request: Request, session: DB, caller: Caller) -> dict[str, An
     ends: outcome `ok` (intact) or `failed`, the report under `result` and `duration_ms` in the
     detail, so the ledger page can show the latest one without walking the chain itself.
     """
-    resource, context = Resource("ledger"), policy_context(request, session, caller)
+    resource, context = collection("ledger"), policy_context(request, session, caller)
     with service_errors():
         decision = require(
             session, subject=caller.subject, action=Action.ledger_verify, resource=resource, context=context

@@ -27,7 +27,7 @@ from access.copies import Copy, Source
 from access.copy_jobs import Busy, CopyJob
 from archive import catalogue
 from archive.models import Bundle, BundleFile, CaseRecord
-from portal.api import bundle_or_404, record_resource, service_errors
+from portal.api import bundle_or_404, service_errors
 from portal.auth import DB, Caller, Principal, check_csrf_header, policy_context, wired_of
 from portal.delivery import jobs_of, stamp_for
 
@@ -46,7 +46,7 @@ def _authorize(
     request: Request, session: Session, caller: Principal, bundle: Bundle, record: CaseRecord
 ) -> Any:
     context = policy_context(request, session, caller)
-    resource = record_resource(bundle, record)
+    resource = policy.resource_of(bundle, record)
     with service_errors():
         decision = policy.require(
             session,

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from access import disclosures, policy, workdays
 from access.disclosures import NEEDS_BASIS, RELEASING, Basis, DecisionType, RequestView
 from access.models import DisclosureStatus, HolidayDay, Role, User
-from access.policy import Action, Resource
+from access.policy import Action, collection, request_of
 from archive.errors import Refused
 from portal import api, auth, dashboard
 from portal.auth import DB, Principal, wired_of
@@ -164,21 +164,26 @@ def _empty_forms() -> dict[str, dict[str, Any]]:
 
 def _steps(request: Request, caller: Principal, view: RequestView) -> dict[str, bool]:
     """Which forms to show: what the policy would allow in the request's present state."""
-    resource = Resource(
+    resource = request_of(
         "disclosure", case_no=view.case_no, owner=view.applicant_username, assignee=view.assignee
     )
-    extension = Resource("disclosure", case_no=view.case_no, owner=view.extension_requested_by)
-    role = caller.subject.role
+    extension = request_of("disclosure", case_no=view.case_no, owner=view.extension_requested_by)
     handles = may(request, caller, Action.disclosure_handle, resource)
     status = view.status
     waiting_extension = view.extension_status == "requested"
+    # assign_to None asks "to anyone" (a manager's reassignment); an officer may only take it
+    reassigns = view.is_open and may(request, caller, Action.disclosure_assign, resource)
+    extension_decision = policy.decide(
+        caller.subject,
+        Action.disclosure_extension_decide,
+        extension,
+        policy.Context(now=wired_of(request).clock()),
+    )
     return {
-        "take": role is Role.disclosure_officer
-        and view.is_open
+        "take": view.is_open
+        and not reassigns
         and may(request, caller, Action.disclosure_assign, replace(resource, assign_to=caller.user.username)),
-        "assign": role is Role.archive_manager
-        and view.is_open
-        and may(request, caller, Action.disclosure_assign, resource),
+        "assign": reassigns,
         "handles": handles,
         "correction": handles and status == DisclosureStatus.received and view.correction_asked_on is None,
         "consultation": handles and status == DisclosureStatus.received and view.consultation_from is None,
@@ -186,11 +191,8 @@ def _steps(request: Request, caller: Principal, view: RequestView) -> dict[str, 
         "extension": handles
         and status in (DisclosureStatus.received, DisclosureStatus.in_consultation)
         and view.extension_status is None,
-        "extension_decision": waiting_extension
-        and may(request, caller, Action.disclosure_extension_decide, extension),
-        "own_extension": waiting_extension
-        and role is Role.archive_manager
-        and view.extension_requested_by == caller.user.username,
+        "extension_decision": waiting_extension and extension_decision.allowed,
+        "own_extension": waiting_extension and extension_decision.rule == "own-request",
         "message": handles,
         "decision": status == DisclosureStatus.received
         and may(request, caller, Action.disclosure_decide, resource),
@@ -604,7 +606,7 @@ def _may_edit_calendar(request: Request, session: Session, caller: Principal) ->
             session,
             subject=caller.subject,
             action=Action.calendar_edit,
-            resource=Resource("calendar"),
+            resource=collection("calendar"),
             context=auth.policy_context(request, session, caller),
         )
 

@@ -95,6 +95,11 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
         "{n} more record(s) are not shown (permissions or classification).",
     ),
     "bundle.findings": ("合规检查提示", "Compliance findings"),
+    "bundle.findings_withheld": (
+        "本案卷的密级高于您的涉密资格，其标题和合规检查提示不予显示。",
+        "This case is graded above your clearance: its title and findings are withheld.",
+    ),
+    "withheld.title": ("（密级内容已隐去）", "withheld — above your clearance"),
     "bundle.no_findings": ("未发现合规问题。", "No compliance findings."),
     "bundle.open": ("查阅", "Open"),
     "bundle.not_viewable": ("无查阅权限", "Not viewable"),

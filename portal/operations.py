@@ -18,7 +18,18 @@ from sqlalchemy.orm import Session
 
 from access import checkpoints, disclosures, ledger, workdays
 from access.models import Clearance, Role
-from access.policy import Action, Context, Decision, Denied, Resource, Subject, record, require
+from access.policy import (
+    Action,
+    Context,
+    Decision,
+    Denied,
+    Resource,
+    Subject,
+    collection,
+    record,
+    require,
+    resource_of,
+)
 from archive import fixity, service
 from archive.errors import ArchiveError
 from archive.models import Bundle
@@ -45,10 +56,6 @@ def _decide(
     return subject, context, decision
 
 
-def _bundle_resource(bundle: Bundle) -> Resource:
-    return Resource("bundle", bundle.case.case_no, bundle.id, None, bundle.classification, bundle.grade)
-
-
 def deposit(
     wired: Wired,
     *,
@@ -67,7 +74,7 @@ def deposit(
     try:
         with wired.sessions() as session:
             subject, context, decision = _decide(
-                wired, session, actor, Action.bundle_deposit, Resource("archive")
+                wired, session, actor, Action.bundle_deposit, collection("archive")
             )
             bundle = service.deposit_case(
                 session=session,
@@ -96,7 +103,7 @@ def deposit(
                 action=Action.bundle_deposit,
                 context=context,
                 decision=decision,
-                resource=_bundle_resource(bundle),
+                resource=resource_of(bundle),
                 outcome="ok",
                 detail={
                     "version": bundle.version,
@@ -129,7 +136,7 @@ def verify(
             ids = [service.get_bundle(session, bundle_id).id]
         for each in ids:
             bundle = service.get_bundle(session, each)
-            resource = _bundle_resource(bundle)
+            resource = resource_of(bundle)
             subject, context, decision = _decide(wired, session, actor, Action.bundle_verify, resource)
             report = fixity.verify_bundle(
                 session=session, store=wired.store, bundle=bundle, jwks=jwks, progress=progress
@@ -153,7 +160,7 @@ def export(wired: Wired, *, bundle_id: str, dest: Path, actor: str, progress: Pr
     """Export a bundle as a bag with seal and JWKS; the export and its entry are ledgered."""
     with wired.sessions() as session:
         bundle = service.get_bundle(session, bundle_id)
-        resource = _bundle_resource(bundle)
+        resource = resource_of(bundle)
         subject, context, decision = _decide(wired, session, actor, Action.bundle_export, resource)
         try:
             path = service.export_bundle(

@@ -25,8 +25,7 @@ from sqlalchemy.orm import Session
 from access import checkpoints, disclosures, retrieval, workdays
 from access.copy_jobs import CopyJob
 from access.ledger import LedgerEntry, LedgerHead
-from access.models import Role
-from access.policy import THREE_ROLES, Action, Context, Resource, decide
+from access.policy import Action, Context, Resource, collection, decide, permits, resource_of
 from archive import catalogue
 from archive.models import Bundle
 from portal import api, auth, delivery, timeline
@@ -128,13 +127,13 @@ def _frame(request: Request) -> dict[str, Any]:
         "role": user.role,
         "department": user.department,
         "csrf": caller.web.csrf_token if caller.web else "",
-        "catalogue": may(request, caller, Action.case_list, Resource("catalogue")),
-        "ledger": may(request, caller, Action.ledger_read, Resource("ledger")),
-        "retrieval": may(request, caller, Action.retrieval_request, Resource("retrieval")),
-        "decide": may(request, caller, Action.retrieval_decide, Resource("retrieval")),
-        "register": may(request, caller, Action.register_read, Resource("register")),
-        "disclosures": may(request, caller, Action.disclosure_queue, Resource("disclosure")),
-        "calendar": may(request, caller, Action.calendar_edit, Resource("calendar")),
+        "catalogue": permits(caller.subject, Action.case_list),
+        "ledger": permits(caller.subject, Action.ledger_read),
+        "retrieval": permits(caller.subject, Action.retrieval_request),
+        "decide": permits(caller.subject, Action.retrieval_decide),
+        "register": permits(caller.subject, Action.register_read),
+        "disclosures": permits(caller.subject, Action.disclosure_queue),
+        "calendar": permits(caller.subject, Action.calendar_edit),
         "notices": notice_count(request, caller),
     }
     return frame
@@ -146,7 +145,7 @@ def notice_count(request: Request, caller: Principal) -> int:
     with wired.sessions() as session:
         now = wired.clock()
         found = len(retrieval.notifications(session, subject=caller.subject, now=now))
-        if may(request, caller, Action.disclosure_queue, Resource("disclosure")):  # the calendar only then
+        if permits(caller.subject, Action.disclosure_queue):  # the calendar only then
             calendar = workdays.load_calendar(session)
             found += len(disclosures.reminders(session, subject=caller.subject, now=now, calendar=calendar))
         return found
@@ -172,8 +171,7 @@ def _refusal_context(request: Request, detail: Any) -> dict[str, Any]:
             lang, f"rule.{rule}" if known else "rule.other", role=label(lang, "role", role)
         ),
         "reason": reason,
-        "three_roles": role in {r.value for r in THREE_ROLES},
-        "supervisor": role == Role.supervisor.value,
+        "grant_would_allow": rule == "grant",  # then say how to file a retrieval request
     }
 
 
@@ -273,11 +271,13 @@ def logout(
 @router.get("/")
 def catalogue_page(request: Request, session: DB, caller: PageCaller, q: str = "") -> Response:
     """The cases the caller may know of, searchable; auditors go to the ledger instead."""
-    if not may(request, caller, Action.case_list, Resource("catalogue")) and may(
-        request, caller, Action.ledger_read, Resource("ledger")
-    ):
+    if not permits(caller.subject, Action.case_list) and permits(caller.subject, Action.ledger_read):
         return RedirectResponse("/ledger", status_code=303)
     found = api.cases(request, session, caller, q=q.strip() or None)["cases"]
+    lang, _ = choose_lang(request)
+    for case in found:
+        if case["withheld"]:
+            case["title"] = translate(lang, "withheld.title")
     return page(request, "catalogue.html", cases=found, q=q)
 
 
@@ -292,7 +292,7 @@ def viewable(request: Request, session: Session, caller: Principal, bundle: Bund
     return {
         r.record_id
         for r in bundle.records
-        if decide(caller.subject, Action.record_view, api.record_resource(bundle, r), context).allowed
+        if decide(caller.subject, Action.record_view, resource_of(bundle, r), context).allowed
     }
 
 
@@ -303,6 +303,8 @@ def bundle_page(request: Request, session: DB, caller: PageCaller, bundle_id: st
     bundle = api.bundle_or_404(session, bundle_id)
     openable = viewable(request, session, caller, bundle)
     lang, _ = choose_lang(request)
+    if detail["withheld"]:
+        detail["title"] = translate(lang, "withheld.title")
     if lang == "zh":  # bundles sealed before findings carried Chinese text keep their English
         detail["findings"] = [
             {**f, "message": f.get("message_zh") or f["message"]} for f in detail["findings"]
@@ -333,10 +335,11 @@ def record_page(
     """Open a record (ledgered): PDF inline or video streamed, under a watermark naming the viewer."""
     bundle = api.bundle_or_404(session, bundle_id)
     found = catalogue.find_record(bundle, record_id)
-    if found is None:
+    if found is None:  # whether a record exists is the bundle's metadata
+        api.guard(request, session, caller, Action.bundle_read, resource_of(bundle))
         raise HTTPException(404, "no such record in this bundle")
     record, stored = found
-    resource = api.record_resource(bundle, record)
+    resource = resource_of(bundle, record)
     try:
         decision = api.guard(request, session, caller, Action.record_view, resource)
     except api.Denied as exc:
@@ -473,7 +476,7 @@ def chain_status(request: Request, session: Session, caller: Principal) -> dict[
         "checkpoint": checkpoint,
         "head": head.seq if head else 0,
         "verified": verified,
-        "may_verify": may(request, caller, Action.ledger_verify, Resource("ledger")),
+        "may_verify": permits(caller.subject, Action.ledger_verify),
     }
 
 
@@ -503,7 +506,7 @@ def ledger_page(
     }
     filters, errors = _ledger_filters(form, lang)
     if errors:
-        api.guard(request, session, caller, Action.ledger_read, Resource("ledger"))
+        api.guard(request, session, caller, Action.ledger_read, collection("ledger"))
         found: dict[str, Any] = {"entries": [], "next_before": None}
     else:
         found = api.ledger_search(request, session, caller, **filters, before=before, limit=LEDGER_PAGE)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from access import checkpoints
 from access.checkpoints import LedgerCheckpoint, LedgerTampered
-from access.policy import Action, Resource
+from access.policy import Action, collection
 from portal.api import guard
 from portal.auth import DB, Caller, wired_of
 from portal.params import MAX_SEQ, Seq, SeqBelow
@@ -31,7 +31,7 @@ def checkpoint_list(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
     """Signed checkpoints, newest first."""
-    guard(request, session, caller, Action.ledger_read, Resource("ledger"))
+    guard(request, session, caller, Action.ledger_read, collection("ledger"))
     query = select(LedgerCheckpoint).order_by(LedgerCheckpoint.tree_size.desc()).limit(limit)
     if before is not None:
         query = query.where(LedgerCheckpoint.tree_size < before)
@@ -52,7 +52,7 @@ def entry_proof(
     ] = None,
 ) -> dict[str, Any]:
     """The audit path from one entry to a signed checkpoint's root."""
-    guard(request, session, caller, Action.ledger_read, Resource("ledger"))
+    guard(request, session, caller, Action.ledger_read, collection("ledger"))
     if tree_size is None:
         checkpoint = checkpoints.latest(session)
         if checkpoint is None:
@@ -78,5 +78,5 @@ def entry_proof(
 @router.get("/jwks")
 def ledger_jwks(request: Request, session: DB, caller: Caller) -> dict[str, Any]:
     """The archive's public keys (every one ever used), to check checkpoint signatures offline."""
-    guard(request, session, caller, Action.ledger_read, Resource("ledger"))
+    guard(request, session, caller, Action.ledger_read, collection("ledger"))
     return wired_of(request).keyring.jwks()

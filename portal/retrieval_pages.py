@@ -9,7 +9,6 @@ field (422); policy refusals render the refusal page (403).
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -20,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from access import disclosures, policy, retrieval, workdays
 from access.models import RequestStatus
-from access.policy import Action, Resource, decide
+from access.policy import Action, collection, decide, request_of, resource_of
 from archive.errors import Refused
 from archive.models import Bundle
 from archive.service import latest_bundle
@@ -46,20 +45,23 @@ def _bundle_titles(session: Session, bundle_id: str) -> dict[str, str]:
 
 
 def _choosable(request: Request, session: Session, caller: Principal, bundle: Bundle) -> list[dict[str, Any]]:
-    """Records offered in the form: those whose metadata the caller may see. A supervisor sees
-    titles before any grant (titles are metadata); clearance still hides state secrets."""
+    """Records offered in the form: those the policy lets the caller choose, record by record
+    (no grant needed: the grant is what is being asked for; clearance still hides state secrets).
+    Showing the case's records is ledgered once, for the bundle."""
     context = auth.policy_context(request, session, caller)
-    supervisor = caller.subject.role.value == "supervisor"
-    out = []
-    for r in bundle.records:
-        resource = api.record_resource(bundle, r)
-        if supervisor:  # the grant is what is being asked for: check every other rule
-            resource = dataclasses.replace(resource, bundle_id=None)
-        if decide(caller.subject, Action.bundle_read, resource, context).allowed:
-            out.append(
-                {"id": r.record_id, "title": r.title, "kind": r.kind, "classification": r.classification}
-            )
-    return out
+    policy.enforce(
+        session,
+        subject=caller.subject,
+        action=Action.retrieval_choose,
+        resource=resource_of(bundle),
+        context=context,
+    )
+    session.commit()
+    return [
+        {"id": r.record_id, "title": r.title, "kind": r.kind, "classification": r.classification}
+        for r in bundle.records
+        if decide(caller.subject, Action.retrieval_choose, resource_of(bundle, r), context).allowed
+    ]
 
 
 def _request_form(
@@ -86,13 +88,16 @@ def _request_form(
     )
 
 
-def _may_file(request: Request, caller: Principal) -> None:
-    now = wired_of(request).clock()
-    decision = decide(
-        caller.subject, Action.retrieval_request, Resource("retrieval"), policy.Context(now=now)
-    )
-    if not decision.allowed:
-        raise api.Denied(decision)
+def _may_file(request: Request, session: Session, caller: Principal) -> None:
+    """Refuse (ledgered) whoever may not file a retrieval request at all."""
+    with api.service_errors():
+        policy.require(
+            session,
+            subject=caller.subject,
+            action=Action.retrieval_request,
+            resource=request_of("retrieval", case_no=None, owner=caller.user.username),
+            context=auth.policy_context(request, session, caller),
+        )
 
 
 @router.get("/retrievals/new")
@@ -105,7 +110,7 @@ def request_form(
     case_no: str = "",
 ) -> Response:
     """The retrieval request form, for the case of `bundle_id` (or `case_no`), `record_id` ticked."""
-    _may_file(request, caller)
+    _may_file(request, session, caller)
     if bundle_id and not case_no:
         bundle = session.get(Bundle, bundle_id)
         if bundle is None:
@@ -231,7 +236,7 @@ def _detail(
         )
     session.commit()
     now = wired_of(request).clock()
-    resource = Resource("retrieval", row.case_no, row.bundle_id, owner=row.requester)
+    resource = request_of("retrieval", case_no=row.case_no, owner=row.requester, bundle_id=row.bundle_id)
     context = policy.Context(now=now)
     own = row.requester == caller.user.username
     may_decide = decide(caller.subject, Action.retrieval_decide, resource, context).allowed
@@ -349,7 +354,7 @@ def _register(
         errors["status"] = translate(lang, "retrieval.err.status")
     query = urlencode({k: v.strip() for k, v in values.items() if v.strip()})
     if errors:
-        api.guard(request, session, caller, Action.register_read, Resource("register"))
+        api.guard(request, session, caller, Action.register_read, collection("register"))
         return [], errors, query
     filters = {k: (values[k].strip() or None) for k in ("department", "status", "requester", "case_no")}
     rows = _read_register(request, session, caller, **filters, **bounds)

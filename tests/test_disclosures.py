@@ -1508,13 +1508,14 @@ def test_reminders_for_the_officer_and_the_managers(office: Office) -> None:
 
 
 def test_every_applicant_action_but_filing_needs_the_request_to_be_theirs() -> None:
-    from access.policy import ROLE_ACTIONS, Action, Resource, decide
+    from access.policy import ROLE_ACTIONS, Action, decide, request_of
 
     zhang = Subject(username="zhang", role=Role.applicant, user_id=1)
     context = Context(now=datetime.now(UTC))
     for action in ROLE_ACTIONS[Role.applicant] - {Action.disclosure_submit}:
-        theirs = Resource("disclosure", owner="li", available_until=datetime.now(UTC) + timedelta(days=1))
+        until = datetime.now(UTC) + timedelta(days=1)
+        theirs = request_of("disclosure", case_no=None, owner="li", record_id="r1", available_until=until)
         refused = decide(zhang, action, theirs, context)
         assert (refused.allowed, refused.rule) == (False, "own-requests-only"), action
-        nobodys = Resource("disclosure", available_until=datetime.now(UTC) + timedelta(days=1))
+        nobodys = request_of("disclosure", case_no=None, owner=None, record_id="r1", available_until=until)
         assert not decide(zhang, action, nobodys, context).allowed, action
