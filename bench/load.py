@@ -5,29 +5,33 @@
 Each database gets a fresh archive: a SQLite file in a temp data dir, or a schema of its own on
 PostgreSQL (`CASEVAULT_BENCH_DATABASE_URL`, as `bench.ledger`), migrated, with an archivist, a
 supervisor and a security auditor and two deposited cases, one holding a secret record. The app
-(`portal.app.create_app`) is served by uvicorn on a free loopback port in this process; the clients
-are asyncio tasks sharing one httpx pool of N connections. Each request is one policy decision
-(`PROBES`): listing cases, bundle metadata and record content as someone allowed, and the same as
-someone refused (a supervisor without a grant probing another case's bundle and records, an
-auditor listing cases, an archivist without clearance opening the secret record).
+is served by `casevault serve --app internal` as a process of its own on a free loopback port; the
+clients are asyncio tasks in this process sharing one httpx pool of N connections. Each request
+is one policy decision (`probes`): listing cases, bundle metadata and record content as someone
+allowed, and the same as someone refused (a supervisor without a grant probing another case's
+bundle and records, an auditor listing cases, an archivist without clearance opening the secret
+record).
 
 Prints, per database, requests/s, p50 and p95 latency and the 5xx count, then whether the ledger
 holds exactly one entry per decision and its chain verifies. The concurrency test
-(`tests/test_concurrency.py`) drives the same probes through `drive`.
+(`tests/test_concurrency.py`) drives the same probes through `drive`, against the app served in
+a thread (`serving`).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,7 +47,6 @@ from access import identities, ledger
 from access.ledger import LedgerEntry
 from bench.ledger import pg_schema
 from portal import operations
-from portal.app import create_app
 from portal.context import Wired, wire
 from portal.db import make_engine, migrate
 from portal.demo import case_document, write_sip
@@ -136,25 +139,57 @@ def last_seq(wired: Wired) -> int:
         return session.scalar(select(ledger.LedgerHead.seq)) or 0
 
 
-@contextmanager
-def serving(app: FastAPI) -> Iterator[str]:
-    """The app served by uvicorn on a free loopback port in a thread; yields its base URL."""
+def free_port() -> int:
+    """A loopback port nobody listens on just now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
+        return int(sock.getsockname()[1])
+
+
+def _wait_for(port: int, alive: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            if not alive() or time.monotonic() > deadline:
+                raise RuntimeError("the server did not start") from None
+            time.sleep(0.05)
+
+
+@contextmanager
+def serving(app: FastAPI) -> Iterator[str]:
+    """The app served by uvicorn on a free loopback port in a thread of this process; yields its URL."""
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, name="load-server", daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
     try:
+        _wait_for(port, thread.is_alive)
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+@contextmanager
+def served(settings: Settings) -> Iterator[str]:
+    """`casevault serve --app internal` as a process of its own on a free loopback port; yields its URL."""
+    port = free_port()
+    env = os.environ | {
+        "CASEVAULT_DATA_DIR": str(settings.data_dir),
+        "CASEVAULT_DATABASE_URL": settings.resolved_database_url,
+        "CASEVAULT_STORE": settings.store_url,
+    }
+    command = [sys.executable, "-m", "portal.cli", "serve", "--app", "internal", "--port", str(port)]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for(port, lambda: server.poll() is None)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def secret_case() -> dict[str, Any]:
@@ -211,7 +246,7 @@ def run(database: str, url: str, work: Path, *, clients: int, requests: int) -> 
     wired = wire(Settings(data_dir=work / "var", database_url=url, store=f"file://{work / 'objects'}"))
     try:
         bundle_id, secret_bundle_id = seed(wired, work / "sips")
-        with serving(create_app(wired)) as base_url:
+        with served(wired.settings) as base_url:
             tokens = tokens_for(base_url)
             before = last_seq(wired)
             started = time.perf_counter()
