@@ -11,6 +11,9 @@ next connection finds the database as soon as it is back.
 from __future__ import annotations
 
 import functools
+import sqlite3
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +73,7 @@ def make_engine(url: str | URL, *, create: bool = False) -> Engine:
     if url.get_backend_name() == "sqlite":
         engine = create_engine(url, pool_pre_ping=True, connect_args={"timeout": BUSY_TIMEOUT_SECONDS})
         _sqlite_file(engine, shown, create=create)
+        _one_writer_at_a_time(engine)
     else:
         engine = create_engine(url, pool_pre_ping=True)
     if not create:
@@ -114,6 +118,47 @@ def _sqlite_file(engine: Engine, shown: str, *, create: bool) -> None:
     def _same_file(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
         if record.info.get("file") != _identity(path):
             raise DisconnectionError("the database file was moved or replaced")  # the pool reconnects
+
+
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")  # what pysqlite opens a write transaction for
+
+
+def _one_writer_at_a_time(engine: Engine) -> None:
+    """Queue this process's SQLite writers on a lock of its own before SQLite's.
+
+    SQLite's busy handler polls, sleeping up to 100 ms between tries, and is not fair: under 50
+    concurrent requests the write lock sits idle between polls and an unlucky writer waits out the
+    busy timeout (a 503). Waiting on a Python lock instead hands the lock over as soon as it is
+    free. One deadline covers both waits, so a locked database still answers within the busy
+    timeout; other processes (the command line) are still kept out by SQLite's own lock.
+    """
+    writer = threading.Lock()
+
+    def release(info: dict[str, Any]) -> None:
+        if info.pop("writer", False):
+            writer.release()
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _queue(connection: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        info, dbapi_connection = connection.info, connection.connection.dbapi_connection
+        if info.get("writer") and not dbapi_connection.in_transaction:
+            release(info)  # committed or rolled back since: let the next writer in
+        if info.get("writer") or not statement.lstrip()[:7].upper().startswith(_WRITES):
+            return
+        started = time.monotonic()
+        if not writer.acquire(timeout=BUSY_TIMEOUT_SECONDS):
+            raise OperationalError(statement, parameters, sqlite3.OperationalError("database is locked"))
+        info["writer"] = True
+        left = BUSY_TIMEOUT_SECONDS - (time.monotonic() - started)
+        dbapi_connection.execute(f"PRAGMA busy_timeout = {max(0, int(left * 1000))}")
+
+    @event.listens_for(engine, "checkin")
+    def _done(_dbapi_connection: Any, record: Any) -> None:
+        release(record.info)
+
+    @event.listens_for(engine, "invalidate")
+    def _lost(_dbapi_connection: Any, record: Any, _exc: Any) -> None:
+        release(record.info)  # before the record forgets it on reconnecting
 
 
 def _require_migrated(engine: Engine, shown: str) -> None:
