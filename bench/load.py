@@ -14,8 +14,7 @@ record).
 
 Prints, per database, requests/s, p50 and p95 latency and the 5xx count, then whether the ledger
 holds exactly one entry per decision and its chain verifies. The concurrency test
-(`tests/test_concurrency.py`) drives the same probes through `drive`, against the app served in
-a thread (`serving`).
+(`tests/test_concurrency.py`) drives the same probes through `drive` and `served`.
 """
 
 from __future__ import annotations
@@ -28,7 +27,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -39,8 +37,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
-from fastapi import FastAPI
 from sqlalchemy import select
 
 from access import identities, ledger
@@ -156,21 +152,6 @@ def _wait_for(port: int, alive: Callable[[], bool]) -> None:
             if not alive() or time.monotonic() > deadline:
                 raise RuntimeError("the server did not start") from None
             time.sleep(0.05)
-
-
-@contextmanager
-def serving(app: FastAPI) -> Iterator[str]:
-    """The app served by uvicorn on a free loopback port in a thread of this process; yields its URL."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="load-server", daemon=True)
-    thread.start()
-    try:
-        _wait_for(port, thread.is_alive)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 @contextmanager

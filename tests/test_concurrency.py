@@ -1,4 +1,4 @@
-"""Every decision is ledgered under load: 50 concurrent clients × 20 requests against a served app,
+"""Every decision is ledgered under load: 50 concurrent clients × 20 requests against `casevault serve`,
 allowed and refused mixed, on SQLite and PostgreSQL — no 5xx, one entry per decision, chain intact."""
 
 from __future__ import annotations
@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 from access import ledger
-from bench.load import drive, expected_entries, last_seq, ledgered_since, probes, secret_case, serving
+from bench.load import drive, expected_entries, last_seq, ledgered_since, probes, secret_case, served
 from portal import operations
-from portal.app import create_app
 from tests.conftest import Portal
 
 pytestmark = pytest.mark.parametrize("store_url", ["file"], indirect=True)
@@ -31,7 +30,7 @@ def test_concurrent_clients_each_decision_ledgered_once(
     mix = probes(portal.bundle_id, secret["bundle_id"])
     before = last_seq(portal.wired)
 
-    with serving(create_app(portal.wired)) as base_url:
+    with served(portal.wired.settings) as base_url:
         results = asyncio.run(drive(base_url, tokens, mix, clients=CLIENTS, requests=REQUESTS))
 
     statuses = Counter(r.status for r in results)
