@@ -44,7 +44,7 @@ from access.ledger import LedgerEntry
 from bench.ledger import pg_schema
 from portal import operations
 from portal.context import Wired, wire
-from portal.db import make_engine, migrate
+from portal.db import migrate
 from portal.demo import case_document, write_sip
 from portal.settings import Settings
 
@@ -221,9 +221,7 @@ def percentile(values: list[float], share: float) -> float:
 
 def run(database: str, url: str, work: Path, *, clients: int, requests: int) -> dict[str, Any]:
     """Seed, serve and load one database; the figures and the ledger's verdict."""
-    engine = make_engine(url)
-    migrate(engine)
-    engine.dispose()
+    migrate(url)
     wired = wire(Settings(data_dir=work / "var", database_url=url, store=f"file://{work / 'objects'}"))
     try:
         bundle_id, secret_bundle_id = seed(wired, work / "sips")

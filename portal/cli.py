@@ -132,9 +132,7 @@ def migrate() -> None:
     """Create the database or bring its schema up to this version (the only command that changes it)."""
     url = _settings().resolved_database_url
     with _errors():
-        engine = db.make_engine(url)
-        revision = db.migrate(engine)
-        engine.dispose()
+        revision = db.migrate(url)
     typer.echo(f"{db.shown_url(url)}: migrated to {revision}")
 
 

@@ -186,11 +186,11 @@ def _require_migrated(engine: Engine, shown: str) -> None:
         )
 
 
-def migrate(engine: Engine) -> str:
-    """Bring the engine's database up to the newest migration, creating a SQLite file if there is
-    none, over an engine of its own (the engine given may refuse an unmigrated database). Returns
-    the revision reached."""
-    migrating = make_engine(engine.url, create=True)
+def migrate(database: Engine | str | URL) -> str:
+    """Bring a database (an engine's, or the one a URL names) up to the newest migration, creating
+    a SQLite file if there is none, over an engine of its own (a serving engine refuses an
+    unmigrated database). Returns the revision reached."""
+    migrating = make_engine(database.url if isinstance(database, Engine) else database, create=True)
     try:
         command.upgrade(alembic_config(migrating), "head")
     finally:

@@ -23,7 +23,7 @@ from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from portal.context import Wired, wire
-from portal.db import make_engine, migrate
+from portal.db import migrate
 from portal.demo import case_document, make_footage, pdf_bytes, write_sip  # noqa: F401
 from portal.settings import Settings
 
@@ -65,9 +65,7 @@ def postgres_available() -> bool:
 
 def _migrated(url: str) -> str:
     """Migrate as `casevault migrate` does: serving never creates or migrates a database."""
-    engine = make_engine(url)
-    migrate(engine)
-    engine.dispose()
+    migrate(url)
     return url
 
 
