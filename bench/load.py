@@ -93,7 +93,9 @@ async def drive(
 ) -> list[Result]:
     """`clients` tasks, each sending `requests` requests one after another, walking the mix from its
     own offset so that every kind of request is in flight at once."""
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    # Idle connections are let go well before uvicorn closes them (5 s), so that no request is sent
+    # on a connection the server is closing at that moment.
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients, keepalive_expiry=2)
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as http:
 
         async def client(number: int) -> list[Result]:
@@ -154,17 +156,28 @@ def _wait_for(port: int, alive: Callable[[], bool]) -> None:
             time.sleep(0.05)
 
 
-@contextmanager
-def served(settings: Settings) -> Iterator[str]:
-    """`casevault serve --app internal` as a process of its own on a free loopback port; yields its URL."""
-    port = free_port()
-    env = os.environ | {
+def casevault(*args: str) -> list[str]:
+    """The command that runs `casevault ARGS…` from this interpreter (settings: `environment`)."""
+    return [sys.executable, "-m", "portal.cli", *args]
+
+
+def environment(settings: Settings) -> dict[str, str]:
+    """This process's environment with the archive's settings, for a `casevault` process."""
+    return os.environ | {
         "CASEVAULT_DATA_DIR": str(settings.data_dir),
         "CASEVAULT_DATABASE_URL": settings.resolved_database_url,
         "CASEVAULT_STORE": settings.store_url,
     }
-    command = [sys.executable, "-m", "portal.cli", "serve", "--app", "internal", "--port", str(port)]
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+@contextmanager
+def served(settings: Settings) -> Iterator[str]:
+    """`casevault serve --app internal` as a process of its own on a free loopback port; yields its URL."""
+    port = free_port()
+    command = casevault("serve", "--app", "internal", "--port", str(port))
+    server = subprocess.Popen(
+        command, env=environment(settings), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         _wait_for(port, lambda: server.poll() is None)
         yield f"http://127.0.0.1:{port}"
