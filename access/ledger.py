@@ -196,9 +196,9 @@ def append(
 
 
 # One statement locks the head, inserts the entry and moves the head, so the lock is held for a
-# single round trip plus the caller's commit (the ORM path above holds it across three round
-# trips and a flush). The hash is the one `entry_hash` defines: Python builds the canonical body around the
-# two values only known under the lock, and the database splices in the previous hash and the
+# single round trip plus the caller's commit (the SQLite path above holds it across two
+# statements and a flush). The hash is the one `entry_hash` defines: Python builds the canonical
+# body around the two values only known under the lock, and the database splices in the previous hash and the
 # sequence number (both ASCII) and takes SHA-256 of exactly the UTF-8 bytes `hash_body` would.
 _APPEND_POSTGRESQL = (
     "WITH head AS (SELECT seq + 1 AS seq, entry_hash AS prev FROM ledger_head WHERE id = 1 FOR UPDATE),"
