@@ -15,4 +15,6 @@ USER casevault
 ENV CASEVAULT_DATA_DIR=/var/lib/casevault
 EXPOSE 8000
 ENTRYPOINT ["casevault"]
+# Serving never creates or migrates the database: run the image with `migrate` first (compose
+# does, in its migrate service), and again after each upgrade.
 CMD ["serve", "--host", "0.0.0.0", "--port", "8000"]

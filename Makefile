@@ -12,8 +12,10 @@ $(BIN)/casevault: pyproject.toml
 	touch $@
 
 # Embedded defaults only: SQLite and the FileStore under ./var. The browser talks plain
-# HTTP to 127.0.0.1, so the session cookie is not marked Secure here.
+# HTTP to 127.0.0.1, so the session cookie is not marked Secure here. Serving never creates or
+# migrates the database: `migrate` does, first.
 run: $(BIN)/casevault
+	$(BIN)/casevault migrate
 	$(BIN)/casevault demo
 	CASEVAULT_COOKIE_SECURE=false $(BIN)/casevault serve --host 127.0.0.1 --port 8000
 

@@ -3,7 +3,8 @@
 Entries are appended inside the caller's transaction, so an action and its entry commit or
 roll back together. A one-row head holds the last sequence number and hash; locking it
 serialises writers so the chain never forks. On PostgreSQL one statement locks the head,
-inserts the entry and moves the head, so the lock is held for one round trip and the commit.
+inserts the entry and moves the head, so the lock is held for one round trip and the commit;
+on SQLite the append writes to the head first, which takes the database's write lock.
 The database refuses UPDATE and DELETE on the entries (a trigger, see the migrations);
 `verify_chain` finds what went around that.
 """
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from sqlalchemy import BigInteger, Index, String, Text, select
+from sqlalchemy import BigInteger, Index, String, Text, select, update
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError, NoResultFound
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -176,7 +177,16 @@ def append(
     }
     if session.get_bind().dialect.name == "postgresql":
         return _append_postgresql(session, fields)
-    head = session.execute(select(LedgerHead).where(LedgerHead.id == 1).with_for_update()).scalar_one()
+    # SQLite has no row locks and ignores FOR UPDATE: a write to the head takes the database's
+    # write lock (waiting out the busy timeout) before the head is read, so no two writers read
+    # the same head. pysqlite opens the transaction at this first write; a session that already
+    # wrote holds the lock since then.
+    session.execute(
+        update(LedgerHead).where(LedgerHead.id == 1).values(seq=LedgerHead.seq),
+        execution_options={"synchronize_session": False},
+    )
+    query = select(LedgerHead).where(LedgerHead.id == 1).execution_options(populate_existing=True)
+    head = session.execute(query).scalar_one()
     fields |= {"seq": head.seq + 1, "prev_hash": head.entry_hash}
     entry = LedgerEntry(**fields, entry_hash=entry_hash(fields))
     session.add(entry)
@@ -186,9 +196,9 @@ def append(
 
 
 # One statement locks the head, inserts the entry and moves the head, so the lock is held for a
-# single round trip plus the caller's commit (the ORM path above holds it across three round
-# trips and a flush). The hash is the one `entry_hash` defines: Python builds the canonical body around the
-# two values only known under the lock, and the database splices in the previous hash and the
+# single round trip plus the caller's commit (the SQLite path above holds it across two
+# statements and a flush). The hash is the one `entry_hash` defines: Python builds the canonical
+# body around the two values only known under the lock, and the database splices in the previous hash and the
 # sequence number (both ASCII) and takes SHA-256 of exactly the UTF-8 bytes `hash_body` would.
 _APPEND_POSTGRESQL = (
     "WITH head AS (SELECT seq + 1 AS seq, entry_hash AS prev FROM ledger_head WHERE id = 1 FOR UPDATE),"

@@ -163,6 +163,9 @@ def project_deposit(
     folder: Path, data_dir: Path, *, store: str | None = None, digests: str = "sha256,sm3"
 ) -> Deposited:
     """Deposit `folder` in a fresh child process, so that its peak RSS is the deposit's own."""
+    from portal.db import migrate
+
+    migrate(_settings(data_dir).resolved_database_url)  # here, so the child's RSS is the deposit's
     command = [sys.executable, "-m", "bench.deposit", "--child-deposit", str(folder)]
     command += ["--child-data", str(data_dir), "--child-digests", digests]
     if store:

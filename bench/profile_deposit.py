@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from portal import operations
     from portal.context import wire
+    from portal.db import migrate
 
     folder = deposit_folder(args.size_mib, args.files)
     hash_pass(folder)  # page cache
@@ -40,7 +41,9 @@ def main(argv: list[str] | None = None) -> None:
         with moto_server(work) if args.s3 else nullcontext() as endpoint:
             for number in range(args.runs):
                 store = s3_url(endpoint) if endpoint else None
-                wired = wire(_settings(work / f"d{number}", digests=args.digests, store=store))
+                settings = _settings(work / f"d{number}", digests=args.digests, store=store)
+                migrate(settings.resolved_database_url)
+                wired = wire(settings)
                 start = time.perf_counter()
                 operations.deposit(wired, folder=folder, actor="bench")
                 print(f"deposit {number + 1}: {time.perf_counter() - start:.2f} s", flush=True)

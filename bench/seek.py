@@ -130,6 +130,7 @@ def run(args: argparse.Namespace) -> None:
     from portal import operations
     from portal.app import create_app
     from portal.context import wire
+    from portal.db import migrate
     from portal.settings import Settings
 
     begun = time.perf_counter()
@@ -142,6 +143,7 @@ def run(args: argparse.Namespace) -> None:
             database_url=f"sqlite:///{data_dir / 'casevault.db'}",
             store=f"file://{data_dir / 'objects'}",
         )
+        migrate(settings.resolved_database_url)
         wired = wire(settings)
         _say(f"depositing {folder.name} into {data_dir} …")
         bundle_id = operations.deposit(wired, folder=folder, actor="bench")["bundle_id"]

@@ -33,7 +33,7 @@ from access.policy import Context, Denied
 from archive.errors import ArchiveError, Refused, StoreUnavailable
 from archive.fixity import verify_bag_dir
 from archive.service import latest_bundle
-from portal import operations
+from portal import db, operations
 from portal.context import PublicWired, wire, wire_public
 from portal.demo import DEMO_APPLICANT, DEMO_CASE_NO, DEMO_PASSWORD, DEMO_USERS, case_document, write_sip
 from portal.settings import Settings
@@ -59,6 +59,8 @@ def _errors() -> Iterator[None]:
     """One clear line and an exit code for every error a person or an outage can cause."""
     try:
         yield
+    except db.DatabaseNotReady as exc:
+        _fail(str(exc), EXIT_REFUSED)  # the operator's to fix, not an outage to wait out
     except Refused as exc:
         _fail(str(exc), EXIT_REFUSED)
     except Denied as exc:
@@ -76,12 +78,16 @@ def _errors() -> Iterator[None]:
 W = TypeVar("W", bound=PublicWired)
 
 
-def _wired(wiring: Callable[[Settings], W] = wire) -> W:  # type: ignore[assignment]
+def _settings() -> Settings:
     try:
-        settings = Settings()
+        return Settings()
     except ValidationError as exc:
         first = exc.errors()[0]
         _fail(f"CASEVAULT_{str(first['loc'][0]).upper()}: {first['msg']}", EXIT_REFUSED)
+
+
+def _wired(wiring: Callable[[Settings], W] = wire) -> W:  # type: ignore[assignment]
+    settings = _settings()
     try:
         with _errors():
             return wiring(settings)
@@ -119,6 +125,16 @@ def _emit(as_json: bool, data: Any, lines: list[str]) -> None:
     else:
         for line in lines:
             typer.echo(line)
+
+
+@app.command()
+def migrate() -> None:
+    """Create the database or bring its schema up to this version, as its owner
+    (`CASEVAULT_MIGRATE_DATABASE_URL`, else the database URL): the only command that changes it."""
+    url = _settings().resolved_migration_database_url
+    with _errors():
+        revision = db.migrate(url)
+    typer.echo(f"{db.shown_url(url)}: migrated to {revision}")
 
 
 @app.command()

@@ -22,7 +22,7 @@ from access import id_numbers
 from archive.s3store import S3Store
 from archive.seal import Keyring
 from archive.store import FileStore, ObjectStore
-from portal.db import make_engine, migrate
+from portal.db import make_engine
 from portal.settings import Settings
 
 
@@ -118,14 +118,10 @@ class Wired(PublicWired):
 
 
 def _database(settings: Settings) -> tuple[Engine, sessionmaker[Session]]:
+    # Never created or migrated here: that is `casevault migrate`'s, so a missing database is an
+    # error rather than a new, empty archive (see portal.db).
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url)
-    if settings.resolved_migration_database_url == settings.resolved_database_url:
-        migrate(engine)
-    else:  # the apps' own role may not change the schema; its owner does
-        owner = make_engine(settings.resolved_migration_database_url)
-        migrate(owner)
-        owner.dispose()
     return engine, sessionmaker(engine, expire_on_commit=False)
 
 
@@ -136,7 +132,7 @@ def _release_store(settings: Settings) -> ObjectStore:
 
 
 def wire(settings: Settings) -> Wired:
-    """Create the data dir, migrate the database and open both realms."""
+    """Create the data dir and open the database (which must be migrated) and both realms."""
     engine, sessions = _database(settings)
     return Wired(
         settings=settings,

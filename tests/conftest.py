@@ -23,6 +23,7 @@ from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from portal.context import Wired, wire
+from portal.db import migrate
 from portal.demo import case_document, make_footage, pdf_bytes, write_sip  # noqa: F401
 from portal.settings import Settings
 
@@ -62,11 +63,18 @@ def postgres_available() -> bool:
     return True
 
 
+def _migrated(url: str) -> str:
+    """Migrate as `casevault migrate` does: serving never creates or migrates a database."""
+    migrate(url)
+    return url
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database: a SQLite file, or a schema of its own on PostgreSQL."""
+    """A fresh database migrated to the newest revision: a SQLite file, or a schema of its own on
+    PostgreSQL."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'casevault.db'}"
+        yield _migrated(f"sqlite:///{tmp_path / 'casevault.db'}")
         return
     request.getfixturevalue("postgres_available")
     schema = f"t_{uuid.uuid4().hex[:12]}"
@@ -74,7 +82,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     with admin.begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
     separator = "&" if "?" in PG_URL else "?"
-    yield f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
+    yield _migrated(f"{PG_URL}{separator}options=-csearch_path%3D{schema}")
     with admin.begin() as conn:
         conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
     admin.dispose()
