@@ -341,13 +341,15 @@ def _retained(store: ObjectStore, info: ObjectInfo) -> datetime | None:
         return None
 
 
-def reconcile(*, session: Session, store: ObjectStore, older_than: datetime) -> list[tuple[str, str]]:
+def reconcile(
+    *, session: Session, store: ObjectStore, older_than: datetime, reported: frozenset[str] = frozenset()
+) -> list[tuple[str, str]]:
     """Remove what deposits that never committed left behind, last written before `older_than`.
 
     Only objects that never had retention applied are removed. Retained objects of a bundle the
     database does not know are reported and kept: one interrupted deposit can leave one such
-    bundle; more than that, or any while the database knows no bundle at all, means this is not
-    the store's database, and nothing is touched (`StoreMismatch`).
+    bundle beside those `reported` before; more than that, or any while the database knows no
+    bundle at all, means this is not the store's database, and nothing is touched (`StoreMismatch`).
     """
     found: dict[str, list[ObjectInfo]] = {}
     for info in _leftovers(store, "bundles/"):
@@ -355,7 +357,7 @@ def reconcile(*, session: Session, store: ObjectStore, older_than: datetime) -> 
     sealed = set(session.scalars(select(Bundle.id).where(Bundle.id.in_(list(found)))))
     unknown = {bundle_id: items for bundle_id, items in found.items() if bundle_id not in sealed}
     locks = {info.key: _retained(store, info) for items in unknown.values() for info in items}
-    orphaned = sorted({key.split("/")[1] for key, until in locks.items() if until is not None})
+    orphaned = sorted({key.split("/")[1] for key, until in locks.items() if until is not None} - reported)
     if len(orphaned) > 1 or (orphaned and session.scalar(select(Bundle.id).limit(1)) is None):
         raise StoreMismatch(
             f"the database does not match the store: {len(orphaned)} bundle(s) under retention that it "

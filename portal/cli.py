@@ -219,7 +219,7 @@ def reconcile(
         minutes=wired.settings.reconcile_grace_minutes if grace_minutes is None else grace_minutes
     )
     with _errors():
-        done = operations.reconcile(wired, grace=grace)
+        done = operations.reconcile(wired, grace=grace, actor=_actor())
     for key, action in done:
         typer.echo(f"{key}: {action}")
     typer.echo(f"{len(done)} leftover object(s) handled")
