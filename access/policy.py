@@ -41,6 +41,7 @@ class Action(StrEnum):
     bundle_deposit = "bundle.deposit"
     bundle_verify = "bundle.verify"
     bundle_export = "bundle.export"
+    store_reconcile = "store.reconcile"  # clear what interrupted deposits left in the store
     ledger_read = "ledger.read"
     ledger_verify = "ledger.verify"
     user_admin = "user.admin"
@@ -80,6 +81,7 @@ _ARCHIVE = {
     Action.bundle_deposit,
     Action.bundle_verify,
     Action.bundle_export,
+    Action.store_reconcile,
 }
 _REGISTER = {
     Action.retrieval_request,

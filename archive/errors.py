@@ -29,3 +29,12 @@ class ObjectMissing(ArchiveError):
 
 class UnknownBundle(Refused):
     """A bundle id that is not archived."""
+
+
+class RetentionLocked(Refused):
+    """An object under retention: it cannot be removed or rewritten, nor its retention shortened."""
+
+
+class StoreMismatch(Refused):
+    """The store holds sealed objects the database does not know: the database is likely the
+    wrong one (a mistyped URL, an empty or restored copy), so nothing may be removed."""

@@ -25,7 +25,7 @@ from archive import bag
 from archive.compliance import check_case
 from archive.content import check_contents
 from archive.digests import Digested, digest_stream, overlap_digests, read_file
-from archive.errors import ArchiveError, Refused, UnknownBundle
+from archive.errors import ArchiveError, ObjectMissing, Refused, StoreMismatch, UnknownBundle
 from archive.models import Bundle, BundleFile, Case, CaseRecord
 from archive.seal import Keyring, seal_digest, sign_seal
 from archive.sip import CaseFile, Classification, SipFile, read_sip
@@ -313,19 +313,58 @@ def _leftovers(store: ObjectStore, prefix: str) -> list[ObjectInfo]:
 
 
 def discard_bundle_objects(*, store: ObjectStore, bundle_id: str) -> list[tuple[str, str]]:
-    """Remove every object and unfinished upload under an unsealed bundle's prefix."""
-    return [(info.key, store.discard(info)) for info in _leftovers(store, bundle_prefix(bundle_id))]
+    """Remove what an unsealed bundle left in the store; objects under retention are kept."""
+    items = _leftovers(store, bundle_prefix(bundle_id))
+    return _discard_unretained(store, items, {info.key: _retained(store, info) for info in items})
 
 
-def reconcile(*, session: Session, store: ObjectStore, older_than: datetime) -> list[tuple[str, str]]:
-    """Remove objects of bundles that never committed, last written before `older_than`."""
-    newest: dict[str, datetime] = {}
-    for info in _leftovers(store, "bundles/"):
-        bundle_id = info.key.split("/")[1]
-        newest[bundle_id] = max(info.modified_at, newest.get(bundle_id, info.modified_at))
-    sealed = set(session.scalars(select(Bundle.id).where(Bundle.id.in_(list(newest)))))
+def _discard_unretained(
+    store: ObjectStore, items: list[ObjectInfo], locks: dict[str, datetime | None]
+) -> list[tuple[str, str]]:
     done: list[tuple[str, str]] = []
-    for bundle_id, last in sorted(newest.items()):
-        if bundle_id not in sealed and last < older_than:
-            done += discard_bundle_objects(store=store, bundle_id=bundle_id)
+    for info in sorted(items, key=lambda item: item.key):
+        until = locks[info.key]
+        if until is None:
+            done.append((info.key, store.discard(info)))
+        else:
+            done.append((info.key, f"kept: under retention until {until.date().isoformat()}, bundle unknown"))
     return done
+
+
+def _retained(store: ObjectStore, info: ObjectInfo) -> datetime | None:
+    """When an object's retention ends; `None` if retention was never applied to it."""
+    if info.upload_id is not None or info.key.rpartition("/")[2].startswith(".incoming-"):
+        return None
+    try:
+        return store.retained_until(info.key, version_id=None)
+    except ObjectMissing:  # gone since it was listed, or a half-written file without metadata
+        return None
+
+
+def reconcile(
+    *, session: Session, store: ObjectStore, older_than: datetime, reported: frozenset[str] = frozenset()
+) -> list[tuple[str, str]]:
+    """Remove what deposits that never committed left behind, last written before `older_than`.
+
+    Only objects that never had retention applied are removed. Retained objects of a bundle the
+    database does not know are reported and kept: one interrupted deposit can leave one such
+    bundle beside those `reported` before; more than that, or any while the database knows no
+    bundle at all, means this is not the store's database, and nothing is touched (`StoreMismatch`).
+    """
+    found: dict[str, list[ObjectInfo]] = {}
+    for info in _leftovers(store, "bundles/"):
+        found.setdefault(info.key.split("/")[1], []).append(info)
+    sealed = set(session.scalars(select(Bundle.id).where(Bundle.id.in_(list(found)))))
+    unknown = {bundle_id: items for bundle_id, items in found.items() if bundle_id not in sealed}
+    locks = {info.key: _retained(store, info) for items in unknown.values() for info in items}
+    orphaned = sorted({key.split("/")[1] for key, until in locks.items() if until is not None} - reported)
+    if len(orphaned) > 1 or (orphaned and session.scalar(select(Bundle.id).limit(1)) is None):
+        raise StoreMismatch(
+            f"the database does not match the store: {len(orphaned)} bundle(s) under retention that it "
+            f"does not know (first: {orphaned[0]}); check CASEVAULT_DATABASE_URL — nothing was touched"
+        )
+    done: list[tuple[str, str]] = []
+    for items in unknown.values():
+        if max(info.modified_at for info in items) < older_than:  # else maybe still in progress
+            done += _discard_unretained(store, items, locks)
+    return sorted(done)

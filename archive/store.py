@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from archive.errors import ArchiveError, ObjectExists, ObjectMissing, StoreUnavailable
+from archive.errors import ArchiveError, ObjectExists, ObjectMissing, RetentionLocked, StoreUnavailable
 
 CHUNK = 1 << 20
 
@@ -231,6 +231,13 @@ class FileStore:
         return None
 
     def apply_retention(self, key: str, *, version_id: str | None, until: datetime) -> None:
+        # As S3 COMPLIANCE mode: a lock may be extended, never shortened.
+        current = self.retained_until(key, version_id=version_id)
+        if current is not None and until < current:
+            raise RetentionLocked(
+                f"{key}: retained until {current.date().isoformat()};"
+                f" cannot shorten it to {until.date().isoformat()}"
+            )
         meta = self._meta(key)
         meta["retain_until"] = until.astimezone(UTC).isoformat()
         self.write_meta(key, meta)
@@ -253,8 +260,14 @@ class FileStore:
         return iter(())  # half-written files are plain `.incoming-` files, listed by `list`
 
     def discard(self, item: ObjectInfo) -> str:
-        # An unsealed leftover is referenced by nothing, so its advisory retention does not
-        # protect it; sealed objects are never passed here.
+        # As S3 COMPLIANCE mode: nothing under an unexpired lock is removed, whoever asks.
+        if not item.key.rpartition("/")[2].startswith(".incoming-"):
+            with contextlib.suppress(ObjectMissing):
+                until = self.retained_until(item.key, version_id=None)
+                if until is not None and until > datetime.now(UTC):
+                    raise RetentionLocked(
+                        f"{item.key}: retained until {until.date().isoformat()}; cannot remove it"
+                    )
         self.object_path(item.key).unlink(missing_ok=True)
         self._meta_path(item.key).unlink(missing_ok=True)
         return "removed"

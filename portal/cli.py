@@ -229,13 +229,13 @@ def reconcile(
         int | None, typer.Option(help="Leave objects written more recently than this alone")
     ] = None,
 ) -> None:
-    """Remove what interrupted deposits left in the store."""
+    """Remove what interrupted deposits left in the store (never anything under retention)."""
     wired = _wired()
     grace = timedelta(
         minutes=wired.settings.reconcile_grace_minutes if grace_minutes is None else grace_minutes
     )
     with _errors():
-        done = operations.reconcile(wired, grace=grace)
+        done = operations.reconcile(wired, grace=grace, actor=_actor())
     for key, action in done:
         typer.echo(f"{key}: {action}")
     typer.echo(f"{len(done)} leftover object(s) handled")
@@ -436,14 +436,9 @@ def serve(
         # The archive realm is never opened: the public host may not even hold its credentials.
         served = create_public_only(_wired(wire_public))
     else:
-        wired = _wired()
-        with _errors():
-            done = operations.reconcile(
-                wired, grace=timedelta(minutes=wired.settings.reconcile_grace_minutes)
-            )
-        if done:
-            typer.echo(f"reconcile: removed {len(done)} object(s) left by interrupted deposits or replies")
-        served = create_app(wired, kind=which)  # type: ignore[arg-type]
+        # Never reconciles by itself: against the wrong database that would look like a store
+        # full of leftovers. `casevault reconcile` is run on purpose, and checks first.
+        served = create_app(_wired(), kind=which)  # type: ignore[arg-type]
     uvicorn.run(
         served,
         host=host,

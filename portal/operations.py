@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from access import checkpoints, disclosures, ledger, workdays
+from access.ledger import LedgerEntry
 from access.models import Clearance, Role
 from access.policy import (
     Action,
@@ -31,7 +32,7 @@ from access.policy import (
     resource_of,
 )
 from archive import fixity, service
-from archive.errors import ArchiveError
+from archive.errors import ArchiveError, StoreMismatch
 from archive.models import Bundle
 from archive.sip import CaseFile
 from portal.context import Wired
@@ -197,14 +198,55 @@ def export(wired: Wired, *, bundle_id: str, dest: Path, actor: str, progress: Pr
     return path
 
 
-def reconcile(wired: Wired, *, grace: timedelta) -> list[tuple[str, str]]:
-    """Remove leftovers of deposits that never committed, and release copies no reply references."""
+def _reported_leftovers(session: Session) -> frozenset[str]:
+    """Bundles whose retained leftovers an earlier reconcile reported (and so kept)."""
+    details = session.scalars(
+        select(LedgerEntry.detail).where(
+            LedgerEntry.action == Action.store_reconcile.value, LedgerEntry.outcome == "ok"
+        )
+    )
+    return frozenset(bundle_id for detail in details for bundle_id in detail.get("kept_bundles", []))
+
+
+def reconcile(wired: Wired, *, grace: timedelta, actor: str) -> list[tuple[str, str]]:
+    """Remove leftovers of deposits that never committed (never anything under retention), and
+    release copies no reply references; ledgered, a refusal included."""
     older_than = datetime.now(UTC) - grace
     with wired.sessions() as session:
-        done = service.reconcile(session=session, store=wired.store, older_than=older_than)
-        return done + disclosures.sweep_release_realm(
-            session=session, release=wired.release, older_than=older_than
+        resource = collection("archive")
+        subject, context, decision = _decide(wired, session, actor, Action.store_reconcile, resource)
+        entry = {"subject": subject, "action": Action.store_reconcile, "resource": resource}
+        try:
+            done = service.reconcile(
+                session=session,
+                store=wired.store,
+                older_than=older_than,
+                reported=_reported_leftovers(session),
+            )
+        except StoreMismatch as exc:
+            record(
+                session,
+                **entry,
+                context=context,
+                decision=decision,
+                outcome="refused",
+                detail={"refusal": str(exc)},
+            )
+            session.commit()
+            raise
+        done += disclosures.sweep_release_realm(session=session, release=wired.release, older_than=older_than)
+        kept = sorted({key.split("/")[1] for key, action in done if action.startswith("kept")})
+        removed = sum(1 for _key, action in done if not action.startswith("kept"))
+        record(
+            session,
+            **entry,
+            context=context,
+            decision=decision,
+            outcome="ok",
+            detail={"removed": removed, "kept_bundles": kept},
         )
+        session.commit()
+        return done
 
 
 def verify_ledger(wired: Wired) -> ledger.ChainReport:

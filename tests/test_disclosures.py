@@ -1136,8 +1136,9 @@ def test_reconcile_removes_release_copies_no_reply_references(office: Office, ar
     (kept,) = office.released_keys()
     stray = f"releases/{view.tracking_code}/deadbeef/001-审查意见.pdf"  # a reply whose commit failed
     put_bytes(office.wired.release, stray, b"%PDF-1.4 orphan", tags={"realm": "release"})
-    assert operations.reconcile(office.wired, grace=timedelta(hours=1)) == []  # too young to judge
-    done = operations.reconcile(office.wired, grace=timedelta(0))
+    too_young = operations.reconcile(office.wired, grace=timedelta(hours=1), actor="cli:test")
+    assert too_young == []  # too young to judge
+    done = operations.reconcile(office.wired, grace=timedelta(0), actor="cli:test")
     assert [key for key, _ in done] == [stray]
     assert office.released_keys() == [kept]
 

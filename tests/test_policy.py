@@ -47,6 +47,7 @@ ARCHIVE = {
     "bundle.deposit",
     "bundle.verify",
     "bundle.export",
+    "store.reconcile",
 }
 REGISTER = {"retrieval.request", "retrieval.choose_record", "retrieval.read", "register.read", "copy.trace"}
 QUEUE = {"disclosure.read", "disclosure.queue", "disclosure.assign", "disclosure.remind"}
@@ -98,6 +99,7 @@ ON_BUNDLE = {"bundle.read", "bundle.verify", "bundle.export", "retrieval.choose_
 ON_COLLECTION = {
     "case.list": "catalogue",
     "bundle.deposit": "archive",
+    "store.reconcile": "archive",
     "ledger.read": "ledger",
     "ledger.verify": "ledger",
     "copy.trace": "ledger",
