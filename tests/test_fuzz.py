@@ -21,6 +21,7 @@ from access import identities
 from portal import operations
 from portal.app import create_app
 from portal.context import wire
+from portal.db import migrate
 from portal.demo import case_document, write_sip
 from portal.settings import Settings
 from tests.conftest import PASSWORD, ROLE_USERS
@@ -42,7 +43,9 @@ class Target:
 @pytest.fixture(scope="module")
 def target(tmp_path_factory: pytest.TempPathFactory, footage: Path) -> Iterator[Target]:
     root = tmp_path_factory.mktemp("fuzz")
-    wired = wire(Settings(data_dir=root / "var", database_url=f"sqlite:///{root / 'casevault.db'}"))
+    url = f"sqlite:///{root / 'casevault.db'}"
+    migrate(url)
+    wired = wire(Settings(data_dir=root / "var", database_url=url))
     with wired.sessions() as session:
         for role, extra in ROLE_USERS.items():
             name = role.replace("_", "-")

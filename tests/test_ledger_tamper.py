@@ -195,7 +195,7 @@ def test_a_stored_checkpoint_can_be_neither_overwritten_nor_deleted(wired: Wired
         assert isinstance(store, FileStore)
         assert stat.S_IMODE(store.object_path(key).stat().st_mode) == 0o444
     # The sweep of abandoned deposits leaves the ledger's copies alone.
-    operations.reconcile(wired, grace=timedelta(0))
+    operations.reconcile(wired, grace=timedelta(0), actor="cli:test")
     assert json.loads(read_bytes(store, key)) == made.as_json()
     assert operations.verify_ledger(wired).intact
 

@@ -30,9 +30,10 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium() -> Iterator[Any]:
-    """One headless Chromium for the whole session."""
+    """One headless Chromium for the browser tests, stopped after them: Playwright's driver keeps
+    an event loop running in the main thread, which later tests' `asyncio.run` would trip over."""
     if not CHROMIUM.exists():
         _missing("Chromium", f"{CHROMIUM} not found (Debian package chromium)")
     try:

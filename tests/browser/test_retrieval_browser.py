@@ -80,9 +80,11 @@ def test_request_approve_view_copy_revoke(live: Live, page: Any, second: Any) ->
     assert "已批准" in supervisor.locator(".request-state").inner_text()
     assert supervisor.get_by_text("同意，限本次复核使用").is_visible()
 
-    # opens v1: the video plays under a watermark naming them
+    # opens v1: first a rendition watermarked for this grant is prepared (the page says so and
+    # reloads itself), then the video plays, with a mark naming them
     with supervisor.expect_navigation():
         supervisor.locator(f'a[href="/bundles/{live.portal.bundle_id}/records/v1"]').first.click()
+    supervisor.locator("video").wait_for(state="attached", timeout=120_000)
     played = supervisor.evaluate(PLAY)
     assert played["error"] is None and played["readyState"] >= 2, played
     assert "supervisor" in supervisor.locator(".watermark span").first.inner_text()
