@@ -40,6 +40,9 @@ class Action(StrEnum):
     record_original = "record.original"  # the sealed bytes themselves, as an attachment
     bundle_deposit = "bundle.deposit"
     bundle_verify = "bundle.verify"
+    bundle_audit = "bundle.audit"  # a scheduled fixity audit (定期检测): digests, seal, locks
+    fixity_read = "fixity.read"  # the fixity page: audit standing, failures, open alerts
+    fixity_acknowledge = "fixity.acknowledge"  # close an audit alert with a note
     bundle_export = "bundle.export"
     store_reconcile = "store.reconcile"  # clear what interrupted deposits left in the store
     ledger_read = "ledger.read"
@@ -82,7 +85,10 @@ _ARCHIVE = {
     Action.bundle_verify,
     Action.bundle_export,
     Action.store_reconcile,
+    Action.bundle_audit,
 }
+# Who watches the archive's fixity: archive staff and the security auditor.
+_FIXITY = {Action.fixity_read, Action.fixity_acknowledge}
 _REGISTER = {
     Action.retrieval_request,
     Action.retrieval_choose,
@@ -98,10 +104,11 @@ _DISCLOSURE = {
 }
 _STAFF = {Action.notices_read}
 ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
-    Role.archivist: frozenset(_ARCHIVE | _REGISTER | _STAFF),
+    Role.archivist: frozenset(_ARCHIVE | _REGISTER | _FIXITY | _STAFF),
     Role.archive_manager: frozenset(
         _ARCHIVE
         | _REGISTER
+        | _FIXITY
         | _DISCLOSURE
         | _STAFF
         | {Action.retrieval_decide, Action.retrieval_revoke, Action.disclosure_extension_decide}
@@ -125,7 +132,7 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
         | _STAFF
     ),
     Role.security_auditor: frozenset(
-        {Action.ledger_read, Action.ledger_verify, Action.register_read, Action.copy_trace} | _STAFF
+        {Action.ledger_read, Action.ledger_verify, Action.register_read, Action.copy_trace} | _FIXITY | _STAFF
     ),
     Role.security_admin: frozenset({Action.user_admin} | _STAFF),
     Role.sysadmin: frozenset({Action.bundle_verify, Action.calendar_edit} | _STAFF),
@@ -158,7 +165,17 @@ CLASSIFICATIONS = frozenset({"none", "personal_privacy", "commercial_secret", "s
 GRADES = frozenset(c.value for c in Clearance if c is not Clearance.none)
 # Whole collections, never one item: what an action on the catalogue, ledger, ... is about.
 COLLECTIONS = frozenset(
-    {"catalogue", "archive", "ledger", "register", "calendar", "users", "retrieval", "disclosure"}
+    {
+        "catalogue",
+        "archive",
+        "ledger",
+        "register",
+        "calendar",
+        "users",
+        "retrieval",
+        "disclosure",
+        "fixity",
+    }
 )
 
 

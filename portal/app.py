@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import threading
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Literal
@@ -20,7 +21,7 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 
 from archive.errors import ArchiveError, ObjectMissing, Refused, StoreUnavailable, UnknownBundle
 from archive.service import BUNDLE_ID
-from portal import api, operations
+from portal import api, audit_runs, operations
 from portal.context import PublicWired, Wired
 from portal.limits import BodyLimit, BodyLimits
 from portal.settings import Settings
@@ -183,7 +184,8 @@ HOUSEKEEPING_SECONDS = 60
 @asynccontextmanager
 async def _housekeeping(app: FastAPI) -> AsyncIterator[None]:
     """While serving: sign a ledger checkpoint when one is due, and withdraw disclosure requests
-    whose correction period lapsed (so the applicant's page says so without anyone looking first)."""
+    whose correction period lapsed (so the applicant's page says so without anyone looking first);
+    and every `audit_run_every_minutes` (0: never) audit the bundles that are due."""
     wired: Wired = app.state.wired
     chores = (operations.checkpoint_ledger, operations.expire_corrections)
 
@@ -196,9 +198,31 @@ async def _housekeeping(app: FastAPI) -> AsyncIterator[None]:
                 except Exception:  # a failed round is retried next time; the reason is logged
                     log.exception("%s failed", chore.__name__)
 
-    task = asyncio.create_task(loop())
+    async def audit_rounds() -> None:
+        # A task of its own: a round may read for hours (rate-limited) and must not hold up
+        # checkpoints; `stop` ends it between bundles when the server shuts down.
+        await asyncio.sleep(HOUSEKEEPING_SECONDS)
+        while True:
+            try:
+                await asyncio.to_thread(
+                    audit_runs.run_audits,
+                    wired,
+                    actor=audit_runs.SERVE_AUDITOR,
+                    sleep=stop.wait,
+                    stopped=stop.is_set,
+                )
+            except Exception:  # the bundle stays due; the next round takes it
+                log.exception("fixity audit round failed")
+            await asyncio.sleep(wired.settings.audit_run_every_minutes * 60)
+
+    stop = threading.Event()
+    tasks = [asyncio.create_task(loop())]
+    if wired.settings.audit_run_every_minutes > 0:
+        tasks.append(asyncio.create_task(audit_rounds()))
     yield
-    task.cancel()
+    stop.set()
+    for task in tasks:
+        task.cancel()
 
 
 def create_public_only(wired: PublicWired) -> FastAPI:
@@ -220,7 +244,17 @@ def create_public_only(wired: PublicWired) -> FastAPI:
 
 def create_app(wired: Wired, *, kind: AppKind = "both") -> FastAPI:
     """Build the app(s); the public app gets only `wired.public()`, never the archive realm."""
-    from portal import disclosure_pages, pages, proofs, public, public_pages, retrieval_pages, retrievals, sso
+    from portal import (
+        disclosure_pages,
+        fixity_pages,
+        pages,
+        proofs,
+        public,
+        public_pages,
+        retrieval_pages,
+        retrievals,
+        sso,
+    )
 
     if kind == "public":
         return create_public_only(wired.public())
@@ -237,6 +271,7 @@ def create_app(wired: Wired, *, kind: AppKind = "both") -> FastAPI:
     app.include_router(sso.router)
     app.include_router(retrieval_pages.router)
     app.include_router(disclosure_pages.router)
+    app.include_router(fixity_pages.router)
     app.include_router(pages.router)
     pages.mount_static(app)
     if kind == "both":

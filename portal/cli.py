@@ -31,9 +31,9 @@ from access.copies import trace_copy
 from access.models import User
 from access.policy import Context, Denied
 from archive.errors import ArchiveError, Refused, StoreUnavailable
-from archive.fixity import verify_bag_dir
+from archive.fixity import VerifyReport, verify_bag_dir
 from archive.service import latest_bundle
-from portal import db, operations
+from portal import audit_runs, db, operations
 from portal.context import PublicWired, wire, wire_public
 from portal.demo import DEMO_APPLICANT, DEMO_CASE_NO, DEMO_PASSWORD, DEMO_USERS, case_document, write_sip
 from portal.settings import Settings
@@ -43,6 +43,8 @@ ledger_app = typer.Typer(no_args_is_help=True, help="The access ledger.")
 app.add_typer(ledger_app, name="ledger")
 users_app = typer.Typer(no_args_is_help=True, help="User accounts.")
 app.add_typer(users_app, name="users")
+audit_app = typer.Typer(no_args_is_help=True, help="Fixity audits (定期检测).")
+app.add_typer(audit_app, name="audit")
 
 EXIT_REFUSED = 2
 EXIT_UNAVAILABLE = 75  # EX_TEMPFAIL: try again later
@@ -163,6 +165,16 @@ def deposit(
     )
 
 
+def _report_lines(reports: list[VerifyReport]) -> list[str]:
+    """A line per bundle, and one per failing path under it."""
+    lines = []
+    for r in reports:
+        state = "intact" if r.intact else "FAILED"
+        lines.append(f"{state}  {r.bundle_id}  {r.case_no}  v{r.version}  ({r.files} files)")
+        lines += [f"  {f.path}: {f.reason}" for f in r.failures]
+    return lines
+
+
 @app.command()
 def verify(
     bundle_id: Annotated[str | None, typer.Argument(help="Bundle to verify")] = None,
@@ -176,13 +188,25 @@ def verify(
     with _errors(), _progress("verifying") as (advance, _):
         reports = operations.verify(wired, bundle_id=bundle_id, actor=_actor(), progress=advance)
     intact = all(r.intact for r in reports)
-    lines = []
-    for r in reports:
-        state = "intact" if r.intact else "FAILED"
-        lines.append(f"{state}  {r.bundle_id}  {r.case_no}  v{r.version}  ({r.files} files)")
-        lines += [f"  {f.path}: {f.reason}" for f in r.failures]
-    _emit(as_json, {"intact": intact, "bundles": [r.as_json() for r in reports]}, lines)
+    _emit(as_json, {"intact": intact, "bundles": [r.as_json() for r in reports]}, _report_lines(reports))
     raise typer.Exit(0 if intact else 1)
+
+
+@audit_app.command("run")
+def audit_run(
+    all_bundles: Annotated[bool, typer.Option("--all", help="Audit every bundle, due or not")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Audit the bundles that are due (digests, seal, retention locks), verified longest ago
+    first; exit 1 naming each failing bundle and path."""
+    wired = _wired()
+    with _errors():
+        run = audit_runs.run_audits(wired, actor=_actor(), everything=all_bundles)
+    lines = _report_lines(run.reports)
+    failed = sum(1 for r in run.reports if not r.intact)
+    lines.append(f"audited {len(run.reports)} bundle(s), {failed} failed" if run.reports else "nothing due")
+    _emit(as_json, run.as_json(), lines)
+    raise typer.Exit(0 if run.intact else 1)
 
 
 @app.command()

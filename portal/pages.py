@@ -32,6 +32,7 @@ from portal import api, auth, delivery, timeline
 from portal.auth import DB, Principal, optional_principal, wired_of
 from portal.i18n import CST, choose_lang, label, local_time, render, translate
 from portal.params import Seq, SeqBelow
+from retention import audits
 
 STATIC = Path(__file__).resolve().parent / "static"
 LOGIN_CSRF_COOKIE = "csrf_login"
@@ -135,8 +136,18 @@ def _frame(request: Request) -> dict[str, Any]:
         "disclosures": permits(caller.subject, Action.disclosure_queue),
         "calendar": permits(caller.subject, Action.calendar_edit),
         "notices": notice_count(request, caller),
+        "fixity": permits(caller.subject, Action.fixity_read),
+        "alerts": alert_count(request, caller),
     }
     return frame
+
+
+def alert_count(request: Request, caller: Principal) -> int:
+    """Open fixity alerts, for those who watch fixity (the badge on the navigation's link)."""
+    if not permits(caller.subject, Action.fixity_read):
+        return 0
+    with wired_of(request).sessions() as session:
+        return audits.open_alert_count(session)
 
 
 def notice_count(request: Request, caller: Principal) -> int:
@@ -325,6 +336,7 @@ def bundle_page(request: Request, session: DB, caller: PageCaller, bundle_id: st
         svg=timeline.timeline_svg(picture, partial(translate, lang)),
         stages=timeline.STAGES,
         record_path=_record_path,
+        audit=audits.last_audit(session, bundle_id=bundle.id),
     )
 
 

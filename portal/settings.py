@@ -65,6 +65,13 @@ class Settings(BaseSettings):
     # Request bodies: JSON and forms, and the routes that take files (redacted copies).
     body_limit_bytes: int = 1 << 20
     upload_limit_bytes: int = 2 << 30
+    # Fixity audits (定期检测): every bundle re-verified at least this often; the serve loop runs
+    # an audit round this often; reads are held to this rate (0: unlimited) and a round audits at
+    # most this many bundles (0: every due one), so a big archive spreads its reads.
+    audit_every_days: int = Field(default=90, ge=1)
+    audit_run_every_minutes: int = Field(default=1440, ge=0)
+    audit_bytes_per_second: int = Field(default=0, ge=0)
+    audit_bundles_per_run: int = Field(default=0, ge=0)
 
     @field_validator("digests")
     @classmethod

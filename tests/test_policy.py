@@ -48,14 +48,17 @@ ARCHIVE = {
     "bundle.verify",
     "bundle.export",
     "store.reconcile",
+    "bundle.audit",
 }
+FIXITY = {"fixity.read", "fixity.acknowledge"}
 REGISTER = {"retrieval.request", "retrieval.choose_record", "retrieval.read", "register.read", "copy.trace"}
 QUEUE = {"disclosure.read", "disclosure.queue", "disclosure.assign", "disclosure.remind"}
 STAFF = {"retrieval.notices"}
 MAY = {
-    "archivist": ARCHIVE | REGISTER | STAFF,
+    "archivist": ARCHIVE | REGISTER | FIXITY | STAFF,
     "archive_manager": ARCHIVE
     | REGISTER
+    | FIXITY
     | QUEUE
     | STAFF
     | {"retrieval.decide", "retrieval.revoke", "disclosure.extension.decide"},
@@ -73,7 +76,7 @@ MAY = {
         "retrieval.read",
     }
     | STAFF,
-    "security_auditor": {"ledger.read", "ledger.verify", "register.read", "copy.trace"} | STAFF,
+    "security_auditor": {"ledger.read", "ledger.verify", "register.read", "copy.trace"} | FIXITY | STAFF,
     "security_admin": {"user.admin"} | STAFF,
     "sysadmin": {"bundle.verify", "calendar.edit"} | STAFF,
     "applicant": {
@@ -95,7 +98,7 @@ CLEARED = {
 }
 GRANTED = {"bundle.read": "view", "record.view": "view", "record.download": "download"}
 ON_RECORD = {"record.view", "record.download", "record.original"}
-ON_BUNDLE = {"bundle.read", "bundle.verify", "bundle.export", "retrieval.choose_record"}
+ON_BUNDLE = {"bundle.read", "bundle.verify", "bundle.audit", "bundle.export", "retrieval.choose_record"}
 ON_COLLECTION = {
     "case.list": "catalogue",
     "bundle.deposit": "archive",
@@ -107,6 +110,8 @@ ON_COLLECTION = {
     "register.read": "register",
     "retrieval.notices": "register",
     "calendar.edit": "calendar",
+    "fixity.read": "fixity",
+    "fixity.acknowledge": "fixity",
     "disclosure.submit": "disclosure",
     "disclosure.queue": "disclosure",
 }
@@ -217,7 +222,7 @@ def test_every_action_is_stated() -> None:
 
 
 def test_every_action_role_classification_and_grant() -> None:
-    """32 actions × 8 roles × 6 gradings × 2 clearances × 5 grant states × 2 owners (30,720
+    """35 actions × 8 roles × 6 gradings × 2 clearances × 5 grant states × 2 owners (33,600
     decisions), every one as the rules say; all mismatches reported at once."""
     wrong = []
     walk = itertools.product(Action, Role, CLASSIFICATIONS, ("none", "secret"), GRANTS, (True, False))

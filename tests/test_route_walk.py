@@ -79,6 +79,8 @@ GUARDED: dict[tuple[str, str], tuple[str, str, dict[str, Any] | None]] = {
     ("GET", "/ledger"): (METADATA, "archivist", None),
     ("POST", "/ledger/verify"): (STATE, "archivist", {"data": {}}),
     ("GET", "/ledger/{seq}"): (METADATA, "archivist", None),
+    ("GET", "/fixity"): (METADATA, "security_admin", None),
+    ("POST", "/fixity/alerts/{alert_id}/acknowledge"): (STATE, "security_admin", {"data": {"note": "n"}}),
     # the public app: another applicant's request is refused (and answered as not found)
     ("GET", f"/public/api/v1/disclosures/{D}"): (METADATA, "other-applicant", None),
     ("POST", f"/public/api/v1/disclosures/{D}/correction"): (
@@ -217,6 +219,7 @@ def _ids(portal: Portal) -> dict[str, str]:
         "{item_id}": "1",
         "{seq}": "1",
         "{year}": "2026",
+        "{alert_id}": "1",
     }
 
 
