@@ -69,6 +69,9 @@ class Action(StrEnum):
     disclosure_remind = "disclosure.remind"  # be reminded of a request's deadline
     retrieval_choose = "retrieval.choose_record"  # see a record offered in the retrieval request form
     notices_read = "retrieval.notices"  # one's own retrieval notices: requests to decide, decisions, expiries
+    retention_schedule_read = "retention.schedule.read"  # the schedule (保管期限表), its versions and moves
+    retention_schedule_edit = "retention.schedule.edit"  # add, change or retire a rule: a new version
+    retention_locks = "retention.locks"  # extend the store locks the schedule asks for
 
 
 CONTENT = frozenset(
@@ -103,14 +106,16 @@ _DISCLOSURE = {
     Action.disclosure_remind,
 }
 _STAFF = {Action.notices_read}
+_SCHEDULE = {Action.retention_schedule_read}
 ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
-    Role.archivist: frozenset(_ARCHIVE | _REGISTER | _FIXITY | _STAFF),
+    Role.archivist: frozenset(_ARCHIVE | _REGISTER | _FIXITY | _STAFF | _SCHEDULE | {Action.retention_locks}),
     Role.archive_manager: frozenset(
         _ARCHIVE
         | _REGISTER
         | _FIXITY
         | _DISCLOSURE
         | _STAFF
+        | _SCHEDULE
         | {Action.retrieval_decide, Action.retrieval_revoke, Action.disclosure_extension_decide}
     ),
     Role.disclosure_officer: frozenset(
@@ -135,7 +140,9 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
         {Action.ledger_read, Action.ledger_verify, Action.register_read, Action.copy_trace} | _FIXITY | _STAFF
     ),
     Role.security_admin: frozenset({Action.user_admin} | _STAFF),
-    Role.sysadmin: frozenset({Action.bundle_verify, Action.calendar_edit} | _STAFF),
+    Role.sysadmin: frozenset(
+        {Action.bundle_verify, Action.calendar_edit, Action.retention_schedule_edit} | _STAFF | _SCHEDULE
+    ),
     Role.applicant: frozenset(
         {
             Action.disclosure_submit,
@@ -175,6 +182,7 @@ COLLECTIONS = frozenset(
         "retrieval",
         "disclosure",
         "fixity",
+        "retention",
     }
 )
 

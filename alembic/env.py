@@ -4,7 +4,8 @@ import access.checkpoints
 import access.ledger
 import access.models  # noqa: F401
 import archive.models  # noqa: F401
-import retention.audit_models  # noqa: F401
+import retention.audit_models
+import retention.models  # noqa: F401
 from alembic import context
 from archive.db import Base
 

@@ -47,6 +47,7 @@ from portal.auth import (
 from portal.delivery import deliver_record
 from portal.i18n import translate
 from portal.params import SeqBelow
+from retention import service as retention
 
 router = APIRouter(prefix="/api/v1", tags=["internal"])
 # What stands for a title above the caller's clearance; pages show it in the reader's language.
@@ -173,6 +174,9 @@ def bundle_detail(request: Request, session: DB, caller: Caller, bundle_id: str)
         raise Denied(decision)
     records = visible_records(request, session, caller, bundle)
     shown = {r.record_id for r in records}
+    disposition = retention.bundle_disposition(
+        session=session, bundle=bundle, default_years=wired_of(request).settings.retention_years
+    )
     return {
         "bundle_id": bundle.id,
         "case_no": bundle.case.case_no,
@@ -186,6 +190,9 @@ def bundle_detail(request: Request, session: DB, caller: Caller, bundle_id: str)
         "classification": bundle.classification,
         "grade": bundle.grade,
         "retain_until": bundle.retain_until.isoformat(),
+        # the bundle's own date (the schedule's, or an appraisal's); None: kept permanently
+        "disposition_date": None if disposition.permanent else bundle.retain_until.isoformat(),
+        "retention_rule": disposition.as_json(),
         "records": [
             {
                 "record_id": r.record_id,

@@ -251,6 +251,7 @@ def create_app(wired: Wired, *, kind: AppKind = "both") -> FastAPI:
         proofs,
         public,
         public_pages,
+        retention_pages,
         retrieval_pages,
         retrievals,
         sso,
@@ -272,6 +273,7 @@ def create_app(wired: Wired, *, kind: AppKind = "both") -> FastAPI:
     app.include_router(retrieval_pages.router)
     app.include_router(disclosure_pages.router)
     app.include_router(fixity_pages.router)
+    app.include_router(retention_pages.router)
     app.include_router(pages.router)
     pages.mount_static(app)
     if kind == "both":

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
+    MofNCompleteColumn,
     Progress,
     TextColumn,
     TimeRemainingColumn,
@@ -45,6 +46,8 @@ users_app = typer.Typer(no_args_is_help=True, help="User accounts.")
 app.add_typer(users_app, name="users")
 audit_app = typer.Typer(no_args_is_help=True, help="Fixity audits (定期检测).")
 app.add_typer(audit_app, name="audit")
+schedule_app = typer.Typer(no_args_is_help=True, help="The retention schedule (保管期限表).")
+app.add_typer(schedule_app, name="schedule")
 
 EXIT_REFUSED = 2
 EXIT_UNAVAILABLE = 75  # EX_TEMPFAIL: try again later
@@ -119,6 +122,18 @@ def _progress(label: str) -> Iterator[tuple[Callable[[int], None] | None, Callab
     task = bar.add_task(label, total=None)
     with bar:
         yield (lambda n: bar.advance(task, n)), (lambda total: bar.update(task, total=total))
+
+
+@contextlib.contextmanager
+def _counting(label: str) -> Iterator[Callable[[int], None] | None]:
+    """A running count of items done on a terminal; silent when output is piped."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    bar = Progress(TextColumn(label), MofNCompleteColumn(), transient=True, console=Console(stderr=True))
+    task = bar.add_task(label, total=None)
+    with bar:
+        yield lambda n: bar.advance(task, n)
 
 
 def _emit(as_json: bool, data: Any, lines: list[str]) -> None:
@@ -523,6 +538,18 @@ def id_number_key() -> None:
     """Print the public key that seals applicants' ID numbers, for a separately deployed public portal."""
     wired = _wired()
     typer.echo(id_numbers.public_key_text(wired.id_number_key))
+
+
+@schedule_app.command("locks")
+def schedule_locks(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False) -> None:
+    """Extend the store locks that schedule changes lengthened (those a change could not extend at
+    once) and renew permanent locks with less than five years left; one bundle at a time."""
+    wired = _wired()
+    with _errors(), _counting("bundles") as progress:
+        done = operations.extend_retention_locks(wired, actor=_actor(), progress=progress)
+    lines = [f"extended the locks of {done['extended']} bundle(s)"]
+    lines += [f"renewed the permanent lock of {bundle_id}" for bundle_id in done["renewed"]]
+    _emit(as_json, done, lines)
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from portal.disclosure_messages import DISCLOSURE_MESSAGES
 from portal.fixity_messages import FIXITY_MESSAGES
 from portal.public_messages import PUBLIC_MESSAGES
+from portal.retention_messages import RETENTION_MESSAGES
 
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
@@ -602,6 +603,7 @@ _CATALOGUE.update(
 _CATALOGUE.update(PUBLIC_MESSAGES)
 _CATALOGUE.update(DISCLOSURE_MESSAGES)
 _CATALOGUE.update(FIXITY_MESSAGES)
+_CATALOGUE.update(RETENTION_MESSAGES)
 
 MESSAGES: dict[str, dict[str, str]] = {
     lang: {key: pair[index] for key, pair in _CATALOGUE.items()} for index, lang in enumerate(LANGS)

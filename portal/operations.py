@@ -36,7 +36,8 @@ from archive.errors import ArchiveError, StoreMismatch
 from archive.models import Bundle
 from archive.sip import CaseFile
 from portal.context import Wired
-from retention.schedule import retain_until
+from retention import service as retention
+from retention.schedule import facts_of_sip
 
 Progress = Callable[[int], None]
 
@@ -69,14 +70,19 @@ def deposit(
     bundle_id = service.new_bundle_id()
     years = wired.settings.retention_years
 
-    def until(case: CaseFile) -> datetime:
-        return retain_until(case, years=years)
-
     try:
         with wired.sessions() as session:
             subject, context, decision = _decide(
                 wired, session, actor, Action.bundle_deposit, collection("archive")
             )
+            version, rules = retention.current_rules(session)
+
+            def until(case: CaseFile) -> datetime:
+                found = retention.disposition_date(
+                    case=facts_of_sip(case), rules=rules, default_years=years, version=version
+                )
+                return retention.lock_date(found, now=context.now)
+
             bundle = service.deposit_case(
                 session=session,
                 store=wired.store,
@@ -122,6 +128,37 @@ def deposit(
             service.discard_bundle_objects(store=wired.store, bundle_id=bundle_id)
         raise
     return summary
+
+
+def extend_retention_locks(wired: Wired, *, actor: str, progress: Progress | None = None) -> dict[str, Any]:
+    """Extend the store locks committed schedule changes lengthened, and renew the permanent ones
+    running out (`retention.service`); ledgered with what was done."""
+    resource = collection("retention")
+    with wired.sessions() as session:
+        subject, context, decision = _decide(wired, session, actor, Action.retention_locks, resource)
+        extended = retention.extend_locks(
+            session=session, store=wired.store, now=context.now, progress=progress
+        )
+        renewed = retention.extend_permanent_locks(
+            session=session,
+            store=wired.store,
+            now=context.now,
+            default_years=wired.settings.retention_years,
+            progress=progress,
+        )
+        done = {"extended": extended, "renewed": renewed}
+        record(
+            session,
+            subject=subject,
+            action=Action.retention_locks,
+            resource=resource,
+            context=context,
+            decision=decision,
+            outcome="ok",
+            detail={"extended": extended, "renewed": renewed[:200]},
+        )
+        session.commit()
+    return done
 
 
 def verify(

@@ -135,6 +135,7 @@ def _frame(request: Request) -> dict[str, Any]:
         "register": permits(caller.subject, Action.register_read),
         "disclosures": permits(caller.subject, Action.disclosure_queue),
         "calendar": permits(caller.subject, Action.calendar_edit),
+        "schedule": permits(caller.subject, Action.retention_schedule_read),
         "notices": notice_count(request, caller),
         "fixity": permits(caller.subject, Action.fixity_read),
         "alerts": alert_count(request, caller),

@@ -54,13 +54,15 @@ FIXITY = {"fixity.read", "fixity.acknowledge"}
 REGISTER = {"retrieval.request", "retrieval.choose_record", "retrieval.read", "register.read", "copy.trace"}
 QUEUE = {"disclosure.read", "disclosure.queue", "disclosure.assign", "disclosure.remind"}
 STAFF = {"retrieval.notices"}
+SCHEDULE = {"retention.schedule.read"}
 MAY = {
-    "archivist": ARCHIVE | REGISTER | FIXITY | STAFF,
+    "archivist": ARCHIVE | REGISTER | FIXITY | STAFF | SCHEDULE | {"retention.locks"},
     "archive_manager": ARCHIVE
     | REGISTER
     | FIXITY
     | QUEUE
     | STAFF
+    | SCHEDULE
     | {"retrieval.decide", "retrieval.revoke", "disclosure.extension.decide"},
     "disclosure_officer": {"case.list", "bundle.read", "record.view"}
     | QUEUE
@@ -78,7 +80,7 @@ MAY = {
     | STAFF,
     "security_auditor": {"ledger.read", "ledger.verify", "register.read", "copy.trace"} | FIXITY | STAFF,
     "security_admin": {"user.admin"} | STAFF,
-    "sysadmin": {"bundle.verify", "calendar.edit"} | STAFF,
+    "sysadmin": {"bundle.verify", "calendar.edit", "retention.schedule.edit"} | STAFF | SCHEDULE,
     "applicant": {
         "disclosure.submit",
         "disclosure.read",
@@ -112,6 +114,9 @@ ON_COLLECTION = {
     "calendar.edit": "calendar",
     "fixity.read": "fixity",
     "fixity.acknowledge": "fixity",
+    "retention.schedule.read": "retention",
+    "retention.schedule.edit": "retention",
+    "retention.locks": "retention",
     "disclosure.submit": "disclosure",
     "disclosure.queue": "disclosure",
 }

@@ -74,6 +74,12 @@ GUARDED: dict[tuple[str, str], tuple[str, str, dict[str, Any] | None]] = {
     ("GET", f"/disclosures/{D}/letter"): (METADATA, "archivist", None),
     ("GET", "/calendar"): (METADATA, "archivist", None),
     ("POST", "/calendar/{year}"): (STATE, "archivist", {"data": {"table": "2026-10-01 off"}}),
+    ("GET", "/retention/schedule"): (METADATA, "security_admin", None),
+    ("POST", "/retention/schedule"): (
+        STATE,
+        "archivist",
+        {"data": {"change": "add", "title": "t", "term": "permanent", "reason": "r"}},
+    ),
     ("GET", f"/bundles/{B}"): (METADATA, "security_admin", None),
     ("GET", f"/bundles/{B}/records/{R}"): (CONTENT, "security_admin", None),
     ("GET", "/ledger"): (METADATA, "archivist", None),

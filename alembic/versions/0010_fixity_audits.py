@@ -1,10 +1,7 @@
 """Fixity audits: per-bundle audit state and the alerts a failed audit raises.
 
-Nothing here depends on the revisions between 0007 and this one: only `down_revision` names
-its place in the history.
-
 Revision ID: 0010
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-03
 """
 
@@ -13,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0010'
-down_revision = '0007'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
