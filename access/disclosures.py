@@ -1019,7 +1019,7 @@ class Candidate:
 
     bundle_id: str
     record_id: str
-    title: str
+    title: str | None  # None above the officer's clearance, as the catalogue withholds it
     path: str
     kind: str
     classification: str
@@ -1057,7 +1057,7 @@ def candidates(session: Session, *, subject: Subject, context: Context, request_
         Candidate(
             bundle.id,
             r.record_id,
-            r.title,
+            r.title if decide(subject, Action.bundle_read, resource_of(bundle, r), context).allowed else None,
             r.path,
             r.kind,
             r.classification,
