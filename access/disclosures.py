@@ -547,7 +547,8 @@ def get_request(
     session: Session, *, subject: Subject, context: Context, calendar: workdays.WorkCalendar, request_id: int
 ) -> RequestView:
     """One request; an applicant sees only their own (others are 'not found'), without internal notes.
-    A correction period that has lapsed withdraws the request first; the caller commits."""
+    A correction period that has lapsed withdraws the request first; the read is ledgered and the
+    caller commits."""
     expire_corrections(session, now=context.now, calendar=calendar)
     row = _step(
         session,
@@ -557,6 +558,7 @@ def get_request(
         request_id=request_id,
         lock=False,
     )
+    _ledger(session, subject=subject, context=context, action=Action.disclosure_read, row=row)
     return _view(
         row, calendar=calendar, today=office_day(context.now), full=permits(subject, Action.disclosure_queue)
     )
