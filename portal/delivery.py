@@ -180,9 +180,14 @@ def _ledgered_read(session: Session, **entry: Any) -> Iterator[list[str]]:
 def known_bad(session: Session, *, bundle: Bundle, stored: BundleFile) -> bool:
     """Whether the bundle's most recent verify failed naming this file (a later intact one clears it)."""
     # Walks ix_ledger_entries_action_seq backwards over verify entries only: reads never pass here.
+    # A refused verify looked at nothing, so it neither finds nor clears damage.
     last = session.scalars(
         select(LedgerEntry)
-        .where(LedgerEntry.action == Action.bundle_verify.value, LedgerEntry.bundle_id == bundle.id)
+        .where(
+            LedgerEntry.action == Action.bundle_verify.value,
+            LedgerEntry.bundle_id == bundle.id,
+            LedgerEntry.outcome.in_(("intact", "failed")),
+        )
         .order_by(LedgerEntry.seq.desc())
         .limit(1)
     ).first()

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from access.ledger import LedgerEntry
+from access.policy import Action, Context, Decision, record, resource_of
 from archive import catalogue
 from archive.models import BundleFile
 from archive.s3store import S3Store
@@ -139,6 +140,15 @@ def test_a_record_the_last_verify_found_bad_is_409_damaged_until_an_intact_verif
     assert [f.path for f in report.failures] == [item.path]
     with portal.wired.sessions() as session:
         session.execute(update(BundleFile).where(BundleFile.id == item.id).values(sha256=item.sha256))
+        refused = Decision(False, "clearance", "a verify refused after the failed one checked nothing")
+        record(
+            session,
+            subject=operations.operator(portal.wired, "cli:uncleared"),
+            action=Action.bundle_verify,
+            resource=resource_of(get_bundle(session, portal.bundle_id)),
+            context=Context(now=portal.wired.clock(), source="cli"),
+            decision=refused,
+        )
         session.commit()
     reads = portal.wired.store.read
 
