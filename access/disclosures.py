@@ -547,7 +547,8 @@ def get_request(
     session: Session, *, subject: Subject, context: Context, calendar: workdays.WorkCalendar, request_id: int
 ) -> RequestView:
     """One request; an applicant sees only their own (others are 'not found'), without internal notes.
-    A correction period that has lapsed withdraws the request first; the caller commits."""
+    A correction period that has lapsed withdraws the request first; the read is ledgered and the
+    caller commits."""
     expire_corrections(session, now=context.now, calendar=calendar)
     row = _step(
         session,
@@ -557,6 +558,7 @@ def get_request(
         request_id=request_id,
         lock=False,
     )
+    _ledger(session, subject=subject, context=context, action=Action.disclosure_read, row=row)
     return _view(
         row, calendar=calendar, today=office_day(context.now), full=permits(subject, Action.disclosure_queue)
     )
@@ -1019,7 +1021,7 @@ class Candidate:
 
     bundle_id: str
     record_id: str
-    title: str
+    title: str | None  # None above the officer's clearance, as the catalogue withholds it
     path: str
     kind: str
     classification: str
@@ -1057,7 +1059,7 @@ def candidates(session: Session, *, subject: Subject, context: Context, request_
         Candidate(
             bundle.id,
             r.record_id,
-            r.title,
+            r.title if decide(subject, Action.bundle_read, resource_of(bundle, r), context).allowed else None,
             r.path,
             r.kind,
             r.classification,

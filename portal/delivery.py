@@ -25,12 +25,14 @@ from typing import Any
 
 from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 
 from access import copies
 from access.copies import Copy, Source, Stamp
 from access.copy_jobs import Busy, CopyJob, CopyJobs
+from access.ledger import LedgerEntry
 from access.policy import Action, Context, Decision, Resource, decide, record, require
 from access.renditions import Renditions, holder_key
 from archive.errors import ArchiveError, ObjectMissing, StoreUnavailable
@@ -173,6 +175,23 @@ def _ledgered_read(session: Session, **entry: Any) -> Iterator[list[str]]:
     finally:
         record(session, outcome=outcome[0], **entry)
         session.commit()
+
+
+def known_bad(session: Session, *, bundle: Bundle, stored: BundleFile) -> bool:
+    """Whether the bundle's most recent verify failed naming this file (a later intact one clears it)."""
+    # Walks ix_ledger_entries_action_seq backwards over verify entries only: reads never pass here.
+    # A refused verify looked at nothing, so it neither finds nor clears damage.
+    last = session.scalars(
+        select(LedgerEntry)
+        .where(
+            LedgerEntry.action == Action.bundle_verify.value,
+            LedgerEntry.bundle_id == bundle.id,
+            LedgerEntry.outcome.in_(("intact", "failed")),
+        )
+        .order_by(LedgerEntry.seq.desc())
+        .limit(1)
+    ).first()
+    return last is not None and last.outcome == "failed" and stored.path in last.detail.get("failures", [])
 
 
 def _file_chunks(path: Path, start: int = 0, length: int | None = None) -> Iterator[bytes]:
@@ -403,11 +422,16 @@ def deliver_record(
 ) -> Response:
     """A record's bytes for this caller, decided first: the original (Range honoured) only with
     `record.original`; otherwise a stamped PDF, the watermarked rendition (202 until it is ready),
-    or a refusal. Raises `policy.Denied` (already ledgered) when the policy refuses."""
+    or a refusal. Raises `policy.Denied` (already ledgered) when the policy refuses, and
+    `ObjectMissing` (ledgered `damaged`) when the last verify found the file bad."""
     context = policy_context(request, session, caller)
     action = Action.record_original if download else Action.record_view
     decision = require(session, subject=caller.subject, action=action, resource=resource, context=context)
     facts: dict[str, Any] = {"resource": resource, "decision": decision, "context": context}
+    if known_bad(session, bundle=bundle, stored=stored):  # no copy or rendition of bytes known bad
+        record(session, subject=caller.subject, action=action, outcome="damaged", **facts)
+        session.commit()
+        raise ObjectMissing(f"{stored.path} failed the last verify of bundle {bundle.id}")
     if download or gets_original(caller, resource, context):
         return _original(
             request,

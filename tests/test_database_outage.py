@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from access.ledger import LedgerEntry
 from alembic import command
+from bench.load import casevault, environment, served
 from portal.app import create_app
 from portal.context import wire
 from portal.db import alembic_config, make_engine, shown_url
@@ -123,3 +126,61 @@ def test_locked_database_answers_503_promptly(portal: Portal) -> None:
         holder.close()
     assert waited < 10, waited  # a hang guard only: the busy timeout is 4 s
     assert portal.client.get(url, headers=headers).status_code == 200
+
+
+def _served_answers(base_url: str) -> list[httpx.Response]:
+    """What a served app says to an API sign-in and to a signed-in browser on three internal pages."""
+    with httpx.Client(base_url=base_url, timeout=30) as http:
+        form = {"username": "archivist", "password": "not checked without a schema"}
+        browser = {"Accept": "text/html", "Cookie": "casevault_session=" + "x" * 32}
+        return [
+            http.post("/api/v1/token", data=form),
+            *(http.get(page, headers=browser) for page in ("/", "/ledger", "/disclosures")),
+        ]
+
+
+def _assert_served_unavailable(base_url: str) -> None:
+    api, *pages = _served_answers(base_url)
+    _assert_unavailable(api)
+    for page in pages:
+        assert page.status_code == 503 and int(page.headers["Retry-After"]) > 0, page.text
+        assert page.headers["content-type"].startswith("text/html")
+        assert "服务暂时不可用" in page.text
+
+
+def _assert_served_back(base_url: str) -> None:
+    api, *pages = _served_answers(base_url)
+    assert api.status_code == 401  # the schema is there; the account is not
+    assert [(p.status_code, p.headers["location"]) for p in pages] == [
+        (303, "/login?next=%2F"),
+        (303, "/login?next=%2Fledger"),
+        (303, "/login?next=%2Fdisclosures"),
+    ]  # the stale session is looked up, found unknown, and sent to sign in
+
+
+@sqlite_only
+def test_serve_starts_without_a_database_answers_503_and_recovers_by_itself(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """`casevault serve` as a process: no file, then an empty one, then migrated, moved away and back."""
+    path = tmp_path / "later" / "casevault.db"
+    path.parent.mkdir()
+    late = settings.model_copy(update={"database_url": f"sqlite:///{path}"})
+    with served(late) as base_url:
+        _assert_served_unavailable(base_url)
+        assert not path.exists()  # serving created nothing
+        sqlite3.connect(path).close()  # an empty file: unmigrated
+        _assert_served_unavailable(base_url)
+        migrate = subprocess.run(casevault("migrate"), env=environment(late), capture_output=True, text=True)
+        assert migrate.returncode == 0, migrate.stderr
+        _assert_served_back(base_url)
+        aside = tmp_path / "aside"
+        aside.mkdir()
+        moved = [(f, aside / f.name) for f in _files(path) if f.exists()]
+        for source, target in moved:
+            shutil.move(source, target)
+        _assert_served_unavailable(base_url)
+        assert [f for f in _files(path) if f.exists()] == []
+        for source, target in moved:
+            shutil.move(target, source)
+        _assert_served_back(base_url)  # the same process, never restarted

@@ -596,6 +596,8 @@ def test_state_secret_record_is_never_released(portal: Portal, make_case: Callab
     assert re.search(r'<input type="checkbox" value="d1" disabled', page.text)
     assert 'name="record_ids" value="d1"' not in page.text
     assert 'id="withheld-d1">国家秘密，不得公开（第十四条）<' in page.text
+    # The officer holds no clearance: the secret record's title is withheld, as in the catalogue.
+    assert secret["title"] not in page.text and "（密级内容已隐去）" in page.text
     assert '<option value="d1">' not in page.text  # nor as the original of a redacted file
     forged_form = {"decision": "released", "reasons": "公开", "record_ids": ["d2", "d1"]}
     forged = reply(portal, request_id, forged_form)

@@ -1332,6 +1332,36 @@ def test_applicants_never_see_the_case_records_to_choose_from(office: Office, ar
     assert office.act(disclosures.candidates, "chen", RECEIVED, request_id=request_id)
 
 
+def test_every_read_of_a_request_is_ledgered_allowed_or_refused(office: Office) -> None:
+    """The officer's and the applicant's reads are on the record as well as the stranger's probe."""
+    request_id = office.submit(who="zhang").id
+    office.view(request_id, who="zhou")
+    office.view(request_id, who="zhang")
+    with pytest.raises(NotFound):
+        office.view(request_id, who="li")
+    read = office.entries("disclosure.read")
+    assert [(e.actor, e.outcome) for e in read] == [
+        ("zhou", "allowed"),
+        ("zhang", "allowed"),
+        ("li", "denied"),
+    ]
+    assert all(e.detail["request"] == request_id for e in read)
+
+
+def test_an_officer_without_clearance_sees_no_secret_record_title(office: Office, archived: Archived) -> None:
+    """The secret record stays listed, never releasable, with its title withheld as the catalogue does."""
+    request_id = office.handled()
+    uncleared = {
+        c.record_id: c for c in office.act(disclosures.candidates, "wu", RECEIVED, request_id=request_id)
+    }
+    assert uncleared["x1"].title is None and uncleared["x1"].releasable is False
+    assert uncleared["d2"].title == "处罚决定书" and uncleared["d2"].releasable is True
+    cleared = {
+        c.record_id: c for c in office.act(disclosures.candidates, "zhou", RECEIVED, request_id=request_id)
+    }
+    assert cleared["x1"].title == "涉密附件" and cleared["x1"].releasable is False
+
+
 # --- the deadline as a function of the request's dates (no database) ----------------------------
 
 

@@ -15,12 +15,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from access.ledger import LedgerEntry
+from access.policy import Action, Context, Decision, record, resource_of
 from archive import catalogue
 from archive.models import BundleFile
 from archive.s3store import S3Store
 from archive.service import get_bundle
 from archive.store import FileStore
-from portal import pages
+from portal import operations, pages
 from tests.conftest import Portal
 from tests.test_disclosure_pages import MONDAY, as_role, at, file_request, reply, take
 
@@ -125,6 +126,53 @@ def test_a_download_of_a_missing_original_is_ledgered_damaged(portal: Portal) ->
     response = portal.client.get(content(portal, "d1", download="true"), headers=portal.as_role("archivist"))
     assert response.status_code == 409 and "verify" in response.json()["detail"]
     assert last_read(portal, "record.original").outcome == "damaged"
+
+
+def test_a_record_the_last_verify_found_bad_is_409_damaged_until_an_intact_verify(
+    portal: Portal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Known bad from the ledger, not from the store: no byte of it is read, original or copy."""
+    item = stored_file(portal, "d1")
+    with portal.wired.sessions() as session:  # a sealed digest the stored bytes no longer match
+        session.execute(update(BundleFile).where(BundleFile.id == item.id).values(sha256="0" * 64))
+        session.commit()
+    (report,) = operations.verify(portal.wired, bundle_id=portal.bundle_id, actor="cli:operator")
+    assert [f.path for f in report.failures] == [item.path]
+    with portal.wired.sessions() as session:
+        session.execute(update(BundleFile).where(BundleFile.id == item.id).values(sha256=item.sha256))
+        refused = Decision(False, "clearance", "a verify refused after the failed one checked nothing")
+        record(
+            session,
+            subject=operations.operator(portal.wired, "cli:uncleared"),
+            action=Action.bundle_verify,
+            resource=resource_of(get_bundle(session, portal.bundle_id)),
+            context=Context(now=portal.wired.clock(), source="cli"),
+            decision=refused,
+        )
+        session.commit()
+    reads = portal.wired.store.read
+
+    def no_read(*args: object, **kwargs: object) -> object:
+        raise AssertionError("the store was read for a record known bad")
+
+    monkeypatch.setattr(portal.wired.store, "read", no_read)
+    for role, action, params in (
+        ("archivist", "record.view", {}),
+        ("archivist", "record.original", {"download": "true"}),
+        ("disclosure_officer", "record.view", {}),  # the stamped copy
+    ):
+        response = portal.client.get(content(portal, "d1", **params), headers=portal.as_role(role))
+        assert response.status_code == 409, (role, action)
+        assert response.json() == {"detail": f"damaged: run casevault verify {portal.bundle_id}"}
+        entry = last_read(portal, action)
+        assert (entry.outcome, entry.actor, entry.record_id) == ("damaged", role.replace("_", "-"), "d1")
+    monkeypatch.setattr(portal.wired.store, "read", reads)
+    untouched = portal.client.get(content(portal, "v1"), headers=portal.as_role("archivist"))
+    assert untouched.status_code == 200  # only the file the verify named
+    (again,) = operations.verify(portal.wired, bundle_id=portal.bundle_id, actor="cli:operator")
+    assert again.intact
+    response = portal.client.get(content(portal, "d1"), headers=portal.as_role("archivist"))
+    assert response.status_code == 200 and last_read(portal).outcome == "allowed"
 
 
 def test_a_refused_read_stays_denied_when_the_object_is_missing(portal: Portal) -> None:

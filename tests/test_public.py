@@ -456,6 +456,8 @@ def test_another_applicants_request_is_not_found_and_the_attempt_ledgered(portal
     assert all(e.detail["rule"] == "own-requests-only" and e.detail["request"] == request_id for e in denied)
     assert portal.client.get(f"{API}/disclosures", headers=other).json()["requests"] == []
     assert portal.client.get(f"{API}/disclosures/{request_id}", headers=owner).status_code == 200
+    (read,) = ledger(portal, actor="zhangsan", action="disclosure.read", outcome="allowed")
+    assert read.detail["request"] == request_id  # the owner's read is on the record too
 
 
 def test_a_correction_restarts_the_clock(portal: Portal) -> None:
