@@ -65,6 +65,7 @@ from archive.errors import Refused
 from archive.models import BundleFile, CaseRecord
 from archive.service import latest_bundle
 from archive.store import CHUNK, ObjectInfo, ObjectStore
+from retention import holds
 
 ANSWER_DAYS = 20  # art. 33
 CORRECTION_NOTICE_DAYS = 7  # art. 30
@@ -532,6 +533,10 @@ def submit_request(
     _refresh_due(calendar, row)
     session.add(row)
     session.flush()
+    # While the request is open the case it names may not be destroyed (冻结).
+    holds.open_for_request(
+        session, case_no=case_no, request_id=row.id, tracking_code=row.tracking_code, now=context.now
+    )
     _ledger(
         session,
         subject=subject,
@@ -642,6 +647,7 @@ def withdraw_request(
     _open(row)
     reason = _text("reason", reason, required=False)
     row.status = DisclosureStatus.withdrawn.value
+    holds.close_for_request(session, request_id=row.id, now=context.now)
     _refresh_due(calendar, row)
     _message(
         row,
@@ -720,6 +726,7 @@ def expire_corrections(session: Session, *, now: datetime, calendar: workdays.Wo
     ).all()
     for row in rows:
         row.status = DisclosureStatus.withdrawn.value
+        holds.close_for_request(session, request_id=row.id, now=now)
         _refresh_due(calendar, row)
         _message(
             row,
@@ -1255,6 +1262,7 @@ def decide_request(
         row.decided_on = today
         row.decided_by_id = subject.user_id
         row.status = DisclosureStatus.decided.value
+        holds.close_for_request(session, request_id=row.id, now=context.now)
         row.release_until = context.now + timedelta(days=release_days) if releasing else None
         session.flush()
         _message(

@@ -72,6 +72,13 @@ class Action(StrEnum):
     retention_schedule_read = "retention.schedule.read"  # the schedule (保管期限表), its versions and moves
     retention_schedule_edit = "retention.schedule.edit"  # add, change or retire a rule: a new version
     retention_locks = "retention.locks"  # extend the store locks the schedule asks for
+    holds_place = "holds.place"  # place a legal hold (冻结) on a case
+    holds_lift = "holds.lift"  # lift one, with a reason
+    holds_read = "holds.read"  # the list of holds
+    disposition_propose = "disposition.propose"  # an appraisal opinion on due cases (鉴定)
+    disposition_approve = "disposition.approve"  # a manager's approval or refusal of a list
+    disposition_read = "disposition.read"  # what is due, the lists, tombstones and certificates
+    disposition_execute = "disposition.execute"  # carry out approved destructions (retention run)
 
 
 CONTENT = frozenset(
@@ -107,8 +114,22 @@ _DISCLOSURE = {
 }
 _STAFF = {Action.notices_read}
 _SCHEDULE = {Action.retention_schedule_read}
+_HOLDS = {Action.holds_place, Action.holds_lift, Action.holds_read}
 ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
-    Role.archivist: frozenset(_ARCHIVE | _REGISTER | _FIXITY | _STAFF | _SCHEDULE | {Action.retention_locks}),
+    Role.archivist: frozenset(
+        _ARCHIVE
+        | _REGISTER
+        | _FIXITY
+        | _STAFF
+        | _SCHEDULE
+        | _HOLDS
+        | {
+            Action.retention_locks,
+            Action.disposition_propose,
+            Action.disposition_read,
+            Action.disposition_execute,
+        }
+    ),
     Role.archive_manager: frozenset(
         _ARCHIVE
         | _REGISTER
@@ -116,7 +137,14 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
         | _DISCLOSURE
         | _STAFF
         | _SCHEDULE
-        | {Action.retrieval_decide, Action.retrieval_revoke, Action.disclosure_extension_decide}
+        | _HOLDS
+        | {
+            Action.retrieval_decide,
+            Action.retrieval_revoke,
+            Action.disclosure_extension_decide,
+            Action.disposition_approve,
+            Action.disposition_read,
+        }
     ),
     Role.disclosure_officer: frozenset(
         {Action.case_list, Action.bundle_read, Action.record_view}
@@ -137,7 +165,16 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
         | _STAFF
     ),
     Role.security_auditor: frozenset(
-        {Action.ledger_read, Action.ledger_verify, Action.register_read, Action.copy_trace} | _FIXITY | _STAFF
+        {
+            Action.ledger_read,
+            Action.ledger_verify,
+            Action.register_read,
+            Action.copy_trace,
+            Action.holds_read,
+            Action.disposition_read,
+        }
+        | _FIXITY
+        | _STAFF
     ),
     Role.security_admin: frozenset({Action.user_admin} | _STAFF),
     Role.sysadmin: frozenset(
@@ -161,7 +198,9 @@ MATERIAL = CONTENT | {Action.bundle_read, Action.retrieval_choose}
 # ...of which these are on one record.
 ON_RECORD = frozenset({Action.record_view, Action.record_download, Action.record_original})
 # Actions on a request that its own requester may never take (nobody approves their own request).
-NOT_BY_REQUESTER = frozenset({Action.retrieval_decide, Action.disclosure_extension_decide})
+NOT_BY_REQUESTER = frozenset(
+    {Action.retrieval_decide, Action.disclosure_extension_decide, Action.disposition_approve}
+)
 # Applicants act on their own requests only: every applicant action but filing a new request
 # needs the request to be theirs — written as the exception, so a new action is never left open.
 NEEDS_NO_OWNER = frozenset({Action.disclosure_submit})
@@ -183,6 +222,8 @@ COLLECTIONS = frozenset(
         "disclosure",
         "fixity",
         "retention",
+        "holds",
+        "disposition",
     }
 )
 

@@ -5,6 +5,8 @@ import access.ledger
 import access.models  # noqa: F401
 import archive.models  # noqa: F401
 import retention.audit_models
+import retention.disposition
+import retention.holds
 import retention.models  # noqa: F401
 from alembic import context
 from archive.db import Base

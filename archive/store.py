@@ -75,6 +75,17 @@ class ObjectStore(Protocol):
         """Remove a leftover that no sealed bundle references; says what was done."""
         ...
 
+    def set_legal_hold(self, key: str, *, version_id: str | None, on: bool) -> None:
+        """Place or clear the legal hold (冻结) on one object version; a held object cannot be removed."""
+        ...
+
+    def legal_hold(self, key: str, *, version_id: str | None) -> bool: ...
+
+    def destroy(self, key: str) -> int:
+        """Remove every version of a key, for an approved disposition only; refuses (and removes
+        nothing) while any version is locked or held. Returns how many versions went."""
+        ...
+
 
 def put_bytes(store: ObjectStore, key: str, data: bytes, *, tags: Mapping[str, str]) -> str | None:
     """Write a small object in one go."""
@@ -259,15 +270,42 @@ class FileStore:
     def list_pending(self, prefix: str) -> Iterator[ObjectInfo]:
         return iter(())  # half-written files are plain `.incoming-` files, listed by `list`
 
+    def _refuse_removal(self, key: str) -> None:
+        """As S3 COMPLIANCE mode and legal hold: nothing locked or held is removed, whoever asks."""
+        meta = self._meta(key)
+        if meta.get("legal_hold"):
+            raise RetentionLocked(f"{key}: under a legal hold; cannot remove it")
+        value = meta.get("retain_until")
+        until = datetime.fromisoformat(str(value)) if value else None
+        if until is not None and until > datetime.now(UTC):
+            raise RetentionLocked(f"{key}: retained until {until.date().isoformat()}; cannot remove it")
+
     def discard(self, item: ObjectInfo) -> str:
-        # As S3 COMPLIANCE mode: nothing under an unexpired lock is removed, whoever asks.
         if not item.key.rpartition("/")[2].startswith(".incoming-"):
             with contextlib.suppress(ObjectMissing):
-                until = self.retained_until(item.key, version_id=None)
-                if until is not None and until > datetime.now(UTC):
-                    raise RetentionLocked(
-                        f"{item.key}: retained until {until.date().isoformat()}; cannot remove it"
-                    )
+                self._refuse_removal(item.key)
         self.object_path(item.key).unlink(missing_ok=True)
         self._meta_path(item.key).unlink(missing_ok=True)
         return "removed"
+
+    def set_legal_hold(self, key: str, *, version_id: str | None, on: bool) -> None:
+        meta = self._meta(key)
+        meta["legal_hold"] = on
+        self.write_meta(key, meta)
+
+    def legal_hold(self, key: str, *, version_id: str | None) -> bool:
+        return bool(self._meta(key).get("legal_hold"))
+
+    def destroy(self, key: str) -> int:
+        path = self.object_path(key)
+        if not path.exists() and not self._meta_path(key).exists():
+            return 0  # already gone: a destruction interrupted before is finished, not failed
+        # A half-written file was never sealed; for anything else a sidecar that cannot be read
+        # refuses too: without it nobody can say the lock has passed.
+        if not key.rpartition("/")[2].startswith(".incoming-"):
+            self._refuse_removal(key)
+        path.unlink(missing_ok=True)
+        self._meta_path(key).unlink(missing_ok=True)
+        if path.parent.is_dir():
+            _fsync_dir(path.parent)
+        return 1

@@ -34,7 +34,7 @@ from archive import catalogue
 from archive.errors import Refused, UnknownBundle
 from archive.models import Bundle, CaseRecord
 from archive.service import get_bundle
-from portal import operations
+from portal import dispositions, operations
 from portal.auth import (
     DB,
     INTERNAL,
@@ -135,8 +135,10 @@ def cases(request: Request, session: DB, caller: Caller, q: str | None = None) -
     """Cases the caller may know of: metadata only."""
     guard(request, session, caller, Action.case_list, collection("catalogue"))
     context = policy_context(request, session, caller)
-    found = []
-    for case, bundle in catalogue.search_cases(session, q=q):
+    found, destroyed = [], []
+    rows = catalogue.search_cases(session, q=q)
+    stones = dispositions.destroyed(session, [bundle.id for _case, bundle in rows])
+    for case, bundle in rows:
         resource = resource_of(bundle)
         decision = decide(caller.subject, Action.bundle_read, resource, context)
         withheld = above_clearance(caller.subject, resource, context, decision)
@@ -144,6 +146,18 @@ def cases(request: Request, session: DB, caller: Caller, q: str | None = None) -
             continue
         if withheld and q and q.strip().lower() not in case.case_no.lower():
             continue  # matched by its title: listing it would answer what the title says
+        if (stone := stones.get(bundle.id)) is not None:  # reported apart: nothing of it is left to read
+            destroyed.append(
+                {
+                    "case_no": case.case_no,
+                    "title": WITHHELD_TITLE if withheld else case.title,
+                    "bundle_id": bundle.id,
+                    "version": bundle.version,
+                    "destroyed_at": stone.destroyed_at.isoformat(),
+                    "certificate_no": stone.certificate_no,
+                }
+            )
+            continue
         found.append(
             {
                 "case_no": case.case_no,
@@ -157,7 +171,7 @@ def cases(request: Request, session: DB, caller: Caller, q: str | None = None) -
                 "grade": bundle.grade,
             }
         )
-    return {"cases": found}
+    return {"cases": found, "destroyed": destroyed}
 
 
 @router.get("/bundles/{bundle_id}")

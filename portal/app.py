@@ -21,7 +21,7 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 
 from archive.errors import ArchiveError, ObjectMissing, Refused, StoreUnavailable, UnknownBundle
 from archive.service import BUNDLE_ID
-from portal import api, audit_runs, operations
+from portal import api, audit_runs, dispositions, operations
 from portal.context import PublicWired, Wired
 from portal.limits import BodyLimit, BodyLimits
 from portal.settings import Settings
@@ -183,11 +183,12 @@ HOUSEKEEPING_SECONDS = 60
 
 @asynccontextmanager
 async def _housekeeping(app: FastAPI) -> AsyncIterator[None]:
-    """While serving: sign a ledger checkpoint when one is due, and withdraw disclosure requests
-    whose correction period lapsed (so the applicant's page says so without anyone looking first);
-    and every `audit_run_every_minutes` (0: never) audit the bundles that are due."""
+    """While serving: sign a ledger checkpoint when one is due, withdraw disclosure requests
+    whose correction period lapsed (so the applicant's page says so without anyone looking first),
+    keep holds and approved destructions going (`portal.dispositions.housekeeping`), and every
+    `audit_run_every_minutes` (0: never) audit the bundles that are due."""
     wired: Wired = app.state.wired
-    chores = (operations.checkpoint_ledger, operations.expire_corrections)
+    chores = (operations.checkpoint_ledger, operations.expire_corrections, dispositions.housekeeping)
 
     async def loop() -> None:
         while True:
@@ -246,7 +247,9 @@ def create_app(wired: Wired, *, kind: AppKind = "both") -> FastAPI:
     """Build the app(s); the public app gets only `wired.public()`, never the archive realm."""
     from portal import (
         disclosure_pages,
+        disposition_pages,
         fixity_pages,
+        holds_api,
         pages,
         proofs,
         public,
@@ -269,11 +272,13 @@ def create_app(wired: Wired, *, kind: AppKind = "both") -> FastAPI:
     app.include_router(api.router)
     app.include_router(retrievals.router)
     app.include_router(proofs.router)
+    app.include_router(holds_api.router)
     app.include_router(sso.router)
     app.include_router(retrieval_pages.router)
     app.include_router(disclosure_pages.router)
     app.include_router(fixity_pages.router)
     app.include_router(retention_pages.router)
+    app.include_router(disposition_pages.router)
     app.include_router(pages.router)
     pages.mount_static(app)
     if kind == "both":

@@ -34,7 +34,7 @@ from access.policy import Context, Denied
 from archive.errors import ArchiveError, Refused, StoreUnavailable
 from archive.fixity import VerifyReport, verify_bag_dir
 from archive.service import latest_bundle
-from portal import audit_runs, db, operations
+from portal import audit_runs, db, dispositions, operations
 from portal.context import PublicWired, wire, wire_public
 from portal.demo import DEMO_APPLICANT, DEMO_CASE_NO, DEMO_PASSWORD, DEMO_USERS, case_document, write_sip
 from portal.settings import Settings
@@ -48,6 +48,10 @@ audit_app = typer.Typer(no_args_is_help=True, help="Fixity audits (定期检测)
 app.add_typer(audit_app, name="audit")
 schedule_app = typer.Typer(no_args_is_help=True, help="The retention schedule (保管期限表).")
 app.add_typer(schedule_app, name="schedule")
+holds_app = typer.Typer(no_args_is_help=True, help="Legal holds (冻结): nothing held is destroyed.")
+app.add_typer(holds_app, name="holds")
+retention_app = typer.Typer(no_args_is_help=True, help="Retention: what is due, and approved destructions.")
+app.add_typer(retention_app, name="retention")
 
 EXIT_REFUSED = 2
 EXIT_UNAVAILABLE = 75  # EX_TEMPFAIL: try again later
@@ -201,9 +205,32 @@ def verify(
         _fail("give a BUNDLE_ID or --all (not both)", EXIT_REFUSED)
     wired = _wired()
     with _errors(), _progress("verifying") as (advance, _):
-        reports = operations.verify(wired, bundle_id=bundle_id, actor=_actor(), progress=advance)
+        gone = operations.verify_destroyed(wired, bundle_id=bundle_id, actor=_actor())
+        skip = bundle_id is not None and bundle_id in gone
+        reports = (
+            [] if skip else operations.verify(wired, bundle_id=bundle_id, actor=_actor(), progress=advance)
+        )
     intact = all(r.intact for r in reports)
-    _emit(as_json, {"intact": intact, "bundles": [r.as_json() for r in reports]}, _report_lines(reports))
+    lines = [
+        f"destroyed  {t.bundle_id}  {t.case_no}  v{t.version}: destroyed on {t.destroyed_at:%Y-%m-%d}"
+        f" under certificate {t.certificate_no}"
+        for t in gone.values()
+    ]
+    destroyed = [
+        {
+            "bundle_id": t.bundle_id,
+            "case_no": t.case_no,
+            "version": t.version,
+            "destroyed_at": t.destroyed_at.isoformat(),
+            "certificate_no": t.certificate_no,
+        }
+        for t in gone.values()
+    ]
+    _emit(
+        as_json,
+        {"intact": intact, "bundles": [r.as_json() for r in reports], "destroyed": destroyed},
+        lines + _report_lines(reports),
+    )
     raise typer.Exit(0 if intact else 1)
 
 
@@ -559,3 +586,91 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def _as_operator(wired: Any) -> tuple[Any, Context]:
+    return operations.operator(wired, _actor()), Context(now=wired.clock(), source="cli")
+
+
+@holds_app.command("place")
+def holds_place(
+    case_no: Annotated[str, typer.Option("--case", help="Case number")],
+    mandate: Annotated[
+        str, typer.Option(help="行政复议, 行政诉讼, 信访 or 纪检监察 (or the English values)")
+    ],
+    reason: Annotated[str, typer.Option(help="Why the case is held")],
+    title: Annotated[str, typer.Option(help="Title of the hold (default: the case's title)")] = "",
+) -> None:
+    """Place a legal hold on every version of a case (and the store's legal hold on its objects)."""
+    wired = _wired()
+    with _errors(), wired.sessions() as session:
+        subject, context = _as_operator(wired)
+        view = dispositions.place_hold(
+            wired,
+            session,
+            subject=subject,
+            context=context,
+            case_no=case_no,
+            mandate=mandate,
+            reason=reason,
+            title=title,
+        )
+        session.commit()
+    typer.echo(f"hold {view.id} placed on {view.case_no} ({view.mandate})")
+
+
+@holds_app.command("lift")
+def holds_lift(
+    hold_id: Annotated[int, typer.Argument(help="Hold id")],
+    reason: Annotated[str, typer.Option(help="Why the hold is lifted")],
+) -> None:
+    """Lift a hold with a reason."""
+    wired = _wired()
+    with _errors(), wired.sessions() as session:
+        subject, context = _as_operator(wired)
+        view = dispositions.lift_hold(
+            wired, session, subject=subject, context=context, hold_id=hold_id, reason=reason
+        )
+        session.commit()
+    typer.echo(f"hold {view.id} on {view.case_no} lifted")
+
+
+@holds_app.command("list")
+def holds_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False) -> None:
+    """Every hold, active and lifted."""
+    wired = _wired()
+    with _errors(), wired.sessions() as session:
+        subject, context = _as_operator(wired)
+        rows = dispositions.list_holds(session, subject=subject, context=context)
+        session.commit()
+    lines = [
+        f"{r['id']:>5} {'active' if r['active'] else 'lifted'}  {r['case_no']}  {r['mandate']}  {r['reason']}"
+        for r in rows
+    ]
+    _emit(as_json, {"holds": rows}, lines or ["no holds"])
+
+
+@retention_app.command("run")
+def retention_run(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what is due; carry out nothing")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """List every bundle whose retention has ended; carry out approved destructions whose locks expired."""
+    wired = _wired()
+    with _errors(), wired.sessions() as session:
+        subject, context = _as_operator(wired)
+        result = dispositions.run(wired, session, subject=subject, context=context, dry_run=dry_run)
+    lines = [
+        f"due        {d['bundle_id']}  {d['case_no']}  {d['retain_until'][:10]}"
+        + (f"  held by {', '.join(map(str, d['held_by']))}" if d["held_by"] else "")
+        for d in result["due"]
+    ]
+    lines += [
+        f"open       list {o['id']}  {o['status']}  {o['action']}  {', '.join(o['case_nos'])}"
+        for o in result["opened"]
+    ]
+    lines += [
+        f"destroyed  list {d['disposition_id']}  {', '.join(d['case_nos'])}  ({d['certificate_no']})"
+        for d in result["destroyed"]
+    ]
+    _emit(as_json, result, lines or ["nothing is due"])

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from portal.disclosure_messages import DISCLOSURE_MESSAGES
+from portal.disposition_messages import DISPOSITION_MESSAGES
 from portal.fixity_messages import FIXITY_MESSAGES
 from portal.public_messages import PUBLIC_MESSAGES
 from portal.retention_messages import RETENTION_MESSAGES
@@ -604,6 +605,7 @@ _CATALOGUE.update(PUBLIC_MESSAGES)
 _CATALOGUE.update(DISCLOSURE_MESSAGES)
 _CATALOGUE.update(FIXITY_MESSAGES)
 _CATALOGUE.update(RETENTION_MESSAGES)
+_CATALOGUE.update(DISPOSITION_MESSAGES)
 
 MESSAGES: dict[str, dict[str, str]] = {
     lang: {key: pair[index] for key, pair in _CATALOGUE.items()} for index, lang in enumerate(LANGS)

@@ -36,7 +36,9 @@ from archive.errors import ArchiveError, StoreMismatch
 from archive.models import Bundle
 from archive.sip import CaseFile
 from portal.context import Wired
+from retention import disposition
 from retention import service as retention
+from retention.disposition import Tombstone
 from retention.schedule import facts_of_sip
 
 Progress = Callable[[int], None]
@@ -172,7 +174,8 @@ def verify(
             ids = list(session.scalars(select(Bundle.id).order_by(Bundle.sealed_at)))
         else:
             ids = [service.get_bundle(session, bundle_id).id]
-        for each in ids:
+        gone = disposition.destroyed_ids(session, ids)  # reported apart by `verify_destroyed`
+        for each in (i for i in ids if i not in gone):
             bundle = service.get_bundle(session, each)
             resource = resource_of(bundle)
             subject, context, decision = _decide(wired, session, actor, Action.bundle_verify, resource)
@@ -284,6 +287,32 @@ def reconcile(wired: Wired, *, grace: timedelta, actor: str) -> list[tuple[str, 
         )
         session.commit()
         return done
+
+
+def verify_destroyed(wired: Wired, *, bundle_id: str | None, actor: str) -> dict[str, Tombstone]:
+    """Tombstones of the destroyed bundles among those `verify` is asked about, each ledgered."""
+    with wired.sessions() as session:
+        if bundle_id is None:
+            ids = list(session.scalars(select(Bundle.id).order_by(Bundle.sealed_at)))
+        else:
+            ids = [service.get_bundle(session, bundle_id).id]
+        gone = {i: t for i in ids if (t := disposition.tombstone(session, i)) is not None}
+        for each, stone in gone.items():
+            bundle = service.get_bundle(session, each)
+            resource = resource_of(bundle)
+            subject, context, decision = _decide(wired, session, actor, Action.bundle_verify, resource)
+            record(
+                session,
+                subject=subject,
+                action=Action.bundle_verify,
+                resource=resource,
+                context=context,
+                decision=decision,
+                outcome="destroyed",
+                detail={"certificate_no": stone.certificate_no},
+            )
+        session.commit()
+    return gone
 
 
 def verify_ledger(wired: Wired) -> ledger.ChainReport:

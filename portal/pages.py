@@ -136,6 +136,7 @@ def _frame(request: Request) -> dict[str, Any]:
         "disclosures": permits(caller.subject, Action.disclosure_queue),
         "calendar": permits(caller.subject, Action.calendar_edit),
         "schedule": permits(caller.subject, Action.retention_schedule_read),
+        "retention": permits(caller.subject, Action.disposition_read),
         "notices": notice_count(request, caller),
         "fixity": permits(caller.subject, Action.fixity_read),
         "alerts": alert_count(request, caller),
@@ -285,12 +286,13 @@ def catalogue_page(request: Request, session: DB, caller: PageCaller, q: str = "
     """The cases the caller may know of, searchable; auditors go to the ledger instead."""
     if not permits(caller.subject, Action.case_list) and permits(caller.subject, Action.ledger_read):
         return RedirectResponse("/ledger", status_code=303)
-    found = api.cases(request, session, caller, q=q.strip() or None)["cases"]
+    listed = api.cases(request, session, caller, q=q.strip() or None)
+    found = listed["cases"]
     lang, _ = choose_lang(request)
     for case in found:
         if case["withheld"]:
             case["title"] = translate(lang, "withheld.title")
-    return page(request, "catalogue.html", cases=found, q=q)
+    return page(request, "catalogue.html", cases=found, destroyed=listed["destroyed"], q=q)
 
 
 def _record_path(bundle_id: str, record_id: str) -> str:

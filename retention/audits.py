@@ -25,6 +25,7 @@ from archive.errors import ObjectMissing
 from archive.models import Bundle
 from archive.store import ObjectStore
 from retention.audit_models import AuditState, FixityAlert
+from retention.holds import LegalHold
 
 # How long a claim keeps other runners off a bundle: far longer than reading one bundle takes,
 # so a crashed runner's bundle is only picked up again later the same day.
@@ -71,10 +72,15 @@ def claim_next(session: Session, *, runner: str, now: datetime, cutoff: datetime
     ).scalar_one_or_none()
 
 
-def check_protection(report: fixity.VerifyReport, *, store: ObjectStore, bundle: Bundle) -> None:
+def check_protection(
+    report: fixity.VerifyReport, *, store: ObjectStore, bundle: Bundle, held_by: Sequence[int]
+) -> None:
     """Each object still protected as recorded: locked in the store at least until the bundle's
-    retention ends. The one place a new protection the store keeps (a hold) is checked too."""
+    retention ends, and under the store's legal hold while `held_by` (holds whose flags were set)
+    names its case."""
     for item in bundle.files:
+        if held_by and not _held(store, item.key, item.version_id):
+            report.fail(item.path, f"under legal hold {held_by[0]} but not held in the store")
         try:
             until = store.retained_until(item.key, version_id=item.version_id)
         except ObjectMissing:
@@ -89,12 +95,24 @@ def check_protection(report: fixity.VerifyReport, *, store: ObjectStore, bundle:
             )
 
 
+def _held(store: ObjectStore, key: str, version_id: str | None) -> bool:
+    try:
+        return store.legal_hold(key, version_id=version_id)
+    except ObjectMissing:  # reported by the digest check already
+        return True
+
+
 def audit_bundle(
     *, session: Session, store: ObjectStore, bundle: Bundle, jwks: dict[str, Any]
 ) -> fixity.VerifyReport:
     """Both digests and the seal of every object (as `verify`), then its protection in the store."""
     report = fixity.verify_bundle(session=session, store=store, bundle=bundle, jwks=jwks)
-    check_protection(report, store=store, bundle=bundle)
+    holds_on = session.scalars(
+        select(LegalHold).where(LegalHold.case_id == bundle.case_id, LegalHold.lifted_at.is_(None))
+    ).all()
+    # A hold whose flags the serve loop has yet to set is not yet recorded in the store.
+    held_by = [hold.id for hold in holds_on if hold.objects_synced]
+    check_protection(report, store=store, bundle=bundle, held_by=held_by)
     return report
 
 

@@ -50,6 +50,9 @@ REVOKE INSERT, UPDATE, DELETE ON alembic_version FROM casevault_app;
 GRANT SELECT, INSERT, UPDATE ON users, disclosure_requests TO casevault_public;
 GRANT SELECT, INSERT ON applicants, disclosure_messages TO casevault_public;
 GRANT SELECT, INSERT, UPDATE, DELETE ON web_sessions TO casevault_public;
+-- An open disclosure request holds the case it names (冻结): its id is all the public app reads.
+GRANT SELECT (id, case_no) ON cases TO casevault_public;
+GRANT SELECT, INSERT, UPDATE ON legal_holds TO casevault_public;
 GRANT SELECT ON released_items, holiday_days, holiday_years, retrieval_grants, alembic_version
     TO casevault_public;
 -- Appending a decision: the entry goes in, and the statement returns its place in the chain
@@ -61,7 +64,7 @@ DO $$
 DECLARE
     owned text;
 BEGIN
-    FOREACH owned IN ARRAY ARRAY['users', 'applicants', 'disclosure_requests', 'disclosure_messages'] LOOP
+    FOREACH owned IN ARRAY ARRAY['users', 'applicants', 'disclosure_requests', 'disclosure_messages', 'legal_holds'] LOOP
         EXECUTE format('GRANT USAGE ON SEQUENCE %s TO casevault_public', pg_get_serial_sequence(owned, 'id'));
     END LOOP;
 END $$;

@@ -347,3 +347,27 @@ def test_the_fixity_page_speaks_chinese_first_and_english_on_request(portal: Por
     for body in (chinese, english):
         assert re.search(r"\b(fixity|nav|outcome)\.[a-z_]+", body) is None  # no raw message key
         assert 'data-count="1"' in body  # the demo bundle, verified (sealed) today, in the first bar
+
+
+def test_audit_finds_an_object_no_longer_under_its_legal_hold(cli: Cli, make_case, wired: Wired) -> None:
+    """The case is held (冻结) and its objects' holds were set; one is cleared under the app."""
+    bundle_id = deposit(cli, make_case)
+    with wired.sessions() as session:
+        bundle = session.get(Bundle, bundle_id)
+        assert bundle is not None
+        case_no = bundle.case.case_no
+    placed = cli("holds", "place", "--case", case_no, "--mandate", "信访", "--reason", "信访事项待结")
+    assert placed.exit_code == 0, placed.output
+    assert audit_json(cli, "--all", exit_code=0)["intact"]
+
+    key = bundle_prefix(bundle_id) + PDF
+    assert wired.store.legal_hold(key, version_id=None)
+    if isinstance(wired.store, FileStore):
+        meta = json.loads((wired.store.root / "meta" / f"{key}.json").read_text(encoding="utf-8"))
+        wired.store.write_meta(key, {**meta, "legal_hold": False})
+    else:
+        wired.store.client.disable_object_legal_hold(wired.store.location.bucket, key)
+
+    report = audit_json(cli, "--all", exit_code=1)["bundles"][0]
+    assert set(failures(report)) == {PDF}
+    assert "under legal hold" in failures(report)[PDF]

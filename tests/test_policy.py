@@ -55,15 +55,30 @@ REGISTER = {"retrieval.request", "retrieval.choose_record", "retrieval.read", "r
 QUEUE = {"disclosure.read", "disclosure.queue", "disclosure.assign", "disclosure.remind"}
 STAFF = {"retrieval.notices"}
 SCHEDULE = {"retention.schedule.read"}
+HOLDS = {"holds.place", "holds.lift", "holds.read"}
 MAY = {
-    "archivist": ARCHIVE | REGISTER | FIXITY | STAFF | SCHEDULE | {"retention.locks"},
+    # Archivists appraise and carry out; managers approve; neither alone destroys anything.
+    "archivist": ARCHIVE
+    | REGISTER
+    | FIXITY
+    | STAFF
+    | SCHEDULE
+    | HOLDS
+    | {"retention.locks", "disposition.propose", "disposition.read", "disposition.execute"},
     "archive_manager": ARCHIVE
     | REGISTER
     | FIXITY
     | QUEUE
     | STAFF
     | SCHEDULE
-    | {"retrieval.decide", "retrieval.revoke", "disclosure.extension.decide"},
+    | HOLDS
+    | {
+        "retrieval.decide",
+        "retrieval.revoke",
+        "disclosure.extension.decide",
+        "disposition.approve",
+        "disposition.read",
+    },
     "disclosure_officer": {"case.list", "bundle.read", "record.view"}
     | QUEUE
     | STAFF
@@ -78,7 +93,16 @@ MAY = {
         "retrieval.read",
     }
     | STAFF,
-    "security_auditor": {"ledger.read", "ledger.verify", "register.read", "copy.trace"} | FIXITY | STAFF,
+    "security_auditor": {
+        "ledger.read",
+        "ledger.verify",
+        "register.read",
+        "copy.trace",
+        "holds.read",
+        "disposition.read",
+    }
+    | FIXITY
+    | STAFF,
     "security_admin": {"user.admin"} | STAFF,
     "sysadmin": {"bundle.verify", "calendar.edit", "retention.schedule.edit"} | STAFF | SCHEDULE,
     "applicant": {
@@ -119,6 +143,12 @@ ON_COLLECTION = {
     "retention.locks": "retention",
     "disclosure.submit": "disclosure",
     "disclosure.queue": "disclosure",
+    "holds.place": "holds",
+    "holds.lift": "holds",
+    "holds.read": "holds",
+    "disposition.propose": "disposition",
+    "disposition.read": "disposition",
+    "disposition.execute": "disposition",
 }
 ON_REQUEST = {
     "retrieval.request": "retrieval",
@@ -135,6 +165,7 @@ ON_REQUEST = {
     "disclosure.release": "disclosure",
     "disclosure.extension.decide": "disclosure",
     "disclosure.remind": "disclosure",
+    "disposition.approve": "disposition",
 }
 RANK = {"none": 0, "confidential": 1, "secret": 2, "top_secret": 3}
 CLASSIFICATIONS = [
@@ -154,8 +185,8 @@ def expected(
     """The archive's rules, as its regulations say them."""
     if action not in MAY[role]:
         return False
-    if action in {"retrieval.decide", "disclosure.extension.decide"} and mine:
-        return False  # nobody decides their own request
+    if action in {"retrieval.decide", "disclosure.extension.decide", "disposition.approve"} and mine:
+        return False  # nobody decides their own request (nor approves the list they proposed)
     if role == "applicant" and action != "disclosure.submit" and not mine:
         return False  # applicants act on their own requests only
     if action == "retrieval.read" and not mine:
@@ -227,7 +258,7 @@ def test_every_action_is_stated() -> None:
 
 
 def test_every_action_role_classification_and_grant() -> None:
-    """35 actions × 8 roles × 6 gradings × 2 clearances × 5 grant states × 2 owners (33,600
+    """42 actions × 8 roles × 6 gradings × 2 clearances × 5 grant states × 2 owners (40,320
     decisions), every one as the rules say; all mismatches reported at once."""
     wrong = []
     walk = itertools.product(Action, Role, CLASSIFICATIONS, ("none", "secret"), GRANTS, (True, False))

@@ -87,6 +87,45 @@ GUARDED: dict[tuple[str, str], tuple[str, str, dict[str, Any] | None]] = {
     ("GET", "/ledger/{seq}"): (METADATA, "archivist", None),
     ("GET", "/fixity"): (METADATA, "security_admin", None),
     ("POST", "/fixity/alerts/{alert_id}/acknowledge"): (STATE, "security_admin", {"data": {"note": "n"}}),
+    ("GET", "/api/v1/holds"): (METADATA, "supervisor", None),
+    ("POST", "/api/v1/holds"): (
+        STATE,
+        "supervisor",
+        {"json": {"case_no": "X", "mandate": "信访", "reason": "r"}},
+    ),
+    ("POST", "/api/v1/holds/{hold_id}/lift"): (STATE, "supervisor", {"json": {"reason": "r"}}),
+    ("GET", "/api/v1/dispositions"): (METADATA, "supervisor", None),
+    ("POST", "/api/v1/dispositions"): (
+        STATE,
+        "archive_manager",
+        {"json": {"case_nos": ["X"], "action": "destroy", "opinion": "o"}},
+    ),
+    ("POST", "/api/v1/dispositions/{disposition_id}/approvals"): (
+        STATE,
+        "archivist",
+        {"json": {"approve": True}},
+    ),
+    ("GET", "/api/v1/dispositions/{disposition_id}/certificate"): (METADATA, "supervisor", None),
+    ("GET", "/retention"): (METADATA, "supervisor", None),
+    ("POST", "/retention/dispositions"): (
+        STATE,
+        "archive_manager",
+        {"data": {"case_nos": "X", "action": "destroy", "opinion": "o"}},
+    ),
+    ("POST", "/retention/dispositions/{disposition_id}/approvals"): (
+        STATE,
+        "archivist",
+        {"data": {"decision": "approve"}},
+    ),
+    ("GET", "/retention/holds"): (METADATA, "supervisor", None),
+    ("POST", "/retention/holds"): (
+        STATE,
+        "supervisor",
+        {"data": {"case_no": "X", "mandate": "petition", "reason": "r"}},
+    ),
+    ("POST", "/retention/holds/{hold_id}/lift"): (STATE, "supervisor", {"data": {"reason": "r"}}),
+    ("GET", "/retention/certificates"): (METADATA, "supervisor", None),
+    ("GET", "/retention/certificates/{disposition_id}"): (METADATA, "supervisor", None),
     # the public app: another applicant's request is refused (and answered as not found)
     ("GET", f"/public/api/v1/disclosures/{D}"): (METADATA, "other-applicant", None),
     ("POST", f"/public/api/v1/disclosures/{D}/correction"): (
@@ -226,6 +265,8 @@ def _ids(portal: Portal) -> dict[str, str]:
         "{seq}": "1",
         "{year}": "2026",
         "{alert_id}": "1",
+        "{hold_id}": "1",  # the hold the disclosure request placed on its case
+        "{disposition_id}": "1",
     }
 
 
