@@ -307,6 +307,9 @@ def run(
                 keyring=wired.keyring,
                 release_keys=_release_keys(session),
                 now=context.now,
+                rule_of=lambda bundle: schedule.kept_under(
+                    session=session, bundle=bundle, default_years=wired.settings.retention_years
+                ),
             )
             record(
                 session,

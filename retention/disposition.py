@@ -164,11 +164,6 @@ def _text(name: str, value: str | None, *, required: bool = True) -> str:
     return value
 
 
-def rule_of(bundle: Bundle) -> str:
-    """The retention the bundle was kept under, as the tombstone and certificate name it."""
-    return f"retain_until {bundle.retain_until.date().isoformat()}"
-
-
 def tombstone(session: Session, bundle_id: str) -> Tombstone | None:
     """The tombstone of a destroyed bundle, or None while it is archived."""
     return session.get(Tombstone, bundle_id)
@@ -364,7 +359,9 @@ def certificate_no(row: Disposition, *, now: datetime) -> str:
     return f"XH{now.year}-{row.id:05d}"
 
 
-def _certificate(row: Disposition, *, number: str, now: datetime) -> dict[str, Any]:
+def _certificate(
+    row: Disposition, *, number: str, now: datetime, rule_of: Callable[[Bundle], str]
+) -> dict[str, Any]:
     return {
         "certificate_no": number,
         "disposition_id": row.id,
@@ -429,8 +426,10 @@ def execute(
     keyring: Keyring,
     release_keys: Callable[[list[str]], list[str]],
     now: datetime,
+    rule_of: Callable[[Bundle], str],
 ) -> Outcome:
     """Carry out one approved destruction whose locks have all expired; the caller commits.
+    `rule_of` names the retention each bundle was kept under, for tombstone and certificate.
 
     Objects go first and the tombstones after: an interrupted run leaves objects gone and the
     list still approved, and the next run (which finds nothing left to remove) finishes it."""
@@ -456,7 +455,7 @@ def execute(
     except RetentionLocked as exc:
         return Outcome(row.id, names, None, str(exc))
     number = certificate_no(row, now=now)
-    claims = _certificate(row, number=number, now=now)
+    claims = _certificate(row, number=number, now=now, rule_of=rule_of)
     _kid, token = sign_jws(json.dumps(claims, ensure_ascii=False, sort_keys=True).encode(), keyring=keyring)
     approvals = _approvals_json(row)
     for bundle in bundles:

@@ -17,13 +17,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, selectinload
 
 from archive.db import claim_row
 from archive.errors import Refused
 from archive.models import Bundle
 from archive.store import ObjectStore
+from retention.disposition import Tombstone
 from retention.models import RetentionRule, ScheduleMove, ScheduleVersion
 from retention.schedule import (
     CaseFacts,
@@ -214,6 +215,19 @@ def bundle_disposition(*, session: Session, bundle: Bundle, default_years: int) 
     )
 
 
+def _not_destroyed() -> ColumnElement[bool]:
+    """A bundle that still has its objects: no tombstone (a destroyed one has nothing to lock)."""
+    return ~select(Tombstone.bundle_id).where(Tombstone.bundle_id == Bundle.id).exists()
+
+
+def kept_under(*, session: Session, bundle: Bundle, default_years: int) -> str:
+    """The rule a bundle is kept under and until when, as a tombstone and certificate name it."""
+    found = bundle_disposition(session=session, bundle=bundle, default_years=default_years)
+    version = f", schedule version {found.version}" if found.version is not None else ""
+    until = bundle.retain_until.date().isoformat()
+    return f"{found.rule.code} {found.rule.title}{version}; kept until {until}"
+
+
 def permanent_lock_until(now: datetime) -> datetime:
     """The lock a permanent bundle holds: `PERMANENT_LOCK_YEARS` ahead, at midnight UTC."""
     return midnight(add_years(now.date(), PERMANENT_LOCK_YEARS))
@@ -322,6 +336,7 @@ def edit_schedule(
     moves = []
     bundles = session.scalars(
         select(Bundle)
+        .where(_not_destroyed())
         .options(selectinload(Bundle.records), selectinload(Bundle.case))
         .order_by(Bundle.sealed_at)
     )
@@ -398,7 +413,7 @@ def extend_permanent_locks(
     soon = midnight(add_years(now.date(), RENEW_BELOW_YEARS))
     ahead = permanent_lock_until(now)
     renewed = []
-    query = select(Bundle).where(Bundle.retain_until < soon).order_by(Bundle.retain_until)
+    query = select(Bundle).where(Bundle.retain_until < soon, _not_destroyed()).order_by(Bundle.retain_until)
     for bundle in list(session.scalars(query)):
         facts = facts_of_bundle(bundle)
         if not disposition_date(

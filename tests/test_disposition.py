@@ -220,6 +220,9 @@ def test_two_managers_approve_and_the_case_is_destroyed_with_tombstone_and_certi
     assert [a["manager"] for a in claims["approvals"]] == ["archive-manager", "archive-manager-2"]
     (item,) = claims["items"]
     assert {b["seal_digest"] for b in item["bundles"]} == {t.seal_digest for t in stones}
+    # Each names the schedule rule it was kept under (here the default term: no rule names it).
+    assert all(b["rule"].startswith("default ") and "kept until" in b["rule"] for b in item["bundles"])
+    assert {t.rule for t in stones} == {b["rule"] for b in item["bundles"]}
     forged = cert.json()["jws"].rsplit(".", 2)
     forged[1] = forged[1][:-4] + ("AAAA" if forged[1][-4:] != "AAAA" else "BBBB")
     with pytest.raises(ValueError):
