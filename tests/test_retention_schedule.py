@@ -19,10 +19,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from access.ledger import LedgerEntry
+from access.policy import Context
 from archive.errors import Refused
 from archive.models import Bundle
 from archive.sip import DocType, EnforcementType
-from portal import operations
+from portal import dispositions, operations
 from portal.context import Wired
 from portal.demo import case_document
 from retention import service as retention
@@ -547,3 +548,28 @@ def test_other_roles_cannot_change_the_schedule_and_are_ledgered(portal: Portal,
     assert (role.replace("_", "-"), "retention.schedule.edit", "denied") in denied
     with portal.wired.sessions() as session:
         assert retention.current_version(session).id == 1  # type: ignore[union-attr]
+
+
+@ONE_STORE
+def test_retention_run_renews_permanent_locks_so_they_never_fall_due(
+    wired: Wired, make_case: Callable[..., Path]
+) -> None:
+    footage = deposit(wired, make_case, footage_only("深民防罚〔2026〕64号"))
+    edit(wired, "change", code="R1", kind="av", evidence=False, term=Term.permanent, count=None)
+    past_lock = NOW.replace(year=2037)  # the first 10-year lock has run out
+    with wired.sessions() as session:
+        ran = dispositions.run(
+            wired,
+            session,
+            subject=dispositions.SYSTEM,
+            context=Context(now=past_lock, source="cli"),
+            dry_run=False,
+        )
+        renewal = session.scalars(
+            select(LedgerEntry).where(
+                LedgerEntry.action == "disposition.execute", LedgerEntry.outcome == "renewed"
+            )
+        ).one()
+    assert footage not in {item["bundle_id"] for item in ran["due"]}
+    assert renewal.detail["renewed"] == [footage]
+    assert locks(wired, footage) == {datetime(2047, 12, 3, tzinfo=UTC)}
