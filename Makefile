@@ -20,10 +20,10 @@ run: $(BIN)/casevault
 	CASEVAULT_COOKIE_SECURE=false $(BIN)/casevault serve --host 127.0.0.1 --port 8000
 
 # Starts what the suite needs (the S3 API server on a free loopback port, from the test
-# session itself), runs everything, and stops it again.
+# session itself), runs everything in two workers (each test file whole in one), and stops it again.
 test: $(BIN)/casevault tests/oidc/node_modules/.package-lock.json
 	$(BIN)/ruff check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 # The OpenID provider the single sign-on tests run against (version pinned in its lockfile).
 tests/oidc/node_modules/.package-lock.json: tests/oidc/package-lock.json
