@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.deposit [--size-mib 256] [--files 2] [--runs 3] [--skip-s3]
 
-Rows (DESIGN.md, "Performance"):
+Rows (docs/design.md, "Performance"):
 
 1. deposit (SHA-256 + SM3, FileStore, SQLite in a temp data dir) through
    `portal.operations.deposit` vs the bare hashlib pass;

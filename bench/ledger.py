@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.ledger [--entries 1000000] [--writers 8] [--rows-per-writer 500]
                                      [--runs 3] [--queries 200] [--parts append,verify,search]
 
-Rows (DESIGN.md, "Performance"):
+Rows (docs/design.md, "Performance"):
 
 1. ledger append, `--writers` threads, each with its own session, each `access.ledger.append`
    its own committed transaction (as a request does) vs a plain INSERT of the same rows into

@@ -1,4 +1,4 @@
-"""The JSON API (`/api/v1`): the contract in DESIGN.md, every access through the policy."""
+"""The JSON API (`/api/v1`): the contract in docs/design.md, every access through the policy."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`casevault`: the operator's command line (a stable contract; see DESIGN.md)."""
+"""`casevault`: the operator's command line (a stable contract; see docs/design.md)."""
 
 from __future__ import annotations
 
