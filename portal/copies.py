@@ -13,7 +13,6 @@ and ledgered; the delivery's entry carries the fingerprint and the copy's SHA-25
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ from archive import catalogue
 from archive.models import Bundle, BundleFile, CaseRecord
 from portal.api import bundle_or_404, service_errors
 from portal.auth import DB, Caller, Principal, check_csrf_header, policy_context, wired_of
-from portal.delivery import jobs_of, stamp_for
+from portal.delivery import jobs_of, stamp_for, stamped_copy
 
 router = APIRouter(tags=["copies"])  # under /api/v1: included by the retrieval router
 
@@ -75,28 +74,18 @@ def record_copy(
     """Make and send a watermarked copy in one request (blocks while footage is re-encoded)."""
     bundle, record, stored = _record(session, bundle_id, record_id)
     decision, context, resource = _authorize(request, session, caller, bundle, record)
-    stamp = stamp_for(request, caller, decision)
-    session.commit()  # nothing written yet: hold no transaction open while the copy is made
-    jobs = jobs_of(request)
-    workdir = Path(tempfile.mkdtemp(prefix="job-", dir=jobs.root))
-    try:
-        copy = copies.make_copy(
-            store=wired_of(request).store, source=Source.of(record, stored), stamp=stamp, workdir=workdir
-        )
-        copies.ledger_copy(
-            session,
-            subject=caller.subject,
-            context=context,
-            resource=resource,
-            decision=decision,
-            outcome="delivered",
-            fingerprint=stamp.fingerprint,
-            copy=copy,
-        )
-        session.commit()
-    except BaseException:
-        shutil.rmtree(workdir, ignore_errors=True)
-        raise
+    copy, workdir = stamped_copy(
+        request,
+        session,
+        caller,
+        record_=record,
+        stored=stored,
+        resource=resource,
+        decision=decision,
+        context=context,
+        action=policy.Action.record_download,
+        outcome="delivered",
+    )
     return _file(copy, BackgroundTask(shutil.rmtree, workdir, ignore_errors=True))
 
 

@@ -203,6 +203,48 @@ def _file_chunks(path: Path, start: int = 0, length: int | None = None) -> Itera
             yield chunk
 
 
+def stamped_copy(
+    request: Request,
+    session: Session,
+    caller: Principal,
+    *,
+    record_: CaseRecord,
+    stored: BundleFile,
+    resource: Resource,
+    decision: Decision,
+    context: Context,
+    action: Action,
+    outcome: str,
+) -> tuple[Copy, Path]:
+    """A copy stamped for the caller now, and ledgered; the working folder it lies in is the
+    caller's to remove once sent. A sealed file the store cannot give is ledgered as such."""
+    stamp = stamp_for(request, caller, decision)
+    session.commit()  # hold no transaction open while the copy is made
+    workdir = Path(tempfile.mkdtemp(prefix="copy-", dir=jobs_of(request).root))
+    facts: dict[str, Any] = {"subject": caller.subject, "resource": resource, "decision": decision}
+    try:
+        copy = copies.make_copy(
+            store=wired_of(request).store, source=Source.of(record_, stored), stamp=stamp, workdir=workdir
+        )
+        copies.ledger_copy(
+            session,
+            context=context,
+            outcome=outcome,
+            fingerprint=stamp.fingerprint,
+            copy=copy,
+            action=action,
+            **facts,
+        )
+        session.commit()
+    except BaseException as exc:
+        shutil.rmtree(workdir, ignore_errors=True)
+        if isinstance(exc, ObjectMissing | StoreUnavailable):
+            record(session, action=action, outcome=_store_outcome(exc), context=context, **facts)
+            session.commit()
+        raise
+    return copy, workdir
+
+
 def _stamped_pdf(
     request: Request,
     session: Session,
@@ -214,39 +256,18 @@ def _stamped_pdf(
     decision: Decision,
     context: Context,
 ) -> Response:
-    stamp = stamp_for(request, caller, decision)
-    session.commit()  # hold no transaction open while the PDF is stamped
-    workdir = Path(tempfile.mkdtemp(prefix="view-", dir=jobs_of(request).root))
-    try:
-        copy = copies.make_copy(
-            store=wired_of(request).store, source=Source.of(record_, stored), stamp=stamp, workdir=workdir
-        )
-        copies.ledger_copy(
-            session,
-            subject=caller.subject,
-            context=context,
-            resource=resource,
-            decision=decision,
-            outcome="allowed",
-            fingerprint=stamp.fingerprint,
-            copy=copy,
-            action=Action.record_view,
-        )
-        session.commit()
-    except BaseException as exc:
-        shutil.rmtree(workdir, ignore_errors=True)
-        if isinstance(exc, ObjectMissing | StoreUnavailable):  # the sealed PDF could not be read
-            record(
-                session,
-                subject=caller.subject,
-                action=Action.record_view,
-                outcome=_store_outcome(exc),
-                resource=resource,
-                decision=decision,
-                context=context,
-            )
-            session.commit()
-        raise
+    copy, workdir = stamped_copy(
+        request,
+        session,
+        caller,
+        record_=record_,
+        stored=stored,
+        resource=resource,
+        decision=decision,
+        context=context,
+        action=Action.record_view,
+        outcome="allowed",
+    )
     media_type, shown = content_headers(copy.media_type, PurePosixPath(stored.path).name, download=False)
     headers = {
         "Accept-Ranges": "none",  # every view is stamped anew: there is no stable body to seek in
