@@ -3,7 +3,7 @@ VENV   ?= .venv
 PYTHON ?= python3
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint bench demo clean
+.PHONY: run test lint bench demo clean translations
 
 $(BIN)/casevault: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,16 @@ test: $(BIN)/casevault tests/oidc/node_modules/.package-lock.json
 # The OpenID provider the single sign-on tests run against (version pinned in its lockfile).
 tests/oidc/node_modules/.package-lock.json: tests/oidc/package-lock.json
 	cd tests/oidc && npm ci --no-audit --no-fund
+
+# The message keys the templates and code use, merged into both catalogues (Chinese, English):
+# run after adding or removing a key, then write its texts in both .po files. The portal reads
+# the .po files themselves when it starts (nothing compiled is kept); tests/test_translations.py
+# fails while a catalogue is out of date, a key lacks a language, or the two disagree on fields.
+translations: $(BIN)/casevault
+	mkdir -p build
+	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output --omit-header -o build/messages.pot .
+	$(BIN)/pybabel update -i build/messages.pot -d portal/locale -D messages --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel compile -d portal/locale -D messages --statistics -o /dev/null
 
 bench: $(BIN)/casevault
 	$(BIN)/python -m bench.deposit

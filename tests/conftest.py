@@ -28,6 +28,8 @@ from portal.settings import Settings
 from portal.wiring import Wired, wire
 
 CI = os.environ.get("CI", "").lower() == "true"
+# A message key or enumeration value without a message fails the test that shows it.
+os.environ.setdefault("CASEVAULT_STRICT_MESSAGES", "1")
 PG_URL = os.environ.get("CASEVAULT_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 

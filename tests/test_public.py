@@ -31,7 +31,6 @@ from portal.cli.demo import case_document
 from portal.settings import WITHHELD
 from portal.web import i18n
 from portal.web.auth import subject_of
-from portal.web.messages.public import PUBLIC_MESSAGES
 from portal.wiring import PublicWired, Wired, id_number_private_key
 from tests.conftest import PASSWORD, Portal
 
@@ -1179,13 +1178,6 @@ def test_pages_of_another_applicants_request_are_not_found(portal: Portal) -> No
         answer = client.get(path)
         assert answer.status_code == 404, path
         assert "张三" not in answer.text and "未找到" in answer.text
-
-
-def test_public_messages_are_complete_and_not_shadowed() -> None:
-    for key, (zh, en) in PUBLIC_MESSAGES.items():
-        assert zh and en, key
-        assert i18n.MESSAGES["zh"][key] == zh and i18n.MESSAGES["en"][key] == en, key
-        assert set(re.findall(r"\{(\w+)\}", zh)) == set(re.findall(r"\{(\w+)\}", en)), key
 
 
 def test_consultation_and_withdrawal_are_shown_in_words_without_the_third_party(portal: Portal) -> None:

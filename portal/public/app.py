@@ -29,7 +29,6 @@ RECORDED_ACTIVITIES = (
     "coercion",
     "service",
 )
-REQUEST_STEPS = ("public.request.1", "public.request.2", "public.request.3", "public.request.4")
 
 
 def create_public_app(wired: PublicWired) -> FastAPI:
@@ -46,7 +45,6 @@ def create_public_app(wired: PublicWired) -> FastAPI:
             "public/index.html",
             organization=organization,
             activities=RECORDED_ACTIVITIES,
-            steps=REQUEST_STEPS,
             root=str(request.scope.get("root_path", "")),
             me=None,
         )

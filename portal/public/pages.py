@@ -40,7 +40,8 @@ from portal.public.api import (
 from portal.web import auth
 from portal.web.auth import DB, PUBLIC, Principal, authenticate_at
 from portal.web.errors import RETRY_AFTER
-from portal.web.i18n import choose_lang, render, translate
+from portal.web.i18n import choose_lang, label, render, translate
+from portal.web.labels import N_
 from portal.web.pages import SignInFirst
 from portal.web.params import RowId
 from portal.web.ranges import SHOWN_INLINE
@@ -156,9 +157,7 @@ def error_page(request: Request, status: int, detail: Any) -> Response:
     message = detail if isinstance(detail, str) else ""
     explanation = ""
     if rule:
-        key = f"public.rule.{rule}"
-        known = translate(lang, key) != key
-        explanation = translate(lang, key if known else "public.rule.other")
+        explanation = label(lang, "public.rule", rule, otherwise="other")
     return page(
         request,
         "public/error.html",
@@ -176,19 +175,19 @@ def error_page(request: Request, status: int, detail: Any) -> Response:
 _MESSAGES: tuple[tuple[str | None, re.Pattern[str], str], ...] = tuple(
     (name, re.compile(pattern), key)
     for name, pattern, key in (
-        (None, r"^required$", "public.err.required"),
-        (None, r"^at most (?P<n>\d+) characters", "public.err.too_long"),
-        ("id_number", r"check digit", "public.err.id_check"),
-        ("id_number", r"17 digits", "public.err.id_resident"),
-        ("id_number", r"letters and digits", "public.err.id_other"),
-        ("id_type", r"", "public.err.choose"),
-        ("username", r"is taken", "public.err.username_taken"),
-        ("username", r"must be", "public.err.username_format"),
-        ("password", r"at least (?P<n>\d+)", "public.err.password_short"),
-        ("phone", r"", "public.err.phone"),
-        ("email", r"", "public.err.email"),
-        ("relation", r"is not one of", "public.err.choose"),
-        ("delivery", r"is not one of", "public.err.choose"),
+        (None, r"^required$", N_("public.err.required")),
+        (None, r"^at most (?P<n>\d+) characters", N_("public.err.too_long")),
+        ("id_number", r"check digit", N_("public.err.id_check")),
+        ("id_number", r"17 digits", N_("public.err.id_resident")),
+        ("id_number", r"letters and digits", N_("public.err.id_other")),
+        ("id_type", r"", N_("public.err.choose")),
+        ("username", r"is taken", N_("public.err.username_taken")),
+        ("username", r"must be", N_("public.err.username_format")),
+        ("password", r"at least (?P<n>\d+)", N_("public.err.password_short")),
+        ("phone", r"", N_("public.err.phone")),
+        ("email", r"", N_("public.err.email")),
+        ("relation", r"is not one of", N_("public.err.choose")),
+        ("delivery", r"is not one of", N_("public.err.choose")),
     )
 )
 

@@ -16,6 +16,7 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from portal.web.i18n import CST, local_time
+from portal.web.labels import LABELS
 
 STAGES = ("initiation", "investigation", "decision", "service", "archiving")
 # Case-level findings are drawn on the stage their article is about.
@@ -407,7 +408,7 @@ def _band(
             )
         )
     parts.append(
-        text(t(f"stage.{stage}"), x="10", y=num(top + 17), font_size="13", font_weight="600", fill=INK)
+        text(t(LABELS["stage"][stage]), x="10", y=num(top + 17), font_size="13", font_weight="600", fill=INK)
     )
     notes = timeline.stage_findings.get(stage, ())
     if notes:

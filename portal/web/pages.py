@@ -22,7 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from access import disclosures, retrieval, workdays
 from access.policy import Action, Context, Resource, decide, permits
 from portal.web.auth import Principal, optional_principal, wired_of
-from portal.web.i18n import choose_lang, label, render, translate
+from portal.web.i18n import choose_lang, label, render
 from retention import audits
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -158,13 +158,10 @@ def _refusal_context(request: Request, detail: Any) -> dict[str, Any]:
     caller: Principal | None = getattr(request.state, "caller", None)
     role = caller.user.role if caller else ""
     lang, _ = choose_lang(request)
-    known = translate(lang, f"rule.{rule}") != f"rule.{rule}"
     return {
         "rule": rule,
         "rule_name": label(lang, "rule.name", rule) if rule else "",
-        "explanation": translate(
-            lang, f"rule.{rule}" if known else "rule.other", role=label(lang, "role", role)
-        ),
+        "explanation": label(lang, "rule", rule, otherwise="other", role=label(lang, "role", role or None)),
         "reason": reason,
         "grant_would_allow": rule == "grant",  # then say how to file a retrieval request
     }

@@ -351,11 +351,13 @@ def _row(bar: Bar, index: int, scale: DayScale, t: Translate, href: Callable[[in
 def _legend(top: float, t: Translate) -> str:
     """Swatches for the colours, the hatching, the outline and today's line."""
     items: list[tuple[str, str]] = [
-        (
-            el("rect", width="14", height="10", rx="2", fill=FILL[b]),
-            t(f"handling.band.{b}"),
+        (el("rect", width="14", height="10", rx="2", fill=FILL[b]), name)
+        for b, name in (
+            (Band.ample, t("handling.band.ample")),
+            (Band.soon, t("handling.band.soon")),
+            (Band.urgent, t("handling.band.urgent")),
+            (Band.overdue, t("handling.band.overdue")),
         )
-        for b in (Band.ample, Band.soon, Band.urgent, Band.overdue)
     ]
     items += [
         (

@@ -100,7 +100,8 @@ def _duration(lang: str, ms: Any) -> str:
         return ""
     if ms < 1000:
         return translate(lang, "ledger.duration_ms", ms=ms)
-    return translate(lang, "ledger.duration_s", s=f"{ms / 1000:.1f}")
+    seconds = f"{ms / 1000:.1f}"
+    return translate(lang, "ledger.duration_s", s=seconds)
 
 
 def chain_status(request: Request, session: Session, caller: Principal) -> dict[str, Any]:

@@ -48,7 +48,8 @@ class Bin:
         """The bin's range in words."""
         if self.high is None:
             return t("fixity.bin_over", days=self.low)
-        return t("fixity.bin", range=f"{self.low}–{self.high}")
+        days = f"{self.low}–{self.high}"
+        return t("fixity.bin", range=days)
 
 
 def bins(ages: list[int], *, every_days: int) -> list[Bin]:
