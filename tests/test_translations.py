@@ -1,0 +1,113 @@
+"""The message catalogues: every key the code and templates use has a Chinese and an English text
+with the same fields, no key is kept that nobody uses, the `.po` files are what `make
+translations` would write, and pages in either language show no raw key."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.pofile import read_po
+
+from portal.web import i18n
+from tests.conftest import Portal
+from tests.test_pages import signed_in
+
+ROOT = Path(__file__).resolve().parent.parent
+FIELD = re.compile(r"%\((\w+)\)")
+# Text that looks like a message key: dotted lower-case words (`nav.catalogue`, `public.err.x`).
+KEYLIKE = re.compile(r"(?<![\w./-])[a-z][a-z0-9_]*(?:\.[a-z0-9_-]+)+(?![\w/-])", re.ASCII)
+
+def _catalogue(lang: str) -> Catalog:
+    path = i18n.LOCALE_DIR / i18n.LOCALES[lang] / "LC_MESSAGES" / f"{i18n.DOMAIN}.po"
+    with path.open("rb") as source:
+        return read_po(source, locale=i18n.LOCALES[lang])
+
+
+def _messages(lang: str) -> dict[str, str]:
+    return {m.id: m.string for m in _catalogue(lang) if m.id}
+
+
+def _extracted() -> list[str]:
+    """The keys `pybabel extract -F babel.cfg` finds, in its sorted order."""
+    with (ROOT / "babel.cfg").open() as config:
+        method_map, options_map = parse_mapping_cfg(config)
+    found = {message for _, _, message, _, _ in extract_from_dir(ROOT, method_map, options_map)}
+    return sorted(m for m in found if isinstance(m, str))
+
+
+def test_every_message_has_both_languages_with_the_same_fields() -> None:
+    zh, en = _messages("zh"), _messages("en")
+    assert zh.keys() == en.keys()
+    for key in zh:
+        assert zh[key].strip() and en[key].strip(), key
+        assert set(FIELD.findall(zh[key])) == set(FIELD.findall(en[key])), key
+
+
+def test_every_key_in_use_is_in_the_catalogues() -> None:
+    for lang in i18n.LANGS:
+        missing = set(_extracted()) - _messages(lang).keys()
+        assert not missing, (lang, sorted(missing))
+
+
+def test_every_catalogue_key_is_in_use() -> None:
+    for lang in i18n.LANGS:
+        unused = _messages(lang).keys() - set(_extracted())
+        assert not unused, (lang, sorted(unused))
+
+
+def test_catalogues_are_what_make_translations_writes() -> None:
+    for lang in i18n.LANGS:
+        catalogue = _catalogue(lang)
+        assert [m.id for m in catalogue if m.id] == _extracted(), lang
+        assert not catalogue.obsolete, lang
+        assert not [m.id for m in catalogue if m.id and m.fuzzy], lang
+
+
+def test_a_key_without_a_message_raises_under_the_suite_and_shows_itself_else(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    with pytest.raises(i18n.UnknownMessage):
+        i18n.translate("en", "nav.no_such_key")
+    with pytest.raises(i18n.UnknownMessage):
+        i18n.label("en", "stage", "no_such_stage")
+    monkeypatch.setenv(i18n.STRICT_ENV, "0")
+    assert i18n.translate("en", "nav.no_such_key") == "nav.no_such_key"
+    assert i18n.label("en", "stage", "no_such_stage") == "no_such_stage"
+    assert "nav.no_such_key" in caplog.text
+
+
+def _visible(html: str) -> str:
+    """A page's text and its attributes meant for people (titles, labels, placeholders)."""
+    html = re.sub(r"<(script|style)\b.*?</\1>", "", html, flags=re.S)
+    said = re.findall(r'(?:aria-label|title|placeholder|alt)="([^"]*)"', html)
+    return " ".join([re.sub(r"<[^>]+>", " ", html), *said])
+
+
+def _raw_keys(html: str) -> set[str]:
+    keys = _messages("zh").keys()
+    prefixes = {key.split(".", 1)[0] for key in keys}
+    return {k for k in KEYLIKE.findall(_visible(html)) if k in keys or k.split(".", 1)[0] in prefixes}
+
+
+@pytest.mark.parametrize("store_url", ["file"], indirect=True)
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("lang", i18n.LANGS)
+def test_pages_show_no_raw_key(portal: Portal, lang: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Not strict here: a missing key would show itself, which is what this looks for.
+    monkeypatch.setenv(i18n.STRICT_ENV, "0")
+    anonymous = ["/login", "/public/login", "/public/register", "/no-such-page"]
+    for path in anonymous:
+        page = portal.client.get(path, params={"lang": lang}, headers={"Accept": "text/html"})
+        assert page.status_code in (200, 404), path
+        assert not _raw_keys(page.text), (path, _raw_keys(page.text))
+    signed_in(portal, "archivist")
+    for path in ("/", f"/bundles/{portal.bundle_id}", "/retrievals/new", "/no-such-page"):
+        page = portal.client.get(path, params={"lang": lang}, headers={"Accept": "text/html"})
+        assert page.status_code in (200, 404), path
+        assert not _raw_keys(page.text), (path, _raw_keys(page.text))
+        assert ('lang="zh-CN"' if lang == "zh" else 'lang="en"') in page.text
