@@ -36,7 +36,7 @@ tests/oidc/node_modules/.package-lock.json: tests/oidc/package-lock.json
 translations: $(BIN)/casevault
 	mkdir -p build
 	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output --omit-header -o build/messages.pot .
-	$(BIN)/pybabel update -i build/messages.pot -d portal/locale -D messages --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel update -i build/messages.pot -d portal/locale -D messages --no-fuzzy-matching --ignore-obsolete --no-wrap
 	$(BIN)/pybabel compile -d portal/locale -D messages --statistics -o /dev/null
 
 bench: $(BIN)/casevault

@@ -2,7 +2,13 @@
 
 
 class ArchiveError(Exception):
-    """Base class for archive errors."""
+    """Base class for archive errors. The message is the API's and the log's (English); a `code`
+    with its `params`, where given, says the same for the portal to put in the page's language."""
+
+    def __init__(self, message: str = "", /, *, code: str | None = None, **params: object) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params = params
 
 
 class Refused(ArchiveError):

@@ -66,30 +66,62 @@ class RuleSpec:
     def checked(self) -> RuleSpec:
         """The rule with its kind implied by its document type; refusals name the field."""
         if self.enforcement_type is not None and self.enforcement_type not in set(EnforcementType):
-            raise Refused(f"enforcement_type: unknown value {self.enforcement_type!r}")
+            raise Refused(
+                f"enforcement_type: unknown value {self.enforcement_type!r}",
+                code="schedule.unknown_value",
+                field="enforcement_type",
+                value=self.enforcement_type,
+            )
         if self.doc_type is not None and self.doc_type not in set(DocType):
-            raise Refused(f"doc_type: unknown value {self.doc_type!r}")
+            raise Refused(
+                f"doc_type: unknown value {self.doc_type!r}",
+                code="schedule.unknown_value",
+                field="doc_type",
+                value=self.doc_type,
+            )
         if self.kind is not None and self.kind not in KINDS:
-            raise Refused(f"kind: unknown value {self.kind!r}")
+            raise Refused(
+                f"kind: unknown value {self.kind!r}",
+                code="schedule.unknown_value",
+                field="kind",
+                value=self.kind,
+            )
         kind = self.kind
         if self.doc_type is not None:
             implied = "av" if self.doc_type == DocType.av_footage else "text"
             if kind not in (None, implied):
-                raise Refused(f"kind: doc_type {self.doc_type} is a {implied} record")
+                raise Refused(
+                    f"kind: doc_type {self.doc_type} is a {implied} record",
+                    code="schedule.kind_is_av" if implied == "av" else "schedule.kind_is_text",
+                    doc_type=self.doc_type,
+                )
             kind = implied
         if self.evidence is not None and kind != "av":
-            raise Refused("evidence: only audio-video records are used as evidence or not; set kind av")
+            raise Refused(
+                "evidence: only audio-video records are used as evidence or not; set kind av",
+                code="schedule.evidence_needs_av",
+            )
         if self.term is Term.years and self.count not in FIXED_YEARS:
-            raise Refused("count: a fixed term is 30 or 10 years (国家档案局令第8号 art. 6)")
+            raise Refused(
+                "count: a fixed term is 30 or 10 years (国家档案局令第8号 art. 6)",
+                code="schedule.fixed_years",
+            )
         if self.term is Term.months:
             if kind != "av" or self.evidence is not False:
-                raise Refused("term: months are only for footage not used as evidence (kind av, evidence no)")
+                raise Refused(
+                    "term: months are only for footage not used as evidence (kind av, evidence no)",
+                    code="schedule.months_need_footage",
+                )
             if self.count is None or self.count < MIN_FOOTAGE_MONTHS:
-                raise Refused(f"count: footage is kept at least {MIN_FOOTAGE_MONTHS} months (art. 13)")
+                raise Refused(
+                    f"count: footage is kept at least {MIN_FOOTAGE_MONTHS} months (art. 13)",
+                    code="schedule.min_months",
+                    n=MIN_FOOTAGE_MONTHS,
+                )
         if self.term in (Term.permanent, Term.with_case) and self.count is not None:
-            raise Refused(f"count: a {self.term.value} term has no count")
+            raise Refused(f"count: a {self.term.value} term has no count", code="schedule.no_count")
         if not self.title.strip():
-            raise Refused("title: say what the rule is about")
+            raise Refused("title: say what the rule is about", code="schedule.title_missing")
         return replace(self, kind=kind, title=self.title.strip(), basis=self.basis.strip())
 
 

@@ -275,15 +275,15 @@ def _changed_rules(
 ) -> tuple[str, list[RuleSpec]]:
     """The rules after the change, and the code it was about."""
     if change not in CHANGES:
-        raise Refused(f"change: one of {', '.join(CHANGES)}")
+        raise Refused(f"change: one of {', '.join(CHANGES)}", code="schedule.change")
     by_code = {r.code: r for r in rules}
     if change != "add" and code not in by_code:
-        raise Refused(f"code: no rule {code!r} in the schedule in force")
+        raise Refused(f"code: no rule {code!r} in the schedule in force", code="schedule.no_rule", rule=code)
     if change == "retire":
         assert code is not None
         return code, [r for r in rules if r.code != code]
     if rule is None:
-        raise Refused("rule: the rule to add or change is missing")
+        raise Refused("rule: the rule to add or change is missing", code="schedule.rule_missing")
     code = _next_code(session) if change == "add" else code
     assert code is not None
     new = replace(rule, code=code).checked()

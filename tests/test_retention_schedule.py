@@ -522,7 +522,7 @@ def test_a_rule_below_six_months_is_refused_on_the_page(portal: Portal) -> None:
         portal, change="change", code="R1", title="音像", kind="av", evidence="no", term="months", count="3"
     )
     refused = portal.client.post("/retention/schedule", data=data, follow_redirects=False)
-    assert refused.status_code == 422 and "未保存：count: footage is kept at least 6 months" in refused.text
+    assert refused.status_code == 422 and "未保存：音像记录至少保管 6 个月（第十三条）。" in refused.text
     assert [e.action for e in schedule_entries(portal) if e.action.endswith("edit")] == []
 
 

@@ -4,6 +4,7 @@ translations` would write, and pages in either language show no raw key."""
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -13,7 +14,9 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
+from archive.errors import Refused
 from portal.web import i18n
+from portal.web.labels import LABELS
 from tests.conftest import Portal
 from tests.test_pages import signed_in
 
@@ -79,6 +82,29 @@ def test_a_key_without_a_message_raises_under_the_suite_and_shows_itself_else(
     assert i18n.translate("en", "nav.no_such_key") == "nav.no_such_key"
     assert i18n.label("en", "stage", "no_such_stage") == "no_such_stage"
     assert "nav.no_such_key" in caplog.text
+
+
+def _error_codes() -> set[str]:
+    """Every `code="domain.what"` an error is raised with in the code (both arms of a choice)."""
+    codes: set[str] = set()
+    for package in ("archive", "access", "retention", "portal"):
+        for path in (ROOT / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.keyword) and node.arg == "code":
+                    value = node.value
+                    arms = [value.body, value.orelse] if isinstance(value, ast.IfExp) else [value]
+                    codes |= {a.value for a in arms if isinstance(a, ast.Constant) and "." in str(a.value)}
+    return codes
+
+
+def test_every_error_code_has_a_message() -> None:
+    codes = _error_codes()
+    assert "schedule.min_months" in codes
+    assert codes <= LABELS["refusal"].keys(), sorted(codes - LABELS["refusal"].keys())
+    refused = Refused("count: footage is kept at least 6 months (art. 13)", code="schedule.min_months", n=6)
+    assert i18n.refusal("zh", refused) == "音像记录至少保管 6 个月（第十三条）。"
+    assert i18n.refusal("en", refused) == "Footage is kept at least 6 months (art. 13)."
+    assert i18n.refusal("en", Refused("title: no code")) == "title: no code"
 
 
 def _visible(html: str) -> str:

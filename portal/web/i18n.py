@@ -24,6 +24,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from archive.errors import ArchiveError
 from portal.web.labels import LABELS
 
 LANGS = ("zh", "en")
@@ -98,6 +99,11 @@ def label(lang: str, kind: str, value: object, /, *, otherwise: str | None = Non
     if key is None:
         return _unknown(f"{kind} {value!r}", str(value))
     return translate(lang, key, **fields)
+
+
+def refusal(lang: str, exc: ArchiveError) -> str:
+    """What a domain error says in `lang`: the message of its code, else its own (English) text."""
+    return label(lang, "refusal", exc.code, **exc.params) if exc.code else str(exc)
 
 
 def choose_lang(request: Request) -> tuple[str, bool]:

@@ -22,7 +22,7 @@ from archive.sip import DocType, EnforcementType
 from portal.web import api as web_api
 from portal.web import auth
 from portal.web.auth import DB, Principal, wired_of
-from portal.web.i18n import choose_lang, translate
+from portal.web.i18n import choose_lang, refusal, translate
 from portal.web.pages import PageCaller, PageRoute, page
 from retention import service as retention
 from retention.models import RetentionRule
@@ -64,21 +64,21 @@ def _choice(value: str, allowed: Any, field: str) -> str | None:
     if not value:
         return None
     if value not in set(allowed):
-        raise Refused(f"{field}: unknown value {value!r}")
+        raise Refused(f"{field}: unknown value {value!r}", code="schedule.unknown_value", value=value)
     return value
 
 
 def rule_of(form: dict[str, str]) -> RuleSpec:
     """The rule the form describes (its code is given by the change); refusals name the field."""
     if form["term"] not in set(Term):
-        raise Refused("term: choose permanent, years, months or with the case file")
+        raise Refused("term: choose permanent, years, months or with the case file", code="schedule.term")
     if form["evidence"] not in EVIDENCE:
-        raise Refused("evidence: yes, no, or any")
+        raise Refused("evidence: yes, no, or any", code="schedule.evidence")
     if form["counts_from"] not in set(Event):
-        raise Refused("counts_from: closing of the case or making of the record")
+        raise Refused("counts_from: closing of the case or making of the record", code="schedule.counts_from")
     count = form["count"].strip()
     if count and not count.isdigit():
-        raise Refused("count: a whole number of years or months")
+        raise Refused("count: a whole number of years or months", code="schedule.count")
     return RuleSpec(
         code="",
         title=form["title"],
@@ -235,7 +235,7 @@ def change_schedule(
         session.commit()
     except Refused as exc:
         session.rollback()
-        message = translate(lang, "retention.error", message=str(exc))
+        message = translate(lang, "retention.error", message=refusal(lang, exc))
         return _schedule_page(request, session, caller, form=form, error=message, status=422)
     except IntegrityError:  # another change of the same version committed first
         session.rollback()
