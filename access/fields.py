@@ -15,9 +15,9 @@ def text(field: str, value: str | None, *, limit: int, required: bool = True) ->
     """The value trimmed, present if `required` and at most `limit` characters."""
     value = (value or "").strip()
     if required and not value:
-        raise Refused(f"{field}: required")
+        raise Refused(f"{field}: required", code="field.required")
     if len(value) > limit:
-        raise Refused(f"{field}: at most {limit} characters")
+        raise Refused(f"{field}: at most {limit} characters", code="field.too_long", n=limit)
     if _CONTROL.search(value):
-        raise Refused(f"{field}: control characters are not allowed")
+        raise Refused(f"{field}: control characters are not allowed", code="field.control")
     return value

@@ -68,7 +68,7 @@ def _resource(row: RetrievalRequest) -> Resource:
 
 def _account(subject: Subject) -> int:
     if subject.user_id is None:
-        raise Refused("user: retrieval steps are taken by signed-in accounts only")
+        raise Refused("user: retrieval steps are taken by signed-in accounts only", code="retrieval.account")
     return subject.user_id
 
 
@@ -84,13 +84,17 @@ def _actions(actions: Iterable[str] | None) -> list[str]:
     wanted = [a.strip() for a in actions or ()] or [VIEW]
     unknown = sorted({a for a in wanted if a not in (VIEW, DOWNLOAD)})
     if unknown:
-        raise Refused(f"actions: unknown {', '.join(map(repr, unknown))}; each one of view, download")
+        raise Refused(
+            f"actions: unknown {', '.join(map(repr, unknown))}; each one of view, download",
+            code="retrieval.actions",
+            actions="、".join(unknown),
+        )
     return [VIEW, DOWNLOAD] if DOWNLOAD in wanted else [VIEW]
 
 
 def _days(days: int) -> int:
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
-        raise Refused(f"days: a period of 1 to {MAX_DAYS} days")
+        raise Refused(f"days: a period of 1 to {MAX_DAYS} days", code="retrieval.days", max=MAX_DAYS)
     return days
 
 
@@ -101,7 +105,12 @@ def _scope(bundle: Bundle, record_ids: Sequence[str] | None) -> list[str]:
         return known
     unknown = [r for r in dict.fromkeys(record_ids) if r not in known]
     if unknown:
-        raise Refused(f"record_ids: no record {', '.join(map(repr, unknown))} in case {bundle.case.case_no}")
+        raise Refused(
+            f"record_ids: no record {', '.join(map(repr, unknown))} in case {bundle.case.case_no}",
+            code="retrieval.records",
+            records=", ".join(unknown),
+            case_no=bundle.case.case_no,
+        )
     return [r for r in known if r in set(record_ids)]
 
 
@@ -110,7 +119,9 @@ def _request(session: Session, request_id: int, *, lock: bool = False) -> Retrie
         claim_row(session, RetrievalRequest, request_id)
     row = session.get(RetrievalRequest, request_id, with_for_update=lock, populate_existing=lock)
     if row is None:
-        raise NotFound(f"request: no retrieval request {request_id}")
+        raise NotFound(
+            f"request: no retrieval request {request_id}", code="retrieval.no_request", id=request_id
+        )
     return row
 
 
@@ -143,7 +154,7 @@ def file_request(
     )
     bundle = latest_bundle(session, case_no)
     if bundle is None:
-        raise NotFound(f"case_no: no archived case {case_no!r}")
+        raise NotFound(f"case_no: no archived case {case_no!r}", code="retrieval.no_case", case_no=case_no)
     row = RetrievalRequest(
         requester_id=requester_id,
         department=subject.department,
@@ -193,7 +204,9 @@ def decide_request(
         session, subject=subject, context=context, action=Action.retrieval_decide, resource=_resource(row)
     )
     if row.status != RequestStatus.pending:
-        raise Conflict(f"status: request {row.id} is already {row.status}")
+        raise Conflict(
+            f"status: request {row.id} is already {row.status}", code="retrieval.decided", id=row.id
+        )
     said = _text("reason", reason, required=not approve)
     now = context.now
     row.status = (RequestStatus.approved if approve else RequestStatus.refused).value
@@ -236,9 +249,17 @@ def revoke_grant(
     )
     grant = row.grant
     if row.status != RequestStatus.approved or grant is None:
-        raise Conflict(f"status: request {row.id} is {row.status}; only an approved grant can be revoked")
+        raise Conflict(
+            f"status: request {row.id} is {row.status}; only an approved grant can be revoked",
+            code="retrieval.not_approved",
+            id=row.id,
+        )
     if grant.expires_at <= context.now:
-        raise Conflict(f"status: the grant of request {row.id} expired at {grant.expires_at.isoformat()}")
+        raise Conflict(
+            f"status: the grant of request {row.id} expired at {grant.expires_at.isoformat()}",
+            code="retrieval.expired",
+            id=row.id,
+        )
     said = _text("reason", reason)
     grant.revoked_at, grant.revoked_by_id, grant.revoke_reason = context.now, _account(subject), said
     row.status = RequestStatus.revoked.value
@@ -396,7 +417,7 @@ def day_start(value: date | datetime, *, after: bool = False) -> datetime:
     """An aware time as is; a date as the start of that day (or of the next) in China time."""
     if isinstance(value, datetime):
         if value.tzinfo is None:
-            raise Refused("from/to: give a date or a time with its UTC offset")
+            raise Refused("from/to: give a date or a time with its UTC offset", code="retrieval.naive_time")
         return value
     return datetime.combine(value + timedelta(days=1 if after else 0), time(), CHINA)
 
@@ -417,7 +438,11 @@ def read_register(
 ) -> list[RegisterRow]:
     """The register (调取登记簿), newest first, filtered; reading it is ledgered."""
     if status and status not in RequestStatus.__members__:
-        raise Refused(f"status: {status!r} is not one of {', '.join(RequestStatus)}")
+        raise Refused(
+            f"status: {status!r} is not one of {', '.join(RequestStatus)}",
+            code="retrieval.status",
+            status=status,
+        )
     decision = require(
         session,
         subject=subject,

@@ -66,6 +66,15 @@ def test_refusal_page_links_to_the_request_form(portal: Portal) -> None:
     assert link in refused.text and "申请调取此记录" in refused.text
 
 
+def test_the_services_refusals_are_said_in_the_page_language(portal: Portal) -> None:
+    signed_in(portal, "supervisor")
+    answer = post_form(portal, "/retrievals/new", form(record_ids=["nope"]))
+    assert field_error(answer.text, "record_ids") == f"案卷 {CASE_NO} 中没有记录 nope。"
+    portal.client.get("/retrievals/new?lang=en")
+    answer = post_form(portal, "/retrievals/new", form(purpose="x" * 2001))
+    assert field_error(answer.text, "purpose") == "At most 2000 characters."
+
+
 def test_form_lists_the_case_records_and_shows_the_department(portal: Portal) -> None:
     signed_in(portal, "supervisor")
     page = portal.client.get(f"/retrievals/new?bundle_id={portal.bundle_id}&record_id=v1")

@@ -101,9 +101,12 @@ def label(lang: str, kind: str, value: object, /, *, otherwise: str | None = Non
     return translate(lang, key, **fields)
 
 
-def refusal(lang: str, exc: ArchiveError) -> str:
-    """What a domain error says in `lang`: the message of its code, else its own (English) text."""
-    return label(lang, "refusal", exc.code, **exc.params) if exc.code else str(exc)
+def refusal(lang: str, exc: ArchiveError, untranslated: str | None = None) -> str:
+    """What a domain error says in `lang`: the message of its code; without a code, `untranslated`
+    (by default the error's own English text)."""
+    if exc.code:
+        return label(lang, "refusal", exc.code, **exc.params)
+    return str(exc) if untranslated is None else untranslated
 
 
 def choose_lang(request: Request) -> tuple[str, bool]:

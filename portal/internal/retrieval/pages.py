@@ -27,7 +27,7 @@ from portal.internal.archive import copies as copy_routes
 from portal.web import api as web_api
 from portal.web import auth
 from portal.web.auth import DB, Principal, wired_of
-from portal.web.i18n import choose_lang, translate
+from portal.web.i18n import choose_lang, refusal, translate
 from portal.web.pages import PageCaller, PageRoute, error_page, page
 from portal.web.params import RowId
 
@@ -182,7 +182,8 @@ def file_request(
     except Refused as exc:
         session.rollback()
         name, message = web_api.refused_field(exc, known=FORM_FIELDS, default="case_no")
-        return _request_form(request, session, caller, form, errors={name: message}, status=422)
+        errors = {name: refusal(lang, exc, message)}
+        return _request_form(request, session, caller, form, errors=errors, status=422)
     session.commit()
     return RedirectResponse(f"/retrievals/{row.id}", status_code=303)
 
@@ -263,6 +264,14 @@ def request_detail(request: Request, session: DB, caller: PageCaller, request_id
     return _detail(request, session, caller, request_id)
 
 
+def _reason_error(lang: str, exc: Refused) -> str:
+    """A refusal of a decision or revocation, said next to its reason field."""
+    _, message = web_api.refused_field(exc, known=("reason",), default="reason")
+    if exc.code == "field.required":
+        return translate(lang, "retrieval.err.reason")
+    return refusal(lang, exc, message)
+
+
 @router.post("/retrievals/{request_id}/decision")
 def decide_request(
     request: Request,
@@ -291,12 +300,8 @@ def decide_request(
             )
     except Refused as exc:
         session.rollback()
-        _, message = web_api.refused_field(exc, known=("reason",), default="reason")
-        if message == "required":
-            message = translate(lang, "retrieval.err.reason")
-        return _detail(
-            request, session, caller, request_id, errors={"reason": message}, reason=reason, status=422
-        )
+        errors = {"reason": _reason_error(lang, exc)}
+        return _detail(request, session, caller, request_id, errors=errors, reason=reason, status=422)
     session.commit()
     return RedirectResponse(f"/retrievals/{request_id}", status_code=303)
 
@@ -324,10 +329,7 @@ def revoke_grant(
             )
     except Refused as exc:
         session.rollback()
-        _, message = web_api.refused_field(exc, known=("reason",), default="reason")
-        if message == "required":
-            message = translate(lang, "retrieval.err.reason")
-        errors = {"revoke_reason": message}
+        errors = {"revoke_reason": _reason_error(lang, exc)}
         return _detail(request, session, caller, request_id, errors=errors, status=422)
     session.commit()
     return RedirectResponse(f"/retrievals/{request_id}", status_code=303)
