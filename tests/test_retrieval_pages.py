@@ -75,6 +75,14 @@ def test_the_services_refusals_are_said_in_the_page_language(portal: Portal) -> 
     assert field_error(answer.text, "purpose") == "At most 2000 characters."
 
 
+def test_an_unknown_request_is_said_in_words_beside_the_services_detail(portal: Portal) -> None:
+    signed_in(portal, "supervisor")
+    page = portal.client.get("/retrievals/99999")
+    assert page.status_code == 404
+    assert '<p id="error-said">没有编号为 99999 的调取申请。</p>' in page.text
+    assert "<code>request: no retrieval request 99999</code>" in page.text
+
+
 def test_form_lists_the_case_records_and_shows_the_department(portal: Portal) -> None:
     signed_in(portal, "supervisor")
     page = portal.client.get(f"/retrievals/new?bundle_id={portal.bundle_id}&record_id=v1")

@@ -21,8 +21,9 @@ from fastapi.staticfiles import StaticFiles
 
 from access import disclosures, retrieval, workdays
 from access.policy import Action, Context, Resource, decide, permits
+from archive.errors import ArchiveError
 from portal.web.auth import Principal, optional_principal, wired_of
-from portal.web.i18n import choose_lang, label, render
+from portal.web.i18n import choose_lang, label, refusal, render
 from retention import audits
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -52,7 +53,7 @@ class PageRoute(APIRoute):
             except SignInFirst as exc:
                 return RedirectResponse(f"/login?{urlencode({'next': exc.back_to})}", status_code=303)
             except HTTPException as exc:
-                return error_page(request, exc.status_code, exc.detail)
+                return error_page(request, exc.status_code, exc.detail, cause=exc.__cause__)
             except RequestValidationError:
                 return error_page(request, 422, None)
 
@@ -167,10 +168,15 @@ def _refusal_context(request: Request, detail: Any) -> dict[str, Any]:
     }
 
 
-def error_page(request: Request, status: int, detail: Any, **context: Any) -> Response:
-    """A refusal (403) or error page for any HTTP error a page route raised."""
+def error_page(
+    request: Request, status: int, detail: Any, *, cause: BaseException | None = None, **context: Any
+) -> Response:
+    """A refusal (403) or error page for any HTTP error a page route raised; a domain error
+    behind it (`cause`) that has a code is also said in the page's language."""
     if status == 403:
-        refusal = _refusal_context(request, detail)
-        return page(request, "refusal.html", status=403, **refusal, **{"retrieval": False, **context})
+        denial = _refusal_context(request, detail)
+        return page(request, "refusal.html", status=403, **denial, **{"retrieval": False, **context})
     message = detail if isinstance(detail, str) else ""
-    return page(request, "error.html", status=status, status_code=status, message=message)
+    lang, _ = choose_lang(request)
+    said = refusal(lang, cause) if isinstance(cause, ArchiveError) and cause.code else ""
+    return page(request, "error.html", status=status, status_code=status, message=message, said=said)
