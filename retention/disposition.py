@@ -158,9 +158,9 @@ class DueItem:
 def _text(name: str, value: str | None, *, required: bool = True) -> str:
     value = (value or "").strip()
     if required and not value:
-        raise Refused(f"{name}: required")
+        raise Refused(f"{name}: required", code="field.required")
     if len(value) > LIMITS[name]:
-        raise Refused(f"{name}: at most {LIMITS[name]} characters")
+        raise Refused(f"{name}: at most {LIMITS[name]} characters", code="field.too_long", n=LIMITS[name])
     return value
 
 
@@ -196,23 +196,25 @@ def due(session: Session, *, now: datetime) -> list[DueItem]:
     return [DueItem(b.id, case.case_no, b.retain_until, held.get(case.id, [])) for b, case in rows]
 
 
-def _blockers(session: Session, cases: list[Case], *, now: datetime, proposing: bool) -> list[str]:
-    """Why each case cannot go on: held, not yet due, destroyed, or already on an open list."""
+def _blockers(session: Session, cases: list[Case], *, now: datetime, proposing: bool) -> dict[str, str]:
+    """Why each case (by number) cannot go on: held, not yet due, destroyed, or on an open list."""
     held = holds.active_holds(session, case_ids=[c.id for c in cases])
-    problems = []
+    problems: dict[str, str] = {}
     for case in cases:
         if case.id in held:
-            problems.append(f"{case.case_no} is under legal hold {', '.join(map(str, held[case.id]))}")
+            problems[case.case_no] = (
+                f"{case.case_no} is under legal hold {', '.join(map(str, held[case.id]))}"
+            )
         elif _case_destroyed(session, case):
-            problems.append(f"{case.case_no} is destroyed")
+            problems[case.case_no] = f"{case.case_no} is destroyed"
         elif proposing and (late := max(b.retain_until for b in case.bundles)) > now:
-            problems.append(f"{case.case_no} is retained until {late.date().isoformat()}")
+            problems[case.case_no] = f"{case.case_no} is retained until {late.date().isoformat()}"
         elif proposing and session.scalar(
             select(Disposition.id)
             .join(DispositionItem, DispositionItem.disposition_id == Disposition.id)
             .where(DispositionItem.case_id == case.id, Disposition.status.in_(OPEN))
         ):
-            problems.append(f"{case.case_no} is already on an open disposition list")
+            problems[case.case_no] = f"{case.case_no} is already on an open disposition list"
     return problems
 
 
@@ -229,21 +231,31 @@ def propose(
     """An archivist's disposition list of due cases with the appraisal opinion (鉴定意见)."""
     names = list(dict.fromkeys(c.strip() for c in case_nos if c and c.strip()))
     if not names:
-        raise Refused("case_nos: name at least one case")
+        raise Refused("case_nos: name at least one case", code="disposition.no_cases")
     if len(names) > MAX_CASES:
-        raise Refused(f"case_nos: at most {MAX_CASES} cases per list")
+        raise Refused(
+            f"case_nos: at most {MAX_CASES} cases per list", code="disposition.too_many", n=MAX_CASES
+        )
     try:
         kind = DispositionAction(action)
     except ValueError:
-        raise Refused(f"action: {action!r} is not one of destroy, extend, permanent") from None
+        raise Refused(
+            f"action: {action!r} is not one of destroy, extend, permanent",
+            code="disposition.action",
+            value=action,
+        ) from None
     if kind is DispositionAction.extend and not (years and 1 <= years <= MAX_YEARS):
-        raise Refused(f"years: an extension needs 1 to {MAX_YEARS} years")
+        raise Refused(
+            f"years: an extension needs 1 to {MAX_YEARS} years", code="disposition.years", max=MAX_YEARS
+        )
     opinion = _text("opinion", opinion)
     cases = [holds.case_by_no(session, name) for name in names]
     # Lock the cases so a hold placed meanwhile waits for this list or sees it.
     session.execute(select(Case.id).where(Case.id.in_([c.id for c in cases])).with_for_update())
     if problems := _blockers(session, cases, now=now, proposing=True):
-        raise Conflict("case_nos: " + "; ".join(problems))
+        raise Conflict(
+            "case_nos: " + "; ".join(problems.values()), code="disposition.blocked", cases="、".join(problems)
+        )
     row = Disposition(
         action=kind.value,
         years=years if kind is DispositionAction.extend else None,
@@ -263,7 +275,7 @@ def get(session: Session, disposition_id: int, *, lock: bool = False) -> Disposi
     query = select(Disposition).where(Disposition.id == disposition_id)
     row = session.scalar(query.with_for_update() if lock else query)
     if row is None:
-        raise NotFound(f"no disposition {disposition_id}")
+        raise NotFound(f"no disposition {disposition_id}", code="disposition.none", id=disposition_id)
     return row
 
 
@@ -311,18 +323,30 @@ def approve(
     The proposer is kept out by the policy (nobody decides their own request)."""
     row = get(session, disposition_id, lock=True)
     if row.status != Status.proposed.value:
-        raise Conflict(f"disposition {row.id} is {row.status}")
+        raise Conflict(f"disposition {row.id} is {row.status}", code="disposition.decided", id=row.id)
     if any(a.manager == manager for a in row.approvals):
-        raise Conflict(f"{manager} has already decided disposition {row.id}; a second manager must")
+        raise Conflict(
+            f"{manager} has already decided disposition {row.id}; a second manager must",
+            code="disposition.second_manager",
+            id=row.id,
+        )
     reason = _text("reason", reason, required=not approve)
     names = [_text("witness", w) for w in witnesses if w and w.strip()]
     if approve and row.action == DispositionAction.destroy.value:
         if len(set(names)) != WITNESSES:
-            raise Refused(f"witnesses: name {WITNESSES} different witnesses (监销人)")
+            raise Refused(
+                f"witnesses: name {WITNESSES} different witnesses (监销人)",
+                code="disposition.witnesses",
+                n=WITNESSES,
+            )
         if manager in names:
-            raise Refused("witnesses: a manager approving is not also a witness")
+            raise Refused(
+                "witnesses: a manager approving is not also a witness", code="disposition.manager_witness"
+            )
     if approve and (problems := _blockers(session, [i.case for i in row.items], now=now, proposing=False)):
-        raise Conflict("case_nos: " + "; ".join(problems))
+        raise Conflict(
+            "case_nos: " + "; ".join(problems.values()), code="disposition.blocked", cases="、".join(problems)
+        )
     row.approvals.append(
         DispositionApproval(manager=manager, approve=approve, reason=reason, witnesses=names, at=now)
     )
@@ -443,7 +467,7 @@ def execute(
         return Outcome(row.id, names, None, f"disposition {row.id} is {row.status}")
     session.execute(select(Case.id).where(Case.id.in_([c.id for c in cases])).with_for_update())
     if problems := _blockers(session, cases, now=now, proposing=False):
-        return Outcome(row.id, names, None, "; ".join(problems))
+        return Outcome(row.id, names, None, "; ".join(problems.values()))
     bundles = bundles_of(row)
     if (late := max(b.retain_until for b in bundles)) > now:
         return Outcome(row.id, names, None, f"locked until {late.date().isoformat()}")

@@ -116,9 +116,9 @@ class HoldView:
 def _text(name: str, value: str, *, required: bool = True) -> str:
     value = (value or "").strip()
     if required and not value:
-        raise Refused(f"{name}: required")
+        raise Refused(f"{name}: required", code="field.required")
     if len(value) > LIMITS[name]:
-        raise Refused(f"{name}: at most {LIMITS[name]} characters")
+        raise Refused(f"{name}: at most {LIMITS[name]} characters", code="field.too_long", n=LIMITS[name])
     return value
 
 
@@ -131,14 +131,16 @@ def mandate_of(value: str) -> Mandate:
         return Mandate(value)
     except ValueError:
         accepted = ", ".join([*MANDATE_NAMES, *(m.value for m in Mandate if m is not Mandate.disclosure)])
-        raise Refused(f"mandate: {value!r} is not one of {accepted}") from None
+        raise Refused(
+            f"mandate: {value!r} is not one of {accepted}", code="hold.mandate", value=value
+        ) from None
 
 
 def case_by_no(session: Session, case_no: str) -> Case:
     """A case by its number, or NotFound."""
     case = session.scalar(select(Case).where(Case.case_no == case_no))
     if case is None:
-        raise NotFound(f"case_no: no archived case {case_no!r}")
+        raise NotFound(f"case_no: no archived case {case_no!r}", code="hold.no_case", case_no=case_no)
     return case
 
 
@@ -173,7 +175,10 @@ def place(
     session.execute(select(Case.id).where(Case.id == case.id).with_for_update())
     kind = mandate_of(mandate)
     if kind is Mandate.disclosure:
-        raise Refused("mandate: a disclosure request places its own hold while it is open")
+        raise Refused(
+            "mandate: a disclosure request places its own hold while it is open",
+            code="hold.disclosure_mandate",
+        )
     hold = LegalHold(
         case=case,
         title=_text("title", title, required=False) or case.title[: LIMITS["title"]],
@@ -192,7 +197,7 @@ def get(session: Session, hold_id: int, *, lock: bool = False) -> LegalHold:
     query = select(LegalHold).where(LegalHold.id == hold_id)
     hold = session.scalar(query.with_for_update() if lock else query)
     if hold is None:
-        raise NotFound(f"no hold {hold_id}")
+        raise NotFound(f"no hold {hold_id}", code="hold.no_hold", id=hold_id)
     return hold
 
 
@@ -208,9 +213,15 @@ def lift(
     """Lift an active hold with a reason; a disclosure request's hold goes with the request only."""
     hold = get(session, hold_id, lock=True)
     if not hold.active:
-        raise Conflict(f"hold {hold_id} was lifted on {hold.lifted_at:%Y-%m-%d}")
+        raise Conflict(
+            f"hold {hold_id} was lifted on {hold.lifted_at:%Y-%m-%d}", code="hold.lifted", id=hold_id
+        )
     if hold.disclosure_request_id is not None and not request_closed:
-        raise Conflict(f"hold {hold_id} stays while disclosure request {hold.disclosure_request_id} is open")
+        raise Conflict(
+            f"hold {hold_id} stays while disclosure request {hold.disclosure_request_id} is open",
+            code="hold.disclosure_open",
+            id=hold_id,
+        )
     hold.lifted_by, hold.lifted_at, hold.lift_reason = lifted_by, now, _text("reason", reason)
     hold.objects_synced = False
     session.flush()
