@@ -30,14 +30,18 @@ tests/oidc/node_modules/.package-lock.json: tests/oidc/package-lock.json
 	cd tests/oidc && npm ci --no-audit --no-fund
 
 # The message keys the templates and code use, merged into both catalogues (Chinese, English):
-# run after adding or removing a key, then write its texts in both .po files. The portal reads
-# the .po files themselves when it starts (nothing compiled is kept); tests/test_translations.py
-# fails while a catalogue is out of date, a key lacks a language, or the two disagree on fields.
+# run after adding or removing a key, then write its texts in both .po files (the compile step
+# only counts what is still untranslated; a catalogue without a header counts as fuzzy to it). The portal reads the .po files themselves when it
+# starts, so nothing compiled is kept and a fresh clone needs no build step; the files carry no
+# header, so a run changes nothing but the keys. tests/test_translations.py fails while a
+# catalogue is out of date, a key lacks a language, or the two disagree on fields.
 translations: $(BIN)/casevault
 	mkdir -p build
 	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output --omit-header -o build/messages.pot .
-	$(BIN)/pybabel update -i build/messages.pot -d portal/locale -D messages --no-fuzzy-matching --ignore-obsolete --no-wrap
-	$(BIN)/pybabel compile -d portal/locale -D messages --statistics -o /dev/null
+	$(BIN)/pybabel update -i build/messages.pot -d portal/locale -D messages --no-fuzzy-matching \
+		--ignore-obsolete --no-wrap --omit-header
+	for locale in zh_CN en; do $(BIN)/pybabel compile --statistics --use-fuzzy -l $$locale -D messages \
+		-i portal/locale/$$locale/LC_MESSAGES/messages.po -o build/messages-$$locale.mo || exit 1; done
 
 bench: $(BIN)/casevault
 	$(BIN)/python -m bench.deposit

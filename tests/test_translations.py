@@ -25,6 +25,7 @@ FIELD = re.compile(r"%\((\w+)\)")
 # Text that looks like a message key: dotted lower-case words (`nav.catalogue`, `public.err.x`).
 KEYLIKE = re.compile(r"(?<![\w./-])[a-z][a-z0-9_]*(?:\.[a-z0-9_-]+)+(?![\w/-])", re.ASCII)
 
+
 def _catalogue(lang: str) -> Catalog:
     path = i18n.LOCALE_DIR / i18n.LOCALES[lang] / "LC_MESSAGES" / f"{i18n.DOMAIN}.po"
     with path.open("rb") as source:
