@@ -91,8 +91,8 @@ def translate(lang: str, key: str, /, **fields: object) -> str:
 
 def label(lang: str, kind: str, value: object, /, *, otherwise: str | None = None, **fields: object) -> str:
     """The message of an enumeration value (`LABELS[kind]`); `otherwise` is the value whose
-    message stands in for a value not listed. None is no value: empty text."""
-    if value is None:
+    message stands in for a value not listed. None or "" is no value: empty text."""
+    if value is None or value == "":
         return ""
     names = LABELS[kind]
     key = names.get(str(value)) or (names[otherwise] if otherwise is not None else None)

@@ -162,7 +162,7 @@ def _refusal_context(request: Request, detail: Any) -> dict[str, Any]:
     return {
         "rule": rule,
         "rule_name": label(lang, "rule.name", rule) if rule else "",
-        "explanation": label(lang, "rule", rule, otherwise="other", role=label(lang, "role", role or None)),
+        "explanation": label(lang, "rule", rule, otherwise="other", role=label(lang, "role", role)),
         "reason": reason,
         "grant_would_allow": rule == "grant",  # then say how to file a retrieval request
     }
