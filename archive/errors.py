@@ -3,12 +3,16 @@
 
 class ArchiveError(Exception):
     """Base class for archive errors. The message is the API's and the log's (English); a `code`
-    with its `params`, where given, says the same for the portal to put in the page's language."""
+    with its `params`, where given, says the same for the portal to put in the page's language.
+    A subclass may fix its code as a class attribute instead of passing one."""
+
+    code: str | None = None
 
     def __init__(self, message: str = "", /, *, code: str | None = None, **params: object) -> None:
         super().__init__(message)
-        self.code = code
-        self.params = params
+        if code is not None:
+            self.code = code
+        self.params: dict[str, object] = params
 
 
 class Refused(ArchiveError):
