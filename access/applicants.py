@@ -43,15 +43,15 @@ def register_applicant(
 ) -> Applicant:
     """A new applicant account; the ID number is sealed and only its masked form kept in the clear."""
     if username.strip().lower() in RESERVED_USERNAMES:
-        raise Refused(f"username: {username.strip().lower()!r} is reserved")
+        raise Refused(f"username: {username.strip().lower()!r} is reserved", code="account.reserved")
     name = _field("name", name)
     number = id_numbers.normalise(id_type, id_number)
     phone = _field("phone", phone)
     if not _PHONE.match(phone):
-        raise Refused("phone: digits, optionally with +, spaces or hyphens")
+        raise Refused("phone: digits, optionally with +, spaces or hyphens", code="applicant.phone")
     email = _field("email", email)
     if not _EMAIL.match(email):
-        raise Refused("email: not an email address")
+        raise Refused("email: not an email address", code="applicant.email")
     user = identities.create_user(
         session,
         username=username,

@@ -44,19 +44,24 @@ _OTHER = re.compile(r"^[A-Z0-9]{6,20}$", re.ASCII)
 def normalise(id_type: str, id_number: str) -> str:
     """The number in canonical form, or `Refused` naming the field (GB 11643 check digit for 居民身份证)."""
     if id_type not in IdType.__members__:
-        raise Refused(f"id_type: unknown value {id_type!r}; one of {', '.join(IdType)}")
+        raise Refused(f"id_type: unknown value {id_type!r}; one of {', '.join(IdType)}", code="id.type")
     # Full-width digits and letters (as typed with a Chinese input method) become ASCII; any other
     # script's digits stay and are refused below.
     number = re.sub(r"[\s-]", "", unicodedata.normalize("NFKC", id_number or "")).upper()
     if id_type == IdType.resident_id:
         if not re.fullmatch(r"[0-9]{17}[0-9X]", number):
-            raise Refused("id_number: a resident ID number has 17 digits and a final digit or X")
+            raise Refused(
+                "id_number: a resident ID number has 17 digits and a final digit or X",
+                code="id.resident_format",
+            )
         total = sum(int(d) * w for d, w in zip(number[:17], _RESIDENT_WEIGHTS, strict=True))
         if _RESIDENT_CHECK[total % 11] != number[17]:
-            raise Refused("id_number: the check digit does not match; please check the number")
+            raise Refused(
+                "id_number: the check digit does not match; please check the number", code="id.check_digit"
+            )
         return number
     if not _OTHER.match(number):
-        raise Refused("id_number: 6–20 letters and digits")
+        raise Refused("id_number: 6–20 letters and digits", code="id.other_format")
     return number
 
 

@@ -42,7 +42,9 @@ class Lockout:
 
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise Refused(f"password: at least {MIN_PASSWORD} characters")
+        raise Refused(
+            f"password: at least {MIN_PASSWORD} characters", code="account.password_short", n=MIN_PASSWORD
+        )
 
 
 def create_user(
@@ -61,7 +63,10 @@ def create_user(
     """Add a user; the caller commits. Refusals name the field."""
     username = username.strip().lower()
     if not USERNAME.match(username):
-        raise Refused(f"username: {username!r} must be 2–64 of a-z 0-9 _ . - starting with a-z or 0-9")
+        raise Refused(
+            f"username: {username!r} must be 2–64 of a-z 0-9 _ . - starting with a-z or 0-9",
+            code="account.username_format",
+        )
     if role not in Role.__members__:
         raise Refused(f"role: unknown role {role!r}; one of {', '.join(Role)}")
     if clearance not in Clearance.__members__:
@@ -71,7 +76,7 @@ def create_user(
     if role != Role.supervisor and department is not None:
         raise Refused("department: only supervisors belong to a supervisory department")
     if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise Refused(f"username: {username!r} is taken")
+        raise Refused(f"username: {username!r} is taken", code="account.username_taken")
     if password is not None:
         _check_password(password)
     user = User(

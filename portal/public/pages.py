@@ -25,7 +25,7 @@ from access import disclosures, identities
 from access.disclosures import Basis, DecisionType, Delivery, Relation, RequestView
 from access.id_numbers import IdType
 from access.models import DisclosureStatus
-from archive.errors import StoreUnavailable
+from archive.errors import ArchiveError, StoreUnavailable
 from portal.public.api import (
     answering,
     applicant_step,
@@ -40,7 +40,7 @@ from portal.public.api import (
 from portal.web import auth
 from portal.web.auth import DB, PUBLIC, Principal, authenticate_at
 from portal.web.errors import RETRY_AFTER
-from portal.web.i18n import choose_lang, label, render, translate
+from portal.web.i18n import choose_lang, label, refusal, render, translate
 from portal.web.labels import N_
 from portal.web.pages import SignInFirst
 from portal.web.params import RowId
@@ -171,21 +171,12 @@ def error_page(request: Request, status: int, detail: Any) -> Response:
     )
 
 
-# Service refusals are English and name their field; pages say the same thing in the page's language.
-_MESSAGES: tuple[tuple[str | None, re.Pattern[str], str], ...] = tuple(
+# Service refusals without a code are English and name their field; these say them in the
+# page's language (a refusal with a code is said through the catalogue instead).
+_MESSAGES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
     (name, re.compile(pattern), key)
     for name, pattern, key in (
-        (None, r"^required$", N_("public.err.required")),
-        (None, r"^at most (?P<n>\d+) characters", N_("public.err.too_long")),
-        ("id_number", r"check digit", N_("public.err.id_check")),
-        ("id_number", r"17 digits", N_("public.err.id_resident")),
-        ("id_number", r"letters and digits", N_("public.err.id_other")),
-        ("id_type", r"", N_("public.err.choose")),
         ("username", r"is taken", N_("public.err.username_taken")),
-        ("username", r"must be", N_("public.err.username_format")),
-        ("password", r"at least (?P<n>\d+)", N_("public.err.password_short")),
-        ("phone", r"", N_("public.err.phone")),
-        ("email", r"", N_("public.err.email")),
         ("relation", r"is not one of", N_("public.err.choose")),
         ("delivery", r"is not one of", N_("public.err.choose")),
     )
@@ -195,18 +186,24 @@ _MESSAGES: tuple[tuple[str | None, re.Pattern[str], str], ...] = tuple(
 def in_words(lang: str, field: str, message: str) -> str:
     """A service's refusal of a field in the page's language (its own text when not known)."""
     for name, pattern, key in _MESSAGES:
-        found = pattern.search(message)
-        if (name is None or name == field) and found:
-            return translate(lang, key, **found.groupdict())
+        if name == field and pattern.search(message):
+            return translate(lang, key)
     return message
 
 
-def field_errors(lang: str, problems: Any, known: tuple[str, ...], default: str) -> dict[str, str]:
-    """`{field: message}` from an API-shaped 422/409 detail; unknown fields go to `default`."""
+def field_errors(lang: str, exc: HTTPException, known: tuple[str, ...], default: str) -> dict[str, str]:
+    """`{field: message}` from an API-shaped 422/409 answer; unknown fields go to `default`. The
+    domain refusal behind a one-field answer, when it has a code, says it in the page's language."""
+    problems = exc.detail
+    if not isinstance(problems, list):
+        problems = [{"field": default, "message": str(problems)}]
+    cause = exc.__cause__
+    coded = cause if isinstance(cause, ArchiveError) and cause.code and len(problems) == 1 else None
     errors: dict[str, str] = {}
-    for problem in problems if isinstance(problems, list) else [{"field": default, "message": str(problems)}]:
+    for problem in problems:
         field = problem["field"] if problem["field"] in known else default
-        errors.setdefault(field, in_words(lang, problem["field"], problem["message"]))
+        said = in_words(lang, problem["field"], problem["message"])
+        errors.setdefault(field, refusal(lang, coded, said) if coded else said)
     return errors
 
 
@@ -359,7 +356,7 @@ def register_account(
     except HTTPException as exc:
         if exc.status_code not in (409, 422):
             raise
-        errors = field_errors(lang, exc.detail, (*REGISTER_FIELDS, "form"), "form")
+        errors = field_errors(lang, exc, (*REGISTER_FIELDS, "form"), "form")
         return _register_form(request, form, errors=errors, status=exc.status_code)
     return _signed_in(request, session, found.user, f"{root(request)}/disclosures/new?registered=1")
 
@@ -437,7 +434,7 @@ def file_request(
     except HTTPException as exc:
         if exc.status_code != 422:
             raise
-        errors = field_errors(lang, exc.detail, REQUEST_FIELDS, "description")
+        errors = field_errors(lang, exc, REQUEST_FIELDS, "description")
         return _request_form(request, form, errors=errors, status=422)
     return RedirectResponse(f"{root(request)}/disclosures/{view.id}", status_code=303)
 
@@ -495,7 +492,7 @@ def answer_correction(
         if exc.status_code != 422:
             raise
         view = own_request(request, session, caller, request_id)
-        errors = field_errors(lang, exc.detail, ("correction",), "correction")
+        errors = field_errors(lang, exc, ("correction",), "correction")
         return _tracking(request, view, correction=correction, errors=errors, status=422)
     return RedirectResponse(f"{root(request)}/disclosures/{request_id}?corrected=1", status_code=303)
 
