@@ -398,6 +398,49 @@ def test_single_sign_on_off_answers_404(tmp_path: Path, database_url: str, store
     assert "single sign-on is not configured" in response.json()["detail"]
 
 
+@_embedded
+def test_an_unreachable_provider_answers_503_with_retry_after(
+    tmp_path: Path, database_url: str, store_url: str
+) -> None:
+    down = f"http://127.0.0.1:{_free_port()}"
+    settings = _settings(
+        tmp_path, database_url, store_url, oidc_issuer=down, oidc_client_id=CLIENT_ID, oidc_role_map=ROLE_MAP
+    )
+    wired = wire(settings)
+    try:
+        with TestClient(create_app(wired), base_url=APP_URL) as client:
+            response = client.get("/sso/login", follow_redirects=False)
+    finally:
+        wired.engine.dispose()
+    assert response.status_code == 503 and response.headers["retry-after"] == "30"
+    assert response.json()["detail"]["rule"] == "sso_unavailable"
+
+
+@_embedded
+def test_a_foreign_issuer_or_a_provider_error_is_refused_and_forgets_the_state(app: App) -> None:
+    trip = sign_in_at_provider(app, "alice")
+    query = parse_qs(urlsplit(trip.callback_url).query)
+    state = query["state"][0]
+    mixed_up = app.client.get(
+        "/sso/callback", params={**query, "iss": "https://evil.example.test"}, follow_redirects=False
+    )
+    assert mixed_up.status_code == 400 and mixed_up.json()["detail"]["rule"] == "sso_issuer"
+    assert not app.client.cookies.get(sso.STATE_COOKIE)  # one callback only, even a refused one
+
+    app.client.cookies.set(sso.STATE_COOKIE, trip.state_cookie, path="/sso")
+    denied = app.client.get(
+        "/sso/callback",
+        params={"error": "access_denied", "state": state, "iss": app.issuer},
+        follow_redirects=False,
+    )
+    assert denied.status_code == 400 and denied.json()["detail"]["rule"] == "sso_provider_error"
+    assert "access_denied" in denied.json()["detail"]["reason"]
+    assert app.user("alice") is None
+    refusals = [(e.outcome, e.detail["rule"], e.actor) for e in app.entries()]
+    unverified = "sso:unverified"
+    assert refusals == [("failed", "sso_issuer", unverified), ("failed", "sso_provider_error", unverified)]
+
+
 # --- the state cookie -------------------------------------------------------------------------
 
 
