@@ -291,7 +291,8 @@ def test_pkce_state_and_nonce_go_with_the_authorization_request(app: App) -> Non
     assert (saved["state"], saved["nonce"]) == (query["state"], query["nonce"])
     digest = hashlib.sha256(saved["code_verifier"].encode()).digest()
     assert base64.urlsafe_b64encode(digest).rstrip(b"=").decode() == query["code_challenge"]
-    # The verifier never travels in the clear: not in the authorization request, nor the cookie as sent.
+    # The verifier goes to the provider only as its S256 challenge; the cookie carries it signed and
+    # encoded, never bare.
     assert saved["code_verifier"] not in start.headers["location"]
     assert saved["code_verifier"] not in app.client.cookies[sso.STATE_COOKIE]
 
