@@ -1355,12 +1355,8 @@ def reminders(
         if due is not None and mine:
             left = workdays.working_days_left(calendar, today=today, due_on=due.due_on)
             if left <= DUE_SOON_DAYS:
-                text = (
-                    f"公开申请 {row.tracking_code} 已超期 {-left} 个工作日"
-                    if left < 0
-                    else f"公开申请 {row.tracking_code} 还剩 {left} 个工作日（{due.due_on} 到期）"
-                )
-                found.append(Notice("disclosure_due", row.id, None, row.case_no, now, text))
+                facts = {"tracking_code": row.tracking_code, "days_left": left, "due_on": due.due_on}
+                found.append(Notice("disclosure_due", row.id, None, row.case_no, now, facts))
         waiting = row.extension_status == "requested"
         if waiting and decide(subject, Action.disclosure_extension_decide, _extension(row), context).allowed:
             found.append(
@@ -1370,7 +1366,7 @@ def reminders(
                     None,
                     row.case_no,
                     now,
-                    f"公开申请 {row.tracking_code} 请求延期 {row.extension_days} 个工作日，待审批",
+                    {"tracking_code": row.tracking_code, "days": row.extension_days},
                 )
             )
     return found

@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
@@ -602,21 +602,19 @@ def register_csv(rows: Iterable[RegisterRow]) -> bytes:
 
 @dataclass(frozen=True)
 class Notice:
-    """Something a user should act on or know: a request to decide, a decision, a grant ending."""
+    """Something a user should act on or know: a request to decide, a decision, a grant ending.
+    `facts` are what its text names besides these; the portal words it in the reader's language."""
 
     kind: str  # "pending" (to decide), "decided" (on one's request), "expiring" (one's grant)
     request_id: int | None
     grant_id: int | None
     case_no: str
     at: datetime  # filed, decided, or when the grant ends
-    message: str
+    facts: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
-        """The notice as the JSON API gives it."""
-        return _jsonable(asdict(self))  # type: ignore[no-any-return]
-
-
-_STATUS_WORDS = {"approved": "已批准", "refused": "不予批准", "revoked": "已撤销授权"}
+        """The notice's fields as the JSON API gives them (its words are the portal's)."""
+        return _jsonable({k: v for k, v in asdict(self).items() if k != "facts"})  # type: ignore[no-any-return]
 
 
 def _pending(session: Session, subject: Subject, now: datetime) -> list[Notice]:
@@ -636,8 +634,12 @@ def _pending(session: Session, subject: Subject, now: datetime) -> list[Notice]:
             None,
             r.case_no,
             r.created_at,
-            f"调取申请 #{r.id} 待审批：{r.requester.display_name}（{r.department or r.requester.role}）"
-            f"申请调取 {r.case_no} 的 {len(r.record_ids)} 份记录",
+            {
+                "requester": r.requester.display_name,
+                "department": r.department,
+                "role": r.requester.role,
+                "records": len(r.record_ids),
+            },
         )
         for r in session.scalars(query)
         if decide(subject, Action.retrieval_decide, _resource(r), context).allowed  # not their own
@@ -664,8 +666,7 @@ def _decided(session: Session, subject: Subject, now: datetime) -> list[Notice]:
                 r.grant.id if r.grant else None,
                 r.case_no,
                 at,
-                f"调取申请 #{r.id}（{r.case_no}）{_STATUS_WORDS.get(r.status, r.status)}"
-                + (f"：{said}" if said else ""),
+                {"status": r.status, "reason": said or ""},
             )
         )
     return notices
@@ -688,7 +689,6 @@ def _expiring(session: Session, subject: Subject, now: datetime) -> list[Notice]
             g.id,
             b.case.case_no,
             g.expires_at,
-            f"调取授权 #{g.id}（{b.case.case_no}）将于 {g.expires_at.astimezone(CHINA):%Y-%m-%d %H:%M} 到期",
         )
         for g, b in session.execute(query)
     ]

@@ -1474,7 +1474,7 @@ def test_reminders_follow_a_holiday_table_entered_after_submission(office: Offic
     (notice,) = office.run(
         disclosures.reminders, subject=office.who("zhou"), now=office_time(day), calendar=calendar
     )
-    assert "还剩 1 个工作日（2027-01-12" in notice.message
+    assert (notice.facts["days_left"], notice.facts["due_on"]) == (1, date(2027, 1, 12))
     # …and an extension asked on the old due date is still in time.
     office.act(
         disclosures.request_extension,
@@ -1503,11 +1503,11 @@ def test_reminders_for_the_officer_and_the_managers(office: Office) -> None:
     assert office.row(overdue).due_on == date(2025, 10, 30) < today
     assert office.row(soon).due_on == soon_due
 
-    def reminders(who: str) -> dict[tuple[str, int | None], str]:
+    def reminders(who: str) -> dict[tuple[str, int | None], dict[str, Any]]:
         found = office.run(
             disclosures.reminders, subject=office.who(who), now=office_time(today), calendar=CAL
         )
-        return {(n.kind, n.request_id): n.message for n in found}
+        return {(n.kind, n.request_id): n.facts for n in found}
 
     mine = reminders("zhou")
     assert set(mine) == {
@@ -1516,8 +1516,9 @@ def test_reminders_for_the_officer_and_the_managers(office: Office) -> None:
         ("disclosure_due", unassigned),
     }
     late_by = workdays.working_days_between(CAL, date(2025, 10, 30), today)
-    assert f"已超期 {late_by} 个工作日" in mine[("disclosure_due", overdue)]
-    assert f"还剩 3 个工作日（{soon_due}" in mine[("disclosure_due", soon)]
+    assert mine[("disclosure_due", overdue)]["days_left"] == -late_by
+    due_soon = mine[("disclosure_due", soon)]
+    assert (due_soon["days_left"], due_soon["due_on"]) == (3, soon_due)
     assert set(reminders("wu")) == {("disclosure_due", theirs), ("disclosure_due", unassigned)}
     managers = reminders("chen")
     assert set(managers) == {
@@ -1527,7 +1528,7 @@ def test_reminders_for_the_officer_and_the_managers(office: Office) -> None:
         ("disclosure_due", unassigned),
         ("disclosure_extension", soon),
     }
-    assert "延期 5 个工作日" in managers[("disclosure_extension", soon)]
+    assert managers[("disclosure_extension", soon)]["days"] == 5
     assert reminders("zhang") == {}
     assert later not in {rid for _, rid in managers}
     decide_extension(office, soon, True, day=today)  # decided: no longer waiting, and no longer due soon

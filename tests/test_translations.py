@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import re
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,9 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
+from access.retrieval import Notice
 from archive.errors import Refused
+from portal.internal.retrieval.notices import notice_text
 from portal.web import i18n
 from portal.web.labels import LABELS
 from tests.conftest import Portal
@@ -22,6 +25,7 @@ from tests.test_pages import signed_in
 
 ROOT = Path(__file__).resolve().parent.parent
 FIELD = re.compile(r"%\((\w+)\)")
+CJK = re.compile(r"[\u4e00-\u9fff]")
 # Text that looks like a message key: dotted lower-case words (`nav.catalogue`, `public.err.x`).
 KEYLIKE = re.compile(r"(?<![\w./-])[a-z][a-z0-9_]*(?:\.[a-z0-9_-]+)+(?![\w/-])", re.ASCII)
 
@@ -106,6 +110,58 @@ def test_every_error_code_has_a_message() -> None:
     assert i18n.refusal("zh", refused) == "音像记录至少保管 6 个月（第十三条）。"
     assert i18n.refusal("en", refused) == "Footage is kept at least 6 months (art. 13)."
     assert i18n.refusal("en", Refused("title: no code")) == "title: no code"
+
+
+def test_every_notice_kind_is_worded_in_both_languages() -> None:
+    at = datetime(2026, 3, 4, 1, 0, tzinfo=UTC)
+    notices = [
+        Notice(
+            "pending",
+            7,
+            None,
+            "深民防罚〔2026〕1号",
+            at,
+            {"requester": "李四", "department": "legal", "role": "supervisor", "records": 2},
+        ),
+        Notice("decided", 7, 3, "深民防罚〔2026〕1号", at, {"status": "approved", "reason": ""}),
+        Notice("decided", 7, 3, "深民防罚〔2026〕1号", at, {"status": "revoked", "reason": "复核已结束"}),
+        Notice("expiring", 7, 3, "深民防罚〔2026〕1号", at),
+        Notice(
+            "disclosure_due",
+            9,
+            None,
+            "",
+            at,
+            {"tracking_code": "GK1", "days_left": 2, "due_on": date(2026, 3, 6)},
+        ),
+        Notice(
+            "disclosure_due",
+            9,
+            None,
+            "",
+            at,
+            {"tracking_code": "GK1", "days_left": -4, "due_on": date(2026, 3, 6)},
+        ),
+        Notice("disclosure_extension", 9, None, "", at, {"tracking_code": "GK1", "days": 5}),
+    ]
+    zh = [notice_text("zh", n) for n in notices]
+    assert zh[0] == "调取申请 #7 待审批：李四（法制）申请调取 深民防罚〔2026〕1号 的 2 份记录"
+    assert zh[1:3] == [
+        "调取申请 #7（深民防罚〔2026〕1号）已批准",
+        "调取申请 #7（深民防罚〔2026〕1号）已撤销授权：复核已结束",
+    ]
+    assert zh[3] == "调取授权 #3（深民防罚〔2026〕1号）将于 2026-03-04 09:00 到期"
+    assert zh[4:] == [
+        "公开申请 GK1 还剩 2 个工作日（2026-03-06 到期）",
+        "公开申请 GK1 已超期 4 个工作日",
+        "公开申请 GK1 请求延期 5 个工作日，待审批",
+    ]
+    en = [notice_text("en", n) for n in notices]
+    assert en[0].startswith("Retrieval request #7 awaits a decision: 李四 (Legal affairs) asks for 2")
+    assert all(
+        not CJK.search(text.replace("深民防罚〔2026〕1号", "").replace("李四", "").replace("复核已结束", ""))
+        for text in en
+    )
 
 
 def _visible(html: str) -> str:

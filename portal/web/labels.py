@@ -213,12 +213,10 @@ LABELS: dict[str, dict[str, str]] = {
         "discipline_inspection": N_("mandate.discipline_inspection"),
         "disclosure_request": N_("mandate.disclosure_request"),
     },
-    "notice": {
-        "pending": N_("notice.pending"),
-        "decided": N_("notice.decided"),
-        "expiring": N_("notice.expiring"),
-        "disclosure_due": N_("notice.disclosure_due"),
-        "disclosure_extension": N_("notice.disclosure_extension"),
+    "notice.status": {
+        "approved": N_("notice.status.approved"),
+        "refused": N_("notice.status.refused"),
+        "revoked": N_("notice.status.revoked"),
     },
     "notice.kind": {
         "pending": N_("notice.kind.pending"),

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from access import retrieval
 from access.models import RetrievalRequest
+from portal.internal.retrieval.notices import notice_text
 from portal.web.api import service_errors
 from portal.web.auth import DB, Caller, Principal, check_csrf_header, policy_context, wired_of
 from portal.web.params import RowId
@@ -244,6 +245,7 @@ def retrieval_detail(request: Request, session: DB, caller: Caller, request_id: 
 def notifications(request: Request, session: DB, caller: Caller) -> dict[str, Any]:
     """Requests to decide, decisions on the caller's requests, the caller's grants ending within 24 h."""
     found = retrieval.notifications(session, subject=caller.subject, now=wired_of(request).clock())
-    return {"notifications": [n.as_json() for n in found], "count": len(found)}
+    said = [{**n.as_json(), "message": notice_text("zh", n)} for n in found]
+    return {"notifications": said, "count": len(found)}
 
 

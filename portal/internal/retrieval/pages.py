@@ -24,6 +24,7 @@ from archive.errors import Refused
 from archive.models import Bundle
 from archive.service import latest_bundle
 from portal.internal.archive import copies as copy_routes
+from portal.internal.retrieval.notices import notice_text
 from portal.web import api as web_api
 from portal.web import auth
 from portal.web.auth import DB, Principal, wired_of
@@ -439,7 +440,8 @@ def notifications_page(request: Request, session: DB, caller: PageCaller) -> Res
     found += disclosures.reminders(
         session, subject=caller.subject, now=now, calendar=workdays.load_calendar(session)
     )
-    return page(request, "retrieval/notifications.html", notices=found)
+    lang, _ = choose_lang(request)
+    return page(request, "retrieval/notifications.html", notices=[(n, notice_text(lang, n)) for n in found])
 
 
 # --- the watermarked copy without script -------------------------------------------------------
