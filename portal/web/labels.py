@@ -403,16 +403,6 @@ LABELS: dict[str, dict[str, str]] = {
         "service": N_("stage.service"),
         "archiving": N_("stage.archiving"),
     },
-    "handling.band": {
-        "ample": N_("handling.band.ample"),
-        "soon": N_("handling.band.soon"),
-        "urgent": N_("handling.band.urgent"),
-        "overdue": N_("handling.band.overdue"),
-        "paused": N_("handling.band.paused"),
-        "waiting": N_("handling.band.waiting"),
-        "off": N_("handling.band.off"),
-        "today": N_("handling.band.today"),
-    },
     "refusal": {
         "hold.mandate": N_("refusal.hold.mandate"),
         "hold.no_case": N_("refusal.hold.no_case"),
