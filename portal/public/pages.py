@@ -73,7 +73,7 @@ class PublicPageRoute(APIRoute):
                 target = f"{root(request)}/login?{urlencode({'next': exc.back_to})}"
                 return RedirectResponse(target, status_code=303)
             except HTTPException as exc:
-                return error_page(request, exc.status_code, exc.detail)
+                return error_page(request, exc.status_code, exc.detail, cause=exc.__cause__)
             except RequestValidationError:
                 return error_page(request, 422, None)
             except (OperationalError, StoreUnavailable):
@@ -148,8 +148,9 @@ def page(request: Request, template: str, *, status: int = 200, **context: Any) 
     )
 
 
-def error_page(request: Request, status: int, detail: Any) -> Response:
-    """What went wrong, in words: a refusal names its rule; bad input lists the fields."""
+def error_page(request: Request, status: int, detail: Any, *, cause: BaseException | None = None) -> Response:
+    """What went wrong, in words: a refusal names its rule; bad input lists the fields; a domain
+    error behind it (`cause`) that has a code is said in the page's language."""
     lang, _ = choose_lang(request)
     rule = detail.get("rule", "") if isinstance(detail, dict) else ""
     reason = detail.get("reason", "") if isinstance(detail, dict) else ""
@@ -168,6 +169,7 @@ def error_page(request: Request, status: int, detail: Any) -> Response:
         explanation=explanation,
         problems=problems,
         message=message,
+        said=refusal(lang, cause) if isinstance(cause, ArchiveError) and cause.code else "",
     )
 
 

@@ -27,12 +27,12 @@ from access import disclosures, policy, workdays
 from access.disclosures import NEEDS_BASIS, RELEASING, Basis, DecisionType, RequestView
 from access.models import DisclosureStatus, HolidayDay, Role, User
 from access.policy import Action, collection, request_of
-from archive.errors import Refused
+from archive.errors import ArchiveError, Refused
 from portal.internal.disclosure import dashboard
 from portal.web import api as web_api
 from portal.web import auth
 from portal.web.auth import DB, Principal, wired_of
-from portal.web.i18n import choose_lang, translate
+from portal.web.i18n import choose_lang, refusal, translate
 from portal.web.pages import PageCaller, PageRoute, may, page
 from portal.web.params import RowId
 
@@ -276,8 +276,7 @@ def _run(
         session.rollback()
         fields = FORMS[form]
         name, message = web_api.refused_field(exc, known=tuple(fields), default=next(iter(fields)))
-        if message == "required":
-            message = translate(lang, "retrieval.err.required")
+        message = refusal(lang, exc, message)
         return _detail(
             request,
             session,
@@ -292,7 +291,9 @@ def _run(
             raise
         session.rollback()
         _, _, message = str(exc.detail).partition(": ")
-        errors = {f"{form}-form": translate(lang, "handling.err.conflict", message=message or exc.detail)}
+        cause = exc.__cause__
+        said = refusal(lang, cause, message or exc.detail) if isinstance(cause, ArchiveError) else message
+        errors = {f"{form}-form": translate(lang, "handling.err.conflict", message=said or exc.detail)}
         return _detail(request, session, caller, request_id, errors=errors, forms={form: values}, status=409)
     session.commit()
     return RedirectResponse(_href(request_id), status_code=303)
