@@ -105,8 +105,17 @@ def refusal(lang: str, exc: ArchiveError, untranslated: str | None = None) -> st
     """What a domain error says in `lang`: the message of its code; without a code, `untranslated`
     (by default the error's own English text)."""
     if exc.code:
-        return label(lang, "refusal", exc.code, **exc.params)
+        return label(lang, "refusal", exc.code, **{k: _said(v) for k, v in exc.params.items()})
     return str(exc) if untranslated is None else untranslated
+
+
+def _said(value: object) -> object:
+    """A refusal's parameter as its message shows it: days as `YYYY-MM-DD`, several values listed."""
+    if isinstance(value, date):
+        return local_date(value)
+    if isinstance(value, tuple | list):
+        return ", ".join(map(str, value))
+    return value
 
 
 def choose_lang(request: Request) -> tuple[str, bool]:
