@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from sqlalchemy import BigInteger, Index, String, Text, select, update
 from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine.interfaces import DBAPIModule
 from sqlalchemy.exc import DBAPIError, NoResultFound
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.orm.attributes import set_committed_value
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from access.checkpoints import CheckpointAudit, LedgerCheckpoint
 
 GENESIS = "0" * 64
-_string = json.encoder.encode_basestring  # type: ignore[attr-defined]  # json.dumps's, unescaped
+_string = json.encoder.encode_basestring  # json.dumps's, unescaped
 
 
 def canonical_json(value: Any) -> str:
@@ -266,7 +267,7 @@ def _append_postgresql(session: Session, fields: dict[str, Any]) -> LedgerEntry:
 
 
 def _raise_wrapped(
-    connection: Connection, exc: Exception, statement: str, params: Any, cursor: Any
+    connection: Connection, exc: DBAPIModule.Error, statement: str, params: Any, cursor: Any
 ) -> NoReturn:
     """Raise a DB-API error as SQLAlchemy would: wrapped, the connection invalidated if it was lost."""
     # Without this the bare cursors here would let a lost database past the app's OperationalError handler.
@@ -322,7 +323,7 @@ _AT_SQL = {
 _PARAM = {"postgresql": "%s", "sqlite": "?"}  # the DB-API's placeholder
 _DONE = object()
 
-Page = list[tuple[Any, ...]]
+Page = Sequence[tuple[Any, ...]]  # the DB-API cursor's rows
 
 
 def _pages(session: Session, *, after: int, upto: int | None, batch: int) -> Generator[Page, None, None]:
