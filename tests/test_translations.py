@@ -121,6 +121,14 @@ def _error_codes() -> set[str]:
     return codes
 
 
+def test_every_label_kind_is_looked_up() -> None:
+    """A kind nobody names would keep its keys looking used."""
+    sources = [p.read_text() for p in (ROOT / "portal" / "templates").rglob("*.html")]
+    sources += [p.read_text() for p in (ROOT / "portal").rglob("*.py") if p.name != "labels.py"]
+    named = {m for text in sources for m in re.findall(r"""["']([a-z0-9_.]+)["']""", text)}
+    assert LABELS.keys() - {"refusal"} <= named, sorted(LABELS.keys() - named)
+
+
 def test_every_error_code_has_a_message() -> None:
     codes = _error_codes()
     assert "schedule.min_months" in codes
