@@ -196,7 +196,7 @@ def in_words(lang: str, field: str, message: str) -> str:
 def field_errors(lang: str, exc: HTTPException, known: tuple[str, ...], default: str) -> dict[str, str]:
     """`{field: message}` from an API-shaped 422/409 answer; unknown fields go to `default`. The
     domain refusal behind a one-field answer, when it has a code, says it in the page's language."""
-    problems = exc.detail
+    problems: Any = exc.detail
     if not isinstance(problems, list):
         problems = [{"field": default, "message": str(problems)}]
     cause = exc.__cause__

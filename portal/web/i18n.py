@@ -104,9 +104,12 @@ def label(lang: str, kind: str, value: object, /, *, otherwise: str | None = Non
 def refusal(lang: str, exc: ArchiveError, untranslated: str | None = None) -> str:
     """What a domain error says in `lang`: the message of its code; without a code, `untranslated`
     (by default the error's own English text)."""
-    if exc.code:
-        return label(lang, "refusal", exc.code, **{k: _said(v) for k, v in exc.params.items()})
-    return str(exc) if untranslated is None else untranslated
+    if exc.code is None:
+        return str(exc) if untranslated is None else untranslated
+    key = LABELS["refusal"].get(exc.code)
+    if key is None:
+        return _unknown(f"refusal {exc.code!r}", str(exc) if untranslated is None else untranslated)
+    return translate(lang, key, **{name: _said(value) for name, value in exc.params.items()})
 
 
 def _said(value: object) -> object:
