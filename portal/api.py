@@ -15,6 +15,7 @@ from pydantic import AwareDatetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from access.errors import Conflict, NotFound
 from access.ledger import LedgerEntry
 from access.policy import (
     Action,
@@ -29,7 +30,6 @@ from access.policy import (
     resource_of,
 )
 from access.policy import Denied as PolicyDenied
-from access.retrieval import Conflict, NotFound
 from archive import catalogue
 from archive.errors import Refused, UnknownBundle
 from archive.models import Bundle, CaseRecord

@@ -16,7 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from access import checkpoints, disclosures, ledger, workdays
+from access import checkpoints, ledger, workdays
+from access.disclosure import sweeps
 from access.ledger import LedgerEntry
 from access.models import Clearance, Role
 from access.policy import (
@@ -274,7 +275,7 @@ def reconcile(wired: Wired, *, grace: timedelta, actor: str) -> list[tuple[str, 
             )
             session.commit()
             raise
-        done += disclosures.sweep_release_realm(session=session, release=wired.release, older_than=older_than)
+        done += sweeps.sweep_release_realm(session=session, release=wired.release, older_than=older_than)
         kept = sorted({key.split("/")[1] for key, action in done if action.startswith("kept")})
         removed = sum(1 for _key, action in done if not action.startswith("kept"))
         record(
@@ -362,7 +363,7 @@ def checkpoint_ledger(wired: Wired, *, force: bool = False) -> checkpoints.Ledge
 def expire_corrections(wired: Wired) -> list[str]:
     """Mark requests whose correction period lapsed as deemed withdrawn (视为放弃申请)."""
     with wired.sessions() as session:
-        lapsed = disclosures.expire_corrections(
+        lapsed = sweeps.expire_corrections(
             session, now=wired.clock(), calendar=workdays.load_calendar(session)
         )
         session.commit()

@@ -22,8 +22,9 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from access import checkpoints, disclosures, retrieval, workdays
+from access import checkpoints, retrieval, workdays
 from access.copy_jobs import CopyJob
+from access.disclosure import reminders
 from access.ledger import LedgerEntry, LedgerHead
 from access.policy import Action, Context, Resource, collection, decide, permits, resource_of
 from archive import catalogue
@@ -160,7 +161,7 @@ def notice_count(request: Request, caller: Principal) -> int:
         found = len(retrieval.notifications(session, subject=caller.subject, now=now))
         if permits(caller.subject, Action.disclosure_queue):  # the calendar only then
             calendar = workdays.load_calendar(session)
-            found += len(disclosures.reminders(session, subject=caller.subject, now=now, calendar=calendar))
+            found += len(reminders.reminders(session, subject=caller.subject, now=now, calendar=calendar))
         return found
 
 
