@@ -25,8 +25,9 @@ from sqlalchemy.orm import Session
 
 from access import policy, workdays
 from access.disclosure import applicant_side, deadlines, office_side, replies, schemas
+from access.disclosure.models import DisclosureStatus
 from access.disclosure.schemas import NEEDS_BASIS, RELEASING, Basis, DecisionType, RequestView
-from access.models import DisclosureStatus, HolidayDay, Role, User
+from access.models import HolidayDay, Role, User
 from access.policy import Action, collection, request_of
 from archive.errors import Refused
 from portal import api, auth, dashboard
