@@ -22,10 +22,10 @@ import pytest
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
-from portal.context import Wired, wire
+from portal.cli.demo import case_document, make_footage, pdf_bytes, write_sip  # noqa: F401
 from portal.db import migrate
-from portal.demo import case_document, make_footage, pdf_bytes, write_sip  # noqa: F401
 from portal.settings import Settings
+from portal.wiring import Wired, wire
 
 CI = os.environ.get("CI", "").lower() == "true"
 PG_URL = os.environ.get("CASEVAULT_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -163,7 +163,7 @@ def wired(settings: Settings) -> Iterator[Wired]:
 @pytest.fixture
 def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
     """Run `casevault ARGS…` in-process against the test's settings."""
-    from portal.cli import app
+    from portal.cli.main import app
 
     env = {
         "CASEVAULT_DATA_DIR": str(settings.data_dir),
@@ -286,8 +286,8 @@ def portal(wired: Wired, make_case: Callable[..., Path]) -> Iterator[Portal]:
     from fastapi.testclient import TestClient
 
     from access import identities
-    from portal import operations
     from portal.app import create_app
+    from portal.internal.archive import operations
 
     with wired.sessions() as session:
         for role, extra in ROLE_USERS.items():

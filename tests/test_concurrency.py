@@ -26,7 +26,7 @@ from bench.load import (
     secret_case,
     served,
 )
-from portal import operations
+from portal.internal.archive import operations
 from tests.conftest import Portal
 
 pytestmark = pytest.mark.parametrize("store_url", ["file"], indirect=True)

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from access.ledger import LedgerEntry
 from archive.models import Bundle
 from archive.store import read_bytes
-from portal.context import Wired
+from portal.wiring import Wired
 from tests.conftest import case_document
 
 

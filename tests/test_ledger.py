@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from access import ledger
 from access.ledger import LedgerEntry, LedgerHead
-from portal.context import Wired
 from portal.db import make_engine, migrate
+from portal.wiring import Wired
 from tests.conftest import append_entries
 
 pytestmark = pytest.mark.parametrize("store_url", ["file"], indirect=True)

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from access.ledger import LedgerEntry
 from archive.models import Bundle, BundleFile, Case, CaseRecord
-from portal.context import Wired
+from portal.wiring import Wired
 from tests.conftest import case_document, pdf_bytes
 
 Mutation = Callable[[dict[str, Any], Path], None]

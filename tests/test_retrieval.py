@@ -17,8 +17,8 @@ from sqlalchemy import select
 from access.ledger import LedgerEntry
 from access.models import RetrievalGrant, RetrievalRequest
 from access.retrieval import CHINA
-from portal import operations
-from portal.demo import case_document
+from portal.cli.demo import case_document
+from portal.internal.archive import operations
 from tests.conftest import PASSWORD, Portal
 from tests.test_pages import session_csrf, signed_in
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from portal.demo import case_document
+from portal.cli.demo import case_document
 from tests.conftest import Portal
 from tests.test_pages import session_csrf, signed_in
 from tests.test_retrieval import BASIS, PURPOSE, decide, file_request, rendition_ready

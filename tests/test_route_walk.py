@@ -16,7 +16,7 @@ from access import applicants, workdays
 from access.disclosure import applicant_side
 from access.ledger import LedgerEntry
 from access.policy import Context
-from portal.auth import subject_of
+from portal.web.auth import subject_of
 from tests.conftest import PASSWORD, Portal
 
 pytestmark = [

@@ -29,15 +29,15 @@ from joserfc import jwt
 from joserfc.jwk import KeySet, OctKey, RSAKey
 from sqlalchemy import select
 
+from access import federation as mapping
 from access import identities
-from access import sso as mapping
 from access.ledger import LedgerEntry
 from access.models import Clearance, Department, Role, User
-from portal import sso
 from portal.app import create_app
-from portal.auth import SESSION_COOKIE
-from portal.context import Wired, wire
 from portal.settings import Settings
+from portal.web import sso
+from portal.web.auth import SESSION_COOKIE
+from portal.wiring import Wired, wire
 from tests.conftest import _free_port, _missing
 
 

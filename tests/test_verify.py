@@ -23,7 +23,7 @@ from archive.s3store import S3Store
 from archive.seal import Keyring, sign_seal
 from archive.service import bundle_prefix
 from archive.store import FileStore, read_bytes
-from portal.context import Wired
+from portal.wiring import Wired
 from tests.conftest import case_document
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from portal import dispositions
+from portal.internal.retention import service as dispositions
 from tests.browser.conftest import Live, watched_tab
 from tests.test_disposition import OLD_CASE, WITNESSES, due  # noqa: F401 - `due` is the fixture
 
