@@ -311,7 +311,7 @@ def test_officer_takes_it_and_sends_the_one_correction_notice(portal: Portal) ->
     assert "已补充身份证明" in page.text and "办理中" in page.text
     third = post(portal, f"/disclosures/{request_id}/correction", {"what": "再补充", "within_days": "10"})
     assert third.status_code == 409
-    assert "one correction notice only" in field_error(third.text, "correction-form")
+    assert field_error(third.text, "correction-form") == "无法办理：每件申请只能告知补正一次（第三十条）。"
     assert stored(portal, request_id).correction_asked == "请补充身份证明"
 
 
@@ -343,7 +343,11 @@ def test_correction_notice_after_seven_working_days_is_refused(portal: Portal) -
     page = portal.client.get(f"/disclosures/{request_id}")
     assert "告知补正的期限" in page.text
     late = post(portal, f"/disclosures/{request_id}/correction", {"what": "请补充", "within_days": "10"})
-    assert late.status_code == 409 and "7 working days" in field_error(late.text, "correction-form")
+    assert late.status_code == 409 and "（7 个工作日内）" in field_error(late.text, "correction-form")
+    portal.client.get(f"/disclosures/{request_id}?lang=en")
+    late = post(portal, f"/disclosures/{request_id}/correction", {"what": "请补充", "within_days": "10"})
+    assert "(7 working days)" in field_error(late.text, "correction-form")
+    portal.client.get(f"/disclosures/{request_id}?lang=zh")
     assert stored(portal, request_id).status == "received"
 
 
