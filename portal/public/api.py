@@ -153,9 +153,11 @@ def username_taken(session: Session, username: str) -> bool:
 def register(request: Request, session: Session, fields: dict[str, Any]) -> Applicant:
     """Register an applicant and commit; a taken name is 409, bad input 422, both naming the field."""
     wired = public_wired_of(request)
-    taken = invalid("username", f"{str(fields['username']).strip().lower()!r} is taken", 409)
+    name = str(fields["username"]).strip().lower()
+    taken = invalid("username", f"{name!r} is taken", 409)
+    why = Refused(f"username: {name!r} is taken", code="account.username_taken")  # for the pages' words
     if username_taken(session, fields["username"]):
-        raise taken
+        raise taken from why
     with answering():
         found = applicants.register_applicant(
             session,
@@ -166,9 +168,9 @@ def register(request: Request, session: Session, fields: dict[str, Any]) -> Appl
         )
     try:
         session.commit()
-    except IntegrityError as exc:  # registered by someone else between the check and the commit
+    except IntegrityError:  # registered by someone else between the check and the commit
         session.rollback()
-        raise taken from exc
+        raise taken from why
     return found
 
 

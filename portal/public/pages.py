@@ -9,7 +9,6 @@ session's CSRF token. Bad input re-renders the form (422) with the message next 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -42,7 +41,6 @@ from portal.web import auth
 from portal.web.auth import DB, PUBLIC, Principal, authenticate_at
 from portal.web.errors import RETRY_AFTER
 from portal.web.i18n import choose_lang, label, refusal, render, translate
-from portal.web.labels import N_
 from portal.web.pages import SignInFirst
 from portal.web.params import RowId
 from portal.web.ranges import SHOWN_INLINE
@@ -174,26 +172,6 @@ def error_page(request: Request, status: int, detail: Any, *, cause: BaseExcepti
     )
 
 
-# Service refusals without a code are English and name their field; these say them in the
-# page's language (a refusal with a code is said through the catalogue instead).
-_MESSAGES: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
-    (name, re.compile(pattern), key)
-    for name, pattern, key in (
-        ("username", r"is taken", N_("public.err.username_taken")),
-        ("relation", r"is not one of", N_("public.err.choose")),
-        ("delivery", r"is not one of", N_("public.err.choose")),
-    )
-)
-
-
-def in_words(lang: str, field: str, message: str) -> str:
-    """A service's refusal of a field in the page's language (its own text when not known)."""
-    for name, pattern, key in _MESSAGES:
-        if name == field and pattern.search(message):
-            return translate(lang, key)
-    return message
-
-
 def field_errors(lang: str, exc: HTTPException, known: tuple[str, ...], default: str) -> dict[str, str]:
     """`{field: message}` from an API-shaped 422/409 answer; unknown fields go to `default`. The
     domain refusal behind a one-field answer, when it has a code, says it in the page's language."""
@@ -205,8 +183,7 @@ def field_errors(lang: str, exc: HTTPException, known: tuple[str, ...], default:
     errors: dict[str, str] = {}
     for problem in problems:
         field = problem["field"] if problem["field"] in known else default
-        said = in_words(lang, problem["field"], problem["message"])
-        errors.setdefault(field, refusal(lang, coded, said) if coded else said)
+        errors.setdefault(field, refusal(lang, coded, problem["message"]) if coded else problem["message"])
     return errors
 
 
