@@ -120,7 +120,7 @@ def app_routes(items: Any, prefix: str = "", shown: bool = True) -> Iterator[tup
     """(method, path, in the schema) of every route of one app, through its included routers."""
     for route in items:
         if isinstance(route, APIRoute):
-            for method in route.methods:
+            for method in route.methods or ():
                 yield method, prefix + route.path, shown and route.include_in_schema
         elif hasattr(route, "original_router"):  # a router included in the app
             context = route.include_context
@@ -150,7 +150,7 @@ def as_built(monkeypatch: pytest.MonkeyPatch) -> list[tuple[bytes, bytes]]:
         content = await serialize(**given)
         assert not given["dump_json"]  # so the body is `JSONResponse(content)`
         before = jsonable_encoder(given["response_content"])
-        seen.append((JSONResponse(content).body, JSONResponse(before).body))
+        seen.append((bytes(JSONResponse(content).body), bytes(JSONResponse(before).body)))
         return content
 
     monkeypatch.setattr(routing, "serialize_response", recording)

@@ -45,7 +45,7 @@ from portal.web.params import RowId
 from portal.web.ranges import content_headers, stream_object, wanted_range
 from portal.web.schemas import ARCHIVED, PARTIAL, BearerToken, api_router, errors, file_answer
 
-router = api_router(prefix="/api/v1", tags=["public"])
+router = api_router(prefix="/api/v1", tag="public")
 # Generous bounds on what a body may carry; the services apply the real limits and name the field.
 MAX_TEXT = 4000
 

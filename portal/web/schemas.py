@@ -1,5 +1,5 @@
 """What every JSON answer shares, as the OpenAPI documents describe it: one error body, how times
-are written, and the answers that are not a JSON body (files, CSV, a job still being prepared).
+are written, and the answers that are not a JSON body (files, CSV, byte ranges).
 
 The handlers build their bodies themselves; the models only check them on the way out. They are
 strict and forbid unknown keys, so a body that drifts from its model fails loudly (500, logged)
@@ -64,12 +64,12 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorBody, "description": HTTPStatus(status).phrase} for status in statuses}
 
 
-def api_router(*, prefix: str, tags: list[str]) -> APIRouter:
+def api_router(*, prefix: str, tag: str) -> APIRouter:
     """A router of the JSON API; any of its routes may meet a backing service down (503) or fail (500)."""
     # JSONResponse named outright: bodies are written by `json.dumps`, as before the models were
     # declared, not by pydantic's own writer, so the bytes (floats, escapes) stay what they were.
     return APIRouter(
-        prefix=prefix, tags=tags, responses=errors(500, 503), default_response_class=JSONResponse
+        prefix=prefix, tags=[tag], responses=errors(500, 503), default_response_class=JSONResponse
     )
 
 

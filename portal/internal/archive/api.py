@@ -37,7 +37,7 @@ from portal.web.i18n import translate
 from portal.web.schemas import ARCHIVED, PARTIAL, api_router, errors, file_answer
 from retention import service as retention
 
-router = api_router(prefix="/api/v1", tags=["internal"])
+router = api_router(prefix="/api/v1", tag="internal")
 # What stands for a title above the caller's clearance; pages show it in the reader's language.
 WITHHELD_TITLE = translate("zh", "withheld.title")
 

@@ -34,7 +34,7 @@ from portal.web.api import service_errors
 from portal.web.auth import DB, Caller, Principal, check_csrf_header, policy_context, wired_of
 from portal.web.schemas import ARCHIVED, api_router, errors, file_answer
 
-router = api_router(prefix="/api/v1", tags=["copies"])
+router = api_router(prefix="/api/v1", tag="copies")
 COPY = file_answer("The watermarked copy, as an attachment", *ARCHIVED)
 
 

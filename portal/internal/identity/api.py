@@ -13,7 +13,7 @@ from portal.web.auth import (
 )
 from portal.web.schemas import BearerToken, api_router, errors
 
-router = api_router(prefix="/api/v1", tags=["internal"])
+router = api_router(prefix="/api/v1", tag="internal")
 
 
 @router.post("/token", response_model=BearerToken, responses=errors(401, 413, 422))

@@ -37,7 +37,7 @@ from portal.web.auth import (
 from portal.web.params import MAX_SEQ, Seq, SeqBelow
 from portal.web.schemas import api_router, errors
 
-router = api_router(prefix="/api/v1", tags=["internal"])
+router = api_router(prefix="/api/v1", tag="internal")
 
 
 def _entry_json(entry: LedgerEntry) -> dict[str, Any]:

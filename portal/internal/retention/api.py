@@ -23,7 +23,7 @@ from portal.web.params import RowId
 from portal.web.schemas import api_router, errors
 from retention import disposition, holds
 
-router = api_router(prefix="/api/v1", tags=["retention"])
+router = api_router(prefix="/api/v1", tag="retention")
 
 
 class HoldBody(BaseModel):

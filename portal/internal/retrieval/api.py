@@ -23,7 +23,7 @@ from portal.web.auth import DB, Caller, Principal, check_csrf_header, policy_con
 from portal.web.params import RowId
 from portal.web.schemas import api_router, errors, file_answer
 
-router = api_router(prefix="/api/v1", tags=["retrieval"])
+router = api_router(prefix="/api/v1", tag="retrieval")
 
 
 class RetrievalBody(BaseModel):
