@@ -323,7 +323,7 @@ def submit(request: Request, session: DB, caller: ApplicantCaller, body: Disclos
     return summary_json(view)
 
 
-@router.get("/disclosures", response_model=Requests, responses=errors(401, 403))
+@router.get("/disclosures", response_model=Requests, responses=errors(401, 403, 422))
 def mine(request: Request, session: DB, caller: ApplicantCaller) -> dict[str, Any]:
     """The caller's own requests, newest first."""
     with answering():
