@@ -219,6 +219,13 @@ def test_internal_answers_match_their_declared_schemas(
         (404, "GET", "/api/v1/copies/{job_id}", "/api/v1/copies/unknown", {"headers": archivist}),
     ]
     assert mismatches(portal, "internal", calls) == []
+    # a copy job: its 202 is answered as built (no model on the way out), its status through one
+    copies = "/api/v1/bundles/{bundle_id}/records/{record_id}/copies"
+    started = (202, "POST", copies, f"{bundle}/records/d2/copies", {"headers": archivist})
+    assert mismatches(portal, "internal", [started]) == []
+    job = portal.client.post(f"{bundle}/records/d2/copies", headers=archivist).json()["job_id"]
+    status = (200, "GET", "/api/v1/copies/{job_id}", f"/api/v1/copies/{job}", {"headers": archivist})
+    assert mismatches(portal, "internal", [status]) == []
     # every JSON body of those calls (and the tokens fetched for them) left as the handler built it
     assert len(as_built) >= 14
     assert [sent for sent, built in as_built if sent != built] == []
