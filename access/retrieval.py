@@ -301,7 +301,8 @@ class RegisterRow:
 
     def as_json(self) -> dict[str, Any]:
         """The row as the JSON API gives it (times in ISO 8601, UTC)."""
-        return _jsonable(asdict(self)) | {"access_count": len(self.accesses)}
+        row: dict[str, Any] = _jsonable(asdict(self))
+        return row | {"access_count": len(self.accesses)}
 
 
 def _jsonable(value: Any) -> Any:
