@@ -18,7 +18,8 @@ class DisclosureRefused(Refused):
     code = "disclosure.refused"
 
     def __init__(self, message: str, **params: object) -> None:
-        super().__init__(message, **params)
+        super().__init__(message)
+        self.params = params
 
 
 class DisclosureNotFound(DisclosureRefused, NotFound):
