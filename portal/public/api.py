@@ -33,9 +33,9 @@ from portal.web.api import refused_field, service_errors
 from portal.web.auth import (
     DB,
     PUBLIC,
+    PUBLIC_API_CSRF,
     Principal,
     caller_at,
-    check_csrf_header,
     client_address,
     password_token,
     public_wired_of,
@@ -43,7 +43,9 @@ from portal.web.auth import (
 from portal.web.params import RowId
 from portal.web.ranges import content_headers, stream_object, wanted_range
 
-router = APIRouter(prefix="/api/v1", tags=["public"])
+# Registration and sign-in take no session; everything else checks a cookie caller's CSRF token.
+signin = APIRouter(prefix="/api/v1", tags=["public"])
+router = APIRouter(prefix="/api/v1", tags=["public"], dependencies=[PUBLIC_API_CSRF])
 # Generous bounds on what a body may carry; the services apply the real limits and name the field.
 MAX_TEXT = 4000
 
@@ -171,7 +173,7 @@ def register(request: Request, session: Session, fields: dict[str, Any]) -> Appl
     return found
 
 
-@router.post("/register", status_code=201)
+@signin.post("/register", status_code=201)
 def register_account(request: Request, session: DB, body: RegisterBody) -> dict[str, Any]:
     """Register as an applicant → 201 {username, name, id_type, id_number_masked}."""
     found = register(request, session, body.model_dump(mode="json"))
@@ -183,7 +185,7 @@ def register_account(request: Request, session: DB, body: RegisterBody) -> dict[
     }
 
 
-@router.post("/token")
+@signin.post("/token")
 def token(
     request: Request,
     session: DB,
@@ -300,7 +302,6 @@ def own_request(request: Request, session: Session, caller: Principal, request_i
 @router.post("/disclosures", status_code=201)
 def submit(request: Request, session: DB, caller: ApplicantCaller, body: DisclosureBody) -> dict[str, Any]:
     """File a request (提交申请) → 201 {id, tracking_code, received_on, due_on, …}."""
-    check_csrf_header(request, caller)
     view = applicant_step(
         request,
         session,
@@ -352,7 +353,6 @@ def correction(
     request: Request, session: DB, caller: ApplicantCaller, request_id: RowId, body: CorrectionBody
 ) -> dict[str, Any]:
     """Answer the correction notice (补正) → the request with its new deadline."""
-    check_csrf_header(request, caller)
     view = applicant_step(
         request,
         session,
@@ -377,7 +377,6 @@ def withdrawal(
     request: Request, session: DB, caller: ApplicantCaller, request_id: RowId, body: WithdrawalBody
 ) -> dict[str, Any]:
     """Withdraw a request not yet answered → the request, now withdrawn; 409 once answered."""
-    check_csrf_header(request, caller)
     view = applicant_step(
         request, session, caller, disclosures.withdraw_request, request_id=request_id, reason=body.reason
     )

@@ -26,6 +26,7 @@ from portal.internal.archive.delivery import deliver_record
 from portal.internal.retention import service as dispositions
 from portal.web.api import Denied, guard, service_errors
 from portal.web.auth import (
+    API_CSRF,
     DB,
     Caller,
     Principal,
@@ -35,7 +36,7 @@ from portal.web.auth import (
 from portal.web.i18n import translate
 from retention import service as retention
 
-router = APIRouter(prefix="/api/v1", tags=["internal"])
+router = APIRouter(prefix="/api/v1", tags=["internal"], dependencies=[API_CSRF])
 # What stands for a title above the caller's clearance; pages show it in the reader's language.
 WITHHELD_TITLE = translate("zh", "withheld.title")
 

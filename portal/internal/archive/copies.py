@@ -30,9 +30,9 @@ from archive.models import Bundle, BundleFile, CaseRecord
 from portal.internal.archive.api import bundle_or_404
 from portal.internal.archive.delivery import jobs_of, stamp_for, stamped_copy
 from portal.web.api import service_errors
-from portal.web.auth import DB, Caller, Principal, check_csrf_header, policy_context, wired_of
+from portal.web.auth import API_CSRF, DB, Caller, Principal, policy_context, wired_of
 
-router = APIRouter(prefix="/api/v1", tags=["copies"])
+router = APIRouter(prefix="/api/v1", tags=["copies"], dependencies=[API_CSRF])
 
 
 def _record(session: Session, bundle_id: str, record_id: str) -> tuple[Bundle, CaseRecord, BundleFile]:
@@ -94,7 +94,6 @@ def record_copy(
 @router.post("/bundles/{bundle_id}/records/{record_id}/copies", status_code=202)
 def start_copy(request: Request, session: DB, caller: Caller, bundle_id: str, record_id: str) -> JSONResponse:
     """Start preparing a watermarked copy → 202 {job_id, status, status_url}."""
-    check_csrf_header(request, caller)
     bundle, record, stored = _record(session, bundle_id, record_id)
     decision, context, resource = _authorize(request, session, caller, bundle, record)
     stamp = stamp_for(request, caller, decision)

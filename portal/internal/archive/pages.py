@@ -15,12 +15,12 @@ from archive import catalogue
 from archive.models import Bundle
 from portal.internal.archive import api, delivery
 from portal.web import auth, charts
-from portal.web.auth import DB, Principal, wired_of
+from portal.web.auth import DB, PAGE_CSRF, Principal, wired_of
 from portal.web.i18n import choose_lang, label, local_time, translate
 from portal.web.pages import PageCaller, PageRoute, error_page, page
 from retention import audits
 
-router = APIRouter(include_in_schema=False, route_class=PageRoute)
+router = APIRouter(include_in_schema=False, route_class=PageRoute, dependencies=[PAGE_CSRF])
 
 
 @router.get("/")

@@ -31,12 +31,12 @@ from archive.errors import Refused
 from portal.internal.disclosure import dashboard
 from portal.web import api as web_api
 from portal.web import auth
-from portal.web.auth import DB, Principal, wired_of
+from portal.web.auth import DB, PAGE_CSRF, Principal, wired_of
 from portal.web.i18n import choose_lang, translate
 from portal.web.pages import PageCaller, PageRoute, may, page
 from portal.web.params import RowId
 
-router = APIRouter(include_in_schema=False, route_class=PageRoute)
+router = APIRouter(include_in_schema=False, route_class=PageRoute, dependencies=[PAGE_CSRF])
 
 SHOW = ("open", "closed", "all")
 REDACTION_SLOTS = 3  # upload rows in the decision form (no script adds more)
@@ -324,11 +324,9 @@ def assign(
     session: DB,
     caller: PageCaller,
     request_id: RowId,
-    csrf_token: Annotated[str, Form()] = "",
     officer: Annotated[str, Form()] = "",
 ) -> Response:
     """Give the request to an officer (分办); an officer sends their own name to take it."""
-    auth.check_csrf(caller, csrf_token)
     values = {"officer": officer}
 
     def step(subject: policy.Subject, context: policy.Context, _calendar: workdays.WorkCalendar) -> None:
@@ -343,12 +341,10 @@ def ask_correction(
     session: DB,
     caller: PageCaller,
     request_id: RowId,
-    csrf_token: Annotated[str, Form()] = "",
     what: Annotated[str, Form()] = "",
     within_days: Annotated[str, Form()] = "",
 ) -> Response:
     """Send the one correction notice (补正告知): what to correct and within how many working days."""
-    auth.check_csrf(caller, csrf_token)
     values = {"what": what, "within_days": within_days}
     low, high = disclosures.CORRECTION_PERIOD_DAYS
     days = _whole(within_days)
@@ -376,11 +372,9 @@ def start_consultation(
     session: DB,
     caller: PageCaller,
     request_id: RowId,
-    csrf_token: Annotated[str, Form()] = "",
     party: Annotated[str, Form()] = "",
 ) -> Response:
     """Ask a third party (征求第三方意见); its 15 working days are not counted."""
-    auth.check_csrf(caller, csrf_token)
 
     def step(subject: policy.Subject, context: policy.Context, calendar: workdays.WorkCalendar) -> None:
         disclosures.start_consultation(
@@ -396,11 +390,9 @@ def end_consultation(
     session: DB,
     caller: PageCaller,
     request_id: RowId,
-    csrf_token: Annotated[str, Form()] = "",
     reply: Annotated[str, Form()] = "",
 ) -> Response:
     """Record the third party's answer (or silence); the clock runs again."""
-    auth.check_csrf(caller, csrf_token)
 
     def step(subject: policy.Subject, context: policy.Context, calendar: workdays.WorkCalendar) -> None:
         disclosures.end_consultation(
@@ -416,12 +408,10 @@ def request_extension(
     session: DB,
     caller: PageCaller,
     request_id: RowId,
-    csrf_token: Annotated[str, Form()] = "",
     days: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
 ) -> Response:
     """Ask a manager for the one extension (延期答复) of up to 20 working days."""
-    auth.check_csrf(caller, csrf_token)
     values = {"days": days, "reason": reason}
     count = _whole(days)
     if count is None or not 1 <= count <= disclosures.MAX_EXTENSION_DAYS:
@@ -452,12 +442,10 @@ def decide_extension(
     session: DB,
     caller: PageCaller,
     request_id: RowId,
-    csrf_token: Annotated[str, Form()] = "",
     decision: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
 ) -> Response:
     """A manager approves or refuses the extension (never their own); a refusal needs a reason."""
-    auth.check_csrf(caller, csrf_token)
     values = {"reason": reason}
     if decision not in ("approve", "refuse"):
         message = translate(choose_lang(request)[0], "retrieval.err.decision")
@@ -484,11 +472,9 @@ def send_message(
     session: DB,
     caller: PageCaller,
     request_id: RowId,
-    csrf_token: Annotated[str, Form()] = "",
     body: Annotated[str, Form()] = "",
 ) -> Response:
     """A message to the applicant, shown on their tracking page."""
-    auth.check_csrf(caller, csrf_token)
 
     def step(subject: policy.Subject, context: policy.Context, _calendar: workdays.WorkCalendar) -> None:
         disclosures.send_message(session, subject=subject, context=context, request_id=request_id, body=body)
@@ -519,7 +505,6 @@ def decide_request(
     session: DB,
     caller: PageCaller,
     request_id: RowId,
-    csrf_token: Annotated[str, Form()] = "",
     decision: Annotated[str, Form()] = "",
     basis: Annotated[str, Form()] = "",
     reasons: Annotated[str, Form()] = "",
@@ -528,7 +513,6 @@ def decide_request(
     redaction_file: Annotated[list[UploadFile | str], File()] = [],  # noqa: B006
 ) -> Response:
     """The reply (答复, art. 36): its type, the basis for withholding, reasons, and what is released."""
-    auth.check_csrf(caller, csrf_token)
     lang, _ = choose_lang(request)
     values = {
         "decision": decision,
@@ -666,11 +650,9 @@ def enter_calendar(
     session: DB,
     caller: PageCaller,
     year: int,
-    csrf_token: Annotated[str, Form()] = "",
     table: Annotated[str, Form()] = "",
 ) -> Response:
     """Enter (or replace) a year's holiday table → 303; a bad line → the page again with its number, 422."""
-    auth.check_csrf(caller, csrf_token)
     _may_edit_calendar(request, session, caller)
     if year not in _calendar_years(session, _today(request)):
         raise HTTPException(404, f"year: {year} is not offered for entry")

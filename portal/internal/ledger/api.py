@@ -28,6 +28,7 @@ from access.policy import (
 from portal.internal.ledger import operations
 from portal.web.api import guard, service_errors
 from portal.web.auth import (
+    API_CSRF,
     DB,
     Caller,
     policy_context,
@@ -35,7 +36,7 @@ from portal.web.auth import (
 )
 from portal.web.params import MAX_SEQ, Seq, SeqBelow
 
-router = APIRouter(prefix="/api/v1", tags=["internal"])
+router = APIRouter(prefix="/api/v1", tags=["internal"], dependencies=[API_CSRF])
 
 
 def _entry_json(entry: LedgerEntry) -> dict[str, Any]:

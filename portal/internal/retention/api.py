@@ -17,11 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from archive.errors import Refused
 from portal.internal.retention import service as dispositions
 from portal.web.api import service_errors
-from portal.web.auth import DB, Caller, check_csrf_header, policy_context, wired_of
+from portal.web.auth import API_CSRF, DB, Caller, policy_context, wired_of
 from portal.web.params import RowId
 from retention import disposition, holds
 
-router = APIRouter(prefix="/api/v1", tags=["retention"])
+router = APIRouter(prefix="/api/v1", tags=["retention"], dependencies=[API_CSRF])
 
 
 class HoldBody(BaseModel):
@@ -92,7 +92,6 @@ def list_holds(request: Request, session: DB, caller: Caller) -> dict[str, Any]:
 @router.post("/holds", status_code=201)
 def place_hold(request: Request, session: DB, caller: Caller, body: HoldBody) -> dict[str, Any]:
     """Place a legal hold (冻结) on every version of a case → 201 the hold."""
-    check_csrf_header(request, caller)
     with retention_errors():
         view = dispositions.place_hold(
             wired_of(request),
@@ -110,7 +109,6 @@ def lift_hold(
     request: Request, session: DB, caller: Caller, hold_id: RowId, body: LiftBody
 ) -> dict[str, Any]:
     """Lift a hold with a reason (解除冻结)."""
-    check_csrf_header(request, caller)
     with retention_errors():
         view = dispositions.lift_hold(
             wired_of(request),
@@ -139,7 +137,6 @@ def list_dispositions(request: Request, session: DB, caller: Caller) -> dict[str
 @router.post("/dispositions", status_code=201)
 def propose(request: Request, session: DB, caller: Caller, body: DispositionBody) -> dict[str, Any]:
     """An archivist proposes a disposition list (鉴定) → 201; 409 naming a held or not-yet-due case."""
-    check_csrf_header(request, caller)
     with retention_errors():
         row = dispositions.propose(
             session,
@@ -156,7 +153,6 @@ def approve(
     request: Request, session: DB, caller: Caller, disposition_id: RowId, body: ApprovalBody
 ) -> dict[str, Any]:
     """An archive manager approves or refuses; two different managers, neither the proposer."""
-    check_csrf_header(request, caller)
     with retention_errors():
         row = dispositions.approve(
             wired_of(request),

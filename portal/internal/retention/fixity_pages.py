@@ -21,14 +21,14 @@ from access.policy import Action, Denied, collection, permits
 from portal.internal.retention import audit_rounds as audit_runs
 from portal.web import api as web_api
 from portal.web import auth
-from portal.web.auth import DB, wired_of
+from portal.web.auth import DB, PAGE_CSRF, wired_of
 from portal.web.charts import FONTS, GRID, INK, MUTED, el, num, text, tooltip
 from portal.web.i18n import Translate, choose_lang, translate
 from portal.web.pages import PageCaller, PageRoute, page
 from portal.web.params import RowId
 from retention import audits
 
-router = APIRouter(include_in_schema=False, route_class=PageRoute)
+router = APIRouter(include_in_schema=False, route_class=PageRoute, dependencies=[PAGE_CSRF])
 
 BINS = 9  # bars up to the audit interval; one more for the overdue
 NOTE_MAX = 2000
@@ -164,10 +164,8 @@ def acknowledge_alert(
     caller: PageCaller,
     alert_id: RowId,
     note: Annotated[str, Form(max_length=NOTE_MAX)] = "",
-    csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     """Close an open alert with a note (ledgered as `fixity.acknowledge`) → 303 to the page."""
-    auth.check_csrf(caller, csrf_token)
     lang, _ = choose_lang(request)
     if not note.strip():
         error = translate(lang, "fixity.note_missing")

@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 from access import retrieval
 from access.models import RetrievalRequest
 from portal.web.api import service_errors
-from portal.web.auth import DB, Caller, Principal, check_csrf_header, policy_context, wired_of
+from portal.web.auth import API_CSRF, DB, Caller, Principal, policy_context, wired_of
 from portal.web.params import RowId
 
-router = APIRouter(prefix="/api/v1", tags=["retrieval"])
+router = APIRouter(prefix="/api/v1", tags=["retrieval"], dependencies=[API_CSRF])
 
 
 class RetrievalBody(BaseModel):
@@ -76,7 +76,6 @@ def _step(
     request: Request, session: Session, caller: Principal, step: Callable[..., RetrievalRequest], **given: Any
 ) -> dict[str, Any]:
     """One step of the workflow through the service, as the caller, committed; the request after it."""
-    check_csrf_header(request, caller)
     with service_errors():
         row = step(session, subject=caller.subject, context=policy_context(request, session, caller), **given)
     session.commit()
