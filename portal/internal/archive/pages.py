@@ -78,7 +78,7 @@ def bundle_page(request: Request, session: DB, caller: PageCaller, bundle_id: st
         detail=detail,
         openable=openable,
         picture=picture,
-        svg=charts.timeline_svg(picture, partial(translate, lang)),
+        drawing=charts.timeline_drawing(picture, partial(translate, lang)),
         stages=charts.STAGES,
         record_path=_record_path,
         audit=audits.last_audit(session, bundle_id=bundle.id),

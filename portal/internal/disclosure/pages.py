@@ -101,8 +101,10 @@ def _estimated(views: Sequence[RequestView]) -> list[int]:
     return sorted({year for v in views if v.is_open for year in v.estimated_years})
 
 
-def _picture(request: Request, views: Sequence[RequestView], calendar: workdays.WorkCalendar) -> Any:
-    return dashboard.deadline_svg(views, calendar, _today(request), _t(request), href=_href)
+def _picture(
+    request: Request, views: Sequence[RequestView], calendar: workdays.WorkCalendar
+) -> dashboard.DeadlineDrawing:
+    return dashboard.deadline_drawing(views, calendar, _today(request), _t(request), href=_href)
 
 
 @router.get("/disclosures")
@@ -120,7 +122,7 @@ def queue_page(request: Request, session: DB, caller: PageCaller, show: str = "o
         show=show,
         shows=SHOW,
         estimated=_estimated(open_views),
-        svg=_picture(request, open_views, calendar),
+        drawing=_picture(request, open_views, calendar),
         band=dashboard.band,
         left_text=partial(dashboard.days_left_text, t=_t(request)),
     )
@@ -134,7 +136,7 @@ def dashboard_page(request: Request, session: DB, caller: PageCaller) -> Respons
     return page(
         request,
         "disclosure/dashboard.html",
-        svg=_picture(request, views, calendar),
+        drawing=_picture(request, views, calendar),
         bars=dashboard.bars(views),
         estimated=_estimated(views),
         left_text=partial(dashboard.days_left_text, t=_t(request)),

@@ -164,7 +164,7 @@ def ledger_page(
         entries=found["entries"],
         older=older,
         chain=chain,
-        chart=charts.activity_svg(counts, partial(translate, lang)),
+        activity=charts.activity_drawing(counts, partial(translate, lang)),
         outcomes=OUTCOMES,
         actions=LEDGER_ACTIONS,
     )
