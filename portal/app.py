@@ -145,8 +145,10 @@ def create_app(wired: Wired, *, kind: AppKind = "both") -> FastAPI:
     if kind == "public":
         return create_public_only(wired.public())
     mounted = ("/public",) if kind == "both" else ()
+    app = FastAPI(title="casevault", version="1", docs_url=None, redoc_url=None, lifespan=_housekeeping)
+    sso.add_state_cookie(app, wired.settings)  # inside the body limits and security headers
     app = _install(
-        FastAPI(title="casevault", version="1", docs_url=None, redoc_url=None, lifespan=_housekeeping),
+        app,
         wired,
         limits=body_limits(wired.settings, uploads=True, mounted=mounted),
         error_page=error_page,

@@ -1,14 +1,14 @@
-"""Single sign-on (OpenID Connect): authorization code flow with PKCE (S256), state and nonce.
+"""Single sign-on (OpenID Connect) through authlib's Starlette client: code flow, PKCE (S256), state, nonce.
 
-`GET /sso/login` discovers the provider (`{issuer}/.well-known/openid-configuration`), keeps
-state, nonce and the PKCE code verifier in a short-lived encrypted cookie (HttpOnly,
-SameSite=Lax so it comes back on the provider's redirect, path /sso) and redirects to the
-provider. `GET /sso/callback` checks state (and the RFC 9207 `iss` parameter), exchanges the code
-with authlib's httpx client, verifies the ID token against the provider's JWKS with the
-algorithm pinned to RS256 (issuer, audience, authorized party, nonce, expiry, issued-at),
-maps the user's groups to a role (`access.federation`), finds or creates the user by issuer and
-subject, starts a browser session and answers 303 to `/`. Every success and failure is
-ledgered as `auth.sso` with the source address.
+`GET /sso/login` has authlib discover the provider (`{issuer}/.well-known/openid-configuration`),
+make state, nonce and PKCE verifier, and keep them in the browser's state cookie (Starlette's
+signed session cookie: HttpOnly, SameSite=Lax so it comes back on the provider's redirect, path
+/sso, ten minutes), then redirects to the provider. `GET /sso/callback` checks the RFC 9207
+`iss` parameter, and has authlib check state, exchange the code and verify the ID token against
+the provider's JWKS, with the algorithm pinned to RS256 and issuer, audience, authorized party,
+nonce, expiry and issued-at checked. It then maps the user's groups to a role (`access.federation`),
+finds or creates the user by issuer and subject, starts a browser session and answers 303 to
+`/`. Every success and failure is ledgered as `auth.sso` with the source address.
 
 Roles follow the identity provider: each sign-in updates role, department and clearance from
 the groups (see `access.federation`). When the groups are not in the ID token they are read from the
@@ -17,39 +17,33 @@ userinfo endpoint, whose `sub` must match the ID token's.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import html
 import ipaddress
-import json
-import secrets
-import threading
-import time
 import warnings
-from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from authlib.common.errors import AuthlibBaseError
+from authlib.integrations.base_client import MismatchingStateError, OAuthError
 
 with warnings.catch_warnings():  # authlib asks for the `httpx2` fork; plain httpx works the same
     warnings.filterwarnings("ignore", message="The httpx module is deprecated")
-    from authlib.integrations.httpx_client import OAuth2Client
-from fastapi import APIRouter, Request
+    from authlib.integrations.starlette_client import OAuth, StarletteOAuth2App
+from authlib.oidc.core import UserInfo
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from joserfc import jwe, jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import KeySet, OctKey
-from joserfc.jwt import JWTClaimsRegistry
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware.sessions import SessionMiddleware
 
 from access import federation as mapping
 from access import ledger
 from portal.settings import Settings
 from portal.web.auth import DB, client_address, sign_in, wired_of
+from portal.web.errors import RETRY_AFTER
 from portal.wiring import token_secret
 
 router = APIRouter(prefix="/sso", include_in_schema=False)
@@ -60,9 +54,6 @@ STATE_SECONDS = 600
 ID_TOKEN_ALGORITHM = "RS256"  # pinned: a token signed with anything else is refused
 LEEWAY_SECONDS = 60
 HTTP_TIMEOUT = 10.0
-DISCOVERY_SECONDS = 300
-RETRY_AFTER = "30"
-_STATE_ALGORITHMS = ["dir", "A256GCM"]
 _UNVERIFIED = "sso:unverified"
 
 
@@ -75,19 +66,6 @@ class IdTokenInvalid(Exception):
 
 
 @dataclass(frozen=True)
-class ProviderInfo:
-    """What discovery tells about the identity provider."""
-
-    issuer: str
-    authorization_endpoint: str
-    token_endpoint: str
-    jwks_uri: str
-    userinfo_endpoint: str | None
-    scopes_supported: frozenset[str] | None
-    iss_parameter: bool
-
-
-@dataclass(frozen=True)
 class SsoConfig:
     """The checked single sign-on settings."""
 
@@ -97,10 +75,6 @@ class SsoConfig:
     roles_claim: str
     role_map: dict[str, mapping.Assignment]
     redirect_uri: str
-    cookie_secure: bool
-
-
-# --- configuration and discovery --------------------------------------------------------------
 
 
 def _is_loopback(host: str) -> bool:
@@ -131,159 +105,114 @@ def config_of(settings: Settings) -> SsoConfig | None:
         roles_claim=settings.oidc_roles_claim,
         role_map=mapping.parse_role_map(settings.oidc_role_map),
         redirect_uri=f"{settings.public_url.rstrip('/')}/sso/callback",
-        cookie_secure=settings.cookie_secure,
     )
 
 
-_lock = threading.Lock()
-_discovered: dict[str, tuple[float, ProviderInfo]] = {}
-_jwks: dict[str, KeySet] = {}
-
-
-def _get_json(url: str, **kwargs: Any) -> dict[str, Any]:
-    try:
-        response = httpx.get(url, timeout=HTTP_TIMEOUT, follow_redirects=False, **kwargs)
-        response.raise_for_status()
-        body = response.json()
-    except (httpx.HTTPError, ValueError) as exc:
-        raise IdpUnavailable(f"{url}: {exc.__class__.__name__}: {exc}") from exc
-    if not isinstance(body, dict):
-        raise IdpUnavailable(f"{url}: not a JSON object")
-    return body
-
-
-def discover(issuer: str) -> ProviderInfo:
-    """The provider's metadata, fetched from its discovery document and cached a few minutes."""
-    with _lock:
-        cached = _discovered.get(issuer)
-    if cached is not None and time.monotonic() - cached[0] < DISCOVERY_SECONDS:
-        return cached[1]
-    doc = _get_json(f"{issuer}/.well-known/openid-configuration")
-    if doc.get("issuer") != issuer:
-        raise IdpUnavailable(f"discovery names issuer {doc.get('issuer')!r}, not {issuer!r}")
-    try:
-        endpoints = {
-            name: str(doc[name]) for name in ("authorization_endpoint", "token_endpoint", "jwks_uri")
-        }
-    except KeyError as exc:
-        raise IdpUnavailable(f"discovery document lacks {exc.args[0]}") from exc
-    algorithms = doc.get("id_token_signing_alg_values_supported") or []
-    if ID_TOKEN_ALGORITHM not in algorithms:
-        raise mapping.SsoMisconfigured(
-            f"the identity provider does not sign ID tokens with {ID_TOKEN_ALGORITHM} (offers {algorithms})"
-        )
-    scopes = doc.get("scopes_supported")
-    info = ProviderInfo(
-        issuer=issuer,
-        userinfo_endpoint=doc.get("userinfo_endpoint"),
-        scopes_supported=frozenset(scopes) if isinstance(scopes, list) else None,
-        iss_parameter=bool(doc.get("authorization_response_iss_parameter_supported")),
-        **endpoints,
-    )
-    with _lock:
-        _discovered[issuer] = (time.monotonic(), info)
-    return info
-
-
-def _fetch_keys(jwks_uri: str) -> KeySet:
-    body = _get_json(jwks_uri)
-    # Only RSA signing keys: nothing else can verify an RS256 signature.
-    keys = [
-        key
-        for key in body.get("keys", [])
-        if isinstance(key, dict) and key.get("kty") == "RSA" and key.get("use", "sig") == "sig"
-    ]
-    try:
-        key_set = KeySet.import_key_set({"keys": keys})
-    except (JoseError, ValueError) as exc:
-        raise IdpUnavailable(f"{jwks_uri}: unusable keys ({exc})") from exc
-    with _lock:
-        _jwks[jwks_uri] = key_set
-    return key_set
-
-
-def provider_keys(jwks_uri: str, *, kid: str | None) -> KeySet:
-    """The provider's signing keys; fetched again when a token names a key not seen yet (rotation)."""
-    with _lock:
-        key_set = _jwks.get(jwks_uri)
-    if key_set is None or (kid is not None and all(key.kid != kid for key in key_set.keys)):
-        key_set = _fetch_keys(jwks_uri)
-    return key_set
-
-
-# --- the ID token -----------------------------------------------------------------------------
-
-
-def _unverified_header(token: str) -> dict[str, Any]:
-    try:
-        segment = token.split(".")[0]
-        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except (ValueError, IndexError) as exc:
-        raise IdTokenInvalid("the ID token is not a compact JWS") from exc
-    if not isinstance(header, dict):
-        raise IdTokenInvalid("the ID token's header is not a JSON object")
-    return header
-
-
-def verify_id_token(
-    token: str, *, keys: KeySet, issuer: str, client_id: str, nonce: str, now: int
-) -> dict[str, Any]:
-    """The ID token's claims once signature (RS256 only), issuer, audience, nonce and times check out."""
-    try:
-        decoded = jwt.decode(token, keys, algorithms=[ID_TOKEN_ALGORITHM])
-    except (JoseError, ValueError) as exc:
-        raise IdTokenInvalid(f"signature or format: {exc}") from exc
-    if decoded.header.get("alg") != ID_TOKEN_ALGORITHM:
-        raise IdTokenInvalid(f"algorithm {decoded.header.get('alg')!r} is not {ID_TOKEN_ALGORITHM}")
-    claims = dict(decoded.claims)
-    registry = JWTClaimsRegistry(
-        now=now,
-        leeway=LEEWAY_SECONDS,
-        iss={"essential": True, "value": issuer},
-        aud={"essential": True, "value": client_id},
-        sub={"essential": True},
-        exp={"essential": True},
-        iat={"essential": True},
-        nonce={"essential": True},
-    )
-    try:
-        registry.validate(claims)
-    except JoseError as exc:
-        raise IdTokenInvalid(f"claims: {exc}") from exc
-    if not isinstance(claims.get("nonce"), str) or not hmac.compare_digest(
-        claims["nonce"].encode(), nonce.encode()
-    ):
-        raise IdTokenInvalid("nonce does not match this sign-in")
-    audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
-    if ("azp" in claims or len(audiences) > 1) and claims.get("azp") != client_id:
-        raise IdTokenInvalid("authorized party (azp) is not this client")
-    return claims
-
-
-# --- the state cookie -------------------------------------------------------------------------
-
-
-def _state_key(settings: Settings) -> OctKey:
+def state_secret(settings: Settings) -> str:
+    """The key that signs the state cookie: derived from the token secret, used for nothing else."""
     secret = token_secret(settings).encode()
-    return OctKey.import_key(hmac.new(secret, b"casevault sso state cookie v1", hashlib.sha256).digest())
+    return hmac.new(secret, b"casevault sso state cookie v2", hashlib.sha256).hexdigest()
 
 
-def seal_state(settings: Settings, values: Mapping[str, Any]) -> str:
-    """State, nonce and code verifier, encrypted and authenticated (JWE dir + A256GCM)."""
-    payload = json.dumps(dict(values), separators=(",", ":")).encode()
-    return jwe.encrypt_compact({"alg": "dir", "enc": "A256GCM"}, payload, _state_key(settings))
+def add_state_cookie(app: FastAPI, settings: Settings) -> None:
+    """Where single sign-on is on, give /sso the session authlib keeps a sign-in's state in."""
+    if settings.oidc_issuer is None:
+        return
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=state_secret(settings),
+        session_cookie=STATE_COOKIE,
+        max_age=STATE_SECONDS,  # also the oldest signature accepted: an older cookie is ignored
+        path=STATE_PATH,
+        same_site="lax",  # Strict would not come back on the provider's cross-site redirect
+        https_only=settings.cookie_secure,
+    )
 
 
-def open_state(settings: Settings, cookie: str, *, now: float) -> dict[str, Any] | None:
-    """The sealed values if the cookie is ours and unexpired, else None."""
-    try:
-        plain = jwe.decrypt_compact(cookie, _state_key(settings), algorithms=_STATE_ALGORITHMS).plaintext
-        values = json.loads(plain or b"")
-    except (JoseError, ValueError):
-        return None
-    if not isinstance(values, dict) or not isinstance(values.get("exp"), int | float) or values["exp"] <= now:
-        return None
-    return values
+def _unusable(metadata: dict[str, Any], *, issuer: str) -> Exception | None:
+    """Why discovered metadata cannot be trusted, if it cannot."""
+    if metadata.get("issuer") != issuer:
+        return IdpUnavailable(f"discovery names issuer {metadata.get('issuer')!r}, not {issuer!r}")
+    endpoints = ("authorization_endpoint", "token_endpoint", "jwks_uri")
+    if missing := [name for name in endpoints if not metadata.get(name)]:
+        return IdpUnavailable(f"discovery document lacks {', '.join(missing)}")
+    offered = metadata.get("id_token_signing_alg_values_supported") or []
+    if ID_TOKEN_ALGORITHM not in offered:
+        return mapping.SsoMisconfigured(
+            f"the identity provider does not sign ID tokens with {ID_TOKEN_ALGORITHM} (offers {offered})"
+        )
+    return None
+
+
+class OpenIDProvider(StarletteOAuth2App):
+    """authlib's OpenID client, trusting only the configured issuer and RS256-signed ID tokens."""
+
+    def __init__(self, *args: Any, issuer: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.issuer = issuer
+
+    async def load_server_metadata(self) -> dict[str, Any]:
+        """The discovered metadata, ID-token algorithm pinned; unusable metadata is discovered again."""
+        metadata: dict[str, Any] = await super().load_server_metadata()
+        problem = _unusable(metadata, issuer=self.issuer)
+        if problem is not None:
+            self.server_metadata.pop("_loaded_at", None)  # authlib's mark of a finished discovery
+            raise problem
+        return {**metadata, "id_token_signing_alg_values_supported": [ID_TOKEN_ALGORITHM]}
+
+    async def parse_id_token(
+        self,
+        token: dict[str, Any],
+        nonce: str,
+        claims_options: object = None,
+        claims_cls: object = None,
+        leeway: int = LEEWAY_SECONDS,
+    ) -> UserInfo:
+        """The ID token's claims, once authlib has checked signature, issuer, audience, azp, nonce, times."""
+        del claims_options, leeway  # whoever calls, the issuer, audience and leeway are ours
+        await self.load_server_metadata()  # its failures are the provider's, not the token's
+        options = {
+            "iss": {"essential": True, "value": self.issuer},
+            "aud": {"essential": True, "value": self.client_id},
+        }
+        try:
+            claims: UserInfo | None = await super().parse_id_token(
+                token, nonce, claims_options=options, claims_cls=claims_cls, leeway=LEEWAY_SECONDS
+            )
+        except httpx.HTTPError:
+            raise  # the keys could not be fetched: the provider is unavailable
+        except Exception as exc:  # authlib raises joserfc's errors, or ValueError on a malformed token
+            raise IdTokenInvalid(f"{exc.__class__.__name__}: {exc}") from exc
+        if claims is None:
+            raise IdTokenInvalid("the identity provider returned no ID token")
+        return claims
+
+
+def openid_provider(config: SsoConfig) -> OpenIDProvider:
+    """authlib's client for the configured provider; it discovers the provider on first use."""
+    provider: OpenIDProvider = OAuth().register(
+        "casevault",
+        client_cls=OpenIDProvider,
+        issuer=config.issuer,
+        client_id=config.client_id,
+        client_secret=config.client_secret,
+        server_metadata_url=f"{config.issuer}/.well-known/openid-configuration",
+        client_kwargs={
+            "token_endpoint_auth_method": "client_secret_basic" if config.client_secret else "none",
+            "code_challenge_method": "S256",
+            "timeout": HTTP_TIMEOUT,
+            "follow_redirects": False,
+        },
+    )
+    return provider
+
+
+def _provider_of(request: Request, config: SsoConfig) -> OpenIDProvider:
+    """This app's client, made once: it keeps the discovered metadata and keys."""
+    state = request.app.state
+    if getattr(state, "sso_provider", None) is None:
+        state.sso_provider = openid_provider(config)
+    return state.sso_provider
 
 
 # --- responses --------------------------------------------------------------------------------
@@ -323,221 +252,132 @@ def _not_configured() -> JSONResponse:
     )
 
 
-def _forget_state(response: Response, settings: Settings) -> None:
-    """The state cookie serves one callback only."""
-    response.delete_cookie(
-        STATE_COOKIE, path=STATE_PATH, secure=settings.cookie_secure, httponly=True, samesite="lax"
+def _misconfigured(exc: mapping.SsoMisconfigured) -> tuple[int, str, str]:
+    return 500, "sso_configuration", f"single sign-on is misconfigured: {exc}"
+
+
+def _unavailable(exc: Exception) -> tuple[int, str, str]:
+    return 503, "sso_unavailable", f"the identity provider is unavailable: {exc}"
+
+
+def _scope(config: SsoConfig, supported: object) -> str:
+    """The scopes to ask for: the standard ones, and the roles claim's own scope where offered."""
+    if not isinstance(supported, list):  # scopes_supported is only RECOMMENDED: ask for the standard scopes
+        return "openid profile email"
+    wanted = ["openid", "profile", "email", config.roles_claim.split(".")[0]]
+    return " ".join(s for s in dict.fromkeys(wanted) if s == "openid" or s in supported)
+
+
+# --- routes -----------------------------------------------------------------------------------
+
+
+@router.get("/login")
+async def sso_login(request: Request) -> Response:
+    """Start single sign-on: authlib keeps state, nonce and PKCE verifier in the state cookie."""
+    try:
+        config = config_of(wired_of(request).settings)
+        if config is None:
+            return _not_configured()
+        provider = _provider_of(request, config)
+        metadata = await provider.load_server_metadata()
+    except mapping.SsoMisconfigured as exc:
+        return _problem(request, *_misconfigured(exc))
+    except (IdpUnavailable, httpx.HTTPError, ValueError) as exc:
+        return _problem(request, *_unavailable(exc))
+    authorization = await provider.create_authorization_url(
+        config.redirect_uri, scope=_scope(config, metadata.get("scopes_supported"))
     )
+    await provider.save_authorize_data(
+        request,
+        redirect_uri=config.redirect_uri,
+        state=authorization["state"],
+        nonce=authorization["nonce"],
+        code_verifier=authorization["code_verifier"],
+    )
+    return RedirectResponse(authorization["url"], status_code=303, headers={"Cache-Control": "no-store"})
 
 
-def _actor(issuer: str, sub: str | None) -> str:
-    return f"sso:{issuer}|{sub}"[:128] if sub else _UNVERIFIED
+class _Refused(Exception):
+    """The callback cannot sign anyone in: status, rule and reason for the answer and the ledger."""
+
+    def __init__(self, status: int, rule: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.rule, self.reason = status, rule, reason
 
 
 @dataclass
 class _Attempt:
     """One callback being handled: what is known so far, for the ledger."""
 
-    request: Request
-    session: Session
     issuer: str
-    actor: str = _UNVERIFIED
     sub: str | None = None
+    claims: dict[str, Any] = field(default_factory=dict)
 
-    def fail(self, status: int, rule: str, reason: str, **detail: Any) -> Response:
-        """Ledger the failure, answer with the reason, and forget the state cookie."""
-        self.session.rollback()
-        ledger.append(
-            self.session,
-            actor=self.actor,
-            action="auth.sso",
-            outcome="failed",
-            source=client_address(self.request),
-            at=wired_of(self.request).clock(),
-            detail={"issuer": self.issuer, "sub": self.sub, "rule": rule, "reason": reason, **detail},
-        )
-        self.session.commit()
-        response = _problem(self.request, status, rule, reason)
-        _forget_state(response, wired_of(self.request).settings)
-        return response
+    @property
+    def actor(self) -> str:
+        return f"sso:{self.issuer}|{self.sub}"[:128] if self.sub else _UNVERIFIED
 
 
-# --- routes -----------------------------------------------------------------------------------
-
-
-def _scope(config: SsoConfig, info: ProviderInfo) -> str:
-    """The scopes to ask for: the standard ones, and the roles claim's own scope where offered."""
-    supported = info.scopes_supported
-    if supported is None:  # scopes_supported is only RECOMMENDED: ask for the standard scopes
-        return "openid profile email"
-    wanted = ["openid", "profile", "email", config.roles_claim.split(".")[0]]
-    return " ".join(s for s in dict.fromkeys(wanted) if s == "openid" or s in supported)
-
-
-def _oauth_client(config: SsoConfig, *, scope: str | None = None) -> OAuth2Client:
-    return OAuth2Client(
-        client_id=config.client_id,
-        client_secret=config.client_secret,
-        token_endpoint_auth_method="client_secret_basic" if config.client_secret else "none",
-        scope=scope,
-        redirect_uri=config.redirect_uri,
-        code_challenge_method="S256",
-        timeout=HTTP_TIMEOUT,
-        follow_redirects=False,
-    )
-
-
-@router.get("/login")
-def sso_login(request: Request) -> Response:
-    """Start single sign-on: remember state, nonce and PKCE verifier, and go to the provider."""
-    wired = wired_of(request)
-    try:
-        config = config_of(wired.settings)
-        if config is None:
-            return _not_configured()
-        info = discover(config.issuer)
-    except mapping.SsoMisconfigured as exc:
-        return _problem(request, 500, "sso_configuration", f"single sign-on is misconfigured: {exc}")
-    except IdpUnavailable as exc:
-        return _problem(request, 503, "sso_unavailable", f"the identity provider is unavailable: {exc}")
-    state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    verifier = secrets.token_urlsafe(64)  # 86 characters, within RFC 7636's 43–128
-    with _oauth_client(config, scope=_scope(config, info)) as client:
-        url, _ = client.create_authorization_url(
-            info.authorization_endpoint, state=state, nonce=nonce, code_verifier=verifier
-        )
-    sealed = seal_state(
-        wired.settings,
-        {
-            "state": state,
-            "nonce": nonce,
-            "verifier": verifier,
-            "issuer": config.issuer,
-            "exp": int(wired.clock().timestamp()) + STATE_SECONDS,
-        },
-    )
-    response = RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
-    response.set_cookie(
-        STATE_COOKIE,
-        sealed,
-        max_age=STATE_SECONDS,
-        path=STATE_PATH,
-        httponly=True,
-        secure=config.cookie_secure,
-        samesite="lax",  # Strict would not come back on the provider's cross-site redirect
-    )
-    return response
-
-
-def _exchange(config: SsoConfig, info: ProviderInfo, *, code: str, verifier: str) -> dict[str, Any]:
-    with _oauth_client(config) as client:
-        token = client.fetch_token(
-            info.token_endpoint, grant_type="authorization_code", code=code, code_verifier=verifier
-        )
-    return dict(token)
-
-
-def _userinfo(info: ProviderInfo, access_token: str) -> dict[str, Any] | None:
-    if info.userinfo_endpoint is None or not access_token:
-        return None
-    return _get_json(info.userinfo_endpoint, headers={"Authorization": f"Bearer {access_token}"})
-
-
-@router.get("/callback")
-def sso_callback(request: Request, session: DB) -> Response:
-    """Finish single sign-on: check state, exchange the code, verify the ID token, sign the user in."""
-    wired = wired_of(request)
-    settings = wired.settings
-    attempt = _Attempt(request=request, session=session, issuer=settings.oidc_issuer or "")
-    try:
-        config = config_of(settings)
-    except mapping.SsoMisconfigured as exc:
-        return attempt.fail(500, "sso_configuration", f"single sign-on is misconfigured: {exc}")
-    if config is None:
-        return _not_configured()
-    attempt.issuer = config.issuer
+async def _verify(request: Request, attempt: _Attempt, config: SsoConfig) -> None:
+    """Have authlib check the provider's answer, and gather the claims (from userinfo too)."""
     params = request.query_params
-    now = wired.clock()
-
-    sealed = request.cookies.get(STATE_COOKIE)
-    saved = open_state(settings, sealed, now=now.timestamp()) if sealed else None
-    if saved is None or saved.get("issuer") != config.issuer:
-        return attempt.fail(
+    provider = _provider_of(request, config)
+    try:
+        metadata = await provider.load_server_metadata()
+        if (
+            "iss" in params or metadata.get("authorization_response_iss_parameter_supported")
+        ) and params.get("iss") != config.issuer:
+            raise _Refused(
+                400, "sso_issuer", "the response does not come from the configured identity provider"
+            )
+        token = await provider.authorize_access_token(request)
+    except MismatchingStateError as exc:
+        raise _Refused(
             400,
             "sso_state",
-            "this sign-in has expired or was not started here (no valid state cookie); start again",
-        )
-    if not hmac.compare_digest(params.get("state", "").encode(), str(saved["state"]).encode()):
-        return attempt.fail(400, "sso_state", "the state parameter does not match this sign-in; start again")
-    try:
-        info = discover(config.issuer)
-    except mapping.SsoMisconfigured as exc:
-        return attempt.fail(500, "sso_configuration", f"single sign-on is misconfigured: {exc}")
-    except IdpUnavailable as exc:
-        return attempt.fail(503, "sso_unavailable", f"the identity provider is unavailable: {exc}")
-    if ("iss" in params or info.iss_parameter) and params.get("iss") != config.issuer:
-        return attempt.fail(
-            400, "sso_issuer", "the response does not come from the configured identity provider"
-        )
-    if "error" in params:
-        error = params.get("error", "")[:64]
-        description = params.get("error_description", "")[:200]
-        return attempt.fail(
-            400,
-            "sso_provider_error",
-            f"the identity provider did not sign you in: {error} {description}".strip(),
-        )
-    code = params.get("code")
-    if not code:
-        return attempt.fail(400, "sso_code", "the response carries no authorization code")
-
-    try:
-        token = _exchange(config, info, code=code, verifier=str(saved["verifier"]))
-    except AuthlibBaseError as exc:
+            "the state parameter does not match this sign-in, or it has expired or was not started "
+            "here (no valid state cookie); start again",
+        ) from exc
+    except OAuthError as exc:
+        if "error" in params:
+            said = f"{params.get('error', '')[:64]} {params.get('error_description', '')[:200]}".strip()
+            reason = f"the identity provider did not sign you in: {said}"
+            raise _Refused(400, "sso_provider_error", reason) from exc
         reason = f"{exc.error}: {exc.description}" if exc.description else str(exc.error)
-        return attempt.fail(
+        raise _Refused(
             400,
             "sso_code",
             f"the identity provider refused the authorization code ({reason}); "
             "it may have been used already or expired — start again",
-        )
-    except (httpx.HTTPError, ValueError) as exc:
-        return attempt.fail(503, "sso_unavailable", f"the identity provider is unavailable: {exc}")
-
-    id_token = token.get("id_token")
-    if not isinstance(id_token, str):
-        return attempt.fail(401, "sso_id_token", "the identity provider returned no ID token")
-    try:
-        kid = _unverified_header(id_token).get("kid")
-        keys = provider_keys(info.jwks_uri, kid=kid if isinstance(kid, str) else None)
-        claims = verify_id_token(
-            id_token,
-            keys=keys,
-            issuer=config.issuer,
-            client_id=config.client_id,
-            nonce=str(saved["nonce"]),
-            now=int(now.timestamp()),
-        )
+        ) from exc
     except IdTokenInvalid as exc:
-        return attempt.fail(401, "sso_id_token", f"the ID token failed verification: {exc}")
-    except IdpUnavailable as exc:
-        return attempt.fail(503, "sso_unavailable", f"the identity provider is unavailable: {exc}")
-    attempt.sub = str(claims["sub"])
-    attempt.actor = _actor(config.issuer, attempt.sub)
+        raise _Refused(401, "sso_id_token", f"the ID token failed verification: {exc}") from exc
+    except mapping.SsoMisconfigured as exc:
+        raise _Refused(*_misconfigured(exc)) from exc
+    except (IdpUnavailable, httpx.HTTPError, ValueError) as exc:
+        raise _Refused(*_unavailable(exc)) from exc
+    if "userinfo" not in token:
+        raise _Refused(401, "sso_id_token", "the identity provider returned no ID token")
+    attempt.claims = dict(token["userinfo"])
+    attempt.sub = str(attempt.claims["sub"])
 
-    if mapping.claim_value(claims, config.roles_claim) is None:
+    if mapping.claim_value(attempt.claims, config.roles_claim) is None and (
+        metadata.get("userinfo_endpoint") and token.get("access_token")
+    ):
         # Many providers release groups only at the userinfo endpoint.
         try:
-            extra = _userinfo(info, str(token.get("access_token", "")))
-        except IdpUnavailable as exc:
-            return attempt.fail(503, "sso_unavailable", f"the identity provider is unavailable: {exc}")
-        if extra is not None:
-            if extra.get("sub") != claims["sub"]:
-                return attempt.fail(
-                    401, "sso_userinfo", "userinfo names a different subject than the ID token"
-                )
-            claims = {**extra, **claims}
+            extra = dict(await provider.userinfo(token=token))
+        except (httpx.HTTPError, ValueError) as exc:
+            raise _Refused(*_unavailable(exc)) from exc
+        if extra.get("sub") != attempt.claims["sub"]:
+            raise _Refused(401, "sso_userinfo", "userinfo names a different subject than the ID token")
+        attempt.claims = {**extra, **attempt.claims}
 
+
+def _finish(request: Request, session: Session, attempt: _Attempt, config: SsoConfig) -> Response:
+    """Map the verified claims to a user, ledger the sign-in and start a browser session."""
+    now = wired_of(request).clock()
+    claims = attempt.claims
     try:
         matched = mapping.assign(claims, roles_claim=config.roles_claim, role_map=config.role_map)
         user, created = mapping.find_or_create(
@@ -545,8 +385,7 @@ def sso_callback(request: Request, session: DB) -> Response:
         )
     except mapping.SsoRefused as exc:
         groups = mapping.groups_of(claims, config.roles_claim)[:50]
-        return attempt.fail(403, exc.rule, exc.reason, groups=groups)
-
+        return _refuse(request, session, attempt, _Refused(403, exc.rule, exc.reason), groups=groups)
     ledger.append(
         session,
         actor=user.username,
@@ -563,6 +402,50 @@ def sso_callback(request: Request, session: DB) -> Response:
         },
     )
     response = RedirectResponse("/", status_code=303, headers={"Cache-Control": "no-store"})
-    _forget_state(response, settings)
     sign_in(response, session, request=request, user=user)  # commits the user, ledger and session
     return response
+
+
+def _refuse(
+    request: Request, session: Session, attempt: _Attempt, refused: _Refused, **detail: Any
+) -> Response:
+    """Ledger the failure, answer with the reason, and forget the sign-in's state."""
+    session.rollback()
+    ledger.append(
+        session,
+        actor=attempt.actor,
+        action="auth.sso",
+        outcome="failed",
+        source=client_address(request),
+        at=wired_of(request).clock(),
+        detail={
+            "issuer": attempt.issuer,
+            "sub": attempt.sub,
+            "rule": refused.rule,
+            "reason": refused.reason,
+            **detail,
+        },
+    )
+    session.commit()
+    request.session.clear()  # the state cookie serves one callback only
+    return _problem(request, refused.status, refused.rule, refused.reason)
+
+
+@router.get("/callback")
+async def sso_callback(request: Request, session: DB) -> Response:
+    """Finish single sign-on: authlib checks state, code and ID token; then the user is signed in."""
+    settings = wired_of(request).settings
+    attempt = _Attempt(issuer=settings.oidc_issuer or "")
+    try:
+        config = config_of(settings)
+    except mapping.SsoMisconfigured as exc:
+        return await run_in_threadpool(_refuse, request, session, attempt, _Refused(*_misconfigured(exc)))
+    if config is None:
+        return _not_configured()
+    attempt.issuer = config.issuer
+    try:
+        await _verify(request, attempt, config)
+    except _Refused as refused:
+        return await run_in_threadpool(_refuse, request, session, attempt, refused)
+    # The database work runs off the event loop, as it does for every other route.
+    return await run_in_threadpool(_finish, request, session, attempt, config)
