@@ -295,14 +295,15 @@ class Span:
 
 @dataclass(frozen=True)
 class RecordMark:
-    """A record: a dot at (x, y) for a text record, recorded spans for audio-video, its id label."""
+    """A record: a dot at (x, y), or a bar of recorded spans for audio-video, and its id label."""
 
     record_id: str
     note: str
     href: str | None
     x: float
     y: float
-    spans: tuple[Span, ...]  # empty for a text record
+    bar: bool  # audio-video with a recorded period
+    spans: tuple[Span, ...]
     label_x: float
     crosses: tuple[Sign, ...]
     warning: Sign | None
@@ -369,22 +370,21 @@ def _spans(parts: Iterable[tuple[float, float]]) -> tuple[Span, ...]:
 
 def _record_mark(item: Item, scale: Scale, y: float, t: Translate) -> RecordMark:
     """Where a record's dot or bar, its label and its signs go."""
-    findings = "\n".join(item.findings)
-    if item.end is None:
-        x = scale.x(item.at)
-        warning = Sign(x + 13 + _label_w(item), y, findings) if item.findings else None
-        return RecordMark(item.record_id, _item_note(item, t), item.href, x, y, (), x + 9, (), warning)
-    right = max(scale.x(item.end), scale.x(item.at) + MIN_BAR)
+    x = scale.x(item.at)
+    bar = item.end is not None
+    # The id label starts right of the dot, or right of the bar's end (a bar is at least MIN_BAR).
+    label_x = max(scale.x(item.end), x + MIN_BAR) + 4 if item.end is not None else x + 9
     return RecordMark(
         record_id=item.record_id,
         note=_item_note(item, t),
         href=item.href,
-        x=scale.x(item.at),
+        x=x,
         y=y,
-        spans=_spans(_segments(item, scale)),
-        label_x=right + 4,
-        crosses=tuple(Sign(scale.x(g.at), y - 11, _gap_note(g, t)) for g in item.gaps),
-        warning=Sign(right + 8 + _label_w(item), y, findings) if item.findings else None,
+        bar=bar,
+        spans=_spans(_segments(item, scale)) if bar else (),
+        label_x=label_x,
+        crosses=tuple(Sign(scale.x(g.at), y - 11, _gap_note(g, t)) for g in item.gaps) if bar else (),
+        warning=Sign(label_x + 4 + _label_w(item), y, "\n".join(item.findings)) if item.findings else None,
     )
 
 
