@@ -13,9 +13,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from access import applicants, disclosures, workdays
+from access import applicants, workdays
+from access.disclosure import applicant_side
+from access.disclosure.models import DisclosureRequest, ReleasedItem
 from access.ledger import LedgerEntry
-from access.models import DisclosureRequest, ReleasedItem, Role, User
+from access.models import Role, User
 from access.policy import Context
 from archive.store import read_bytes
 from portal.cli.demo import case_document, pdf_bytes
@@ -71,7 +73,7 @@ def file_request(
                 now=wired.clock(),
             )
             user = applicant.user
-        view = disclosures.submit_request(
+        view = applicant_side.submit_request(
             session,
             subject=subject_of(user),
             context=Context(now=wired.clock()),
@@ -91,7 +93,7 @@ def correct(portal: Portal, request_id: int, *, username: str = "zhangsan") -> N
     with wired.sessions() as session:
         user = session.scalar(select(User).where(User.username == username))
         assert user is not None
-        disclosures.answer_correction(
+        applicant_side.answer_correction(
             session,
             subject=subject_of(user),
             context=Context(now=wired.clock()),

@@ -1,7 +1,7 @@
 """The public JSON API (`/public/api/v1`): applicants register, sign in, file disclosure requests
 (依申请公开), follow them, answer a correction notice and fetch what was released to them.
 
-Thin over `access.applicants` and `access.disclosures`, which the public pages call too. It is
+Thin over `access.applicants` and `access.disclosure`, which the public pages call too. It is
 built from the public wiring alone: released copies come from the release realm, never the
 archive realm. Cookie-authenticated POSTs carry the session's CSRF token in `X-CSRF-Token`;
 bearer-token calls need none.
@@ -15,20 +15,22 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import Depends, Form, HTTPException, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from access import applicants, disclosures, workdays
-from access.disclosures import Delivery, ItemView, Relation, RequestView
+from access import applicants, workdays
+from access.disclosure import applicant_side, inputs
+from access.disclosure.schemas import Delivery, ItemView, Relation, RequestView
 from access.id_numbers import IdType
 from access.identities import USERNAME
 from access.models import Applicant, User
 from access.policy import Context
 from archive.errors import ObjectMissing, Refused
+from portal.public.schemas import Registered, RequestDetail, Requests, RequestSummary
 from portal.web.api import refused_field, service_errors
 from portal.web.auth import (
     DB,
@@ -42,10 +44,11 @@ from portal.web.auth import (
 )
 from portal.web.params import RowId
 from portal.web.ranges import content_headers, stream_object, wanted_range
+from portal.web.schemas import ARCHIVED, PARTIAL, BearerToken, api_router, errors, file_answer
 
 # Registration and sign-in take no session; everything else checks a cookie caller's CSRF token.
-signin = APIRouter(prefix="/api/v1", tags=["public"])
-router = APIRouter(prefix="/api/v1", tags=["public"], dependencies=[PUBLIC_API_CSRF])
+signin = api_router(prefix="/api/v1", tag="public")
+router = api_router(prefix="/api/v1", tag="public", dependencies=[PUBLIC_API_CSRF])
 # Generous bounds on what a body may carry; the services apply the real limits and name the field.
 MAX_TEXT = 4000
 
@@ -126,8 +129,8 @@ class DisclosureBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     relation: Relation
-    case_no: str | None = Field(default=None, max_length=disclosures.LIMITS["case_no"])
-    description: str = Field(max_length=disclosures.LIMITS["description"])
+    case_no: str | None = Field(default=None, max_length=inputs.LIMITS["case_no"])
+    description: str = Field(max_length=inputs.LIMITS["description"])
     delivery: Delivery
 
 
@@ -173,7 +176,9 @@ def register(request: Request, session: Session, fields: dict[str, Any]) -> Appl
     return found
 
 
-@signin.post("/register", status_code=201)
+@signin.post(
+    "/register", status_code=201, response_model=Registered, responses=errors(409, 413, 422)
+)
 def register_account(request: Request, session: DB, body: RegisterBody) -> dict[str, Any]:
     """Register as an applicant → 201 {username, name, id_type, id_number_masked}."""
     found = register(request, session, body.model_dump(mode="json"))
@@ -185,7 +190,7 @@ def register_account(request: Request, session: DB, body: RegisterBody) -> dict[
     }
 
 
-@signin.post("/token")
+@signin.post("/token", response_model=BearerToken, responses=errors(401, 413, 422))
 def token(
     request: Request,
     session: DB,
@@ -288,7 +293,7 @@ def request_json(request: Request, view: RequestView) -> dict[str, Any]:
 def own_request(request: Request, session: Session, caller: Principal, request_id: int) -> RequestView:
     """The caller's own request; anyone else's is 404 (the refusal is ledgered)."""
     with answering():
-        view = disclosures.get_request(
+        view = applicant_side.get_request(
             session,
             subject=caller.subject,
             context=service_context(request),
@@ -299,14 +304,19 @@ def own_request(request: Request, session: Session, caller: Principal, request_i
     return view
 
 
-@router.post("/disclosures", status_code=201)
+@router.post(
+    "/disclosures",
+    status_code=201,
+    response_model=RequestSummary,
+    responses=errors(401, 403, 404, 409, 413, 422),
+)
 def submit(request: Request, session: DB, caller: ApplicantCaller, body: DisclosureBody) -> dict[str, Any]:
     """File a request (提交申请) → 201 {id, tracking_code, received_on, due_on, …}."""
     view = applicant_step(
         request,
         session,
         caller,
-        disclosures.submit_request,
+        applicant_side.submit_request,
         relation=body.relation.value,
         case_no=body.case_no,
         description=body.description,
@@ -315,18 +325,20 @@ def submit(request: Request, session: DB, caller: ApplicantCaller, body: Disclos
     return summary_json(view)
 
 
-@router.get("/disclosures")
+@router.get("/disclosures", response_model=Requests, responses=errors(401, 403, 422))
 def mine(request: Request, session: DB, caller: ApplicantCaller) -> dict[str, Any]:
     """The caller's own requests, newest first."""
     with answering():
-        views = disclosures.own_requests(
+        views = applicant_side.own_requests(
             session, subject=caller.subject, context=service_context(request), calendar=calendar(session)
         )
     session.commit()
     return {"requests": [summary_json(v) for v in views]}
 
 
-@router.get("/disclosures/{request_id}")
+@router.get(
+    "/disclosures/{request_id}", response_model=RequestDetail, responses=errors(401, 403, 404, 422)
+)
 def detail(request: Request, session: DB, caller: ApplicantCaller, request_id: RowId) -> dict[str, Any]:
     """One of the caller's requests in full; anyone else's is 404."""
     return request_json(request, own_request(request, session, caller, request_id))
@@ -348,7 +360,11 @@ def applicant_step(
     return view
 
 
-@router.post("/disclosures/{request_id}/correction")
+@router.post(
+    "/disclosures/{request_id}/correction",
+    response_model=RequestDetail,
+    responses=errors(401, 403, 404, 409, 413, 422),
+)
 def correction(
     request: Request, session: DB, caller: ApplicantCaller, request_id: RowId, body: CorrectionBody
 ) -> dict[str, Any]:
@@ -357,7 +373,7 @@ def correction(
         request,
         session,
         caller,
-        disclosures.answer_correction,
+        applicant_side.answer_correction,
         request_id=request_id,
         correction=body.correction,
     )
@@ -372,13 +388,17 @@ class WithdrawalBody(BaseModel):
     reason: str = Field(default="", max_length=MAX_TEXT)
 
 
-@router.post("/disclosures/{request_id}/withdrawal")
+@router.post(
+    "/disclosures/{request_id}/withdrawal",
+    response_model=RequestDetail,
+    responses=errors(401, 403, 404, 409, 413, 422),
+)
 def withdrawal(
     request: Request, session: DB, caller: ApplicantCaller, request_id: RowId, body: WithdrawalBody
 ) -> dict[str, Any]:
     """Withdraw a request not yet answered → the request, now withdrawn; 409 once answered."""
     view = applicant_step(
-        request, session, caller, disclosures.withdraw_request, request_id=request_id, reason=body.reason
+        request, session, caller, applicant_side.withdraw_request, request_id=request_id, reason=body.reason
     )
     return request_json(request, view)
 
@@ -397,7 +417,7 @@ def released_copy(
 ) -> Response:
     """Stream a released item from the release realm, after the view is decided and ledgered."""
     with answering():
-        item = disclosures.open_item(
+        item = applicant_side.open_item(
             session,
             subject=caller.subject,
             context=service_context(request),
@@ -423,7 +443,15 @@ def released_copy(
         raise HTTPException(404, "item: the released copy is no longer held") from exc
 
 
-@router.get("/disclosures/{request_id}/items/{item_id}")
+@router.get(
+    "/disclosures/{request_id}/items/{item_id}",
+    response_class=Response,
+    responses={
+        200: file_answer("The released copy's bytes, inline or as an attachment", *ARCHIVED),
+        206: PARTIAL,
+        **errors(401, 403, 404, 409, 416, 422),
+    },
+)
 def released_item(
     request: Request,
     session: DB,

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 
-from access.disclosures import RequestView
-from access.models import DisclosureStatus
+from access.disclosure.models import DisclosureStatus
+from access.disclosure.schemas import RequestView
 from access.workdays import WorkCalendar
 from portal.web.charts import Span
 
