@@ -166,6 +166,7 @@ def create_app(wired: Wired, *, kind: AppKind = "both") -> FastAPI:
         fixity_pages.router,
         schedule_pages.router,
         disposition_pages.router,
+        identity_pages.signin,
         identity_pages.router,
         ledger_pages.router,
         archive_pages.router,

@@ -515,8 +515,10 @@ def test_timeline_cuts_a_gap_for_each_interruption() -> None:
     parts = timeline._segments(item, scale)
     assert len(parts) == 2 and parts[0][1] < parts[1][0]
     assert picture.stage_findings == {"initiation": ("art 7 x",)}
-    svg = str(timeline.timeline_svg(picture, _t))
-    assert svg.count('class="av-strip"') == 1 and "电量不足" in svg and "<a " not in svg
+    drawing = timeline.timeline_drawing(picture, _t)
+    (strip,) = drawing.strips
+    assert len(strip.spans) == 2 and "电量不足" in strip.crosses[0].note
+    assert [m.href for band in drawing.bands for m in band.marks] == [None]
 
 
 def test_timeline_stacks_records_that_would_overlap() -> None:
@@ -543,7 +545,7 @@ def test_activity_counts_by_china_day() -> None:
         days=2,
     )
     assert days == [timeline.DayCount(date(2026, 3, 4)), timeline.DayCount(date(2026, 3, 5), 1, 2)]
-    assert str(timeline.activity_svg(days, _t)).count('class="day"') == 2
+    assert len(timeline.activity_drawing(days, _t).days) == 2
 
 
 @pytest.mark.parametrize(

@@ -35,9 +35,9 @@ from portal.web.api import refused_field, service_errors
 from portal.web.auth import (
     DB,
     PUBLIC,
+    PUBLIC_API_CSRF,
     Principal,
     caller_at,
-    check_csrf_header,
     client_address,
     password_token,
     public_wired_of,
@@ -46,7 +46,9 @@ from portal.web.params import RowId
 from portal.web.ranges import content_headers, stream_object, wanted_range
 from portal.web.schemas import ARCHIVED, PARTIAL, BearerToken, api_router, errors, file_answer
 
-router = api_router(prefix="/api/v1", tag="public")
+# Registration and sign-in take no session; everything else checks a cookie caller's CSRF token.
+signin = api_router(prefix="/api/v1", tag="public")
+router = api_router(prefix="/api/v1", tag="public", dependencies=[PUBLIC_API_CSRF])
 # Generous bounds on what a body may carry; the services apply the real limits and name the field.
 MAX_TEXT = 4000
 
@@ -176,7 +178,7 @@ def register(request: Request, session: Session, fields: dict[str, Any]) -> Appl
     return found
 
 
-@router.post(
+@signin.post(
     "/register", status_code=201, response_model=Registered, responses=errors(409, 413, 422)
 )
 def register_account(request: Request, session: DB, body: RegisterBody) -> dict[str, Any]:
@@ -190,7 +192,7 @@ def register_account(request: Request, session: DB, body: RegisterBody) -> dict[
     }
 
 
-@router.post("/token", response_model=BearerToken, responses=errors(401, 413, 422))
+@signin.post("/token", response_model=BearerToken, responses=errors(401, 413, 422))
 def token(
     request: Request,
     session: DB,
@@ -312,7 +314,6 @@ def own_request(request: Request, session: Session, caller: Principal, request_i
 )
 def submit(request: Request, session: DB, caller: ApplicantCaller, body: DisclosureBody) -> dict[str, Any]:
     """File a request (提交申请) → 201 {id, tracking_code, received_on, due_on, …}."""
-    check_csrf_header(request, caller)
     view = applicant_step(
         request,
         session,
@@ -370,7 +371,6 @@ def correction(
     request: Request, session: DB, caller: ApplicantCaller, request_id: RowId, body: CorrectionBody
 ) -> dict[str, Any]:
     """Answer the correction notice (补正) → the request with its new deadline."""
-    check_csrf_header(request, caller)
     view = applicant_step(
         request,
         session,
@@ -399,7 +399,6 @@ def withdrawal(
     request: Request, session: DB, caller: ApplicantCaller, request_id: RowId, body: WithdrawalBody
 ) -> dict[str, Any]:
     """Withdraw a request not yet answered → the request, now withdrawn; 409 once answered."""
-    check_csrf_header(request, caller)
     view = applicant_step(
         request, session, caller, applicant_side.withdraw_request, request_id=request_id, reason=body.reason
     )

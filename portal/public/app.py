@@ -49,6 +49,6 @@ def create_public_app(wired: PublicWired) -> FastAPI:
             me=None,
         )
 
-    app.include_router(public_api.router)
-    app.include_router(public_pages.router)
+    for router in (public_api.signin, public_api.router, public_pages.signin, public_pages.router):
+        app.include_router(router)
     return app

@@ -83,7 +83,10 @@ class PublicPageRoute(APIRoute):
         return page_handler
 
 
-router = APIRouter(include_in_schema=False, route_class=PublicPageRoute)
+# Sign-in and registration check their own double-submit pair (there is no session yet);
+# everything else the session's CSRF token.
+signin = APIRouter(include_in_schema=False, route_class=PublicPageRoute)
+router = APIRouter(include_in_schema=False, route_class=PublicPageRoute, dependencies=[auth.PUBLIC_PAGE_CSRF])
 
 
 # --- who is asking ----------------------------------------------------------------------------
@@ -228,7 +231,7 @@ def login_page(
     )
 
 
-@router.get("/login")
+@signin.get("/login")
 def login_form(request: Request, session: DB, next: str = "") -> Response:
     """The sign-in page; an applicant already signed in goes straight on."""
     caller = auth.caller_at(PUBLIC, request, session)
@@ -237,7 +240,7 @@ def login_form(request: Request, session: DB, next: str = "") -> Response:
     return login_page(request, back_to=next)
 
 
-@router.post("/login")
+@signin.post("/login")
 def login(
     request: Request,
     session: DB,
@@ -262,11 +265,8 @@ def login(
 
 
 @router.post("/logout")
-def logout(
-    request: Request, session: DB, caller: PageApplicant, csrf_token: Annotated[str, Form()] = ""
-) -> Response:
+def logout(request: Request, session: DB, caller: PageApplicant) -> Response:
     """End the session (the form must carry the session's CSRF token) and go to the sign-in page."""
-    auth.check_csrf(caller, csrf_token)
     response = RedirectResponse(f"{root(request)}/login", status_code=303)
     auth.sign_out(response, session, request=request, door=PUBLIC)
     return response
@@ -286,14 +286,14 @@ def _register_form(
     )
 
 
-@router.get("/register")
+@signin.get("/register")
 def register_form(request: Request) -> Response:
     """The registration form (申请人注册)."""
     form = dict.fromkeys(REGISTER_FIELDS, "") | {"id_type": IdType.resident_id.value}
     return _register_form(request, form)
 
 
-@router.post("/register")
+@signin.post("/register")
 def register_account(
     request: Request,
     session: DB,
@@ -382,14 +382,12 @@ def file_request(
     request: Request,
     session: DB,
     caller: PageApplicant,
-    csrf_token: Annotated[str, Form()] = "",
     relation: Annotated[str, Form()] = "",
     case_no: Annotated[str, Form()] = "",
     description: Annotated[str, Form()] = "",
     delivery: Annotated[str, Form()] = "",
 ) -> Response:
     """File the request → 303 to its tracking page; bad input → the form again (422)."""
-    auth.check_csrf(caller, csrf_token)
     lang, _ = choose_lang(request)
     form = {"relation": relation, "case_no": case_no, "description": description, "delivery": delivery}
     errors: dict[str, str] = {}
@@ -453,11 +451,9 @@ def answer_correction(
     session: DB,
     caller: PageApplicant,
     request_id: RowId,
-    csrf_token: Annotated[str, Form()] = "",
     correction: Annotated[str, Form()] = "",
 ) -> Response:
     """Send the correction (补正) → 303 back to the tracking page; an empty one → the page again (422)."""
-    auth.check_csrf(caller, csrf_token)
     lang, _ = choose_lang(request)
     try:
         applicant_step(
@@ -483,10 +479,8 @@ def withdraw_request(
     session: DB,
     caller: PageApplicant,
     request_id: RowId,
-    csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     """Withdraw the request (撤回申请) → 303 back to the tracking page."""
-    auth.check_csrf(caller, csrf_token)
     applicant_step(request, session, caller, applicant_side.withdraw_request, request_id=request_id)
     return RedirectResponse(f"{root(request)}/disclosures/{request_id}", status_code=303)
 

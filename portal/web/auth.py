@@ -1,4 +1,5 @@
-"""Who is calling: bearer tokens for the API, session cookies for pages, CSRF for forms.
+"""Who is calling: bearer tokens for the API, session cookies for pages, CSRF for both (a router
+dependency per kind: the form field for pages, a header for the API).
 
 Two doors share the mechanics and nothing else: the internal portal (staff) and the public
 portal (applicants) each have their own cookie, token audience and token secret, and each
@@ -9,12 +10,13 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from access import identities, ledger, sessions, tokens
@@ -207,20 +209,62 @@ def policy_context(request: Request, session: Session, caller: Principal) -> Con
     )
 
 
-def check_csrf(caller: Principal, submitted: str | None) -> None:
-    """Forms posted with a session cookie must carry that session's CSRF token."""
-    if caller.web is None:
-        return  # bearer tokens are not sent by browsers on their own
-    if not submitted or not hmac.compare_digest(submitted, caller.web.csrf_token):
-        raise HTTPException(403, {"rule": "csrf", "reason": "missing or wrong CSRF token; reload the page"})
-
-
+# Methods that change state: a request by one of them carries the session's CSRF token.
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
+CsrfCheck = Callable[[Request], Coroutine[Any, Any, None]]
 
 
-def check_csrf_header(request: Request, caller: Principal) -> None:
-    """API calls made with a session cookie carry its CSRF token in the `X-CSRF-Token` header."""
-    check_csrf(caller, request.headers.get(CSRF_HEADER))
+def session_csrf_token(door: Door, request: Request) -> str | None:
+    """The CSRF token of the browser session the caller came with at this door; None for bearer
+    tokens (browsers do not send them on their own) and for nobody signed in (the route refuses)."""
+    with public_wired_of(request).sessions() as session:
+        caller = caller_at(door, request, session)
+        return caller.web.csrf_token if caller is not None and caller.web is not None else None
+
+
+async def _form_token(request: Request) -> str | None:
+    # Starlette keeps the parsed form, so the route's own Form parameters read the same one.
+    value = (await request.form()).get(CSRF_FIELD)
+    return value if isinstance(value, str) else None
+
+
+async def _header_token(request: Request) -> str | None:
+    return request.headers.get(CSRF_HEADER)
+
+
+def _csrf_check(door: Door, submitted: Callable[[Request], Awaitable[str | None]]) -> CsrfCheck:
+    async def require_csrf(request: Request) -> None:
+        """Refuse (403) an unsafe request made with a session cookie that lacks the session's token."""
+        if request.method not in UNSAFE_METHODS:
+            return
+        expected = await run_in_threadpool(session_csrf_token, door, request)
+        if expected is None:
+            return
+        given = await submitted(request)
+        if not given or not hmac.compare_digest(given.encode(), expected.encode()):
+            reason = "missing or wrong CSRF token; reload the page"
+            raise HTTPException(403, {"rule": "csrf", "reason": reason})
+
+    return require_csrf
+
+
+def form_csrf(door: Door) -> CsrfCheck:
+    """A page router's CSRF check: forms posted with a session cookie carry the `csrf_token` field."""
+    return _csrf_check(door, _form_token)
+
+
+def header_csrf(door: Door) -> CsrfCheck:
+    """An API router's CSRF check: calls made with a session cookie carry the `X-CSRF-Token` header."""
+    return _csrf_check(door, _header_token)
+
+
+# One per kind and door, on every router but the sign-in ones (which check the pre-session pair).
+PAGE_CSRF = Depends(form_csrf(INTERNAL))
+API_CSRF = Depends(header_csrf(INTERNAL))
+PUBLIC_PAGE_CSRF = Depends(form_csrf(PUBLIC))
+PUBLIC_API_CSRF = Depends(header_csrf(PUBLIC))
 
 
 def sign_in(

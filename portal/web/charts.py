@@ -1,7 +1,8 @@
 """Pictures of time, drawn on the server as inline SVG: a case's timeline and ledger activity.
 
-No script and no `style` attributes (the CSP forbids inline styles): colours are SVG
-presentation attributes, and every mark carries a `<title>` tooltip. The same data is also
+The arithmetic is here (scales, positions, stacking, day counts), as plain data; the drawing is
+in the Jinja macros of `templates/charts/` (autoescaped, no script, no `style` attributes — the
+CSP forbids inline styles — and a `<title>` tooltip on every mark). The same data is also
 offered as a table on the page, for screen readers and for people who prefer to read.
 """
 
@@ -12,8 +13,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
-
-from markupsafe import Markup, escape
 
 from portal.web.i18n import CST, local_time
 from portal.web.labels import LABELS
@@ -31,19 +30,6 @@ LANE_PAD = 6
 MIN_BAR = 8
 MIN_GAP = 3
 STRIP_H = 34
-
-INK = "#1d2733"
-MUTED = "#5b6675"
-GRID = "#d5dae1"
-LANE_FILLS = ("#f4f6f9", "#ffffff")
-STAGE_SPAN = "#dde7f3"
-TEXT_MARK = "#1f4e79"
-AV_BAR = "#2a7f62"
-INTERRUPT = "#c0392b"
-WARN = "#e0a100"
-ALLOWED = "#2f6f9f"
-REFUSED = "#c0392b"
-FONTS = "'Noto Sans CJK SC','Source Han Sans SC','PingFang SC','Microsoft YaHei',sans-serif"
 
 Translate = Callable[..., str]
 
@@ -166,38 +152,7 @@ def build(
     return Timeline(case_no, items, {k: tuple(v) for k, v in per_stage.items()})
 
 
-# --- drawing helpers ------------------------------------------------------------------------
-
-
-def _attrs(attrs: Mapping[str, object]) -> str:
-    """SVG attributes from keyword names (`class_` → class, `stroke_width` → stroke-width)."""
-    parts = []
-    for name, value in attrs.items():
-        if value is None:
-            continue
-        key = name.rstrip("_").replace("_", "-")
-        parts.append(f' {key}="{escape(str(value))}"')
-    return "".join(parts)
-
-
-def el(tag: str, *children: str, **attrs: object) -> str:
-    """One SVG element; children are already-safe markup, attribute values are escaped."""
-    return f"<{tag}{_attrs(attrs)}>{''.join(children)}</{tag}>"
-
-
-def text(content: str, **attrs: object) -> str:
-    """A `<text>` element with escaped content."""
-    return el("text", str(escape(content)), **attrs)
-
-
-def tooltip(content: str) -> str:
-    """A `<title>` child: the browser shows it on hover, screen readers read it."""
-    return el("title", str(escape(content)))
-
-
-def num(value: float) -> str:
-    """A coordinate with one decimal: short markup, steady output."""
-    return f"{value:.1f}"
+# --- geometry -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -239,38 +194,6 @@ def ticks(start: datetime, end: datetime, *, most: int = 8) -> tuple[list[dateti
     return moments, "%m-%d %H:%M" if span > timedelta(hours=20) else "%H:%M"
 
 
-def _warning(x: float, y: float, note: str) -> str:
-    """A yellow warning triangle with an exclamation mark and the findings as its tooltip."""
-    points = f"{num(x)},{num(y - 7)} {num(x + 7)},{num(y + 6)} {num(x - 7)},{num(y + 6)}"
-    return el(
-        "g",
-        tooltip(note),
-        el("polygon", points=points, fill=WARN, stroke=INK, stroke_width="0.8"),
-        text("!", x=num(x), y=num(y + 4.5), text_anchor="middle", font_size="9", font_weight="700", fill=INK),
-        class_="finding",
-    )
-
-
-def _interruption(x: float, y: float, note: str) -> str:
-    """A red cross above a recording bar where it was interrupted."""
-    left, right, high, low = num(x - 4), num(x + 4), num(y - 4), num(y + 4)
-    d = f"M{left},{high} L{right},{low} M{right},{high} L{left},{low}"
-    return el(
-        "g",
-        tooltip(note),
-        el("path", d=d, stroke=INTERRUPT, stroke_width="2.2", stroke_linecap="round", fill="none"),
-        class_="interruption",
-    )
-
-
-def _link(item: Item, body: str) -> str:
-    """Wrap a mark in a link to its record page when the caller may open it."""
-    return el("a", body, href=item.href) if item.href else body
-
-
-# --- the case timeline ----------------------------------------------------------------------
-
-
 def _label_w(item: Item) -> float:
     """Roughly how wide a record id label is drawn."""
     return 7.0 * len(item.record_id) + 8
@@ -301,25 +224,6 @@ def rows_of(items: Sequence[Item], scale: Scale) -> list[int]:
     return rows
 
 
-def _gap_note(gap: Gap, t: Translate) -> str:
-    """An interruption in words, for tooltips."""
-    return t(
-        "timeline.interruption",
-        start=local_time(gap.at),
-        end=local_time(gap.resumed_at) if gap.resumed_at else t("timeline.not_resumed"),
-        reason=gap.reason or t("timeline.no_reason"),
-    )
-
-
-def _item_note(item: Item, t: Translate) -> str:
-    """A record's tooltip: id, title, time, interruptions and findings."""
-    when = local_time(item.at) + (f" – {local_time(item.end)}" if item.end else "")
-    lines = [f"{item.record_id} {item.title}", when]
-    lines += [_gap_note(g, t) for g in item.gaps]
-    lines += list(item.findings)
-    return "\n".join(lines)
-
-
 def _segments(item: Item, scale: Scale) -> list[tuple[float, float]]:
     """The recorded parts of a bar: its span minus each interruption (a gap of at least MIN_GAP)."""
     assert item.end is not None
@@ -339,93 +243,6 @@ def _segments(item: Item, scale: Scale) -> list[tuple[float, float]]:
     return parts
 
 
-def _av_mark(item: Item, scale: Scale, y: float, t: Translate) -> str:
-    bars = [
-        el("rect", x=num(a), y=num(y - 5), width=num(max(b - a, 1.0)), height="10", rx="2", fill=AV_BAR)
-        for a, b in _segments(item, scale)
-    ]
-    marks = [_interruption(scale.x(g.at), y - 11, _gap_note(g, t)) for g in item.gaps]
-    right = max(scale.x(item.end or item.at), scale.x(item.at) + MIN_BAR)
-    label = text(item.record_id, x=num(right + 4), y=num(y + 4), font_size="11", fill=INK)
-    warn = _warning(right + 8 + _label_w(item), y, "\n".join(item.findings)) if item.findings else ""
-    body = el("g", tooltip(_item_note(item, t)), *bars, label, class_="av-bar", data_record=item.record_id)
-    return _link(item, body) + "".join(marks) + warn
-
-
-def _text_mark(item: Item, scale: Scale, y: float, t: Translate) -> str:
-    x = scale.x(item.at)
-    dot = el("circle", cx=num(x), cy=num(y), r="5.5", fill=TEXT_MARK, stroke="#ffffff", stroke_width="1.5")
-    label = text(item.record_id, x=num(x + 9), y=num(y + 4), font_size="11", fill=INK)
-    warn = _warning(x + 13 + _label_w(item), y, "\n".join(item.findings)) if item.findings else ""
-    body = el("g", tooltip(_item_note(item, t)), dot, label, class_="text-mark", data_record=item.record_id)
-    return _link(item, body) + warn
-
-
-def _axis(scale: Scale, height: float) -> str:
-    """Tick lines and labels across the bands."""
-    moments, fmt = ticks(scale.start, scale.end)
-    parts = []
-    for moment in moments:
-        x = num(scale.x(moment))
-        parts.append(
-            el("line", x1=x, x2=x, y1=str(AXIS_H - 6), y2=num(height), stroke=GRID, stroke_width="1")
-        )
-        label = moment.astimezone(CST).strftime(fmt)
-        parts.append(text(label, x=x, y=str(AXIS_H - 12), text_anchor="middle", font_size="11", fill=MUTED))
-    return el("g", *parts, class_="axis")
-
-
-def _band(
-    stage: str, index: int, top: float, height: float, timeline: Timeline, scale: Scale, t: Translate
-) -> str:
-    """A stage's background band, its name, its time extent and its case-level findings."""
-    items = timeline.by_stage(stage)
-    parts = [
-        el(
-            "rect",
-            x="0",
-            y=num(top),
-            width=str(WIDTH),
-            height=num(height),
-            fill=LANE_FILLS[index % 2],
-            class_="stage-band",
-            data_stage=stage,
-        ),
-    ]
-    if items:
-        first = min(_extent(i, scale)[0] for i in items) - 4
-        last = max(scale.x(i.end or i.at) for i in items) + 6
-        parts.append(
-            el(
-                "rect",
-                x=num(first),
-                y=num(top + 3),
-                width=num(max(last - first, MIN_BAR)),
-                height=num(height - 6),
-                rx="4",
-                fill=STAGE_SPAN,
-                class_="stage-span",
-            )
-        )
-    parts.append(
-        text(t(LABELS["stage"][stage]), x="10", y=num(top + 17), font_size="13", font_weight="600", fill=INK)
-    )
-    notes = timeline.stage_findings.get(stage, ())
-    if notes:
-        parts.append(_warning(18, top + 29, "\n".join(notes)))  # under the stage's name
-    return el("g", *parts, class_="stage", data_stage=stage)
-
-
-def _marks(stage: str, top: float, timeline: Timeline, scale: Scale, t: Translate) -> str:
-    """A stage's records, stacked in rows where they would overlap."""
-    items = timeline.by_stage(stage)
-    parts = []
-    for item, row in zip(items, rows_of(items, scale), strict=True):
-        y = top + LANE_PAD + ROW_H * row + ROW_H / 2
-        parts.append(_av_mark(item, scale, y, t) if item.end else _text_mark(item, scale, y, t))
-    return "".join(parts)
-
-
 def _lane_heights(timeline: Timeline, scale: Scale) -> list[float]:
     """Each stage band's height: enough rows for its stacked records, at least one."""
     heights: list[float] = []
@@ -435,82 +252,223 @@ def _lane_heights(timeline: Timeline, scale: Scale) -> list[float]:
     return heights
 
 
-def _strip(item: Item, top: float, t: Translate) -> str:
-    """One recording on its own scale, start to end, so short interruptions show clearly."""
+# --- words for tooltips ---------------------------------------------------------------------
+
+
+def _gap_note(gap: Gap, t: Translate) -> str:
+    """An interruption in words, for tooltips."""
+    return t(
+        "timeline.interruption",
+        start=local_time(gap.at),
+        end=local_time(gap.resumed_at) if gap.resumed_at else t("timeline.not_resumed"),
+        reason=gap.reason or t("timeline.no_reason"),
+    )
+
+
+def _item_note(item: Item, t: Translate) -> str:
+    """A record's tooltip: id, title, time, interruptions and findings."""
+    when = local_time(item.at) + (f" – {local_time(item.end)}" if item.end else "")
+    lines = [f"{item.record_id} {item.title}", when]
+    lines += [_gap_note(g, t) for g in item.gaps]
+    lines += list(item.findings)
+    return "\n".join(lines)
+
+
+# --- the case timeline, as the macro `charts/timeline.html` draws it -------------------------
+
+
+@dataclass(frozen=True)
+class Sign:
+    """A warning triangle (findings) or an interruption cross, centred on (x, y), with its tooltip."""
+
+    x: float
+    y: float
+    note: str
+
+
+@dataclass(frozen=True)
+class Span:
+    """A horizontal stretch: a recorded part of a bar, or a stage's time extent."""
+
+    x: float
+    width: float
+
+
+@dataclass(frozen=True)
+class RecordMark:
+    """A record: a dot at (x, y), or a bar of recorded spans for audio-video, and its id label."""
+
+    record_id: str
+    note: str
+    href: str | None
+    x: float
+    y: float
+    bar: bool  # audio-video with a recorded period
+    spans: tuple[Span, ...]
+    label_x: float
+    crosses: tuple[Sign, ...]
+    warning: Sign | None
+
+
+@dataclass(frozen=True)
+class StageBand:
+    """One stage's band: its background, name, extent, case-level findings and records."""
+
+    stage: str
+    name: str
+    top: float
+    height: float
+    odd: bool  # bands alternate their shade
+    extent: Span | None
+    warning: Sign | None
+    marks: tuple[RecordMark, ...]
+
+
+@dataclass(frozen=True)
+class Tick:
+    """A moment on the axis: its x and its label."""
+
+    x: float
+    label: str
+
+
+@dataclass(frozen=True)
+class Strip:
+    """One recording on its own scale below the bands, so short interruptions show clearly."""
+
+    record_id: str
+    caption: str
+    note: str
+    y: float
+    spans: tuple[Span, ...]
+    crosses: tuple[Sign, ...]
+    period: str
+    period_x: float
+
+
+@dataclass(frozen=True)
+class TimelineDrawing:
+    """Everything the timeline macro draws; `empty` is said instead when there is nothing to draw."""
+
+    empty: str | None
+    title: str
+    desc: str
+    height: float
+    bands: tuple[StageBand, ...] = ()
+    ticks: tuple[Tick, ...] = ()
+    axis_bottom: float = 0.0
+    strips_heading: str = ""
+    strips_top: float = 0.0
+    strips: tuple[Strip, ...] = ()
+    width: int = WIDTH
+    axis_h: int = AXIS_H
+
+
+def _spans(parts: Iterable[tuple[float, float]]) -> tuple[Span, ...]:
+    """Recorded parts as spans at least one unit wide."""
+    return tuple(Span(a, max(b - a, 1.0)) for a, b in parts)
+
+
+def _record_mark(item: Item, scale: Scale, y: float, t: Translate) -> RecordMark:
+    """Where a record's dot or bar, its label and its signs go."""
+    x = scale.x(item.at)
+    bar = item.end is not None
+    # The id label starts right of the dot, or right of the bar's end (a bar is at least MIN_BAR).
+    label_x = max(scale.x(item.end), x + MIN_BAR) + 4 if item.end is not None else x + 9
+    return RecordMark(
+        record_id=item.record_id,
+        note=_item_note(item, t),
+        href=item.href,
+        x=x,
+        y=y,
+        bar=bar,
+        spans=_spans(_segments(item, scale)) if bar else (),
+        label_x=label_x,
+        crosses=tuple(Sign(scale.x(g.at), y - 11, _gap_note(g, t)) for g in item.gaps) if bar else (),
+        warning=Sign(label_x + 4 + _label_w(item), y, "\n".join(item.findings)) if item.findings else None,
+    )
+
+
+def _stage_band(
+    stage: str, index: int, top: float, height: float, timeline: Timeline, scale: Scale, t: Translate
+) -> StageBand:
+    """A stage's band, its time extent, its case-level findings and its records stacked in rows."""
+    items = timeline.by_stage(stage)
+    extent = None
+    if items:
+        first = min(_extent(i, scale)[0] for i in items) - 4
+        last = max(scale.x(i.end or i.at) for i in items) + 6
+        extent = Span(first, max(last - first, MIN_BAR))
+    notes = timeline.stage_findings.get(stage, ())
+    marks = tuple(
+        _record_mark(item, scale, top + LANE_PAD + ROW_H * row + ROW_H / 2, t)
+        for item, row in zip(items, rows_of(items, scale), strict=True)
+    )
+    return StageBand(
+        stage=stage,
+        name=t(LABELS["stage"][stage]),
+        top=top,
+        height=height,
+        odd=bool(index % 2),
+        extent=extent,
+        warning=Sign(18, top + 29, "\n".join(notes)) if notes else None,  # under the stage's name
+        marks=marks,
+    )
+
+
+def _strip(item: Item, top: float, t: Translate) -> Strip:
+    """One recording from start to end across the plot."""
     assert item.end is not None
     scale = Scale(item.at, item.end, left=LABEL_W, right=WIDTH - RIGHT_PAD - 70)
     y = top + STRIP_H / 2
-    parts = [text(f"{item.record_id} {item.title}"[:10], x="10", y=num(y + 4), font_size="11", fill=INK)]
-    for a, b in _segments(item, scale):
-        parts.append(
-            el(
-                "rect",
-                x=num(a),
-                y=num(y - 6),
-                width=num(max(b - a, 1.0)),
-                height="12",
-                rx="2",
-                fill=AV_BAR,
-            )
-        )
-    for gap in item.gaps:
-        parts.append(_interruption(scale.x(gap.at), y - 12, _gap_note(gap, t)))
-    span = f"{local_time(item.at)[11:]}–{local_time(item.end)[11:]}"
-    parts.append(text(span, x=num(scale.right + 6), y=num(y + 4), font_size="11", fill=MUTED))
-    return el("g", tooltip(_item_note(item, t)), *parts, class_="av-strip", data_record=item.record_id)
+    return Strip(
+        record_id=item.record_id,
+        caption=f"{item.record_id} {item.title}"[:10],
+        note=_item_note(item, t),
+        y=y,
+        spans=_spans(_segments(item, scale)),
+        crosses=tuple(Sign(scale.x(g.at), y - 12, _gap_note(g, t)) for g in item.gaps),
+        period=f"{local_time(item.at)[11:]}–{local_time(item.end)[11:]}",
+        period_x=scale.right + 6,
+    )
 
 
-def _strips(timeline: Timeline, top: float, t: Translate) -> tuple[list[str], float]:
-    """The recording-period strips below the bands, and the y where they end."""
-    if not timeline.av_items:
-        return [], top
-    top += 18
-    parts = [
-        text(t("timeline.av_detail"), x="10", y=num(top + 4), font_size="12", font_weight="600", fill=MUTED)
-    ]
-    top += 8
-    for item in timeline.av_items:
-        parts.append(_strip(item, top, t))
-        top += STRIP_H
-    return parts, top
-
-
-def timeline_svg(timeline: Timeline, t: Translate) -> Markup:
+def timeline_drawing(timeline: Timeline, t: Translate) -> TimelineDrawing:
     """The case timeline: five stage bands on a time axis, records as dots and bars, findings as signs."""
+    title = t("timeline.title", case_no=timeline.case_no)
     if not timeline.items:
-        return Markup(el("p", str(escape(t("timeline.empty"))), class_="empty"))
+        return TimelineDrawing(empty=t("timeline.empty"), title=title, desc="", height=0.0)
     scale = Scale(*timeline.span)
-    bands, marks, top = [], [], float(AXIS_H)
+    bands, top = [], float(AXIS_H)
     for index, (stage, height) in enumerate(zip(STAGES, _lane_heights(timeline, scale), strict=True)):
-        bands.append(_band(stage, index, top, height, timeline, scale, t))
-        marks.append(_marks(stage, top, timeline, scale, t))
+        bands.append(_stage_band(stage, index, top, height, timeline, scale, t))
         top += height
-    axis = _axis(scale, top)
-    strips, bottom = _strips(timeline, top, t)
+    moments, fmt = ticks(scale.start, scale.end)
+    axis = tuple(Tick(scale.x(m), m.astimezone(CST).strftime(fmt)) for m in moments)
+    strips, bottom, strips_top = [], top, top + 18
+    if timeline.av_items:
+        bottom = strips_top + 8
+        for item in timeline.av_items:
+            strips.append(_strip(item, bottom, t))
+            bottom += STRIP_H
     gaps = sum(len(i.gaps) for i in timeline.items)
     findings = sum(len(i.findings) for i in timeline.items) + sum(
         len(v) for v in timeline.stage_findings.values()
     )
-    title = t("timeline.title", case_no=timeline.case_no)
     desc = t(
         "timeline.desc", records=len(timeline.items), av=len(timeline.av_items), gaps=gaps, findings=findings
     )
-    return Markup(
-        el(
-            "svg",
-            el("title", str(escape(title)), id="timeline-title"),
-            el("desc", str(escape(desc)), id="timeline-desc"),
-            *bands,
-            axis,
-            *marks,
-            *strips,
-            xmlns="http://www.w3.org/2000/svg",
-            viewBox=f"0 0 {WIDTH} {num(bottom + 8)}",
-            role="img",
-            aria_labelledby="timeline-title timeline-desc",
-            class_="timeline",
-            font_family=FONTS,
-        )
+    return TimelineDrawing(
+        empty=None,
+        title=title,
+        desc=desc,
+        height=bottom + 8,
+        bands=tuple(bands),
+        ticks=axis,
+        axis_bottom=top,
+        strips_heading=t("timeline.av_detail"),
+        strips_top=strips_top,
+        strips=tuple(strips),
     )
 
 
@@ -550,99 +508,86 @@ def _nice_ceiling(value: int) -> int:
     return next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= value)
 
 
-def activity_svg(days: Sequence[DayCount], t: Translate) -> Markup:
+ACTIVITY_H = 190
+ACTIVITY_TOP = 26
+ACTIVITY_BOTTOM = 26
+ACTIVITY_LEFT = 44
+ACTIVITY_RIGHT = WIDTH - 12
+
+
+@dataclass(frozen=True)
+class GridLine:
+    """A horizontal grid line at y, labelled with the count it stands for."""
+
+    y: float
+    value: int
+
+
+@dataclass(frozen=True)
+class DayBar:
+    """One day's stacked bar: allowed below, refused on top, and its date label when shown."""
+
+    day: str
+    note: str
+    x: float
+    width: float
+    allowed_y: float
+    allowed_h: float
+    refused_y: float
+    refused_h: float
+    label: str | None  # every fifth day and the last
+
+
+@dataclass(frozen=True)
+class ActivityDrawing:
+    """Everything the ledger activity macro draws."""
+
+    title: str
+    desc: str
+    grid: tuple[GridLine, ...]
+    days: tuple[DayBar, ...]
+    allowed: str
+    refused: str
+    width: int = WIDTH
+    height: int = ACTIVITY_H
+    top: int = ACTIVITY_TOP
+    left: int = ACTIVITY_LEFT
+    right: int = ACTIVITY_RIGHT
+    plot_h: int = ACTIVITY_H - ACTIVITY_TOP - ACTIVITY_BOTTOM
+
+
+def activity_drawing(days: Sequence[DayCount], t: Translate) -> ActivityDrawing:
     """Entries per day as stacked bars: allowed below, refused on top, each day with its tooltip."""
-    height, top, bottom, left, right = 190, 26, 26, 44, WIDTH - 12
     peak = _nice_ceiling(max((d.allowed + d.refused for d in days), default=0))
-    plot_h = height - top - bottom
-    slot = (right - left) / max(len(days), 1)
-    parts = []
-    for value in (0, peak // 2, peak):
-        y = num(height - bottom - plot_h * value / peak)
-        parts.append(el("line", x1=str(left), x2=str(right), y1=y, y2=y, stroke=GRID, stroke_width="1"))
-        parts.append(
-            text(
-                str(value),
-                x=str(left - 6),
-                y=y,
-                text_anchor="end",
-                font_size="10",
-                fill=MUTED,
-                dominant_baseline="middle",
-            )
-        )
+    plot_h = ACTIVITY_H - ACTIVITY_TOP - ACTIVITY_BOTTOM
+    base = ACTIVITY_H - ACTIVITY_BOTTOM
+    slot = (ACTIVITY_RIGHT - ACTIVITY_LEFT) / max(len(days), 1)
+    grid = tuple(GridLine(base - plot_h * value / peak, value) for value in (0, peak // 2, peak))
+    bars = []
     for index, day in enumerate(days):
-        x = left + slot * index + 2
         h_allowed = plot_h * day.allowed / peak
         h_refused = plot_h * day.refused / peak
-        base = height - bottom
         label = day.day.strftime("%m-%d")
-        bar = [
-            tooltip(t("ledger.day", day=label, allowed=day.allowed, refused=day.refused)),
-            el(
-                "rect",
-                x=num(x),
-                y=num(top),
-                width=num(slot - 4),
-                height=num(plot_h),
-                fill="#ffffff",
-                fill_opacity="0",
-            ),
-            el(
-                "rect",
-                x=num(x),
-                y=num(base - h_allowed),
-                width=num(slot - 4),
-                height=num(h_allowed),
-                fill=ALLOWED,
-                class_="allowed",
-            ),
-            el(
-                "rect",
-                x=num(x),
-                y=num(base - h_allowed - h_refused),
-                width=num(slot - 4),
-                height=num(h_refused),
-                fill=REFUSED,
-                class_="refused",
-            ),
-        ]
-        parts.append(el("g", *bar, class_="day", data_day=day.day.isoformat()))
-        if index % 5 == 0 or index == len(days) - 1:
-            parts.append(
-                text(
-                    label,
-                    x=num(x + (slot - 4) / 2),
-                    y=str(height - 8),
-                    text_anchor="middle",
-                    font_size="10",
-                    fill=MUTED,
-                )
+        bars.append(
+            DayBar(
+                day=day.day.isoformat(),
+                note=t("ledger.day", day=label, allowed=day.allowed, refused=day.refused),
+                x=ACTIVITY_LEFT + slot * index + 2,
+                width=slot - 4,
+                allowed_y=base - h_allowed,
+                allowed_h=h_allowed,
+                refused_y=base - h_allowed - h_refused,
+                refused_h=h_refused,
+                label=label if index % 5 == 0 or index == len(days) - 1 else None,
             )
-    legend = [
-        el("rect", x=str(right - 190), y="6", width="10", height="10", fill=ALLOWED),
-        text(t("ledger.allowed"), x=str(right - 175), y="15", font_size="11", fill=INK),
-        el("rect", x=str(right - 90), y="6", width="10", height="10", fill=REFUSED),
-        text(t("ledger.refused"), x=str(right - 75), y="15", font_size="11", fill=INK),
-    ]
+        )
     allowed = sum(d.allowed for d in days)
     refused = sum(d.refused for d in days)
-    return Markup(
-        el(
-            "svg",
-            el("title", str(escape(t("ledger.activity"))), id="activity-title"),
-            el(
-                "desc",
-                str(escape(t("ledger.activity_desc", allowed=allowed, refused=refused))),
-                id="activity-desc",
-            ),
-            *parts,
-            *legend,
-            xmlns="http://www.w3.org/2000/svg",
-            viewBox=f"0 0 {WIDTH} {height}",
-            role="img",
-            aria_labelledby="activity-title activity-desc",
-            class_="activity",
-            font_family=FONTS,
-        )
+    return ActivityDrawing(
+        title=t("ledger.activity"),
+        desc=t("ledger.activity_desc", allowed=allowed, refused=refused),
+        grid=grid,
+        days=tuple(bars),
+        allowed=t("ledger.allowed"),
+        refused=t("ledger.refused"),
     )

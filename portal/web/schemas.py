@@ -8,10 +8,11 @@ handler built."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, params
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -64,12 +65,16 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorBody, "description": HTTPStatus(status).phrase} for status in statuses}
 
 
-def api_router(*, prefix: str, tag: str) -> APIRouter:
+def api_router(*, prefix: str, tag: str, dependencies: Sequence[params.Depends] = ()) -> APIRouter:
     """A router of the JSON API; any of its routes may meet a backing service down (503) or fail (500)."""
     # JSONResponse named outright: bodies are written by `json.dumps`, as before the models were
     # declared, not by pydantic's own writer, so the bytes (floats, escapes) stay what they were.
     return APIRouter(
-        prefix=prefix, tags=[tag], responses=errors(500, 503), default_response_class=JSONResponse
+        prefix=prefix,
+        tags=[tag],
+        dependencies=dependencies,
+        responses=errors(500, 503),
+        default_response_class=JSONResponse,
     )
 
 

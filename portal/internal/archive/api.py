@@ -27,6 +27,7 @@ from portal.internal.archive.schemas import BundleDetail, CaseList, CopyPreparin
 from portal.internal.retention import service as dispositions
 from portal.web.api import Denied, guard, service_errors
 from portal.web.auth import (
+    API_CSRF,
     DB,
     Caller,
     Principal,
@@ -37,7 +38,7 @@ from portal.web.i18n import translate
 from portal.web.schemas import ARCHIVED, PARTIAL, api_router, errors, file_answer
 from retention import service as retention
 
-router = api_router(prefix="/api/v1", tag="internal")
+router = api_router(prefix="/api/v1", tag="internal", dependencies=[API_CSRF])
 # What stands for a title above the caller's clearance; pages show it in the reader's language.
 WITHHELD_TITLE = translate("zh", "withheld.title")
 

@@ -31,10 +31,10 @@ from portal.internal.archive.api import bundle_or_404
 from portal.internal.archive.delivery import jobs_of, stamp_for, stamped_copy
 from portal.internal.archive.schemas import CopyStarted, CopyStatus
 from portal.web.api import service_errors
-from portal.web.auth import DB, Caller, Principal, check_csrf_header, policy_context, wired_of
+from portal.web.auth import API_CSRF, DB, Caller, Principal, policy_context, wired_of
 from portal.web.schemas import ARCHIVED, api_router, errors, file_answer
 
-router = api_router(prefix="/api/v1", tag="copies")
+router = api_router(prefix="/api/v1", tag="copies", dependencies=[API_CSRF])
 COPY = file_answer("The watermarked copy, as an attachment", *ARCHIVED)
 
 
@@ -106,7 +106,6 @@ def record_copy(
 )
 def start_copy(request: Request, session: DB, caller: Caller, bundle_id: str, record_id: str) -> JSONResponse:
     """Start preparing a watermarked copy → 202 {job_id, status, status_url}."""
-    check_csrf_header(request, caller)
     bundle, record, stored = _record(session, bundle_id, record_id)
     decision, context, resource = _authorize(request, session, caller, bundle, record)
     stamp = stamp_for(request, caller, decision)

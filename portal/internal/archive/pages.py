@@ -16,12 +16,12 @@ from archive.models import Bundle
 from portal.internal.archive import api, delivery
 from portal.web import auth, charts
 from portal.web.api import Denied, guard
-from portal.web.auth import DB, Principal, wired_of
+from portal.web.auth import DB, PAGE_CSRF, Principal, wired_of
 from portal.web.i18n import choose_lang, label, local_time, translate
 from portal.web.pages import PageCaller, PageRoute, error_page, page
 from retention import audits
 
-router = APIRouter(include_in_schema=False, route_class=PageRoute)
+router = APIRouter(include_in_schema=False, route_class=PageRoute, dependencies=[PAGE_CSRF])
 
 
 @router.get("/")
@@ -79,7 +79,7 @@ def bundle_page(request: Request, session: DB, caller: PageCaller, bundle_id: st
         detail=detail,
         openable=openable,
         picture=picture,
-        svg=charts.timeline_svg(picture, partial(translate, lang)),
+        drawing=charts.timeline_drawing(picture, partial(translate, lang)),
         stages=charts.STAGES,
         record_path=_record_path,
         audit=audits.last_audit(session, bundle_id=bundle.id),

@@ -3,9 +3,9 @@
 A time axis in days (today marked, non-working days shaded from the work calendar), one bar per
 open request from the day its clock started to the day the reply is due, coloured by the working
 days left; consultation time that does not count (art. 32) is hatched, a request waiting for a
-correction (art. 30) is a dashed outline up to its correction deadline. Like `portal.web.charts`: no
-script, no `style` attributes (the CSP forbids them), a `<title>` on every mark, and the same
-data offered as a table on the page.
+correction (art. 30) is a dashed outline up to its correction deadline. Like `portal.web.charts`:
+the geometry here as plain data, the drawing in the macro `charts/deadlines.html` (no script, no
+`style` attributes, a `<title>` on every mark), and the same data offered as a table on the page.
 """
 
 from __future__ import annotations
@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 
-from markupsafe import Markup, escape
-
 from access.disclosure.models import DisclosureStatus
 from access.disclosure.schemas import RequestView
 from access.workdays import WorkCalendar
-from portal.web.charts import FONTS, GRID, INK, MUTED, el, num, text, tooltip
+from portal.web.charts import Span
+from portal.web.labels import N_
 
 WIDTH = 960
 LABEL_W = 150
@@ -33,10 +32,6 @@ DAYS_BEFORE = 14  # overdue requests sit left of today
 DAYS_AFTER = 42  # about six weeks ahead
 MOST_BEFORE = 70  # a long-overdue request stretches the axis, but only this far
 MOST_AFTER = 120  # an extended deadline stretches it, but only this far
-OFF_DAY = "#eef0f3"
-TODAY = "#1f3a5f"
-PAUSE = "#7b8490"
-WAITING = "#5b6675"
 ONE_DAY = timedelta(days=1)
 
 Translate = Callable[..., str]
@@ -50,15 +45,6 @@ class Band(StrEnum):
     urgent = "urgent"  # 1 to 4
     overdue = "overdue"  # due today or past
     waiting = "waiting"  # clock stopped: waiting for the applicant's correction
-
-
-FILL = {
-    Band.ample: "#2a7f62",
-    Band.soon: "#e0a100",
-    Band.urgent: "#e06c00",
-    Band.overdue: "#b3261e",
-    Band.waiting: "#ffffff",
-}
 
 
 def band(days_left: int | None) -> Band:
@@ -172,72 +158,87 @@ def _width(words: str, size: float) -> float:
     return sum(size if ord(c) >= 0x2E80 else size * 0.58 for c in words)
 
 
-def _ground(scale: DayScale, calendar: WorkCalendar, bottom: float, t: Translate) -> str:
-    """Shaded non-working days, weekly tick labels, month names and the grid."""
-    parts = []
-    for day in scale.days():
-        x = scale.x(day)
-        if not calendar.is_workday(day):
-            parts.append(
-                el(
-                    "rect",
-                    x=num(x),
-                    y=str(AXIS_H - 4),
-                    width=num(scale.width),
-                    height=num(bottom - AXIS_H + 4),
-                    fill=OFF_DAY,
-                    class_="day-off",
-                )
-            )
-        if day.weekday() == 0 or day.day == 1:
-            parts.append(
-                el(
-                    "line",
-                    x1=num(x),
-                    x2=num(x),
-                    y1=str(AXIS_H - 8),
-                    y2=num(bottom),
-                    stroke=GRID,
-                    stroke_width="1",
-                )
-            )
-        if day.weekday() == 0:
-            parts.append(
-                text(day.strftime("%m-%d"), x=num(x + 2), y=str(AXIS_H - 12), font_size="11", fill=MUTED)
-            )
-        if day.day == 1 or day == scale.first:
-            month = t("handling.dash.month", year=day.year, month=day.month)
-            parts.append(text(month, x=num(x + 2), y="14", font_size="11", font_weight="600", fill=INK))
-    return el("g", *parts, class_="axis")
+# --- the picture, as the macro `charts/deadlines.html` draws it -------------------------------
 
 
-def _today(scale: DayScale, today: date, bottom: float, t: Translate) -> str:
-    """Today's line across the rows, named below them (the dates above stay readable)."""
-    x = scale.x(today) + scale.width / 2
-    label = t("handling.dash.today", day=today.strftime("%m-%d"))
-    return el(
-        "g",
-        tooltip(label),
-        el(
-            "line",
-            x1=num(x),
-            x2=num(x),
-            y1=str(AXIS_H - 8),
-            y2=num(bottom + 4),
-            stroke=TODAY,
-            stroke_width="2",
-        ),
-        text(
-            label,
-            x=num(x),
-            y=num(bottom + 16),
-            text_anchor="middle",
-            font_size="11",
-            font_weight="700",
-            fill=TODAY,
-        ),
-        class_="today",
-        data_day=today.isoformat(),
+@dataclass(frozen=True)
+class AxisDay:
+    """A day's column on the axis: shaded when not a working day, ruled and named where it starts
+    a week or a month."""
+
+    x: float
+    off: bool
+    rule: bool  # Mondays and the first of a month
+    tick: str | None  # the date, on Mondays
+    month: str | None  # the month's name, on its first day and on the axis's first
+
+
+@dataclass(frozen=True)
+class RequestRow:
+    """One request's row: its label, its bar and pause, and the note on its deadline."""
+
+    request_id: int
+    band: Band
+    tracking_code: str
+    href: str | None
+    note: str  # the tooltip
+    top: float
+    y: float  # the bar's top edge
+    x: float
+    width: float
+    earlier: bool  # the bar began left of the axis
+    stopped_from: float | None  # where the clock stood still until the correction came
+    pause: Span | None
+    caption: str
+    caption_at_edge: bool  # no room right of the bar: at the right edge, above the bar's end
+
+
+@dataclass(frozen=True)
+class LegendEntry:
+    """A swatch (named by what it stands for) and its words, at (x, y)."""
+
+    swatch: str
+    words: str
+    x: float
+    y: float
+
+
+@dataclass(frozen=True)
+class DeadlineDrawing:
+    """Everything the deadline macro draws; `empty` is said instead when no request is open."""
+
+    empty: str | None
+    title: str
+    desc: str = ""
+    days: tuple[AxisDay, ...] = ()
+    day_width: float = 0.0
+    rows: tuple[RequestRow, ...] = ()
+    bottom: float = 0.0
+    today: str = ""
+    today_x: float = 0.0
+    today_label: str = ""
+    legend: tuple[LegendEntry, ...] = ()
+    width: int = WIDTH
+    axis_h: int = AXIS_H
+    row_h: int = ROW_H
+    bar_h: int = BAR_H
+    legend_h: int = LEGEND_H
+    right_pad: int = RIGHT_PAD
+
+
+def _axis(scale: DayScale, calendar: WorkCalendar, t: Translate) -> tuple[AxisDay, ...]:
+    """Every day's column, shading, rules and names."""
+    return tuple(
+        AxisDay(
+            x=scale.x(day),
+            off=not calendar.is_workday(day),
+            rule=day.weekday() == 0 or day.day == 1,
+            tick=day.strftime("%m-%d") if day.weekday() == 0 else None,
+            month=t("handling.dash.month", year=day.year, month=day.month)
+            if day.day == 1 or day == scale.first
+            else None,
+        )
+        for day in scale.days()
     )
 
 
@@ -274,162 +275,81 @@ def days_left_text(days_left: int | None, t: Translate) -> str:
     return t("handling.left.n", n=days_left)
 
 
-def _row(bar: Bar, index: int, scale: DayScale, t: Translate, href: Callable[[int], str] | None) -> str:
-    """A request's label, bar, pause, and due-date note."""
+def _row(
+    bar: Bar, index: int, scale: DayScale, t: Translate, href: Callable[[int], str] | None
+) -> RequestRow:
+    """Where a request's label, bar, pause and deadline note go."""
     top = AXIS_H + index * ROW_H
-    y = top + (ROW_H - BAR_H) / 2
-    label = text(bar.tracking_code, x="8", y=num(top + ROW_H / 2 + 4), font_size="12", fill=INK)
-    if href:
-        label = el("a", label, href=href(bar.request_id))
     left = scale.x(bar.clock_from)
-    right = scale.x(bar.end + ONE_DAY)
-    width = max(right - left, 2.0)
-    parts = [tooltip(bar_note(bar, t))]
-    if bar.clock_from < scale.first:  # the bar began before the axis: point to where it came from
-        edge = num(left - 1)
-        tip = f"{num(left - 7)},{num(y + BAR_H / 2)} {edge},{num(y + 1)} {edge},{num(y + BAR_H - 1)}"
-        parts.append(el("polygon", points=tip, fill=MUTED, class_="earlier"))
+    width = max(scale.x(bar.end + ONE_DAY) - left, 2.0)
     waiting = bar.band is Band.waiting  # the clock stands still: a dashed outline
-    if not waiting and bar.clock_from != bar.received_on:  # it stood still until the correction came
-        parts.append(
-            el(
-                "line",
-                x1=num(scale.x(bar.received_on)),
-                x2=num(left),
-                y1=num(y + BAR_H / 2),
-                y2=num(y + BAR_H / 2),
-                stroke=WAITING,
-                stroke_width="1.5",
-                stroke_dasharray="2 3",
-                class_="stopped",
-            )
-        )
-    outline = {"stroke": WAITING, "stroke_width": "1.5", "stroke_dasharray": "4 3"} if waiting else {}
-    parts.append(
-        el(
-            "rect",
-            x=num(left),
-            y=num(y),
-            width=num(width),
-            height=str(BAR_H),
-            rx="3",
-            fill=FILL[bar.band],
-            class_="bar",
-            **outline,
-        )
-    )
+    pause = None
     if not waiting and bar.pause:
         pause_left, pause_right = scale.x(bar.pause[0]), scale.x(bar.pause[1] + ONE_DAY)
-        parts.append(
-            el(
-                "rect",
-                x=num(pause_left),
-                y=num(y),
-                width=num(max(pause_right - pause_left, 1.0)),
-                height=str(BAR_H),
-                fill="url(#pause-hatch)",
-                stroke=PAUSE,
-                stroke_width="1",
-                class_="pause",
-            )
-        )
+        pause = Span(pause_left, max(pause_right - pause_left, 1.0))
     note = days_left_text(bar.days_left, t) if bar.due_on else t("handling.dash.waiting_short")
     when = (bar.due_on or bar.waiting_until or bar.clock_from).strftime("%m-%d")
-    note = f"{when} · {note}" + (" ≈" if bar.estimated_years else "")
-    room = WIDTH - RIGHT_PAD - (left + width)
-    if room > _width(note, 11) + 8:
-        parts.append(text(note, x=num(left + width + 5), y=num(y + BAR_H - 3), font_size="11", fill=INK))
-    else:  # no room right of the bar: write it at the right edge, above the bar's end
-        parts.append(
-            text(note, x=num(WIDTH - RIGHT_PAD), y=num(top + 8), text_anchor="end", font_size="10", fill=INK)
-        )
-    return el(
-        "g", label, el("g", *parts), class_=f"request band-{bar.band}", data_request=str(bar.request_id)
+    caption = f"{when} · {note}" + (" ≈" if bar.estimated_years else "")
+    return RequestRow(
+        request_id=bar.request_id,
+        band=bar.band,
+        tracking_code=bar.tracking_code,
+        href=href(bar.request_id) if href else None,
+        note=bar_note(bar, t),
+        top=top,
+        y=top + (ROW_H - BAR_H) / 2,
+        x=left,
+        width=width,
+        earlier=bar.clock_from < scale.first,
+        # the clock stood still until the correction came
+        stopped_from=scale.x(bar.received_on) if not waiting and bar.clock_from != bar.received_on else None,
+        pause=pause,
+        caption=caption,
+        caption_at_edge=WIDTH - RIGHT_PAD - (left + width) <= _width(caption, 11) + 8,
     )
 
 
-def _legend(top: float, t: Translate) -> str:
-    """Swatches for the colours, the hatching, the outline and today's line."""
-    items: list[tuple[str, str]] = [
-        (el("rect", width="14", height="10", rx="2", fill=FILL[b]), name)
-        for b, name in (
-            (Band.ample, t("handling.band.ample")),
-            (Band.soon, t("handling.band.soon")),
-            (Band.urgent, t("handling.band.urgent")),
-            (Band.overdue, t("handling.band.overdue")),
-        )
-    ]
-    items += [
-        (
-            el("rect", width="14", height="10", fill="url(#pause-hatch)", stroke=PAUSE, stroke_width="1"),
-            t("handling.band.paused"),
-        ),
-        (
-            el(
-                "rect",
-                width="14",
-                height="10",
-                rx="2",
-                fill="#ffffff",
-                stroke=WAITING,
-                stroke_width="1.5",
-                stroke_dasharray="4 3",
-            ),
-            t("handling.band.waiting"),
-        ),
-        (el("rect", width="14", height="10", fill=OFF_DAY, stroke=GRID), t("handling.band.off")),
-        (
-            el("line", x1="7", x2="7", y1="-2", y2="12", stroke=TODAY, stroke_width="2"),
-            t("handling.band.today"),
-        ),
-    ]
-    parts, x, y = [], 8.0, top + 14
-    for swatch, words in items:
-        width = 20 + _width(words, 11) + 18
-        if x + width > WIDTH - RIGHT_PAD:
-            x, y = 8.0, y + 20
-        parts.append(
-            el(
-                "g",
-                swatch,
-                text(words, x="20", y="10", font_size="11", fill=INK),
-                transform=f"translate({num(x)},{num(y)})",
-            )
-        )
-        x += width
-    return el("g", *parts, class_="legend")
-
-
-_HATCH = el(
-    "defs",
-    el(
-        "pattern",
-        el("rect", width="6", height="6", fill="#e3e6ea"),
-        el("line", x1="0", y1="0", x2="0", y2="6", stroke=PAUSE, stroke_width="2.5"),
-        id="pause-hatch",
-        patternUnits="userSpaceOnUse",
-        width="6",
-        height="6",
-        patternTransform="rotate(45)",
-    ),
+# The legend's swatches: the four colours, then the hatching, the outline, a day off, today's line.
+LEGEND = (
+    ("ample", N_("handling.band.ample")),
+    ("soon", N_("handling.band.soon")),
+    ("urgent", N_("handling.band.urgent")),
+    ("overdue", N_("handling.band.overdue")),
+    ("paused", N_("handling.band.paused")),
+    ("waiting", N_("handling.band.waiting")),
+    ("off", N_("handling.band.off")),
+    ("today", N_("handling.band.today")),
 )
 
 
-def deadline_svg(
+def _legend(top: float, t: Translate) -> tuple[LegendEntry, ...]:
+    """The swatches for the colours, the hatching, the outline and today's line, in lines that fit."""
+    found, x, y = [], 8.0, top + 14
+    for swatch, key in LEGEND:
+        words = t(key)
+        width = 20 + _width(words, 11) + 18
+        if x + width > WIDTH - RIGHT_PAD:
+            x, y = 8.0, y + 20
+        found.append(LegendEntry(swatch, words, x, y))
+        x += width
+    return tuple(found)
+
+
+def deadline_drawing(
     views: Sequence[RequestView],
     calendar: WorkCalendar,
     today: date,
     t: Translate,
     *,
     href: Callable[[int], str] | None = None,
-) -> Markup:
+) -> DeadlineDrawing:
     """The picture: one bar per open request on a day axis around `today`, with a legend."""
     found = bars(views)
+    title = t("handling.dash.title")
     if not found:
-        return Markup(el("p", str(escape(t("handling.dash.empty"))), class_="empty"))
+        return DeadlineDrawing(empty=t("handling.dash.empty"), title=title)
     scale = DayScale(*window(found, today))
     bottom = AXIS_H + ROW_H * len(found)
-    rows = [_row(bar, index, scale, t, href) for index, bar in enumerate(found)]
     counts = {b: sum(1 for bar in found if bar.band is b) for b in Band}
     desc = t(
         "handling.dash.desc",
@@ -443,21 +363,16 @@ def deadline_svg(
         last=scale.last.isoformat(),
         today=today.isoformat(),
     )
-    return Markup(
-        el(
-            "svg",
-            el("title", str(escape(t("handling.dash.title"))), id="deadlines-title"),
-            el("desc", str(escape(desc)), id="deadlines-desc"),
-            _HATCH,
-            _ground(scale, calendar, bottom, t),
-            *rows,
-            _today(scale, today, bottom, t),
-            _legend(bottom + 22, t),
-            xmlns="http://www.w3.org/2000/svg",
-            viewBox=f"0 0 {WIDTH} {num(bottom + LEGEND_H)}",
-            role="img",
-            aria_labelledby="deadlines-title deadlines-desc",
-            class_="deadlines",
-            font_family=FONTS,
-        )
+    return DeadlineDrawing(
+        empty=None,
+        title=title,
+        desc=desc,
+        days=_axis(scale, calendar, t),
+        day_width=scale.width,
+        rows=tuple(_row(bar, index, scale, t, href) for index, bar in enumerate(found)),
+        bottom=bottom,
+        today=today.isoformat(),
+        today_x=scale.x(today) + scale.width / 2,
+        today_label=t("handling.dash.today", day=today.strftime("%m-%d")),
+        legend=_legend(bottom + 22, t),
     )

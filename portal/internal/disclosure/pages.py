@@ -33,12 +33,12 @@ from archive.errors import ArchiveError, Refused
 from portal.internal.disclosure import dashboard
 from portal.web import api as web_api
 from portal.web import auth
-from portal.web.auth import DB, Principal, wired_of
+from portal.web.auth import DB, PAGE_CSRF, Principal, wired_of
 from portal.web.i18n import choose_lang, refusal, translate
 from portal.web.pages import PageCaller, PageRoute, may, page
 from portal.web.params import RowId
 
-router = APIRouter(include_in_schema=False, route_class=PageRoute)
+router = APIRouter(include_in_schema=False, route_class=PageRoute, dependencies=[PAGE_CSRF])
 
 SHOW = ("open", "closed", "all")
 REDACTION_SLOTS = 3  # upload rows in the decision form (no script adds more)
@@ -103,8 +103,10 @@ def _estimated(views: Sequence[RequestView]) -> list[int]:
     return sorted({year for v in views if v.is_open for year in v.estimated_years})
 
 
-def _picture(request: Request, views: Sequence[RequestView], calendar: workdays.WorkCalendar) -> Any:
-    return dashboard.deadline_svg(views, calendar, _today(request), _t(request), href=_href)
+def _picture(
+    request: Request, views: Sequence[RequestView], calendar: workdays.WorkCalendar
+) -> dashboard.DeadlineDrawing:
+    return dashboard.deadline_drawing(views, calendar, _today(request), _t(request), href=_href)
 
 
 @router.get("/disclosures")
@@ -122,7 +124,7 @@ def queue_page(request: Request, session: DB, caller: PageCaller, show: str = "o
         show=show,
         shows=SHOW,
         estimated=_estimated(open_views),
-        svg=_picture(request, open_views, calendar),
+        drawing=_picture(request, open_views, calendar),
         band=dashboard.band,
         left_text=partial(dashboard.days_left_text, t=_t(request)),
     )
@@ -136,7 +138,7 @@ def dashboard_page(request: Request, session: DB, caller: PageCaller) -> Respons
     return page(
         request,
         "disclosure/dashboard.html",
-        svg=_picture(request, views, calendar),
+        drawing=_picture(request, views, calendar),
         bars=dashboard.bars(views),
         estimated=_estimated(views),
         left_text=partial(dashboard.days_left_text, t=_t(request)),
@@ -327,11 +329,9 @@ def assign(
     session: DB,
     caller: PageCaller,
     request_id: RowId,
-    csrf_token: Annotated[str, Form()] = "",
     officer: Annotated[str, Form()] = "",
 ) -> Response:
     """Give the request to an officer (分办); an officer sends their own name to take it."""
-    auth.check_csrf(caller, csrf_token)
     values = {"officer": officer}
 
     def step(subject: policy.Subject, context: policy.Context, _calendar: workdays.WorkCalendar) -> None:
@@ -346,12 +346,10 @@ def ask_correction(
     session: DB,
     caller: PageCaller,
     request_id: RowId,
-    csrf_token: Annotated[str, Form()] = "",
     what: Annotated[str, Form()] = "",
     within_days: Annotated[str, Form()] = "",
 ) -> Response:
     """Send the one correction notice (补正告知): what to correct and within how many working days."""
-    auth.check_csrf(caller, csrf_token)
     values = {"what": what, "within_days": within_days}
     low, high = deadlines.CORRECTION_PERIOD_DAYS
     days = _whole(within_days)
@@ -379,11 +377,9 @@ def start_consultation(
     session: DB,
     caller: PageCaller,
     request_id: RowId,
-    csrf_token: Annotated[str, Form()] = "",
     party: Annotated[str, Form()] = "",
 ) -> Response:
     """Ask a third party (征求第三方意见); its 15 working days are not counted."""
-    auth.check_csrf(caller, csrf_token)
 
     def step(subject: policy.Subject, context: policy.Context, calendar: workdays.WorkCalendar) -> None:
         office_side.start_consultation(
@@ -399,11 +395,9 @@ def end_consultation(
     session: DB,
     caller: PageCaller,
     request_id: RowId,
-    csrf_token: Annotated[str, Form()] = "",
     reply: Annotated[str, Form()] = "",
 ) -> Response:
     """Record the third party's answer (or silence); the clock runs again."""
-    auth.check_csrf(caller, csrf_token)
 
     def step(subject: policy.Subject, context: policy.Context, calendar: workdays.WorkCalendar) -> None:
         office_side.end_consultation(
@@ -419,12 +413,10 @@ def request_extension(
     session: DB,
     caller: PageCaller,
     request_id: RowId,
-    csrf_token: Annotated[str, Form()] = "",
     days: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
 ) -> Response:
     """Ask a manager for the one extension (延期答复) of up to 20 working days."""
-    auth.check_csrf(caller, csrf_token)
     values = {"days": days, "reason": reason}
     count = _whole(days)
     if count is None or not 1 <= count <= deadlines.MAX_EXTENSION_DAYS:
@@ -455,12 +447,10 @@ def decide_extension(
     session: DB,
     caller: PageCaller,
     request_id: RowId,
-    csrf_token: Annotated[str, Form()] = "",
     decision: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
 ) -> Response:
     """A manager approves or refuses the extension (never their own); a refusal needs a reason."""
-    auth.check_csrf(caller, csrf_token)
     values = {"reason": reason}
     if decision not in ("approve", "refuse"):
         message = translate(choose_lang(request)[0], "retrieval.err.decision")
@@ -487,11 +477,9 @@ def send_message(
     session: DB,
     caller: PageCaller,
     request_id: RowId,
-    csrf_token: Annotated[str, Form()] = "",
     body: Annotated[str, Form()] = "",
 ) -> Response:
     """A message to the applicant, shown on their tracking page."""
-    auth.check_csrf(caller, csrf_token)
 
     def step(subject: policy.Subject, context: policy.Context, _calendar: workdays.WorkCalendar) -> None:
         office_side.send_message(session, subject=subject, context=context, request_id=request_id, body=body)
@@ -522,7 +510,6 @@ def decide_request(
     session: DB,
     caller: PageCaller,
     request_id: RowId,
-    csrf_token: Annotated[str, Form()] = "",
     decision: Annotated[str, Form()] = "",
     basis: Annotated[str, Form()] = "",
     reasons: Annotated[str, Form()] = "",
@@ -531,7 +518,6 @@ def decide_request(
     redaction_file: Annotated[list[UploadFile | str], File()] = [],  # noqa: B006
 ) -> Response:
     """The reply (答复, art. 36): its type, the basis for withholding, reasons, and what is released."""
-    auth.check_csrf(caller, csrf_token)
     lang, _ = choose_lang(request)
     values = {
         "decision": decision,
@@ -669,11 +655,9 @@ def enter_calendar(
     session: DB,
     caller: PageCaller,
     year: int,
-    csrf_token: Annotated[str, Form()] = "",
     table: Annotated[str, Form()] = "",
 ) -> Response:
     """Enter (or replace) a year's holiday table → 303; a bad line → the page again with its number, 422."""
-    auth.check_csrf(caller, csrf_token)
     _may_edit_calendar(request, session, caller)
     if year not in _calendar_years(session, _today(request)):
         raise HTTPException(404, f"year: {year} is not offered for entry")

@@ -9,14 +9,17 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from portal.web import auth
-from portal.web.auth import DB, Principal, optional_principal, wired_of
+from portal.web.auth import DB, PAGE_CSRF, Principal, optional_principal, wired_of
 from portal.web.i18n import choose_lang, translate
 from portal.web.pages import PageCaller, PageRoute, page, safe_next
 
 LOGIN_CSRF_COOKIE = "csrf_login"
 LOGIN_CSRF_AGE = 3600
 
-router = APIRouter(include_in_schema=False, route_class=PageRoute)
+# Sign-in checks its own double-submit pair (there is no session yet); everything else the
+# session's CSRF token.
+signin = APIRouter(include_in_schema=False, route_class=PageRoute)
+router = APIRouter(include_in_schema=False, route_class=PageRoute, dependencies=[PAGE_CSRF])
 
 
 def login_page(
@@ -47,7 +50,7 @@ def login_page(
     return response
 
 
-@router.get("/login")
+@signin.get("/login")
 def login_form(
     request: Request,
     caller: Annotated[Principal | None, Depends(optional_principal)],
@@ -59,7 +62,7 @@ def login_form(
     return login_page(request, back_to=next)
 
 
-@router.post("/login")
+@signin.post("/login")
 def login(
     request: Request,
     session: DB,
@@ -87,11 +90,8 @@ def login(
 
 
 @router.post("/logout")
-def logout(
-    request: Request, session: DB, caller: PageCaller, csrf_token: Annotated[str, Form()] = ""
-) -> Response:
+def logout(request: Request, session: DB, caller: PageCaller) -> Response:
     """End the session (the form must carry the session's CSRF token) and go to the sign-in page."""
-    auth.check_csrf(caller, csrf_token)
     response = RedirectResponse("/login", status_code=303)
     auth.sign_out(response, session, request=request)
     return response

@@ -29,6 +29,7 @@ from portal.internal.ledger import operations
 from portal.internal.ledger.schemas import ChainReport, CheckpointPage, EntryPage, InclusionProof, KeySet
 from portal.web.api import guard, service_errors
 from portal.web.auth import (
+    API_CSRF,
     DB,
     Caller,
     policy_context,
@@ -37,7 +38,7 @@ from portal.web.auth import (
 from portal.web.params import MAX_SEQ, Seq, SeqBelow
 from portal.web.schemas import api_router, errors
 
-router = api_router(prefix="/api/v1", tag="internal")
+router = api_router(prefix="/api/v1", tag="internal", dependencies=[API_CSRF])
 
 
 def _entry_json(entry: LedgerEntry) -> dict[str, Any]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from functools import partial
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,9 +17,9 @@ from access import checkpoints
 from access.ledger import LedgerEntry, LedgerHead
 from access.policy import Action, collection, permits
 from portal.internal.ledger import api
-from portal.web import auth, charts
+from portal.web import charts
 from portal.web.api import guard
-from portal.web.auth import DB, Principal, wired_of
+from portal.web.auth import DB, PAGE_CSRF, Principal, wired_of
 from portal.web.i18n import CST, choose_lang, translate
 from portal.web.pages import PageCaller, PageRoute, page
 from portal.web.params import Seq, SeqBelow
@@ -29,7 +29,7 @@ LEDGER_PAGE = 100
 OUTCOMES = ("allowed", "denied", "ok", "failed", "damaged", "unavailable")
 LEDGER_ACTIONS = (*(a.value for a in Action), "auth.login", "auth.session_start", "user.create")
 
-router = APIRouter(include_in_schema=False, route_class=PageRoute)
+router = APIRouter(include_in_schema=False, route_class=PageRoute, dependencies=[PAGE_CSRF])
 
 
 def _day_bound(value: str, *, end: bool) -> datetime:
@@ -166,7 +166,7 @@ def ledger_page(
         entries=found["entries"],
         older=older,
         chain=chain,
-        chart=charts.activity_svg(counts, partial(translate, lang)),
+        activity=charts.activity_drawing(counts, partial(translate, lang)),
         outcomes=OUTCOMES,
         actions=LEDGER_ACTIONS,
     )
@@ -174,11 +174,10 @@ def ledger_page(
 
 @router.post("/ledger/verify")
 def ledger_verify_now(
-    request: Request, session: DB, caller: PageCaller, csrf_token: Annotated[str, Form()] = ""
+    request: Request, session: DB, caller: PageCaller
 ) -> Response:
     """Walk the whole chain now, as `GET /api/v1/ledger/verify` does (policy-checked and ledgered
     as `ledger.verify`, result included) → 303 to the ledger page, which shows that result."""
-    auth.check_csrf(caller, csrf_token)
     api.ledger_verify(request, session, caller)
     return RedirectResponse("/ledger#verification", status_code=303)
 

@@ -18,12 +18,12 @@ from archive.errors import Refused
 from portal.internal.retention import service as dispositions
 from portal.internal.retention.schemas import Certificate, Dispositions, DispositionSummary, Hold, Holds
 from portal.web.api import service_errors
-from portal.web.auth import DB, Caller, check_csrf_header, policy_context, wired_of
+from portal.web.auth import API_CSRF, DB, Caller, policy_context, wired_of
 from portal.web.params import RowId
 from portal.web.schemas import api_router, errors
 from retention import disposition, holds
 
-router = api_router(prefix="/api/v1", tag="retention")
+router = api_router(prefix="/api/v1", tag="retention", dependencies=[API_CSRF])
 
 
 class HoldBody(BaseModel):
@@ -96,7 +96,6 @@ def list_holds(request: Request, session: DB, caller: Caller) -> dict[str, Any]:
 )
 def place_hold(request: Request, session: DB, caller: Caller, body: HoldBody) -> dict[str, Any]:
     """Place a legal hold (冻结) on every version of a case → 201 the hold."""
-    check_csrf_header(request, caller)
     with retention_errors():
         view = dispositions.place_hold(
             wired_of(request),
@@ -116,7 +115,6 @@ def lift_hold(
     request: Request, session: DB, caller: Caller, hold_id: RowId, body: LiftBody
 ) -> dict[str, Any]:
     """Lift a hold with a reason (解除冻结)."""
-    check_csrf_header(request, caller)
     with retention_errors():
         view = dispositions.lift_hold(
             wired_of(request),
@@ -150,7 +148,6 @@ def list_dispositions(request: Request, session: DB, caller: Caller) -> dict[str
 )
 def propose(request: Request, session: DB, caller: Caller, body: DispositionBody) -> dict[str, Any]:
     """An archivist proposes a disposition list (鉴定) → 201; 409 naming a held or not-yet-due case."""
-    check_csrf_header(request, caller)
     with retention_errors():
         row = dispositions.propose(
             session,
@@ -171,7 +168,6 @@ def approve(
     request: Request, session: DB, caller: Caller, disposition_id: RowId, body: ApprovalBody
 ) -> dict[str, Any]:
     """An archive manager approves or refuses; two different managers, neither the proposer."""
-    check_csrf_header(request, caller)
     with retention_errors():
         row = dispositions.approve(
             wired_of(request),

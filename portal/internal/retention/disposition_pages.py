@@ -18,12 +18,12 @@ from archive.errors import Refused
 from portal.internal.retention import service as dispositions
 from portal.internal.retention.api import retention_errors
 from portal.web import auth
-from portal.web.auth import DB, wired_of
+from portal.web.auth import DB, PAGE_CSRF, wired_of
 from portal.web.pages import PageCaller, PageRoute, page
 from portal.web.params import RowId
 from retention import disposition, holds
 
-router = APIRouter(include_in_schema=False, route_class=PageRoute)
+router = APIRouter(include_in_schema=False, route_class=PageRoute, dependencies=[PAGE_CSRF])
 
 
 @router.get("/retention")
@@ -59,14 +59,12 @@ def propose(
     request: Request,
     session: DB,
     caller: PageCaller,
-    csrf_token: Annotated[str, Form()] = "",
     case_nos: Annotated[list[str], Form()] = [],  # noqa: B006 - FastAPI copies defaults
     action: Annotated[str, Form()] = "destroy",
     years: Annotated[str, Form()] = "",
     opinion: Annotated[str, Form()] = "",
 ) -> Response:
     """Submit an appraisal (鉴定意见) → 303 to the overview."""
-    auth.check_csrf(caller, csrf_token)
     with retention_errors():
         if not case_nos:
             raise Refused("case_nos: choose at least one case")
@@ -89,14 +87,12 @@ def approve(
     session: DB,
     caller: PageCaller,
     disposition_id: RowId,
-    csrf_token: Annotated[str, Form()] = "",
     decision: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
     witness_1: Annotated[str, Form()] = "",
     witness_2: Annotated[str, Form()] = "",
 ) -> Response:
     """A manager approves (naming the two witnesses) or refuses → 303 to the overview."""
-    auth.check_csrf(caller, csrf_token)
     with retention_errors():
         dispositions.approve(
             wired_of(request),
@@ -135,14 +131,12 @@ def place(
     request: Request,
     session: DB,
     caller: PageCaller,
-    csrf_token: Annotated[str, Form()] = "",
     case_no: Annotated[str, Form()] = "",
     mandate: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
     title: Annotated[str, Form()] = "",
 ) -> Response:
     """Place a hold → 303 to the list."""
-    auth.check_csrf(caller, csrf_token)
     with retention_errors():
         dispositions.place_hold(
             wired_of(request),
@@ -164,11 +158,9 @@ def lift(
     session: DB,
     caller: PageCaller,
     hold_id: RowId,
-    csrf_token: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
 ) -> Response:
     """Lift a hold with a reason → 303 to the list."""
-    auth.check_csrf(caller, csrf_token)
     with retention_errors():
         dispositions.lift_hold(
             wired_of(request),

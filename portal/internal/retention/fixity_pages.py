@@ -1,8 +1,9 @@
 """The fixity page (定期检测): the archive drawn by days since each bundle was last verified, the
 bundles whose last audit failed, and the open alerts with a form to acknowledge each.
 
-The picture is inline SVG drawn on the server like `portal.web.charts`'s: no script, no `style`
-attributes (the CSP forbids them), a `<title>` on every bar, and the same counts as a table.
+The picture is inline SVG like `portal.web.charts`'s: the bars' geometry here, the drawing in the
+macro `charts/fixity.html` (no script, no `style` attributes, a `<title>` on every bar), and the
+same counts as a table.
 """
 
 from __future__ import annotations
@@ -15,25 +16,24 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
-from markupsafe import Markup, escape
 
 from access.policy import Action, Denied, collection, permits
 from portal.internal.retention import audit_rounds as audit_runs
 from portal.web import api as web_api
 from portal.web import auth
-from portal.web.auth import DB, wired_of
-from portal.web.charts import FONTS, GRID, INK, MUTED, el, num, text, tooltip
+from portal.web.auth import DB, PAGE_CSRF, wired_of
+from portal.web.charts import GridLine
 from portal.web.i18n import Translate, choose_lang, translate
 from portal.web.pages import PageCaller, PageRoute, page
 from portal.web.params import RowId
 from retention import audits
 
-router = APIRouter(include_in_schema=False, route_class=PageRoute)
+router = APIRouter(include_in_schema=False, route_class=PageRoute, dependencies=[PAGE_CSRF])
 
 BINS = 9  # bars up to the audit interval; one more for the overdue
 NOTE_MAX = 2000
 WIDTH, HEIGHT = 960, 220
-FRESH, AGEING, OVERDUE = "#2a7f62", "#e0a100", "#b3261e"
+TOP, BOTTOM, LEFT, RIGHT = 28, 30, 44, WIDTH - 12
 
 
 @dataclass(frozen=True)
@@ -64,58 +64,64 @@ def bins(ages: list[int], *, every_days: int) -> list[Bin]:
     return found
 
 
-def age_svg(found: list[Bin], t: Translate, *, every_days: int) -> Markup:
+@dataclass(frozen=True)
+class AgeBar:
+    """One bin's bar: fresh, ageing (the last third of the interval) or overdue, and its labels."""
+
+    low: int
+    count: int
+    label: str
+    note: str
+    shade: str  # fresh, ageing or overdue
+    x: float
+    width: float
+    y: float
+    height: float
+
+
+@dataclass(frozen=True)
+class AgeDrawing:
+    """Everything the macro `charts/fixity.html` draws."""
+
+    title: str
+    desc: str
+    grid: tuple[GridLine, ...]
+    bars: tuple[AgeBar, ...]
+    width: int = WIDTH
+    height: int = HEIGHT
+    top: int = TOP
+    left: int = LEFT
+    right: int = RIGHT
+    plot_h: int = HEIGHT - TOP - BOTTOM
+
+
+def age_drawing(found: list[Bin], t: Translate, *, every_days: int) -> AgeDrawing:
     """The bins as bars; the last third of the interval amber, the overdue bin red."""
-    top, bottom, left, right = 28, 30, 44, WIDTH - 12
-    plot_h = HEIGHT - top - bottom
+    plot_h = HEIGHT - TOP - BOTTOM
+    base = HEIGHT - BOTTOM
     peak = max((b.count for b in found), default=0) or 1
-    slot = (right - left) / len(found)
-    parts = []
-    for value in sorted({0, peak}):
-        y = num(HEIGHT - bottom - plot_h * value / peak)
-        parts.append(el("line", x1=str(left), x2=str(right), y1=y, y2=y, stroke=GRID, stroke_width="1"))
-        parts.append(text(str(value), x=str(left - 6), y=y, text_anchor="end", font_size="10", fill=MUTED))
+    slot = (RIGHT - LEFT) / len(found)
+    grid = tuple(GridLine(base - plot_h * value / peak, value) for value in sorted({0, peak}))
+    bars = []
     for index, item in enumerate(found):
-        colour = OVERDUE if item.high is None else AGEING if item.low >= every_days * 2 / 3 else FRESH
-        x, h = left + slot * index + 4, plot_h * item.count / peak
+        shade = "overdue" if item.high is None else "ageing" if item.low >= every_days * 2 / 3 else "fresh"
+        height = plot_h * item.count / peak
         name = item.label(t)
-        bar = [
-            tooltip(t("fixity.bin_tip", range=name, n=item.count)),
-            el("rect", x=num(x), y=num(top), width=num(slot - 8), height=num(plot_h), fill_opacity="0"),
-            el("rect", x=num(x), y=num(HEIGHT - bottom - h), width=num(slot - 8), height=num(h), fill=colour),
-            text(
-                str(item.count),
-                x=num(x + (slot - 8) / 2),
-                y=num(HEIGHT - bottom - h - 4),
-                text_anchor="middle",
-                font_size="11",
-                fill=INK,
-            ),
-        ]
-        parts.append(el("g", *bar, class_="age-bin", data_low=str(item.low), data_count=str(item.count)))
-        parts.append(
-            text(
-                name,
-                x=num(x + (slot - 8) / 2),
-                y=str(HEIGHT - 10),
-                text_anchor="middle",
-                font_size="10",
-                fill=MUTED,
+        bars.append(
+            AgeBar(
+                low=item.low,
+                count=item.count,
+                label=name,
+                note=t("fixity.bin_tip", range=name, n=item.count),
+                shade=shade,
+                x=LEFT + slot * index + 4,
+                width=slot - 8,
+                y=base - height,
+                height=height,
             )
         )
-    return Markup(
-        el(
-            "svg",
-            el("title", str(escape(t("fixity.chart"))), id="age-title"),
-            el("desc", str(escape(t("fixity.chart_desc", days=every_days))), id="age-desc"),
-            *parts,
-            xmlns="http://www.w3.org/2000/svg",
-            viewBox=f"0 0 {WIDTH} {HEIGHT}",
-            role="img",
-            aria_labelledby="age-title age-desc",
-            class_="fixity-ages",
-            font_family=FONTS,
-        )
+    return AgeDrawing(
+        title=t("fixity.chart"), desc=t("fixity.chart_desc", days=every_days), grid=grid, bars=tuple(bars)
     )
 
 
@@ -146,7 +152,7 @@ def _fixity(
         alerts=audits.open_alerts(session),
         case_of=case_of,
         bins=[(b.label(partial(translate, lang)), b.count) for b in counts],
-        chart=age_svg(counts, partial(translate, lang), every_days=every),
+        ages=age_drawing(counts, partial(translate, lang), every_days=every),
         may_acknowledge=permits(caller.subject, Action.fixity_acknowledge),
         **{"errors": {}, "note": "", "alert_id": None, **extra},
     )
@@ -165,10 +171,8 @@ def acknowledge_alert(
     caller: PageCaller,
     alert_id: RowId,
     note: Annotated[str, Form(max_length=NOTE_MAX)] = "",
-    csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     """Close an open alert with a note (ledgered as `fixity.acknowledge`) → 303 to the page."""
-    auth.check_csrf(caller, csrf_token)
     lang, _ = choose_lang(request)
     if not note.strip():
         error = translate(lang, "fixity.note_missing")

@@ -21,14 +21,14 @@ from archive.errors import ArchiveError, Refused
 from archive.sip import DocType, EnforcementType
 from portal.web import api as web_api
 from portal.web import auth
-from portal.web.auth import DB, Principal, wired_of
+from portal.web.auth import DB, PAGE_CSRF, Principal, wired_of
 from portal.web.i18n import choose_lang, refusal, translate
 from portal.web.pages import PageCaller, PageRoute, page
 from retention import service as retention
 from retention.models import RetentionRule
 from retention.schedule import KINDS, Event, RuleSpec, Term
 
-router = APIRouter(include_in_schema=False, route_class=PageRoute)
+router = APIRouter(include_in_schema=False, route_class=PageRoute, dependencies=[PAGE_CSRF])
 SCHEDULE = collection("retention")
 FIELDS = (
     "change",
@@ -163,7 +163,6 @@ def change_schedule(
     request: Request,
     session: DB,
     caller: PageCaller,
-    csrf_token: Annotated[str, Form()] = "",
     change: Annotated[str, Form()] = "",
     code: Annotated[str, Form()] = "",
     title: Annotated[str, Form()] = "",
@@ -179,7 +178,6 @@ def change_schedule(
 ) -> Response:
     """Add, change or retire a rule as a new version (ledgered with the bundles it moves) → 303;
     a rule the regulations do not allow → the page again naming the field, 422."""
-    auth.check_csrf(caller, csrf_token)
     decision, context = _allowed(request, session, caller, Action.retention_schedule_edit)
     wired = wired_of(request)
     lang, _ = choose_lang(request)

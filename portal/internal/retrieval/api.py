@@ -20,11 +20,11 @@ from access.models import RetrievalRequest
 from portal.internal.retrieval.notices import notice_text
 from portal.internal.retrieval.schemas import Notices, Register, RegisterRow, RequestSummary
 from portal.web.api import service_errors
-from portal.web.auth import DB, Caller, Principal, check_csrf_header, policy_context, wired_of
+from portal.web.auth import API_CSRF, DB, Caller, Principal, policy_context, wired_of
 from portal.web.params import RowId
 from portal.web.schemas import api_router, errors, file_answer
 
-router = api_router(prefix="/api/v1", tag="retrieval")
+router = api_router(prefix="/api/v1", tag="retrieval", dependencies=[API_CSRF])
 
 
 class RetrievalBody(BaseModel):
@@ -79,7 +79,6 @@ def _step(
     request: Request, session: Session, caller: Principal, step: Callable[..., RetrievalRequest], **given: Any
 ) -> dict[str, Any]:
     """One step of the workflow through the service, as the caller, committed; the request after it."""
-    check_csrf_header(request, caller)
     with service_errors():
         row = step(session, subject=caller.subject, context=policy_context(request, session, caller), **given)
     session.commit()

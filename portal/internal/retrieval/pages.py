@@ -28,12 +28,12 @@ from portal.internal.archive import copies as copy_routes
 from portal.internal.retrieval.notices import notice_text
 from portal.web import api as web_api
 from portal.web import auth
-from portal.web.auth import DB, Principal, wired_of
+from portal.web.auth import DB, PAGE_CSRF, Principal, wired_of
 from portal.web.i18n import choose_lang, refusal, translate
 from portal.web.pages import PageCaller, PageRoute, error_page, page
 from portal.web.params import RowId
 
-router = APIRouter(include_in_schema=False, route_class=PageRoute)
+router = APIRouter(include_in_schema=False, route_class=PageRoute, dependencies=[PAGE_CSRF])
 
 FORM_FIELDS = ("case_no", "record_ids", "purpose", "legal_basis", "actions", "days")
 STATUSES = tuple(s.value for s in RequestStatus)
@@ -135,7 +135,6 @@ def file_request(
     request: Request,
     session: DB,
     caller: PageCaller,
-    csrf_token: Annotated[str, Form()] = "",
     case_no: Annotated[str, Form()] = "",
     record_ids: Annotated[list[str], Form()] = [],  # noqa: B006 - FastAPI copies defaults
     purpose: Annotated[str, Form()] = "",
@@ -144,7 +143,6 @@ def file_request(
     days: Annotated[str, Form()] = "",
 ) -> Response:
     """File the request (调取申请) → 303 to its page; bad input → the form again, 422."""
-    auth.check_csrf(caller, csrf_token)
     lang, _ = choose_lang(request)
     form: dict[str, Any] = {
         "case_no": case_no.strip(),
@@ -280,12 +278,10 @@ def decide_request(
     session: DB,
     caller: PageCaller,
     request_id: RowId,
-    csrf_token: Annotated[str, Form()] = "",
     decision: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
 ) -> Response:
     """Approve or refuse (审批) → 303 to the request; a refusal without a reason → 422."""
-    auth.check_csrf(caller, csrf_token)
     lang, _ = choose_lang(request)
     if decision not in ("approve", "refuse"):
         errors = {"decision": translate(lang, "retrieval.err.decision")}
@@ -314,11 +310,9 @@ def revoke_grant(
     session: DB,
     caller: PageCaller,
     request_id: RowId,
-    csrf_token: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
 ) -> Response:
     """Revoke the grant at once (撤销授权) → 303; without a reason → 422."""
-    auth.check_csrf(caller, csrf_token)
     lang, _ = choose_lang(request)
     try:
         with web_api.service_errors():
@@ -453,12 +447,10 @@ def copy_download(
     request: Request,
     session: DB,
     caller: PageCaller,
-    csrf_token: Annotated[str, Form()] = "",
     bundle_id: Annotated[str, Form()] = "",
     record_id: Annotated[str, Form()] = "",
 ) -> Response:
     """Prepare a watermarked, fingerprinted copy in this request and send it (no script needed)."""
-    auth.check_csrf(caller, csrf_token)
     try:
         return copy_routes.record_copy(request, session, caller, bundle_id, record_id)
     except web_api.Denied as exc:
