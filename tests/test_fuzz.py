@@ -24,7 +24,7 @@ from portal.context import wire
 from portal.db import migrate
 from portal.demo import case_document, write_sip
 from portal.settings import Settings
-from tests.conftest import PASSWORD, ROLE_USERS
+from tests.support.portal import PASSWORD, ROLE_USERS
 
 # Examples per operation and caller: enough to reach each operation's checks, cheap to repeat.
 INTERNAL_EXAMPLES = 4

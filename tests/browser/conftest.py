@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import PASSWORD, Portal, _free_port, _missing
+from tests.support.portal import PASSWORD, Portal
+from tests.support.services import free_port, missing
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -35,11 +36,11 @@ def chromium() -> Iterator[Any]:
     """One headless Chromium for the browser tests, stopped after them: Playwright's driver keeps
     an event loop running in the main thread, which later tests' `asyncio.run` would trip over."""
     if not CHROMIUM.exists():
-        _missing("Chromium", f"{CHROMIUM} not found (Debian package chromium)")
+        missing("Chromium", f"{CHROMIUM} not found (Debian package chromium)")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _missing("Playwright", "pip install playwright (never `playwright install`)")
+        missing("Playwright", "pip install playwright (never `playwright install`)")
     driver = sync_playwright().start()
     browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
     yield browser
@@ -70,7 +71,7 @@ def live(portal: Portal) -> Iterator[Live]:
 
     from portal.app import create_app
 
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(create_app(portal.wired), host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)

@@ -10,11 +10,10 @@ import pytest
 
 from portal import dispositions
 from tests.browser.conftest import Live, watched_tab
-from tests.test_disposition import OLD_CASE, WITNESSES, due  # noqa: F401 - `due` is the fixture
+from tests.support.disposition import OLD_CASE, WITNESSES
 
 pytestmark = [
-    pytest.mark.parametrize("store_url", ["file"], indirect=True),
-    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+    pytest.mark.store("file"),
 ]
 
 CERTIFICATE_SHOT = "/tmp/casevault-certificate.png"

@@ -9,8 +9,7 @@ import pytest
 from tests.browser.conftest import Live
 
 pytestmark = [
-    pytest.mark.parametrize("store_url", ["file"], indirect=True),
-    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+    pytest.mark.store("file"),
 ]
 
 CASE_NO = "深民防罚〔2026〕12号"

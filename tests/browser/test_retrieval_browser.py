@@ -11,8 +11,7 @@ import pytest
 from tests.browser.conftest import Live, watched_tab
 
 pytestmark = [
-    pytest.mark.parametrize("store_url", ["file"], indirect=True),
-    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+    pytest.mark.store("file"),
 ]
 
 FORM_SHOT = "/tmp/casevault-retrieval-form.png"

@@ -1,0 +1,197 @@
+"""Migrated (and seeded) databases made once per session, then copied for each test.
+
+Migrating takes longer than most tests, so each worker migrates once per database kind and
+every test gets a copy of its own: a copied file on SQLite; on PostgreSQL a schema of its own,
+built by replaying, in one transaction, the statements the migration ran (recorded as it ran).
+The seed — one user per role and the demo case deposited in a FileStore — is made the same way
+once, and a test that uses the portal on the FileStore starts from a copy of it: its database,
+its data dir (keys) and its store. No test sees another's writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, create_engine, event, make_url
+
+from access import identities
+from portal import operations
+from portal.context import wire
+from portal.db import migrate
+from portal.demo import case_document, write_sip
+from portal.settings import Settings
+from tests.support.portal import QUICK_HASHER, create_role_users
+
+# What a statement needs to run again as it first ran: its text and parameters, whether it ran as
+# executemany, and whether it ran with no parameters at all (so '%' is not a placeholder).
+Statement = tuple[str, Any, bool, bool]
+# The settings a seed may differ in from a test's: only where things are kept.
+PLACES = {"data_dir", "database_url", "store", "release_store"}
+
+
+@contextlib.contextmanager
+def recording(target: Any) -> Iterator[list[Statement]]:
+    """Collect every statement an engine (or every engine: `Engine`) sends while in the block."""
+    captured: list[Statement] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        # Batched inserts are flagged executemany but each batch is sent as one execute.
+        many = many and isinstance(parameters, list)
+        bare = not parameters and context is not None and context.no_parameters
+        captured.append((statement, parameters, many, bare))
+
+    event.listen(target, "before_cursor_execute", capture)
+    try:
+        yield captured
+    finally:
+        event.remove(target, "before_cursor_execute", capture)
+
+
+def _replay(cursor: Any, statements: list[Statement]) -> None:
+    for statement, parameters, many, bare in statements:
+        if many:
+            cursor.executemany(statement, parameters)
+        elif bare:
+            cursor.execute(statement)
+        else:
+            cursor.execute(statement, parameters)
+
+
+@dataclass
+class Seed:
+    """One user per role and the demo case, deposited once; restored into a test's places."""
+
+    bundle_id: str
+    data_dir: Path
+    objects: Path
+    sqlite_file: Path | None = None
+    statements: list[Statement] | None = None
+
+
+class Databases:
+    """The worker's templates, made on first use, and the copies handed to tests."""
+
+    def __init__(self, root: Path, pg_url: str) -> None:
+        self._root = root
+        self._pg_url = pg_url
+        self._admin: Engine | None = None
+        self._sqlite: Path | None = None
+        self._pg_migration: list[Statement] | None = None
+        self._seeds: dict[str, Seed] = {}
+        self._schemas: dict[str, str] = {}  # database URL -> its schema
+
+    # --- copies for tests -------------------------------------------------------------------
+
+    def sqlite(self, target: Path) -> str:
+        """A migrated SQLite file at `target`; its URL."""
+        if self._sqlite is None:
+            self._sqlite = self._root / "template.db"
+            migrate(f"sqlite:///{self._sqlite}")
+        shutil.copyfile(self._sqlite, target)
+        return f"sqlite:///{target}"
+
+    def postgres(self) -> str:
+        """A migrated schema of its own on PostgreSQL; the URL that reaches it."""
+        if self._pg_migration is None:
+            template = self._new_schema()
+            with recording(Engine) as statements:
+                migrate(self._url(template))
+            self._pg_migration = statements
+            self.drop(self._url(template))
+        schema = self._new_schema(self._pg_migration)
+        return self._url(schema)
+
+    def drop(self, url: str) -> None:
+        """Drop the schema behind a PostgreSQL URL handed out here."""
+        schema = self._schemas.pop(url)
+        with self._engine().begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+
+    # --- the seed ---------------------------------------------------------------------------
+
+    def seedable(self, settings: Settings) -> bool:
+        """Whether a seed can stand in for depositing afresh: a FileStore, no S3 release realm,
+        the default settings otherwise, and nothing yet in the data dir or the store."""
+        store = settings.store or ""
+        if not store.startswith("file://") or settings.release_store is not None:
+            return False
+        if settings.model_dump(exclude=PLACES) != Settings().model_dump(exclude=PLACES):
+            return False
+        return not settings.data_dir.exists() and not Path(store.removeprefix("file://")).exists()
+
+    def restore(self, settings: Settings, footage: Path) -> str:
+        """Put the seed into the test's database, data dir and store; the demo bundle's id."""
+        url = settings.database_url or ""
+        kind = make_url(url).get_backend_name()
+        seed = self._seeds.get(kind) or self._seed(kind, footage)
+        shutil.copytree(seed.data_dir, settings.data_dir)
+        shutil.copytree(seed.objects, Path((settings.store or "").removeprefix("file://")))
+        if seed.sqlite_file is not None:
+            shutil.copyfile(seed.sqlite_file, make_url(url).database or "")
+        else:
+            self._run_in(self._schemas[url], seed.statements or [])
+        return seed.bundle_id
+
+    def _seed(self, kind: str, footage: Path) -> Seed:
+        place = self._root / f"seed-{kind}"
+        place.mkdir()
+        url = self.sqlite(place / "casevault.db") if kind == "sqlite" else self.postgres()
+        settings = Settings(data_dir=place / "var", database_url=url, store=f"file://{place / 'objects'}")
+        wired = wire(settings)
+        try:
+            with recording(wired.engine) as statements, pytest.MonkeyPatch.context() as patch:
+                patch.setattr(identities, "_HASHER", QUICK_HASHER)
+                with wired.sessions() as session:
+                    create_role_users(session)
+                    session.commit()
+                folder = write_sip(place / "sip", case_document(), footage=footage)
+                bundle_id = operations.deposit(wired, folder=folder, actor="test")["bundle_id"]
+        finally:
+            wired.engine.dispose()
+        seed = Seed(bundle_id=bundle_id, data_dir=place / "var", objects=place / "objects")
+        if kind == "sqlite":
+            seed.sqlite_file = place / "casevault.db"
+        else:
+            seed.statements = statements
+            self.drop(url)
+        self._seeds[kind] = seed
+        return seed
+
+    # --- PostgreSQL schemas ----------------------------------------------------------------
+
+    def _engine(self) -> Engine:
+        if self._admin is None:
+            self._admin = create_engine("postgresql+psycopg://" + self._pg_url.split("://", 1)[1])
+        return self._admin
+
+    def _url(self, schema: str) -> str:
+        separator = "&" if "?" in self._pg_url else "?"
+        url = f"{self._pg_url}{separator}options=-csearch_path%3D{schema}"
+        self._schemas[url] = schema
+        return url
+
+    def _new_schema(self, statements: list[Statement] | None = None) -> str:
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        with self._engine().begin() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+        if statements:
+            self._run_in(schema, statements)
+        return schema
+
+    def _run_in(self, schema: str, statements: list[Statement]) -> None:
+        with self._engine().begin() as conn:
+            conn.exec_driver_sql("SET LOCAL synchronous_commit TO off")
+            conn.exec_driver_sql(f"SET LOCAL search_path TO {schema}")
+            _replay(conn.connection.dbapi_connection.cursor(), statements)  # type: ignore[union-attr]
+
+    def close(self) -> None:
+        """Let go of the server connection (the schemas handed out are dropped by then)."""
+        if self._admin is not None:
+            self._admin.dispose()
