@@ -6,17 +6,16 @@ Chromium is the Debian package at /usr/bin/chromium, driven by Playwright throug
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.portal import PASSWORD, Portal
+from tests.support.browser import Live, watched_tab
+from tests.support.portal import Portal
 from tests.support.services import free_port, missing
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -48,22 +47,6 @@ def chromium() -> Iterator[Any]:
     driver.stop()
 
 
-@dataclass
-class Live:
-    """The running portal: its base URL and the archive behind it."""
-
-    url: str
-    portal: Portal
-
-    def sign_in(self, page: Any, role: str) -> None:
-        """Sign in through the form as the user of that role."""
-        page.goto(f"{self.url}/login")
-        page.fill("#username", role.replace("_", "-"))
-        page.fill("#password", PASSWORD)
-        with page.expect_navigation():
-            page.click("button[type=submit]")
-
-
 @pytest.fixture
 def live(portal: Portal) -> Iterator[Live]:
     """The internal and public app, served by uvicorn in a thread on a free 127.0.0.1 port."""
@@ -84,19 +67,6 @@ def live(portal: Portal) -> Iterator[Live]:
     yield Live(f"http://127.0.0.1:{port}", portal)
     server.should_exit = True
     thread.join(timeout=10)
-
-
-@contextlib.contextmanager
-def watched_tab(chromium: Any, **options: Any) -> Iterator[Any]:
-    """A fresh browser context (a person at a desk, or on a phone) and its page; fails the test on
-    any Content Security Policy violation the page logged."""
-    context = chromium.new_context(locale="zh-CN", **({"viewport": {"width": 1280, "height": 900}} | options))
-    tab = context.new_page()
-    violations: list[str] = []
-    tab.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
-    yield tab
-    context.close()
-    assert violations == [], violations
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from portal.demo import DEMO_CASE_NO
-from tests.browser.conftest import Live, watched_tab
+from tests.support.browser import Live, watched_tab
 
 pytestmark = [
     pytest.mark.store("file"),

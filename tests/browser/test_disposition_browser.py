@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from portal import dispositions
-from tests.browser.conftest import Live, watched_tab
+from tests.support.browser import Live, watched_tab
 from tests.support.disposition import OLD_CASE, WITNESSES
 
 pytestmark = [

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import Live
+from tests.support.browser import Live
 
 pytestmark = [
     pytest.mark.store("file"),

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import Live, watched_tab
+from tests.support.browser import Live, watched_tab
 
 pytestmark = [
     pytest.mark.store("file"),

@@ -17,6 +17,7 @@ PDF = "data/records/询问笔录.pdf"
 
 
 def deposit(cli: Cli, make_case: Callable[..., Path], case_no: str | None = None) -> str:
+    """Deposit a fresh folder of the demo case (or of `case_no`) with `casevault deposit`; its id."""
     document = case_document(case_no) if case_no else None
     result = cli("deposit", make_case(document), "--json")
     assert result.exit_code == 0, result.output
@@ -24,6 +25,7 @@ def deposit(cli: Cli, make_case: Callable[..., Path], case_no: str | None = None
 
 
 def change_object(wired: Wired, key: str) -> None:
+    """Flip one bit of a stored object behind the archive's back, in either store."""
     store = wired.store
     if isinstance(store, FileStore):
         path = store.object_path(key)

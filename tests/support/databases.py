@@ -3,6 +3,9 @@
 Migrating takes longer than most tests, so each worker migrates once per database kind and
 every test gets a copy of its own: a copied file on SQLite; on PostgreSQL a schema of its own,
 built by replaying, in one transaction, the statements the migration ran (recorded as it ran).
+A background thread builds the next test's schema and drops the last one's while tests run, and
+test connections commit without waiting for the disk (synchronous_commit off: nothing here
+outlives a server crash anyway).
 The seed — one user per role and the demo case deposited in a FileStore — is made the same way
 once, and a test that uses the portal on the FileStore starts from a copy of it: its database,
 its data dir (keys) and its store. No test sees another's writes.
@@ -13,7 +16,9 @@ from __future__ import annotations
 import contextlib
 import shutil
 import uuid
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,8 +37,9 @@ from tests.support.portal import QUICK_HASHER, create_role_users
 # What a statement needs to run again as it first ran: its text and parameters, whether it ran as
 # executemany, and whether it ran with no parameters at all (so '%' is not a placeholder).
 Statement = tuple[str, Any, bool, bool]
-# The settings a seed may differ in from a test's: only where things are kept.
-PLACES = {"data_dir", "database_url", "store", "release_store"}
+# The settings a seed may differ in from a test's: where things are kept (and the S3 part size:
+# seeds are FileStores).
+PLACES = {"data_dir", "database_url", "store", "release_store", "s3_part_size"}
 
 
 @contextlib.contextmanager
@@ -86,6 +92,9 @@ class Databases:
         self._pg_migration: list[Statement] | None = None
         self._seeds: dict[str, Seed] = {}
         self._schemas: dict[str, str] = {}  # database URL -> its schema
+        self._chores = ThreadPoolExecutor(max_workers=1, thread_name_prefix="schemas")
+        self._prepared: deque[Future[str]] = deque()
+        self._dropped: list[Future[None]] = []
 
     # --- copies for tests -------------------------------------------------------------------
 
@@ -105,13 +114,19 @@ class Databases:
                 migrate(self._url(template))
             self._pg_migration = statements
             self.drop(self._url(template))
-        schema = self._new_schema(self._pg_migration)
+        if not self._prepared:
+            self._prepared.append(self._chores.submit(self._new_schema, self._pg_migration))
+        schema = self._prepared.popleft().result()
+        self._prepared.append(self._chores.submit(self._new_schema, self._pg_migration))  # the next one's
         return self._url(schema)
 
     def drop(self, url: str) -> None:
-        """Drop the schema behind a PostgreSQL URL handed out here."""
-        schema = self._schemas.pop(url)
+        """Drop the schema behind a PostgreSQL URL handed out here (in the background)."""
+        self._dropped.append(self._chores.submit(self._drop, self._schemas.pop(url)))
+
+    def _drop(self, schema: str) -> None:
         with self._engine().begin() as conn:
+            conn.exec_driver_sql("SET LOCAL synchronous_commit TO off")
             conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
 
     # --- the seed ---------------------------------------------------------------------------
@@ -173,16 +188,18 @@ class Databases:
 
     def _url(self, schema: str) -> str:
         separator = "&" if "?" in self._pg_url else "?"
-        url = f"{self._pg_url}{separator}options=-csearch_path%3D{schema}"
+        url = f"{self._pg_url}{separator}options=-csearch_path%3D{schema}%20-csynchronous_commit%3Doff"
         self._schemas[url] = schema
         return url
 
     def _new_schema(self, statements: list[Statement] | None = None) -> str:
         schema = f"t_{uuid.uuid4().hex[:12]}"
         with self._engine().begin() as conn:
+            conn.exec_driver_sql("SET LOCAL synchronous_commit TO off")
             conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-        if statements:
-            self._run_in(schema, statements)
+            if statements:
+                conn.exec_driver_sql(f"SET LOCAL search_path TO {schema}")
+                _replay(conn.connection.dbapi_connection.cursor(), statements)  # type: ignore[union-attr]
         return schema
 
     def _run_in(self, schema: str, statements: list[Statement]) -> None:
@@ -192,6 +209,12 @@ class Databases:
             _replay(conn.connection.dbapi_connection.cursor(), statements)  # type: ignore[union-attr]
 
     def close(self) -> None:
-        """Let go of the server connection (the schemas handed out are dropped by then)."""
+        """Drop the schema made ahead for a test that never came, wait for every drop, and let go
+        of the server connection."""
+        while self._prepared:
+            self._dropped.append(self._chores.submit(self._drop, self._prepared.popleft().result()))
+        self._chores.shutdown(wait=True)
+        for dropped in self._dropped:
+            dropped.result()  # a schema that could not be dropped fails the session's teardown
         if self._admin is not None:
             self._admin.dispose()
