@@ -201,6 +201,7 @@ def test_the_age_bins_count_every_bundle_once() -> None:
 # --- two runners at once ---------------------------------------------------------------------
 
 
+@pytest.mark.only_on("postgresql", why="row locks skipped by a second claimer are PostgreSQL's")
 @file_store_only
 def test_a_claimed_bundle_is_skipped_not_waited_for(cli: Cli, make_case, wired: Wired) -> None:
     deposit_many(cli, make_case, 2)

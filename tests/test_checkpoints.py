@@ -439,6 +439,7 @@ def test_deleted_entries_fail_the_checkpoints_covering_them(wired: Wired) -> Non
     assert "more than the ledger holds" in (report.checkpoint_reason or "")
 
 
+@pytest.mark.only_on("postgresql", why="TRUNCATE and its trigger are PostgreSQL's")
 @pytest.mark.store("file")
 def test_checkpoints_on_postgresql(wired: Wired, cli: Callable[..., Any]) -> None:
     for _ in range(3):

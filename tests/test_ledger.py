@@ -262,6 +262,7 @@ def test_a_verify_that_stops_early_lets_go_of_the_connection(wired: Wired) -> No
         assert session.scalar(select(func.count()).select_from(LedgerEntry)) == 40
 
 
+@pytest.mark.only_on("postgresql", why="column length checks and killing a backend are PostgreSQL's")
 def test_append_errors_arrive_as_sqlalchemys(wired: Wired) -> None:
     """A refused row and a lost connection surface as the exceptions the app's handlers expect."""
     with wired.sessions() as session:
