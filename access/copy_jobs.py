@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from access.copies import Copy, Progress
+from access.watermarks import Copy, Progress
 from archive.errors import ArchiveError, Refused
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ import threading
 from datetime import datetime
 from pathlib import Path
 
-from access.copies import Copy
+from access.watermarks import Copy
 
 FILE = "rendition.mp4"
 FACTS = "rendition.json"

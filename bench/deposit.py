@@ -5,14 +5,14 @@
 Rows (docs/design.md, "Performance"):
 
 1. deposit (SHA-256 + SM3, FileStore, SQLite in a temp data dir) through
-   `portal.operations.deposit` vs the bare hashlib pass;
+   `portal.internal.archive.operations.deposit` vs the bare hashlib pass;
 2. deposit with `digests="sha256"` vs the peer workflow: `cp -r`, then LoC
    `bagit.make_bag(copy, checksums=["sha256"], processes=1)`;
 3. deposit through the S3 API (`S3Store` on a moto server on a free loopback port) vs plain
    minio `fput_object` of the same files plus the bare hashlib pass (the two times summed);
 4. peak RSS (VmHWM) of a deposit in a child process, at two clip sizes, for FileStore and
    S3Store, beside the same child's peak before it deposits (imports + wire);
-5. `portal.operations.verify` of the deposited bundle vs the bare hashlib pass.
+5. `portal.internal.archive.operations.verify` of the deposited bundle vs the bare hashlib pass.
 
 The bare hashlib pass is `ThreadPoolExecutor(os.cpu_count())` over the files, largest first;
 each thread reads its file once in 1 MiB chunks into a reused buffer and feeds every chunk
@@ -145,9 +145,9 @@ class Deposited:
 
 
 def child_deposit(folder: Path, data_dir: Path, store: str | None, digests: str) -> None:
-    """In the child: wire (untimed), sync, time `portal.operations.deposit`; print JSON."""
-    from portal import operations
-    from portal.context import wire
+    """In the child: wire (untimed), sync, time `portal.internal.archive.operations.deposit`; print JSON."""
+    from portal.internal.archive import operations
+    from portal.wiring import wire
 
     wired = wire(_settings(data_dir, digests=digests, store=store))
     idle = _vmhwm_kib()
@@ -186,14 +186,14 @@ def project_deposit(
 
 def wired_for(data_dir: Path) -> Any:
     """The archive a child deposited into, wired in this process (for verify)."""
-    from portal.context import wire
+    from portal.wiring import wire
 
     return wire(_settings(data_dir))
 
 
 def project_verify(wired: Any, bundle_id: str) -> Timing:
-    """Time `portal.operations.verify` of one bundle, which must come out intact."""
-    from portal import operations
+    """Time `portal.internal.archive.operations.verify` of one bundle, which must come out intact."""
+    from portal.internal.archive import operations
 
     reports: list[Any] = []
     timing = _timed(lambda: reports.extend(operations.verify(wired, bundle_id=bundle_id, actor="bench")))

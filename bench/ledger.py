@@ -541,7 +541,7 @@ def search_queries(
 
 
 def api_statement(params: dict[str, str], limit: int = 100) -> Any:
-    """The SELECT `portal.api.ledger_search` builds for these parameters (for context and EXPLAIN)."""
+    """The SELECT `portal.internal.ledger.api.ledger_search` builds (for context and EXPLAIN)."""
     query = select(LedgerEntry).order_by(LedgerEntry.seq.desc()).limit(limit)
     for name in ("actor", "action", "outcome", "case_no"):
         if params.get(name):
@@ -571,8 +571,8 @@ def bench_search(
 
     from access import identities
     from portal.app import create_app
-    from portal.context import wire
     from portal.settings import Settings
+    from portal.wiring import wire
 
     result = SearchResult()
     with tempfile.TemporaryDirectory(prefix="casevault-bench-") as data:

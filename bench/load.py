@@ -42,11 +42,11 @@ from sqlalchemy import select
 from access import identities, ledger
 from access.ledger import LedgerEntry
 from bench.ledger import pg_schema
-from portal import operations
-from portal.context import Wired, wire
+from portal.cli.demo import case_document, write_sip
 from portal.db import migrate
-from portal.demo import case_document, write_sip
+from portal.internal.archive import operations
 from portal.settings import Settings
+from portal.wiring import Wired, wire
 
 PASSWORD = "load-bench-password-2026"
 ACCOUNTS = {"archivist": "archivist", "supervisor": "supervisor", "security-auditor": "security_auditor"}

@@ -21,7 +21,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from portal.demo import pdf_bytes
+from portal.cli.demo import pdf_bytes
 
 OUT = Path(__file__).resolve().parent / "out"
 FRAME = ("640x360", "25")  # size, rate

@@ -29,9 +29,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--s3", action="store_true", help="deposit into S3Store on a moto server")
     args = parser.parse_args(argv)
 
-    from portal import operations
-    from portal.context import wire
     from portal.db import migrate
+    from portal.internal.archive import operations
+    from portal.wiring import wire
 
     folder = deposit_folder(args.size_mib, args.files)
     hash_pass(folder)  # page cache

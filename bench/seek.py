@@ -127,11 +127,11 @@ def run(args: argparse.Namespace) -> None:
     from access import identities
     from archive import catalogue
     from archive.service import get_bundle
-    from portal import operations
     from portal.app import create_app
-    from portal.context import wire
     from portal.db import migrate
+    from portal.internal.archive import operations
     from portal.settings import Settings
+    from portal.wiring import wire
 
     begun = time.perf_counter()
     busy_before = _busy()

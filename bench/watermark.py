@@ -2,9 +2,9 @@
 
     .venv/bin/python -m bench.watermark [--seconds 20] [--runs 3]
 
-Project side: `access.copies.watermark_video` — ffprobe of the clip, two drawtext marks
+Project side: `access.watermarks.watermark_video` — ffprobe of the clip, two drawtext marks
 (Noto Sans CJK, Chinese and Latin text), the fingerprint tag, `-progress` parsed for the
-progress bar. Baseline, same run: the same ffmpeg command (`access.copies.video_command`
+progress bar. Baseline, same run: the same ffmpeg command (`access.watermarks.video_command`
 with no filters and no tag — libx264 preset veryfast, yuv420p, audio copied, +faststart),
 so the ratio is the price of the watermark and nothing else.
 
@@ -29,7 +29,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from access import copies
+from access import watermarks as copies
 
 OUT = Path(__file__).resolve().parent / "out" / "watermark"
 Timing = tuple[float, float]  # wall-clock seconds, CPU seconds

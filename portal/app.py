@@ -1,4 +1,9 @@
-"""The web apps: internal portal and API at `/`, public portal at `/public`."""
+"""The web apps, wired: internal portal and API at `/`, public portal at `/public`.
+
+The only module that puts the doors together: each domain's routers under `portal.internal`,
+the public portal from `portal.public`, the shared machinery from `portal.web`, and the serve
+loop's chores.
+"""
 
 from __future__ import annotations
 
@@ -6,145 +11,43 @@ import asyncio
 import logging
 import re
 import threading
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, Literal
+from typing import Literal
 
-from fastapi import FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
-from fastapi.utils import is_body_allowed_for_status_code
-from sqlalchemy.exc import DataError, OperationalError, StatementError
-from starlette.exceptions import HTTPException
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse, Response
 
-from archive.errors import ArchiveError, ObjectMissing, Refused, StoreUnavailable, UnknownBundle
-from archive.service import BUNDLE_ID
-from portal import api, audit_runs, dispositions, operations
-from portal.context import PublicWired, Wired
-from portal.limits import BodyLimit, BodyLimits
+from portal.internal.archive import api as archive_api
+from portal.internal.archive import copies as archive_copies
+from portal.internal.archive import pages as archive_pages
+from portal.internal.disclosure import operations as disclosure_operations
+from portal.internal.disclosure import pages as disclosure_pages
+from portal.internal.identity import api as identity_api
+from portal.internal.identity import pages as identity_pages
+from portal.internal.ledger import api as ledger_api
+from portal.internal.ledger import operations as ledger_operations
+from portal.internal.ledger import pages as ledger_pages
+from portal.internal.retention import api as retention_api
+from portal.internal.retention import audit_rounds, disposition_pages, fixity_pages, schedule_pages
+from portal.internal.retention import service as retention_service
+from portal.internal.retrieval import api as retrieval_api
+from portal.internal.retrieval import pages as retrieval_pages
+from portal.public import app as public_app
+from portal.public import pages as public_pages
 from portal.settings import Settings
+from portal.web import sso
+from portal.web.errors import HANDLERS, ErrorPage, SecurityHeaders, answer
+from portal.web.limits import BodyLimit, BodyLimits
+from portal.web.pages import error_page, mount_static
+from portal.wiring import PublicWired, Wired
 
 log = logging.getLogger(__name__)
-AppKind = Literal["both", "internal", "public"]
-RETRY_AFTER = "30"
-ErrorPage = Callable[[Request, int, Any], Response]
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; media-src 'self'; object-src 'self'; "
-        "frame-src 'self'; frame-ancestors 'self'; form-action 'self'; base-uri 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "SAMEORIGIN",
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
-}
-
-
-class SecurityHeaders(BaseHTTPMiddleware):
-    """The same defensive headers on every response."""
-
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
-
-
-def wants_page(request: Request) -> bool:
-    """A browser asking for a page, not the JSON API: its errors are answered in HTML."""
-    path = request.scope["path"].removeprefix(request.scope.get("root_path", ""))
-    return not path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
-
-
-def answer(request: Request, status: int, detail: Any, headers: Mapping[str, str] | None = None) -> Response:
-    """An error as the app's error page for browsers, as `{"detail": …}` for everyone else."""
-    render: ErrorPage | None = getattr(request.app.state, "error_page", None)
-    if render is not None and wants_page(request):
-        try:
-            response = render(request, status, detail)
-        except Exception:  # the page frame may need what is down; the JSON answer needs nothing
-            log.exception("error page for HTTP %s could not be rendered", status)
-        else:
-            response.headers.update(headers or {})
-            return response
-    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
-
-
-def unavailable(request: Request, what: str) -> Response:
-    """503 with Retry-After for a backing service that is down (the store, the database)."""
-    detail = f"the {what} is unavailable; retry in {RETRY_AFTER} seconds"
-    return answer(request, 503, detail, {"Retry-After": RETRY_AFTER})
-
-
-def _unavailable(request: Request, exc: Exception) -> Response:
-    log.warning("backing service unavailable: %s", exc)
-    return unavailable(request, "object store" if isinstance(exc, StoreUnavailable) else "database")
-
-
-def _damaged(request: Request, exc: Exception) -> Response:
-    # The store answers but lacks an object a sealed bundle references. The key stays in the log:
-    # it says how the store is laid out, and the operator's next step is the same either way.
-    log.error("stored object missing", exc_info=exc)
-    bundle_id = request.path_params.get("bundle_id")
-    target = bundle_id if isinstance(bundle_id, str) and BUNDLE_ID.fullmatch(bundle_id) else "--all"
-    return answer(request, 409, f"damaged: run casevault verify {target}")
-
-
-def _refused(request: Request, exc: Exception) -> Response:
-    status = 404 if isinstance(exc, UnknownBundle) else 422
-    return answer(request, status, str(exc))
-
-
-def _unstorable(request: Request, exc: Exception) -> Response:
-    # The last line of defence for input no check caught: a NUL the database refuses, a date or
-    # number past what it can hold. A person's mistake, so 422 — never a stack trace.
-    cause = exc.orig if isinstance(exc, StatementError) and not isinstance(exc, DataError) else exc
-    if not isinstance(cause, (DataError, OverflowError)):
-        log.error("database statement failed", exc_info=exc)
-        return answer(request, 500, "internal error; it has been logged")
-    return answer(
-        request, 422, "a value is out of range or holds characters that cannot be stored; check the input"
-    )
-
-
-def _failed(request: Request, exc: Exception) -> Response:
-    # The archive could not finish (a transcoder failed): say so plainly; the details go to the
-    # log, not to the caller.
-    log.error("archive operation failed", exc_info=exc)
-    return answer(request, 500, f"the archive could not complete this: {exc}")
-
-
-def _crashed(request: Request, exc: Exception) -> Response:
-    # Anything else: Starlette logs the traceback after this answer; the caller sees no trace.
-    # This answer leaves from outside the other middleware, so it brings the headers itself.
-    return answer(request, 500, "internal error; it has been logged", SECURITY_HEADERS)
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    # Starlette's own (an unknown path, a wrong method) as well as those the routes raise.
-    assert isinstance(exc, HTTPException)
-    if wants_page(request) and is_body_allowed_for_status_code(exc.status_code):
-        return answer(request, exc.status_code, exc.detail, exc.headers)
-    return await http_exception_handler(request, exc)
-
-
-def _invalid(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    problems = [
-        {
-            "field": ".".join(str(p) for p in e["loc"] if p not in {"body", "query", "path", "form"}),
-            "message": e["msg"],
-        }
-        for e in exc.errors()
-    ]
-    return JSONResponse({"detail": problems}, status_code=422)
-
 
 # Routes that take files (a disclosure reply's redacted copies): multipart, spooled to disk.
 UPLOAD_ROUTES = (re.compile(r"/disclosures/[^/]+/decision"),)
+
+AppKind = Literal["both", "internal", "public"]
 
 
 def _install(
@@ -155,16 +58,8 @@ def _install(
     app.state.error_page = error_page
     app.add_middleware(BodyLimit, limits=limits, answer=answer)
     app.add_middleware(SecurityHeaders)  # outermost, so that a 413 carries the headers too
-    app.add_exception_handler(StoreUnavailable, _unavailable)
-    app.add_exception_handler(OperationalError, _unavailable)
-    app.add_exception_handler(ObjectMissing, _damaged)
-    app.add_exception_handler(Refused, _refused)
-    app.add_exception_handler(ArchiveError, _failed)  # the most precise handler wins: Refused is one
-    app.add_exception_handler(StatementError, _unstorable)  # DataError, or a wrapped OverflowError
-    app.add_exception_handler(OverflowError, _unstorable)
-    app.add_exception_handler(RequestValidationError, _invalid)
-    app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(Exception, _crashed)
+    for exc_type, handler in HANDLERS:
+        app.add_exception_handler(exc_type, handler)
     return app
 
 
@@ -185,10 +80,14 @@ HOUSEKEEPING_SECONDS = 60
 async def _housekeeping(app: FastAPI) -> AsyncIterator[None]:
     """While serving: sign a ledger checkpoint when one is due, withdraw disclosure requests
     whose correction period lapsed (so the applicant's page says so without anyone looking first),
-    keep holds and approved destructions going (`portal.dispositions.housekeeping`), and every
+    keep holds and approved destructions going (`portal.internal.retention.service.housekeeping`), and every
     `audit_run_every_minutes` (0: never) audit the bundles that are due."""
     wired: Wired = app.state.wired
-    chores = (operations.checkpoint_ledger, operations.expire_corrections, dispositions.housekeeping)
+    chores = (
+        ledger_operations.checkpoint_ledger,
+        disclosure_operations.expire_corrections,
+        retention_service.housekeeping,
+    )
 
     async def loop() -> None:
         while True:
@@ -199,16 +98,16 @@ async def _housekeeping(app: FastAPI) -> AsyncIterator[None]:
                 except Exception:  # a failed round is retried next time; the reason is logged
                     log.exception("%s failed", chore.__name__)
 
-    async def audit_rounds() -> None:
+    async def fixity_rounds() -> None:
         # A task of its own: a round may read for hours (rate-limited) and must not hold up
         # checkpoints; `stop` ends it between bundles when the server shuts down.
         await asyncio.sleep(HOUSEKEEPING_SECONDS)
         while True:
             try:
                 await asyncio.to_thread(
-                    audit_runs.run_audits,
+                    audit_rounds.run_audits,
                     wired,
-                    actor=audit_runs.SERVE_AUDITOR,
+                    actor=audit_rounds.SERVE_AUDITOR,
                     sleep=stop.wait,
                     stopped=stop.is_set,
                 )
@@ -219,7 +118,7 @@ async def _housekeeping(app: FastAPI) -> AsyncIterator[None]:
     stop = threading.Event()
     tasks = [asyncio.create_task(loop())]
     if wired.settings.audit_run_every_minutes > 0:
-        tasks.append(asyncio.create_task(audit_rounds()))
+        tasks.append(asyncio.create_task(fixity_rounds()))
     yield
     stop.set()
     for task in tasks:
@@ -228,11 +127,9 @@ async def _housekeeping(app: FastAPI) -> AsyncIterator[None]:
 
 def create_public_only(wired: PublicWired) -> FastAPI:
     """The public portal served alone (`serve --app public`), still at `/public`."""
-    from portal import public, public_pages
-
     outer = body_limits(wired.settings, uploads=False, mounted=("/public",))
     app = _install(FastAPI(title="casevault public", docs_url=None, redoc_url=None), None, limits=outer)
-    inner = public.create_public_app(wired)
+    inner = public_app.create_public_app(wired)
     limits = body_limits(wired.settings, uploads=False)
     app.mount("/public", _install(inner, wired, limits=limits, error_page=public_pages.error_page))
 
@@ -245,45 +142,39 @@ def create_public_only(wired: PublicWired) -> FastAPI:
 
 def create_app(wired: Wired, *, kind: AppKind = "both") -> FastAPI:
     """Build the app(s); the public app gets only `wired.public()`, never the archive realm."""
-    from portal import (
-        disclosure_pages,
-        disposition_pages,
-        fixity_pages,
-        holds_api,
-        pages,
-        proofs,
-        public,
-        public_pages,
-        retention_pages,
-        retrieval_pages,
-        retrievals,
-        sso,
-    )
-
     if kind == "public":
         return create_public_only(wired.public())
     mounted = ("/public",) if kind == "both" else ()
+    app = FastAPI(title="casevault", version="1", docs_url=None, redoc_url=None, lifespan=_housekeeping)
+    sso.add_state_cookie(app, wired.settings)  # inside the body limits and security headers
     app = _install(
-        FastAPI(title="casevault", version="1", docs_url=None, redoc_url=None, lifespan=_housekeeping),
+        app,
         wired,
         limits=body_limits(wired.settings, uploads=True, mounted=mounted),
-        error_page=pages.error_page,
+        error_page=error_page,
     )
-    app.include_router(api.router)
-    app.include_router(retrievals.router)
-    app.include_router(proofs.router)
-    app.include_router(holds_api.router)
-    app.include_router(sso.router)
-    app.include_router(retrieval_pages.router)
-    app.include_router(disclosure_pages.router)
-    app.include_router(fixity_pages.router)
-    app.include_router(retention_pages.router)
-    app.include_router(disposition_pages.router)
-    app.include_router(pages.router)
-    pages.mount_static(app)
+    for router in (
+        archive_api.router,
+        archive_copies.router,
+        identity_api.router,
+        ledger_api.router,
+        retrieval_api.router,
+        retention_api.router,
+        sso.router,
+        retrieval_pages.router,
+        disclosure_pages.router,
+        fixity_pages.router,
+        schedule_pages.router,
+        disposition_pages.router,
+        identity_pages.router,
+        ledger_pages.router,
+        archive_pages.router,
+    ):
+        app.include_router(router)
+    mount_static(app)
     if kind == "both":
         public_wired = wired.public()
         limits = body_limits(public_wired.settings, uploads=False)
-        inner = public.create_public_app(public_wired)
+        inner = public_app.create_public_app(public_wired)
         app.mount("/public", _install(inner, public_wired, limits=limits, error_page=public_pages.error_page))
     return app

@@ -27,13 +27,13 @@ from sqlalchemy import Engine, create_engine, text
 from typer.testing import CliRunner
 
 from access import identities
-from portal import operations
 from portal.app import create_app
-from portal.cli import app
-from portal.context import Wired, wire
+from portal.cli.demo import case_document, make_footage, write_sip
+from portal.cli.main import app
 from portal.db import make_engine
-from portal.demo import case_document, make_footage, write_sip
+from portal.internal.archive import operations
 from portal.settings import Settings
+from portal.wiring import Wired, wire
 from tests.support.databases import Databases
 from tests.support.disposition import OLD_CASE
 from tests.support.portal import PASSWORD, QUICK_HASHER, Portal, create_role_users

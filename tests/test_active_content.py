@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from archive.compliance import active_kind
-from portal import operations
-from portal.demo import case_document
+from portal.cli.demo import case_document
+from portal.internal.archive import operations
 from tests.support.portal import Portal
 from tests.support.public import API, applicant, decide, filed
 from tests.support.retrieval import approved, entries

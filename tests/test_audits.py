@@ -19,9 +19,9 @@ from access.ledger import LedgerEntry
 from archive.models import Bundle
 from archive.service import bundle_prefix
 from archive.store import FileStore
-from portal import audit_runs
-from portal.context import Wired
-from portal.fixity_pages import bins
+from portal.internal.retention import audit_rounds as audit_runs
+from portal.internal.retention.fixity_pages import bins
+from portal.wiring import Wired
 from retention import audits
 from retention.audit_models import AuditState, FixityAlert
 from tests.support.bundles import PDF, change_object, deposit

@@ -24,8 +24,8 @@ from access.ledger import LedgerEntry, LedgerHead
 from archive.errors import ObjectMissing
 from archive.seal import Keyring
 from archive.store import put_bytes
-from portal import operations
-from portal.context import Wired
+from portal.internal.ledger import operations as ledger_operations
+from portal.wiring import Wired
 from tests.support.ledger import drop_ledger_triggers
 from tests.support.portal import append_entries
 
@@ -290,8 +290,8 @@ def test_a_checkpoint_every_n_entries_or_m_minutes(wired: Wired) -> None:
     assert _maybe(wired, now=T0 + timedelta(days=1)) is None  # nothing new, nothing signed
     _append(wired, 1)
     wired.clock = lambda: T0 + timedelta(minutes=61)
-    assert operations.checkpoint_ledger(wired) is None  # settings: every 100 entries or 5 minutes
-    forced = operations.checkpoint_ledger(wired, force=True)
+    assert ledger_operations.checkpoint_ledger(wired) is None  # settings: every 100 entries or 5 minutes
+    forced = ledger_operations.checkpoint_ledger(wired, force=True)
     assert forced is not None and forced.tree_size == 13
     assert _sizes(wired) == [5, 10, 12, 13]
     report = _verify(wired)
@@ -466,10 +466,10 @@ def test_proof_api_for_auditors_only(portal: Any) -> None:
     client, wired = portal.client, portal.wired
     auditor = portal.as_role("security_auditor")
     assert client.get("/api/v1/ledger/entries/1/proof", headers=auditor).status_code == 404  # none signed yet
-    first = operations.checkpoint_ledger(wired, force=True)
+    first = ledger_operations.checkpoint_ledger(wired, force=True)
     assert first is not None
     _append(wired, 3)
-    latest = operations.checkpoint_ledger(wired, force=True)
+    latest = ledger_operations.checkpoint_ledger(wired, force=True)
     assert latest is not None and latest.tree_size == first.tree_size + 3
 
     listed = client.get("/api/v1/ledger/checkpoints", headers=auditor)
@@ -543,7 +543,7 @@ def test_standalone_script_verifies_a_proof_from_the_api(portal: Any, tmp_path: 
     client, wired = portal.client, portal.wired
     auditor = portal.as_role("security_auditor")
     _append(wired, 20)
-    checkpoint = operations.checkpoint_ledger(wired, force=True)
+    checkpoint = ledger_operations.checkpoint_ledger(wired, force=True)
     assert checkpoint is not None
     proof = client.get("/api/v1/ledger/entries/7/proof", headers=auditor).json()
     jwks = client.get("/api/v1/ledger/jwks", headers=auditor).json()
@@ -614,18 +614,18 @@ def test_a_crash_between_commit_and_copy_is_repaired_by_the_next_verify_or_check
     with monkeypatch.context() as crashing:
         crashing.setattr(checkpoints, "publish_pending", _crash)
         with pytest.raises(RuntimeError):
-            operations.checkpoint_ledger(wired, force=True)
+            ledger_operations.checkpoint_ledger(wired, force=True)
     assert _sizes(wired) == [4] and _copied(wired) == []  # committed, never copied
-    report = operations.verify_ledger(wired)
+    report = ledger_operations.verify_ledger(wired)
     assert report.intact and report.locked_checkpoint == 4 and _copied(wired) == [4]
 
     _append(wired, 3)
     with monkeypatch.context() as crashing:
         crashing.setattr(checkpoints, "publish_pending", _crash)
         with pytest.raises(RuntimeError):
-            operations.checkpoint_ledger(wired, force=True)
+            ledger_operations.checkpoint_ledger(wired, force=True)
     _append(wired, 2)
-    assert operations.checkpoint_ledger(wired, force=True) is not None
+    assert ledger_operations.checkpoint_ledger(wired, force=True) is not None
     assert _copied(wired) == [4, 7, 9]  # the next checkpoint copied the one the crash left
 
 
@@ -636,12 +636,12 @@ def test_a_copy_written_but_not_yet_locked_is_locked_on_the_next_round(
     with monkeypatch.context() as crashing:
         crashing.setattr(wired.store, "apply_retention", _crash)
         with pytest.raises(RuntimeError):
-            operations.checkpoint_ledger(wired, force=True)
+            ledger_operations.checkpoint_ledger(wired, force=True)
     key = checkpoints.checkpoint_key(3)
     assert wired.store.retained_until(key, version_id=wired.store.current_version(key)) is None
-    assert operations.checkpoint_ledger(wired) is None  # nothing new to sign, but the copy is finished
+    assert ledger_operations.checkpoint_ledger(wired) is None  # nothing new to sign, but the copy is finished
     assert _sizes(wired) == _copied(wired) == [3]
-    assert operations.verify_ledger(wired).intact
+    assert ledger_operations.verify_ledger(wired).intact
 
 
 @_sqlite
@@ -655,4 +655,4 @@ def test_a_copy_that_differs_from_its_row_is_refused_and_named(wired: Wired) -> 
         session.commit()
     put_bytes(wired.store, checkpoints.checkpoint_key(2), b'{"tree_size": 2}', tags={})  # planted first
     with pytest.raises(LedgerTampered, match=r"ledger/checkpoints/2\.json: the locked copy differs"):
-        operations.verify_ledger(wired)
+        ledger_operations.verify_ledger(wired)

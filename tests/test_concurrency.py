@@ -26,7 +26,7 @@ from bench.load import (
     secret_case,
     served,
 )
-from portal import operations
+from portal.internal.archive import operations
 from tests.support.portal import Portal
 
 pytestmark = pytest.mark.store("file")

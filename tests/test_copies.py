@@ -16,11 +16,11 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from access import copies
-from access.copies import Copy, Stamp
+from access import watermarks as copies
 from access.copy_jobs import Busy, CopyJob, CopyJobs
 from access.ledger import LedgerEntry
 from access.models import RetrievalGrant
+from access.watermarks import Copy, Stamp
 from archive.errors import Refused
 from archive.models import BundleFile
 from tests.support.portal import Portal

@@ -22,8 +22,8 @@ from archive.errors import ObjectMissing, StoreUnavailable
 from archive.models import Bundle, BundleFile, Case, CaseRecord
 from archive.s3store import S3Store
 from archive.store import FileStore, ObjectInfo, ObjectStore, ObjectWriter
-from portal import operations
-from portal.context import Wired
+from portal.internal.archive import operations
+from portal.wiring import Wired
 
 
 class Crash(BaseException):

@@ -20,9 +20,9 @@ from access.ledger import LedgerEntry
 from alembic import command
 from bench.load import casevault, environment, served
 from portal.app import create_app
-from portal.context import wire
 from portal.db import alembic_config, make_engine, shown_url
 from portal.settings import Settings
+from portal.wiring import wire
 from tests.support.portal import Portal
 
 pytestmark = pytest.mark.store("file")

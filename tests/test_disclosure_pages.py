@@ -17,10 +17,10 @@ from access.ledger import LedgerEntry
 from access.models import DisclosureRequest, ReleasedItem, Role, User
 from access.policy import Context
 from archive.store import read_bytes
-from portal import operations
-from portal.auth import subject_of
-from portal.demo import case_document, pdf_bytes
-from portal.i18n import CST
+from portal.cli.demo import case_document, pdf_bytes
+from portal.internal.archive import operations
+from portal.web.auth import subject_of
+from portal.web.i18n import CST
 from tests.support.disclosure_pages import (
     ID_NUMBER,
     MONDAY,

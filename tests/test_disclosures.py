@@ -37,11 +37,11 @@ from access.retrieval import CHINA
 from archive.errors import ObjectMissing, Refused, StoreUnavailable
 from archive.models import BundleFile
 from archive.store import FileStore, ObjectStore, ObjectWriter, put_bytes, read_bytes
-from portal import operations
-from portal.auth import subject_of
-from portal.context import Wired, wire
-from portal.demo import DEMO_CASE_NO, case_document
+from portal.cli.demo import DEMO_CASE_NO, case_document
+from portal.internal.archive import operations
 from portal.settings import Settings
+from portal.web.auth import subject_of
+from portal.wiring import Wired, wire
 from tests.support.portal import PASSWORD
 
 CAL = workdays.WorkCalendar()

@@ -27,12 +27,13 @@ from archive.models import Bundle
 from archive.s3store import S3Store
 from archive.seal import Keyring
 from archive.store import FileStore, ObjectStore, put_bytes, read_bytes
-from portal import dispositions, operations
 from portal.app import create_public_only
-from portal.auth import subject_of
-from portal.context import Wired, wire_public
-from portal.demo import case_document
+from portal.cli.demo import case_document
+from portal.internal.archive import operations
+from portal.internal.retention import service as dispositions
 from portal.settings import Settings
+from portal.web.auth import subject_of
+from portal.wiring import Wired, wire_public
 from retention import holds
 from retention.disposition import Tombstone, verify_certificate
 from tests.support.disposition import OLD_CASE, WITNESSES

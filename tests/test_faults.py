@@ -21,7 +21,9 @@ from archive.models import BundleFile
 from archive.s3store import S3Store
 from archive.service import get_bundle
 from archive.store import FileStore
-from portal import operations, pages
+from portal import wiring
+from portal.internal.archive import operations
+from portal.internal.ledger import pages as ledger_pages
 from tests.support.disclosure_pages import MONDAY, as_role, at, file_request, reply, take
 from tests.support.portal import Portal
 
@@ -143,7 +145,7 @@ def test_a_record_the_last_verify_found_bad_is_409_damaged_until_an_intact_verif
         refused = Decision(False, "clearance", "a verify refused after the failed one checked nothing")
         record(
             session,
-            subject=operations.operator(portal.wired, "cli:uncleared"),
+            subject=wiring.operator(portal.wired, "cli:uncleared"),
             action=Action.bundle_verify,
             resource=resource_of(get_bundle(session, portal.bundle_id)),
             context=Context(now=portal.wired.clock(), source="cli"),
@@ -217,7 +219,7 @@ def test_the_ledger_page_filters_by_the_new_outcomes(portal: Portal) -> None:
         "/api/v1/ledger", params={"outcome": "damaged"}, headers=portal.as_role("security_auditor")
     )
     assert [e["record_id"] for e in found.json()["entries"]] == ["d1"]
-    assert {"damaged", "unavailable"} <= set(pages.OUTCOMES)
+    assert {"damaged", "unavailable"} <= set(ledger_pages.OUTCOMES)
 
 
 # --- pages ------------------------------------------------------------------------------------

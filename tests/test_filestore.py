@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 from archive.errors import ObjectExists
 from archive.models import Bundle
 from archive.store import FileStore, put_bytes
-from portal.context import Wired
 from portal.settings import Settings
+from portal.wiring import Wired
 
 pytestmark = [
     pytest.mark.store("file"),

@@ -18,12 +18,12 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
 from access import identities
-from portal import operations
 from portal.app import create_app
-from portal.context import wire
+from portal.cli.demo import case_document, write_sip
 from portal.db import migrate
-from portal.demo import case_document, write_sip
+from portal.internal.archive import operations
 from portal.settings import Settings
+from portal.wiring import wire
 from tests.support.portal import PASSWORD, ROLE_USERS
 
 # Examples per operation and caller: enough to reach each operation's checks, cheap to repeat.

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from access import ledger
 from access.ledger import LedgerEntry, LedgerHead
-from portal.context import Wired
 from portal.db import make_engine, migrate
+from portal.wiring import Wired
 from tests.support.ledger import drop_ledger_triggers
 from tests.support.portal import append_entries
 

@@ -23,10 +23,11 @@ from access.ledger import LedgerEntry
 from archive.errors import ObjectExists
 from archive.s3store import S3Store
 from archive.store import FileStore, put_bytes, read_bytes
-from portal import operations
 from portal.app import create_public_only
-from portal.context import Wired, wire, wire_public
+from portal.internal.archive import operations
+from portal.internal.ledger import operations as ledger_operations
 from portal.settings import Settings
+from portal.wiring import Wired, wire, wire_public
 from tests.support.ledger import drop_ledger_triggers
 from tests.support.portal import PASSWORD, append_entries
 from tests.support.public import API, applicant, filed
@@ -34,7 +35,7 @@ from tests.support.roles import Roles, connecting_as
 
 
 def _checkpoint(wired: Wired) -> LedgerCheckpoint:
-    made = operations.checkpoint_ledger(wired, force=True)
+    made = ledger_operations.checkpoint_ledger(wired, force=True)
     assert made is not None
     return made
 
@@ -91,7 +92,7 @@ def test_cutting_the_tail_and_rewinding_the_head_is_refused_by_the_database(wire
         report = ledger.verify_chain(session)
     assert report.intact and report.entries == 20
     append_entries(wired, 1)  # the head still moves forward
-    assert operations.verify_ledger(wired).intact
+    assert ledger_operations.verify_ledger(wired).intact
 
 
 # --- an owner who drops the triggers --------------------------------------------------------------
@@ -181,7 +182,7 @@ def test_a_stored_checkpoint_can_be_neither_overwritten_nor_deleted(wired: Wired
     # The sweep of abandoned deposits leaves the ledger's copies alone.
     operations.reconcile(wired, grace=timedelta(0), actor="cli:test")
     assert json.loads(read_bytes(store, key)) == made.as_json()
-    assert operations.verify_ledger(wired).intact
+    assert ledger_operations.verify_ledger(wired).intact
 
 
 # --- the roles the applications connect as (PostgreSQL) -------------------------------------------
@@ -223,7 +224,7 @@ def test_the_app_role_cannot_change_the_schema_or_the_ledger(
     try:
         append_entries(as_app, 3)
         assert _checkpoint(as_app).tree_size == 8
-        report = operations.verify_ledger(as_app)
+        report = ledger_operations.verify_ledger(as_app)
         assert report.intact and report.locked_checkpoint == 8
     finally:
         as_app.engine.dispose()

@@ -12,9 +12,12 @@ from access import ledger
 from access.ledger import LedgerEntry
 from access.models import Department, Role
 from archive.sip import Activity, DocType, EnforcementType, Level, Stage
-from portal import i18n, operations, timeline
-from portal.auth import SESSION_COOKIE
-from portal.pages import LOGIN_CSRF_COOKIE, safe_next
+from portal.internal.identity.pages import LOGIN_CSRF_COOKIE
+from portal.internal.ledger import operations as ledger_operations
+from portal.web import charts as timeline
+from portal.web import i18n
+from portal.web.auth import SESSION_COOKIE
+from portal.web.pages import safe_next
 from tests.support.ledger import drop_ledger_triggers
 from tests.support.portal import PASSWORD, Portal
 from tests.support.web import CSRF_FIELD, login_token, session_csrf, sign_in, signed_in
@@ -174,8 +177,8 @@ def test_case_page_draws_the_timeline(portal: Portal) -> None:
 
 
 def test_case_page_shows_findings_of_an_incomplete_case(portal: Portal, make_case) -> None:  # type: ignore[no-untyped-def]
-    from portal import operations
-    from portal.demo import case_document
+    from portal.cli.demo import case_document
+    from portal.internal.archive import operations
 
     document = case_document("深民防罚〔2026〕99号")
     document["records"] = [r for r in document["records"] if r["id"] != "e1"]  # no service receipt
@@ -333,7 +336,7 @@ def _no_walk(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_ledger_page_shows_the_checkpoint_and_last_verification_without_walking(
     portal: Portal, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    made = operations.checkpoint_ledger(portal.wired, force=True)
+    made = ledger_operations.checkpoint_ledger(portal.wired, force=True)
     assert made is not None
     verify = portal.client.get("/api/v1/ledger/verify", headers=portal.as_role("security_auditor"))
     assert set(verify.json()) == {  # the API's contract: these keys stay, new ones are added

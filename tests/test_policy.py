@@ -29,8 +29,8 @@ from access.policy import (
     resource_of,
 )
 from archive.models import Bundle, Case, CaseRecord
-from portal import operations
-from portal.demo import case_document
+from portal.cli.demo import case_document
+from portal.internal.archive import operations
 from tests.support.portal import Portal
 
 NOW = datetime(2026, 7, 1, 10, 0, tzinfo=UTC)

@@ -27,11 +27,11 @@ from access.policy import Context
 from archive.errors import StoreUnavailable
 from archive.models import BundleFile
 from archive.store import read_bytes
-from portal import i18n
-from portal.auth import subject_of
-from portal.context import PublicWired, Wired, id_number_private_key
-from portal.public_messages import PUBLIC_MESSAGES
 from portal.settings import WITHHELD
+from portal.web import i18n
+from portal.web.auth import subject_of
+from portal.web.messages.public import PUBLIC_MESSAGES
+from portal.wiring import PublicWired, Wired, id_number_private_key
 from tests.support.portal import PASSWORD, Portal
 from tests.support.public import (
     API,
@@ -585,7 +585,7 @@ def test_the_public_app_cannot_construct_an_archive_realm_client(
     portal: Portal, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from archive import s3store, store
-    from portal import context
+    from portal import wiring as context
     from portal.app import create_public_only
 
     opened: list[str] = []
@@ -671,7 +671,7 @@ def test_id_numbers_typed_full_width_are_read_as_ascii_and_masked_well(portal: P
 
 
 def test_a_public_host_never_holds_the_key_that_opens_id_numbers(tmp_path: Path, portal: Portal) -> None:
-    from portal import context
+    from portal import wiring as context
 
     alone = portal.wired.settings.model_copy(update={"data_dir": tmp_path / "public-host"})
     with pytest.raises(ValueError, match="CASEVAULT_ID_NUMBER_PUBLIC_KEY"):

@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 
 from access.ledger import LedgerEntry
 from archive.models import Bundle, BundleFile, Case, CaseRecord
-from portal.context import Wired
-from portal.demo import case_document, pdf_bytes
+from portal.cli.demo import case_document, pdf_bytes
+from portal.wiring import Wired
 
 Mutation = Callable[[dict[str, Any], Path], None]
 AV = 8  # index of the footage record in case_document()

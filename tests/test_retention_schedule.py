@@ -23,9 +23,10 @@ from access.policy import Context
 from archive.errors import Refused
 from archive.models import Bundle
 from archive.sip import DocType, EnforcementType
-from portal import dispositions, operations
-from portal.context import Wired
-from portal.demo import case_document
+from portal.cli.demo import case_document
+from portal.internal.archive import operations
+from portal.internal.retention import service as dispositions
+from portal.wiring import Wired
 from retention import service as retention
 from retention.models import ScheduleMove, ScheduleVersion
 from retention.schedule import (

@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from access.models import RetrievalGrant, RetrievalRequest
 from access.retrieval import CHINA
-from portal import operations
-from portal.demo import case_document
+from portal.cli.demo import case_document
+from portal.internal.archive import operations
 from tests.support.portal import PASSWORD, Portal
 from tests.support.retrieval import (
     BASIS,

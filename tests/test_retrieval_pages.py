@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from portal.demo import case_document
+from portal.cli.demo import case_document
 from tests.support.portal import Portal
 from tests.support.retrieval import BASIS, PURPOSE, decide, file_request, rendition_ready
 from tests.support.web import badge, field_error, session_csrf, signed_in

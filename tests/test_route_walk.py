@@ -15,7 +15,7 @@ from starlette.routing import Mount
 from access import applicants, disclosures, workdays
 from access.ledger import LedgerEntry
 from access.policy import Context
-from portal.auth import subject_of
+from portal.web.auth import subject_of
 from tests.support.portal import PASSWORD, Portal
 
 pytestmark = [

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from archive.models import Bundle
 from archive.s3store import S3Store
-from portal.context import Wired
+from portal.wiring import Wired
 
 pytestmark = [
     pytest.mark.store("s3"),

@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from jose import jwt
 
-from portal.context import token_secret
-from portal.demo import case_document
+from portal.cli.demo import case_document
+from portal.wiring import token_secret
 from tests.support.portal import PASSWORD, Portal
 
 pytestmark = [
@@ -102,7 +102,7 @@ def test_the_genuine_token_is_accepted(portal: Portal) -> None:
 
 
 def test_records_cannot_be_reached_through_another_bundle(portal: Portal, make_case) -> None:
-    from portal import operations
+    from portal.internal.archive import operations
 
     document = case_document("深民防罚〔2026〕99号")
     document["records"][7]["id"] = "only-in-b"
@@ -122,7 +122,7 @@ def test_a_grant_on_one_bundle_opens_nothing_in_another(portal: Portal, make_cas
     from sqlalchemy import select
 
     from access.models import RetrievalGrant, User
-    from portal import operations
+    from portal.internal.archive import operations
 
     other = operations.deposit(
         portal.wired, folder=make_case(case_document("深民防罚〔2026〕98号")), actor="test"

@@ -7,11 +7,13 @@ redirect back to the app's callback through the TestClient, which carries the ap
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import time
@@ -24,20 +26,22 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
-from joserfc import jwt
-from joserfc.jwk import KeySet, OctKey, RSAKey
+from itsdangerous import TimestampSigner
+from jose import jwk, jwt
 from sqlalchemy import select
 
+from access import federation as mapping
 from access import identities
-from access import sso as mapping
 from access.ledger import LedgerEntry
 from access.models import Clearance, Department, Role, User
-from portal import sso
 from portal.app import create_app
-from portal.auth import SESSION_COOKIE
-from portal.context import Wired, wire
 from portal.settings import Settings
+from portal.web import sso
+from portal.web.auth import SESSION_COOKIE
+from portal.wiring import Wired, wire
 from tests.support.services import free_port, missing
 
 
@@ -225,6 +229,13 @@ def sign_in_at_provider(app: App, login: str, password: str | None = None) -> Tr
     raise AssertionError("the provider never redirected back")
 
 
+def pending_sign_in(settings: Settings, cookie: str) -> dict[str, Any]:
+    """What authlib keeps in the state cookie for the sign-in under way (state, nonce, verifier)."""
+    signed = TimestampSigner(sso.state_secret(settings)).unsign(cookie, max_age=sso.STATE_SECONDS)
+    [(key, value)] = json.loads(base64.b64decode(signed)).items()
+    return {"state": key.removeprefix("_state_casevault_"), **value["data"]}
+
+
 # --- the whole flow ---------------------------------------------------------------------------
 
 
@@ -275,13 +286,14 @@ def test_pkce_state_and_nonce_go_with_the_authorization_request(app: App) -> Non
 
     cookie = start.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=lax" in cookie and "secure" in cookie and "path=/sso" in cookie
-    saved = sso.open_state(app.wired.settings, app.client.cookies[sso.STATE_COOKIE], now=time.time())
-    assert saved is not None
+    saved = pending_sign_in(app.wired.settings, app.client.cookies[sso.STATE_COOKIE])
     assert (saved["state"], saved["nonce"]) == (query["state"], query["nonce"])
-    digest = hashlib.sha256(saved["verifier"].encode()).digest()
+    digest = hashlib.sha256(saved["code_verifier"].encode()).digest()
     assert base64.urlsafe_b64encode(digest).rstrip(b"=").decode() == query["code_challenge"]
-    # The cookie is encrypted: neither the verifier nor the nonce can be read from it.
-    assert saved["verifier"] not in app.client.cookies[sso.STATE_COOKIE]
+    # The verifier goes to the provider only as its S256 challenge; the cookie carries it signed and
+    # encoded, never bare.
+    assert saved["code_verifier"] not in start.headers["location"]
+    assert saved["code_verifier"] not in app.client.cookies[sso.STATE_COOKIE]
 
 
 @_embedded
@@ -386,14 +398,103 @@ def test_single_sign_on_off_answers_404(tmp_path: Path, database_url: str, store
     assert "single sign-on is not configured" in response.json()["detail"]
 
 
+@_embedded
+def test_an_unreachable_provider_answers_503_with_retry_after(
+    tmp_path: Path, database_url: str, store_url: str
+) -> None:
+    down = f"http://127.0.0.1:{free_port()}"
+    settings = _settings(
+        tmp_path, database_url, store_url, oidc_issuer=down, oidc_client_id=CLIENT_ID, oidc_role_map=ROLE_MAP
+    )
+    wired = wire(settings)
+    try:
+        with TestClient(create_app(wired), base_url=APP_URL) as client:
+            response = client.get("/sso/login", follow_redirects=False)
+    finally:
+        wired.engine.dispose()
+    assert response.status_code == 503 and response.headers["retry-after"] == "30"
+    assert response.json()["detail"]["rule"] == "sso_unavailable"
+
+
+@_embedded
+def test_a_foreign_issuer_or_a_provider_error_is_refused_and_forgets_the_state(app: App) -> None:
+    trip = sign_in_at_provider(app, "alice")
+    query = parse_qs(urlsplit(trip.callback_url).query)
+    state = query["state"][0]
+    mixed_up = app.client.get(
+        "/sso/callback", params={**query, "iss": "https://evil.example.test"}, follow_redirects=False
+    )
+    assert mixed_up.status_code == 400 and mixed_up.json()["detail"]["rule"] == "sso_issuer"
+    assert not app.client.cookies.get(sso.STATE_COOKIE)  # one callback only, even a refused one
+
+    app.client.cookies.set(sso.STATE_COOKIE, trip.state_cookie, path="/sso")
+    denied = app.client.get(
+        "/sso/callback",
+        params={"error": "access_denied", "state": state, "iss": app.issuer},
+        follow_redirects=False,
+    )
+    assert denied.status_code == 400 and denied.json()["detail"]["rule"] == "sso_provider_error"
+    assert "access_denied" in denied.json()["detail"]["reason"]
+    assert app.user("alice") is None
+    refusals = [(e.outcome, e.detail["rule"], e.actor) for e in app.entries()]
+    unverified = "sso:unverified"
+    assert refusals == [("failed", "sso_issuer", unverified), ("failed", "sso_provider_error", unverified)]
+
+
+# --- the state cookie -------------------------------------------------------------------------
+
+
+@_embedded
+def test_a_tampered_expired_or_foreign_state_cookie_is_refused(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trip = sign_in_at_provider(app, "alice")
+    cookie = trip.state_cookie
+    payload = cookie.rsplit(".", 2)[0].encode()  # what the cookie carries, without its signature
+
+    def callback(state_cookie: str) -> httpx.Response:
+        cookies = {sso.STATE_COOKIE: state_cookie}
+        with TestClient(app.client.app, base_url=APP_URL, cookies=cookies) as browser:
+            return browser.get(trip.callback_url, follow_redirects=False)
+
+    flipped = cookie[:-5] + ("A" if cookie[-5] != "A" else "B") + cookie[-4:]
+    foreign = TimestampSigner("t" * 40).sign(payload).decode()
+    for forged in (flipped, foreign):
+        refused = callback(forged)
+        assert refused.status_code == 400 and refused.json()["detail"]["rule"] == "sso_state"
+    with monkeypatch.context() as later:
+        later.setattr(TimestampSigner, "get_timestamp", lambda _: int(time.time()) + sso.STATE_SECONDS + 1)
+        expired = callback(cookie)
+    assert expired.status_code == 400 and expired.json()["detail"]["rule"] == "sso_state"
+    assert [(e.outcome, e.detail["rule"]) for e in app.entries()] == [("failed", "sso_state")] * 3
+
+    assert callback(cookie).status_code == 303  # the cookie itself, in time, still signs alice in
+
+
 # --- ID-token verification (no provider needed) -----------------------------------------------
 
 ISSUER = "https://idp.example.test"
 
 
+@dataclass(frozen=True)
+class SigningKey:
+    """An RSA key the test signs ID tokens with, and its public JWK as a provider publishes it."""
+
+    pem: str
+    public: dict[str, Any]
+
+
+def _rsa_key(kid: str) -> SigningKey:
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return SigningKey(pem, {**jwk.construct(pem, "RS256").public_key().to_dict(), "kid": kid, "use": "sig"})
+
+
 @pytest.fixture(scope="module")
-def rsa_key() -> RSAKey:
-    return RSAKey.generate_key(2048, parameters={"kid": "k1"})
+def rsa_key() -> SigningKey:
+    return _rsa_key("k1")
 
 
 def _claims(**changes: Any) -> dict[str, Any]:
@@ -403,20 +504,39 @@ def _claims(**changes: Any) -> dict[str, Any]:
     return {k: v for k, v in claims.items() if v is not None}
 
 
-def _verify(token: str, key: RSAKey) -> dict[str, Any]:
-    keys = KeySet.import_key_set({"keys": [key.as_dict(private=False)]})
-    return sso.verify_id_token(
-        token, keys=keys, issuer=ISSUER, client_id=CLIENT_ID, nonce="n-1", now=int(time.time())
+def _sign(claims: dict[str, Any], key: str, algorithm: str = "RS256") -> str:
+    return jwt.encode(claims, key, algorithm=algorithm, headers={"kid": "k1"})
+
+
+def _verify(token: str, key: SigningKey) -> dict[str, Any]:
+    config = sso.SsoConfig(
+        issuer=ISSUER,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        roles_claim="groups",
+        role_map={},
+        redirect_uri=CALLBACK,
     )
+    provider = sso.openid_provider(config)
+    # What discovery would have found (and marked found): a provider offering more than RS256.
+    provider.server_metadata.update(
+        issuer=ISSUER,
+        authorization_endpoint=f"{ISSUER}/auth",
+        token_endpoint=f"{ISSUER}/token",
+        jwks_uri=f"{ISSUER}/jwks",
+        jwks={"keys": [key.public]},
+        id_token_signing_alg_values_supported=["RS256", "RS512", "HS256", "none"],
+        _loaded_at=time.time(),
+    )
+    return asyncio.run(provider.parse_id_token({"id_token": token, "access_token": "at-1"}, nonce="n-1"))
 
 
 def _b64(value: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
 
 
-def test_a_good_id_token_verifies(rsa_key: RSAKey) -> None:
-    token = jwt.encode({"alg": "RS256", "kid": "k1"}, _claims(), rsa_key)
-    assert _verify(token, rsa_key)["sub"] == "u-1"
+def test_a_good_id_token_verifies(rsa_key: SigningKey) -> None:
+    assert _verify(_sign(_claims(), rsa_key.pem), rsa_key)["sub"] == "u-1"
 
 
 @pytest.mark.parametrize(
@@ -432,33 +552,20 @@ def test_a_good_id_token_verifies(rsa_key: RSAKey) -> None:
         ({"sub": None}, "sub"),
     ],
 )
-def test_id_token_claims_are_checked(rsa_key: RSAKey, changes: dict[str, Any], why: str) -> None:
-    token = jwt.encode({"alg": "RS256", "kid": "k1"}, _claims(**changes), rsa_key)
+def test_id_token_claims_are_checked(rsa_key: SigningKey, changes: dict[str, Any], why: str) -> None:
+    token = _sign(_claims(**changes), rsa_key.pem)
     with pytest.raises(sso.IdTokenInvalid):
         _verify(token, rsa_key)
 
 
-def test_only_rs256_signatures_are_accepted(rsa_key: RSAKey) -> None:
-    other_alg = jwt.encode({"alg": "RS512", "kid": "k1"}, _claims(), rsa_key, algorithms=["RS512"])
-    hmac_signed = jwt.encode(
-        {"alg": "HS256", "kid": "k1"}, _claims(), OctKey.generate_key(256), algorithms=["HS256"]
-    )
+def test_only_rs256_signatures_are_accepted(rsa_key: SigningKey) -> None:
+    other_alg = _sign(_claims(), rsa_key.pem, "RS512")
+    hmac_signed = _sign(_claims(), secrets.token_hex(32), "HS256")
     unsigned = f"{_b64({'alg': 'none'})}.{_b64(_claims())}."
-    forged = jwt.encode({"alg": "RS256", "kid": "k1"}, _claims(), RSAKey.generate_key(2048))
+    forged = _sign(_claims(), _rsa_key("k1").pem)
     for token in (other_alg, hmac_signed, unsigned, forged):
         with pytest.raises(sso.IdTokenInvalid):
             _verify(token, rsa_key)
-
-
-def test_a_tampered_or_expired_state_cookie_is_ignored(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "var", token_secret="s" * 40)
-    sealed = sso.seal_state(settings, {"state": "a", "exp": time.time() + 60})
-    assert sso.open_state(settings, sealed, now=time.time()) is not None
-    flipped = sealed[:-5] + ("A" if sealed[-5] != "A" else "B") + sealed[-4:]
-    assert sso.open_state(settings, flipped, now=time.time()) is None
-    assert sso.open_state(settings, sealed, now=time.time() + 120) is None
-    other = Settings(data_dir=tmp_path / "var", token_secret="t" * 40)
-    assert sso.open_state(other, sealed, now=time.time()) is None
 
 
 # --- mapping groups to roles (no provider needed) ---------------------------------------------

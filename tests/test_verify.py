@@ -22,7 +22,7 @@ from archive.s3store import S3Store
 from archive.seal import Keyring, sign_seal
 from archive.service import bundle_prefix
 from archive.store import FileStore
-from portal.context import Wired
+from portal.wiring import Wired
 from tests.support.bundles import PDF, Cli, change_object, deposit, flipped
 
 file_store_only = pytest.mark.store("file")

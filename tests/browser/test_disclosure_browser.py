@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from portal.demo import DEMO_CASE_NO
+from portal.cli.demo import DEMO_CASE_NO
 from tests.support.browser import Live, watched_tab
 
 pytestmark = [

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from portal import dispositions
+from portal.internal.retention import service as dispositions
 from tests.support.browser import Live, watched_tab
 from tests.support.disposition import OLD_CASE, WITNESSES
 

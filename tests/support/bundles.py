@@ -10,8 +10,8 @@ from typing import Any
 
 from archive.s3store import S3Store
 from archive.store import FileStore, read_bytes
-from portal.context import Wired
-from portal.demo import case_document
+from portal.cli.demo import case_document
+from portal.wiring import Wired
 
 PDF = "data/records/询问笔录.pdf"
 

@@ -27,11 +27,11 @@ import pytest
 from sqlalchemy import Engine, create_engine, event, make_url
 
 from access import identities
-from portal import operations
-from portal.context import wire
+from portal.cli.demo import case_document, write_sip
 from portal.db import migrate
-from portal.demo import case_document, write_sip
+from portal.internal.archive import operations
 from portal.settings import Settings
+from portal.wiring import wire
 from tests.support.portal import QUICK_HASHER, create_role_users
 
 # What a statement needs to run again as it first ran: its text and parameters, whether it ran as

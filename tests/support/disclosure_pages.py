@@ -10,9 +10,9 @@ from sqlalchemy import select
 from access import applicants, disclosures, workdays
 from access.models import User
 from access.policy import Context
-from portal.auth import subject_of
-from portal.demo import case_document
-from portal.i18n import CST
+from portal.cli.demo import case_document
+from portal.web.auth import subject_of
+from portal.web.i18n import CST
 from tests.support.portal import PASSWORD, Portal
 from tests.support.web import session_csrf, signed_in
 

@@ -10,7 +10,7 @@ from argon2 import PasswordHasher
 from sqlalchemy.orm import Session
 
 from access import identities, ledger
-from portal.context import Wired
+from portal.wiring import Wired
 
 PASSWORD = "correct horse battery staple"
 ROLE_USERS = {

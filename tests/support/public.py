@@ -11,8 +11,8 @@ from sqlalchemy import select
 from access import disclosures, workdays
 from access.models import DisclosureRequest, User
 from access.policy import Context
-from portal.auth import subject_of
-from portal.demo import case_document
+from portal.cli.demo import case_document
+from portal.web.auth import subject_of
 from tests.support.portal import Portal
 
 CASE_NO = case_document()["case_no"]

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from access.ledger import LedgerEntry
-from portal.demo import case_document
+from portal.cli.demo import case_document
 from tests.support.portal import Portal
 
 CASE_NO = case_document()["case_no"]

@@ -1,0 +1,179 @@
+"""Watermarked download copies over HTTP: prepared as a job with progress, fetched once.
+
+    POST /api/v1/bundles/{bundle_id}/records/{record_id}/copies   → 202 {job_id, status, status_url}
+    GET  /api/v1/copies/{job_id}                                  → {status, progress, download_url}
+                                                                    (or view_url, for a viewing rendition)
+    GET  /api/v1/copies/{job_id}/file                             → the copy, once, to the same user
+    GET  /api/v1/bundles/{bundle_id}/records/{record_id}/copy     → the copy in one blocking request
+
+Each step is decided as `record.download` (supervisors need a live grant allowing download)
+and ledgered; the delivery's entry carries the fingerprint and the copy's SHA-256.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse, JSONResponse
+from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
+
+from access import policy
+from access import watermarks as copies
+from access.copy_jobs import Busy, CopyJob
+from access.watermarks import Copy, Source
+from archive import catalogue
+from archive.models import Bundle, BundleFile, CaseRecord
+from portal.internal.archive.api import bundle_or_404
+from portal.internal.archive.delivery import jobs_of, stamp_for, stamped_copy
+from portal.web.api import service_errors
+from portal.web.auth import DB, Caller, Principal, check_csrf_header, policy_context, wired_of
+
+router = APIRouter(prefix="/api/v1", tags=["copies"])
+
+
+def _record(session: Session, bundle_id: str, record_id: str) -> tuple[Bundle, CaseRecord, BundleFile]:
+    bundle = bundle_or_404(session, bundle_id)
+    found = catalogue.find_record(bundle, record_id)
+    if found is None:
+        raise HTTPException(404, "no such record in this bundle")
+    return bundle, *found
+
+
+def _authorize(
+    request: Request, session: Session, caller: Principal, bundle: Bundle, record: CaseRecord
+) -> Any:
+    context = policy_context(request, session, caller)
+    resource = policy.resource_of(bundle, record)
+    with service_errors():
+        decision = policy.require(
+            session,
+            subject=caller.subject,
+            action=policy.Action.record_download,
+            resource=resource,
+            context=context,
+        )
+    return decision, context, resource
+
+
+def _file(copy: Copy, cleanup: BackgroundTask) -> FileResponse:
+    return FileResponse(
+        copy.path,
+        media_type=copy.media_type,
+        filename=copy.file_name,
+        headers={"Cache-Control": "private, no-store", "X-Casevault-Fingerprint": copy.fingerprint},
+        background=cleanup,
+    )
+
+
+@router.get("/bundles/{bundle_id}/records/{record_id}/copy")
+def record_copy(
+    request: Request, session: DB, caller: Caller, bundle_id: str, record_id: str
+) -> FileResponse:
+    """Make and send a watermarked copy in one request (blocks while footage is re-encoded)."""
+    bundle, record, stored = _record(session, bundle_id, record_id)
+    decision, context, resource = _authorize(request, session, caller, bundle, record)
+    copy, workdir = stamped_copy(
+        request,
+        session,
+        caller,
+        record_=record,
+        stored=stored,
+        resource=resource,
+        decision=decision,
+        context=context,
+        action=policy.Action.record_download,
+        outcome="delivered",
+    )
+    return _file(copy, BackgroundTask(shutil.rmtree, workdir, ignore_errors=True))
+
+
+@router.post("/bundles/{bundle_id}/records/{record_id}/copies", status_code=202)
+def start_copy(request: Request, session: DB, caller: Caller, bundle_id: str, record_id: str) -> JSONResponse:
+    """Start preparing a watermarked copy → 202 {job_id, status, status_url}."""
+    check_csrf_header(request, caller)
+    bundle, record, stored = _record(session, bundle_id, record_id)
+    decision, context, resource = _authorize(request, session, caller, bundle, record)
+    stamp = stamp_for(request, caller, decision)
+    store, source = wired_of(request).store, Source.of(record, stored)
+
+    def make(workdir: Path, progress: copies.Progress) -> Copy:
+        return copies.make_copy(store=store, source=source, stamp=stamp, workdir=workdir, progress=progress)
+
+    try:
+        job = jobs_of(request).start(
+            owner_id=caller.user.id,
+            bundle_id=bundle.id,
+            record_id=record.record_id,
+            fingerprint=stamp.fingerprint,
+            make=make,
+        )
+    except Busy as exc:
+        raise HTTPException(429, str(exc), headers={"Retry-After": "30"}) from exc
+    copies.ledger_copy(
+        session,
+        subject=caller.subject,
+        context=context,
+        resource=resource,
+        decision=decision,
+        outcome="preparing",
+        fingerprint=stamp.fingerprint,
+        job=job.id,
+    )
+    session.commit()
+    status_url = f"/api/v1/copies/{job.id}"
+    return JSONResponse(
+        {"job_id": job.id, "status": job.status, "status_url": status_url},
+        status_code=202,
+        headers={"Location": status_url},
+    )
+
+
+def _job(request: Request, caller: Principal, job_id: str) -> CopyJob:
+    job = jobs_of(request).get(job_id, owner_id=caller.user.id)
+    if job is None:
+        raise HTTPException(
+            404, "no such copy job (they are kept for an hour, for the user who started them)"
+        )
+    return job
+
+
+@router.get("/copies/{job_id}")
+def copy_status(request: Request, caller: Caller, job_id: str) -> dict[str, Any]:
+    """How far a copy is: {status, progress 0..1, download_url once ready}."""
+    job = _job(request, caller, job_id)
+    ready = job.status == "ready" and job.view_url is None  # a rendition is watched, not downloaded
+    return job.as_json() | {"download_url": f"/api/v1/copies/{job.id}/file" if ready else None}
+
+
+@router.get("/copies/{job_id}/file")
+def copy_file(request: Request, session: DB, caller: Caller, job_id: str) -> FileResponse:
+    """The prepared copy, once, to the user who asked for it; the grant is checked again."""
+    jobs = jobs_of(request)
+    job = _job(request, caller, job_id)
+    if job.view_url is not None:
+        raise HTTPException(409, f"this job prepares footage for viewing at {job.view_url}, not a copy")
+    if job.status == "delivered":
+        raise HTTPException(410, "this copy was already downloaded; prepare a new one")
+    if job.status != "ready" or job.copy is None:
+        raise HTTPException(409, f"the copy is {job.status}, not ready")
+    bundle, record, _stored = _record(session, job.bundle_id, job.record_id)
+    decision, context, resource = _authorize(request, session, caller, bundle, record)
+    if not jobs.claim(job):
+        raise HTTPException(410, "this copy was already downloaded; prepare a new one")
+    copies.ledger_copy(
+        session,
+        subject=caller.subject,
+        context=context,
+        resource=resource,
+        decision=decision,
+        outcome="delivered",
+        fingerprint=job.fingerprint,
+        copy=job.copy,
+        job=job.id,
+    )
+    session.commit()
+    return _file(job.copy, BackgroundTask(jobs.discard, job))

@@ -1,0 +1,307 @@
+"""Archive operations as the command line offers them: deposit, verify, export, reconcile,
+extend retention locks, verify what was destroyed.
+
+Each goes through the policy decision point as the operator, and its decision is ledgered in
+the same transaction as the action.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from access import disclosures
+from access.ledger import LedgerEntry
+from access.policy import (
+    Action,
+    Context,
+    Decision,
+    Denied,
+    Resource,
+    Subject,
+    collection,
+    record,
+    require,
+    resource_of,
+)
+from archive import fixity, service
+from archive.errors import ArchiveError, StoreMismatch
+from archive.models import Bundle
+from archive.sip import CaseFile
+from portal.wiring import Wired, operator
+from retention import disposition
+from retention import service as retention
+from retention.disposition import Tombstone
+from retention.schedule import facts_of_sip
+
+Progress = Callable[[int], None]
+
+
+def _decide(
+    wired: Wired, session: Session, actor: str, action: Action, resource: Resource
+) -> tuple[Subject, Context, Decision]:
+    """Ask the policy; a refusal is ledgered and committed at once, then raised."""
+    subject, context = operator(wired, actor), Context(now=wired.clock(), source="cli")
+    decision = require(session, subject=subject, action=action, resource=resource, context=context)
+    return subject, context, decision
+
+
+def deposit(
+    wired: Wired,
+    *,
+    folder: Path,
+    actor: str,
+    progress: Progress | None = None,
+    before_write: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Seal a deposit folder as a new bundle version; the bundle and its entry commit together."""
+    bundle_id = service.new_bundle_id()
+    years = wired.settings.retention_years
+
+    try:
+        with wired.sessions() as session:
+            subject, context, decision = _decide(
+                wired, session, actor, Action.bundle_deposit, collection("archive")
+            )
+            version, rules = retention.current_rules(session)
+
+            def until(case: CaseFile) -> datetime:
+                found = retention.disposition_date(
+                    case=facts_of_sip(case), rules=rules, default_years=years, version=version
+                )
+                return retention.lock_date(found, now=context.now)
+
+            bundle = service.deposit_case(
+                session=session,
+                store=wired.store,
+                keyring=wired.keyring,
+                folder=folder,
+                bundle_id=bundle_id,
+                sealed_by=actor,
+                algorithms=wired.settings.algorithms,
+                source_organization=wired.settings.source_organization,
+                retain_until=until,
+                progress=progress,
+                before_write=before_write,
+            )
+            summary = {
+                "bundle_id": bundle.id,
+                "case_no": bundle.case.case_no,
+                "version": bundle.version,
+                "seal_digest": bundle.seal_digest,
+                "classification": bundle.classification,
+                "findings": bundle.findings,
+            }
+            record(
+                session,
+                subject=subject,
+                action=Action.bundle_deposit,
+                context=context,
+                decision=decision,
+                resource=resource_of(bundle),
+                outcome="ok",
+                detail={
+                    "version": bundle.version,
+                    "seal_digest": bundle.seal_digest,
+                    "files": len(bundle.files),
+                    "findings": len(bundle.findings),
+                },
+            )
+            session.commit()
+    except Denied:
+        raise  # nothing was written
+    except Exception:
+        # An ordinary failure cleans up at once; a crash is left to `reconcile`.
+        with contextlib.suppress(Exception):
+            service.discard_bundle_objects(store=wired.store, bundle_id=bundle_id)
+        raise
+    return summary
+
+
+def extend_retention_locks(wired: Wired, *, actor: str, progress: Progress | None = None) -> dict[str, Any]:
+    """Extend the store locks committed schedule changes lengthened, and renew the permanent ones
+    running out (`retention.service`); ledgered with what was done."""
+    resource = collection("retention")
+    with wired.sessions() as session:
+        subject, context, decision = _decide(wired, session, actor, Action.retention_locks, resource)
+        extended = retention.extend_locks(
+            session=session, store=wired.store, now=context.now, progress=progress
+        )
+        renewed = retention.extend_permanent_locks(
+            session=session,
+            store=wired.store,
+            now=context.now,
+            default_years=wired.settings.retention_years,
+            progress=progress,
+        )
+        done = {"extended": extended, "renewed": renewed}
+        record(
+            session,
+            subject=subject,
+            action=Action.retention_locks,
+            resource=resource,
+            context=context,
+            decision=decision,
+            outcome="ok",
+            detail={"extended": extended, "renewed": renewed[:200]},
+        )
+        session.commit()
+    return done
+
+
+def verify(
+    wired: Wired, *, bundle_id: str | None, actor: str, progress: Progress | None = None
+) -> list[fixity.VerifyReport]:
+    """Verify one bundle, or all of them; each check is ledgered with its outcome."""
+    jwks = wired.keyring.jwks()
+    reports = []
+    with wired.sessions() as session:
+        if bundle_id is None:
+            ids = list(session.scalars(select(Bundle.id).order_by(Bundle.sealed_at)))
+        else:
+            ids = [service.get_bundle(session, bundle_id).id]
+        gone = disposition.destroyed_ids(session, ids)  # reported apart by `verify_destroyed`
+        for each in (i for i in ids if i not in gone):
+            bundle = service.get_bundle(session, each)
+            resource = resource_of(bundle)
+            subject, context, decision = _decide(wired, session, actor, Action.bundle_verify, resource)
+            report = fixity.verify_bundle(
+                session=session, store=wired.store, bundle=bundle, jwks=jwks, progress=progress
+            )
+            record(
+                session,
+                subject=subject,
+                action=Action.bundle_verify,
+                resource=resource,
+                context=context,
+                decision=decision,
+                outcome="intact" if report.intact else "failed",
+                detail={"failures": [f.path for f in report.failures][:50]},
+            )
+            session.commit()
+            reports.append(report)
+    return reports
+
+
+def export(wired: Wired, *, bundle_id: str, dest: Path, actor: str, progress: Progress | None = None) -> Path:
+    """Export a bundle as a bag with seal and JWKS; the export and its entry are ledgered."""
+    with wired.sessions() as session:
+        bundle = service.get_bundle(session, bundle_id)
+        resource = resource_of(bundle)
+        subject, context, decision = _decide(wired, session, actor, Action.bundle_export, resource)
+        try:
+            path = service.export_bundle(
+                store=wired.store,
+                bundle=bundle,
+                jwks=wired.keyring.jwks(),
+                dest=dest,
+                progress=progress,
+            )
+        except ArchiveError as exc:
+            record(
+                session,
+                subject=subject,
+                action=Action.bundle_export,
+                resource=resource,
+                context=context,
+                decision=decision,
+                outcome="failed",
+                detail={"failure": str(exc)},
+            )
+            session.commit()
+            raise
+        record(
+            session,
+            subject=subject,
+            action=Action.bundle_export,
+            resource=resource,
+            context=context,
+            decision=decision,
+            outcome="ok",
+            detail={"dest": dest.name},
+        )
+        session.commit()
+    return path
+
+
+def _reported_leftovers(session: Session) -> frozenset[str]:
+    """Bundles whose retained leftovers an earlier reconcile reported (and so kept)."""
+    details = session.scalars(
+        select(LedgerEntry.detail).where(
+            LedgerEntry.action == Action.store_reconcile.value, LedgerEntry.outcome == "ok"
+        )
+    )
+    return frozenset(bundle_id for detail in details for bundle_id in detail.get("kept_bundles", []))
+
+
+def reconcile(wired: Wired, *, grace: timedelta, actor: str) -> list[tuple[str, str]]:
+    """Remove leftovers of deposits that never committed (never anything under retention), and
+    release copies no reply references; ledgered, a refusal included."""
+    older_than = datetime.now(UTC) - grace
+    with wired.sessions() as session:
+        resource = collection("archive")
+        subject, context, decision = _decide(wired, session, actor, Action.store_reconcile, resource)
+        entry = {"subject": subject, "action": Action.store_reconcile, "resource": resource}
+        try:
+            done = service.reconcile(
+                session=session,
+                store=wired.store,
+                older_than=older_than,
+                reported=_reported_leftovers(session),
+            )
+        except StoreMismatch as exc:
+            record(
+                session,
+                **entry,
+                context=context,
+                decision=decision,
+                outcome="refused",
+                detail={"refusal": str(exc)},
+            )
+            session.commit()
+            raise
+        done += disclosures.sweep_release_realm(session=session, release=wired.release, older_than=older_than)
+        kept = sorted({key.split("/")[1] for key, action in done if action.startswith("kept")})
+        removed = sum(1 for _key, action in done if not action.startswith("kept"))
+        record(
+            session,
+            **entry,
+            context=context,
+            decision=decision,
+            outcome="ok",
+            detail={"removed": removed, "kept_bundles": kept},
+        )
+        session.commit()
+        return done
+
+
+def verify_destroyed(wired: Wired, *, bundle_id: str | None, actor: str) -> dict[str, Tombstone]:
+    """Tombstones of the destroyed bundles among those `verify` is asked about, each ledgered."""
+    with wired.sessions() as session:
+        if bundle_id is None:
+            ids = list(session.scalars(select(Bundle.id).order_by(Bundle.sealed_at)))
+        else:
+            ids = [service.get_bundle(session, bundle_id).id]
+        gone = {i: t for i in ids if (t := disposition.tombstone(session, i)) is not None}
+        for each, stone in gone.items():
+            bundle = service.get_bundle(session, each)
+            resource = resource_of(bundle)
+            subject, context, decision = _decide(wired, session, actor, Action.bundle_verify, resource)
+            record(
+                session,
+                subject=subject,
+                action=Action.bundle_verify,
+                resource=resource,
+                context=context,
+                decision=decision,
+                outcome="destroyed",
+                detail={"certificate_no": stone.certificate_no},
+            )
+        session.commit()
+    return gone
