@@ -93,6 +93,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, databases: Data
     yield url
     databases.drop(url)
 
+
 # --- the S3 API ------------------------------------------------------------------------------
 
 
