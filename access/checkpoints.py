@@ -23,10 +23,8 @@ from jose.exceptions import JOSEError
 from sqlalchemy import BigInteger, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from access import ledger
 from access.ledger import (
     GENESIS,
-    ChainReport,
     LedgerEntry,
     LedgerHead,
     canonical_json,
@@ -594,20 +592,6 @@ def locked_witnesses(session: Session, *, store: ObjectStore) -> list[LedgerChec
     rows = set(session.scalars(select(LedgerCheckpoint.tree_size)))
     wanted = [size for size in sizes[:-1] if size not in rows] + [sizes[-1]]
     return [_from_stored(key, read_bytes(store, key)) for key in map(checkpoint_key, wanted)]
-
-
-def verify_with_store(
-    session: Session,
-    *,
-    store: ObjectStore,
-    jwks: Mapping[str, Any],
-    retain_for: timedelta,
-    batch: int = _BATCH,
-) -> ChainReport:
-    """`verify_chain`, held to the store's locked checkpoints; copies any still pending first."""
-    publish_pending(session, store=store, jwks=jwks, retain_for=retain_for)
-    locked = locked_witnesses(session, store=store)
-    return ledger.verify_chain(session, batch=batch, jwks=jwks, locked=locked)
 
 
 # --- inclusion proofs -------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from sqlalchemy import Text, select, type_coerce
 from sqlalchemy.orm import Session, selectinload
 
 from access import fields
+from access.errors import Conflict, NotFound
 from access.ledger import LedgerEntry
 from access.models import RequestStatus, RetrievalGrant, RetrievalRequest, User
 from access.policy import (
@@ -48,14 +49,6 @@ EXPIRY_WARNING = timedelta(hours=24)  # grantees are told this long before a gra
 RECENT_DECISIONS = timedelta(days=7)  # requesters are told of decisions this recent
 CHINA = timezone(timedelta(hours=8), "CST")  # the office's time, for dates and the CSV export
 LIMITS = {"case_no": 128, "purpose": 2000, "legal_basis": 1000, "reason": 2000}
-
-
-class NotFound(Refused):
-    """An unknown case or request (404)."""
-
-
-class Conflict(Refused):
-    """A request or grant not in a state that allows the step (409)."""
 
 
 # --- the policy, once per step ---------------------------------------------------------------
@@ -301,7 +294,8 @@ class RegisterRow:
 
     def as_json(self) -> dict[str, Any]:
         """The row as the JSON API gives it (times in ISO 8601, UTC)."""
-        return _jsonable(asdict(self)) | {"access_count": len(self.accesses)}
+        row: dict[str, Any] = _jsonable(asdict(self))
+        return row | {"access_count": len(self.accesses)}
 
 
 def _jsonable(value: Any) -> Any:
@@ -582,7 +576,7 @@ class Notice:
     kind: str  # "pending" (to decide), "decided" (on one's request), "expiring" (one's grant)
     request_id: int | None
     grant_id: int | None
-    case_no: str
+    case_no: str | None  # None on a disclosure request that names no case
     at: datetime  # filed, decided, or when the grant ends
     message: str
 

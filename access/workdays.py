@@ -22,9 +22,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 import chinese_calendar
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, String, select
 from sqlalchemy.orm import Session
 
 from access import fields, ledger
@@ -168,7 +169,16 @@ def working_days_left(calendar: WorkCalendar, *, today: date, due_on: date) -> i
 
 _KINDS = {"off": False, "work": True, "休": False, "班": True}
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_NAME_LENGTH: int = HolidayDay.__table__.c.name.type.length  # refuse here, not as a database error
+
+
+def _declared_length(column: ColumnElement[Any]) -> int:
+    """The N of a `String(N)` column, so that input is refused here, not as a database error."""
+    if not isinstance(column.type, String) or column.type.length is None:
+        raise TypeError(f"{column.key}: not a string column of bounded length")
+    return column.type.length
+
+
+_NAME_LENGTH = _declared_length(HolidayDay.__table__.c.name)
 
 
 @dataclass(frozen=True)

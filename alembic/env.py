@@ -1,6 +1,7 @@
 """Migration environment: one history for every package's tables."""
 
 import access.checkpoints
+import access.disclosure.models
 import access.ledger
 import access.models  # noqa: F401
 import archive.models  # noqa: F401

@@ -49,7 +49,7 @@ def digest_stream(
     chunks: Iterable[bytes | memoryview],
     *,
     algorithms: tuple[str, ...],
-    sink: Callable[[bytes | memoryview], None] | None = None,
+    sink: Callable[[bytes | memoryview], object] | None = None,
     progress: Callable[[int], None] | None = None,
     overlap: bool = False,
 ) -> Digested:

@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,7 @@ class VerifyReport:
         }
 
 
-Reader = Callable[[], Iterable[bytes]]
+Reader = Callable[[], Iterable[bytes | memoryview]]
 
 
 def digest_many(
@@ -82,7 +83,7 @@ def digest_many(
     tag_bytes: dict[str, bytes] = {}
 
     def one(path: str) -> Digested | Exception:
-        kept: list[bytes] = []
+        kept: list[bytes | memoryview] = []
         sink = None if path.startswith("data/") else kept.append
         try:
             result = digest_stream(
@@ -158,7 +159,7 @@ def verify_bundle(
     report = VerifyReport(bundle.id, bundle.case.case_no, bundle.version, files=len(bundle.files))
     algorithms = tuple(bundle.digests.split(","))
     sources: dict[str, Reader] = {
-        f.path: (lambda f=f: store.read(f.key, version_id=f.version_id)) for f in bundle.files
+        f.path: partial(store.read, f.key, version_id=f.version_id) for f in bundle.files
     }
     overlap = overlap_digests(f.size for f in bundle.files)
     results, tag_bytes = digest_many(sources, algorithms=algorithms, progress=progress, overlap=overlap)
@@ -224,7 +225,7 @@ def verify_bag_dir(folder: Path, *, jwks: dict[str, Any] | None = None) -> Verif
         if p.is_file() and p != folder / "jwks.json"
     )
     algorithms = tuple(a for a in SUPPORTED if (folder / bag.manifest_name(a)).exists()) or ("sha256",)
-    sources: dict[str, Reader] = {p: (lambda p=p: read_file(str(folder / p))) for p in paths}
+    sources: dict[str, Reader] = {p: partial(read_file, str(folder / p)) for p in paths}
     results, tag_bytes = digest_many(sources, algorithms=algorithms)
     fresh = {p: r for p, r in results.items() if not isinstance(r, Exception)}
     report.files = len(fresh)

@@ -1,7 +1,11 @@
 """`S3Store`: the archive on MinIO (or any S3 API) with Object Lock, through the `minio` SDK.
 
-The SDK has no way to send `x-amz-checksum-sha256` per part of a multipart upload, so the
-three multipart calls go through its low-level request methods here — and nowhere else.
+Reads, lookups, object listings, locks and holds use the SDK's public API. Writes cannot: its
+`put_object` sends no `x-amz-checksum-sha256` with each part nor in the list that completes
+an upload, and turns `If-None-Match` (write-once) into user metadata; nor has it a call to
+list or abort the unfinished uploads that `reconcile` clears. Those requests go through the
+SDK's signed-request method `Minio._execute`, in `_send` here and nowhere else; the minio
+pin in pyproject.toml and a test in tests/test_s3store.py hold it to the shape used here.
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ from xml.etree import ElementTree
 import urllib3
 from minio import Minio
 from minio.commonconfig import COMPLIANCE, Tags
+from minio.datatypes import ListMultipartUploadsResult
 from minio.error import S3Error, ServerError
-from minio.helpers import genheaders
+from minio.helpers import DictType, genheaders
 from minio.retention import Retention
 
 from archive.errors import ObjectExists, ObjectMissing, RetentionLocked, StoreUnavailable
@@ -65,6 +70,29 @@ class S3Location:
 
 def _b64_sha256(data: bytes | bytearray | memoryview) -> str:
     return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+def _send(
+    client: Minio,
+    method: str,
+    bucket: str,
+    key: str | None = None,
+    *,
+    body: bytes | memoryview | None = None,
+    headers: DictType | None = None,
+    query: DictType | None = None,
+) -> urllib3.BaseHTTPResponse:
+    """One signed request that the SDK's public API cannot make (see the module docstring)."""
+    return client._execute(
+        method,
+        bucket,
+        key,
+        # Annotated `bytes`, but signed and sent as any buffer is: a part goes from the writer's
+        # reused buffer without an 8 MiB copy.
+        body=body,  # type: ignore[arg-type]
+        headers=headers,
+        query_params=query,
+    )
 
 
 @contextlib.contextmanager
@@ -118,18 +146,22 @@ class _S3Writer:
         with _s3_call(f"uploading {self._key}"):
             if self._upload_id is None:
                 headers = dict(self._headers, **{"x-amz-checksum-algorithm": "SHA256"})
-                self._upload_id = client._create_multipart_upload(bucket, self._key, headers)
+                created = _send(client, "POST", bucket, self._key, headers=headers, query={"uploads": ""})
+                self._upload_id = ElementTree.fromstring(created.data).findtext("{*}UploadId")
+                if not self._upload_id:
+                    raise StoreUnavailable(f"object store gave no upload id for {self._key}")
             number = len(self._parts) + 1
             checksum = _b64_sha256(self._part)
-            etag = client._upload_part(
+            uploaded = _send(
+                client,
+                "PUT",
                 bucket,
                 self._key,
-                self._part,
-                {"x-amz-checksum-sha256": checksum, "x-amz-sdk-checksum-algorithm": "SHA256"},
-                self._upload_id,
-                number,
+                body=self._part,
+                headers={"x-amz-checksum-sha256": checksum, "x-amz-sdk-checksum-algorithm": "SHA256"},
+                query={"partNumber": str(number), "uploadId": self._upload_id},
             )
-        self._parts.append((number, etag, checksum))
+        self._parts.append((number, uploaded.headers.get("etag", "").replace('"', ""), checksum))
         self._filled = 0
 
     def commit(self) -> str | None:
@@ -146,12 +178,12 @@ class _S3Writer:
             )
             try:
                 with _s3_call(f"storing {self._key}"):
-                    result = client._put_object(bucket, self._key, self._part, headers)
+                    stored = _send(client, "PUT", bucket, self._key, body=self._part, headers=headers)
             except S3Error as exc:
                 if exc.code == "PreconditionFailed":
                     raise ObjectExists(f"{self._key}: already stored") from exc
                 raise
-            return result.version_id
+            return stored.headers.get("x-amz-version-id")
         if self._filled:
             self._flush_part()
         root = ElementTree.Element("CompleteMultipartUpload")
@@ -162,24 +194,23 @@ class _S3Writer:
             ElementTree.SubElement(part, "ChecksumSHA256").text = checksum
         body = ElementTree.tostring(root)
         with _s3_call(f"completing {self._key}"):
-            response = client._execute(
+            completed = _send(
+                client,
                 "POST",
                 bucket,
                 self._key,
                 body=body,
                 headers={"Content-Type": "application/xml"},
-                query_params={"uploadId": self._upload_id},
+                query={"uploadId": self._upload_id},
             )
         self._upload_id = None
-        return response.headers.get("x-amz-version-id")
+        return completed.headers.get("x-amz-version-id")
 
     def abort(self) -> None:
         if self._upload_id is not None:
             try:
                 with _s3_call(f"aborting {self._key}"):
-                    self._store.client._abort_multipart_upload(
-                        self._store.location.bucket, self._key, self._upload_id
-                    )
+                    self._store._abort_upload(self._key, self._upload_id)
             except (StoreUnavailable, S3Error):
                 pass  # `reconcile` aborts uploads left open
         self._filled = 0
@@ -259,25 +290,36 @@ class S3Store:
         # One page (up to 1000) per call: aborted uploads leave the listing, so the next
         # reconcile run sees the rest.
         with _s3_call(f"listing uploads under {prefix}"):
-            result = self.client._list_multipart_uploads(self.location.bucket, prefix=prefix)
+            result = ListMultipartUploadsResult(
+                _send(
+                    self.client,
+                    "GET",
+                    self.location.bucket,
+                    query={"uploads": "", "prefix": prefix, "encoding-type": "url"},
+                )
+            )
         for upload in result.uploads:
             if upload.upload_id and upload.initiated_time:
                 yield ObjectInfo(upload.object_name, upload.initiated_time, upload.upload_id)
+
+    def _abort_upload(self, key: str, upload_id: str) -> None:
+        """Abort an unfinished multipart upload; the server drops the parts it holds."""
+        _send(self.client, "DELETE", self.location.bucket, key, query={"uploadId": upload_id})
 
     def discard(self, item: ObjectInfo) -> str:
         bucket, key = self.location.bucket, item.key
         if item.upload_id is not None:
             with _s3_call(f"aborting the upload of {key}"):
-                self.client._abort_multipart_upload(bucket, key, item.upload_id)
+                self._abort_upload(key, item.upload_id)
             return "unfinished upload aborted"
         locked = 0
         with _s3_call(f"discarding {key}"):
             versions = list(self.client.list_objects(bucket, prefix=key, include_version=True))
-            for item in versions:
-                if item.object_name != key or item.is_delete_marker:
+            for version in versions:
+                if version.object_name != key or version.is_delete_marker:
                     continue
                 try:
-                    self.client.remove_object(bucket, key, version_id=item.version_id)
+                    self.client.remove_object(bucket, key, version_id=version.version_id)
                 except S3Error:
                     locked += 1
             if locked:

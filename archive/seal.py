@@ -125,7 +125,8 @@ def verify_seal(token: bytes, *, jwks: Mapping[str, Any]) -> dict[str, Any]:
         _kid, payload = verify_jws(token.decode("ascii", errors="replace").strip(), jwks=jwks)
     except SealInvalid as exc:
         raise SealInvalid(f"seal.jws: {exc}") from exc
-    return json.loads(payload)
+    claims: dict[str, Any] = json.loads(payload)
+    return claims
 
 
 def seal_digest(token: bytes) -> str:

@@ -144,9 +144,9 @@ def deposit_case(
         stored = dict(zip((f.path for f in order), pool.map(store_one, order), strict=True))
 
     files: list[BundleFile] = []
-    for item in sip.files:
-        digested, version_id = stored[item.path]
-        files.append(_bundle_file(prefix, f"data/{item.path}", digested, version_id))
+    for sip_file in sip.files:
+        digested, version_id = stored[sip_file.path]
+        files.append(_bundle_file(prefix, f"data/{sip_file.path}", digested, version_id))
 
     tag_tags = _tags(bundle_id, case_file.case_no, classification)
 
@@ -193,8 +193,8 @@ def deposit_case(
     put_tag(bag.SEAL, token)
 
     until = retain_until(case_file)
-    for item in files:
-        store.apply_retention(item.key, version_id=item.version_id, until=until)
+    for stored_file in files:
+        store.apply_retention(stored_file.key, version_id=stored_file.version_id, until=until)
 
     case = previous.case if previous else None
     if case is None:

@@ -207,9 +207,10 @@ class FileStore:
 
     def _meta(self, key: str) -> dict[str, object]:
         try:
-            return json.loads(self._meta_path(key).read_text(encoding="utf-8"))
+            meta: dict[str, object] = json.loads(self._meta_path(key).read_text(encoding="utf-8"))
         except OSError as exc:
             raise self._unreadable(key, exc) from exc
+        return meta
 
     def open_writer(self, key: str, *, tags: Mapping[str, str]) -> ObjectWriter:
         if self.object_path(key).exists():

@@ -11,7 +11,7 @@ Rows (docs/design.md, "Performance"):
    but no chain and no head lock (same threads, same one-row transactions). Both sides use
    the app's engine (`portal.db.make_engine`); entries/s of each, medians of `--runs`, the
    ratio; `verify_chain` must find the chain intact afterwards.
-2. `access.ledger.verify_chain` over `--entries` valid chained entries, without and then
+2. `access.chain.verify_chain` over `--entries` valid chained entries, without and then
    with one signed checkpoint (`access.checkpoints.maybe_checkpoint(force=True)`); medians of
    `--runs`. The entries are bulk-loaded: hashed in Python with `canonical_body`/`hash_body`
    (what `entry_hash` does) and COPYed in, `ledger_head` set to the last one, then VACUUM
@@ -59,7 +59,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from access import ledger
+from access import chain, ledger
 from access.ledger import GENESIS, LedgerEntry, canonical_body, canonical_json, hash_body
 
 PG_URL = os.environ.get(
@@ -290,7 +290,7 @@ def bench_append(args: argparse.Namespace, population: Population) -> AppendResu
                 side()
         with sessions() as session:
             start = time.perf_counter()
-            report = ledger.verify_chain(session)
+            report = chain.verify_chain(session)
             result.verify_seconds = time.perf_counter() - start
         result.intact, result.entries = report.intact, report.entries
         if not report.intact:
@@ -399,11 +399,11 @@ def bulk_load(engine: Engine, count: int, population: Population) -> tuple[float
         raw.close()
 
 
-def _timed_verify(sessions: sessionmaker[Session]) -> tuple[float, float, ledger.ChainReport]:
+def _timed_verify(sessions: sessionmaker[Session]) -> tuple[float, float, chain.ChainReport]:
     """`verify_chain` in a session of its own: (wall seconds, this process's CPU seconds, report)."""
     with sessions() as session:
         start, cpu = time.perf_counter(), time.process_time()
-        report = ledger.verify_chain(session)
+        report = chain.verify_chain(session)
         return time.perf_counter() - start, time.process_time() - cpu, report
 
 
@@ -436,7 +436,7 @@ class VerifyResult:
     with_checkpoint_cpu: list[float] = field(default_factory=list)
     read: list[float] = field(default_factory=list)
     read_cpu: list[float] = field(default_factory=list)
-    reports: list[ledger.ChainReport] = field(default_factory=list)
+    reports: list[chain.ChainReport] = field(default_factory=list)
     load_seconds: float = 0.0
     index_seconds: float = 0.0
     checkpoint_seconds: float = 0.0

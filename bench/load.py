@@ -39,7 +39,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from access import identities, ledger
+from access import chain, identities, ledger
 from access.ledger import LedgerEntry
 from bench.ledger import pg_schema
 from portal.cli.demo import case_document, write_sip
@@ -249,7 +249,7 @@ def run(database: str, url: str, work: Path, *, clients: int, requests: int) -> 
             )
             elapsed = time.perf_counter() - started
         with wired.sessions() as session:
-            chain = ledger.verify_chain(session)
+            report = chain.verify_chain(session)
         latencies = [r.seconds for r in results]
         return {
             "database": database,
@@ -261,7 +261,7 @@ def run(database: str, url: str, work: Path, *, clients: int, requests: int) -> 
             "5xx": sum(r.status >= 500 for r in results),
             "statuses": dict(sorted(Counter(r.status for r in results).items())),
             "one_entry_per_decision": ledgered_since(wired, before) == expected_entries(results),
-            "chain_intact": chain.intact,
+            "chain_intact": report.intact,
         }
     finally:
         wired.engine.dispose()

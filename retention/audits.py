@@ -212,13 +212,13 @@ def standings(session: Session) -> list[Standing]:
     )
     found = []
     for bundle, state in rows:
-        audited = state is not None and state.last_audited_at is not None
+        audited_at = state.last_audited_at if state is not None else None
         found.append(
             Standing(
                 bundle_id=bundle.id,
                 case_no=bundle.case.case_no,
-                verified_at=state.last_audited_at if audited and state else bundle.sealed_at,
-                audited=audited,
+                verified_at=bundle.sealed_at if audited_at is None else audited_at,
+                audited=audited_at is not None,
                 outcome=state.last_outcome if state else None,
                 failures=list(state.failures or []) if state else [],
             )

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from access import checkpoints, ledger
+from access import chain, checkpoints, ledger
 from access.checkpoints import LedgerCheckpoint, LedgerTampered, TreeBuilder
 from access.ledger import LedgerEntry, LedgerHead
 from archive.errors import ObjectMissing
@@ -250,9 +250,9 @@ def _sizes(wired: Wired) -> list[int]:
         return list(session.scalars(select(LedgerCheckpoint.tree_size).order_by(LedgerCheckpoint.tree_size)))
 
 
-def _verify(wired: Wired, *, jwks: bool = True) -> ledger.ChainReport:
+def _verify(wired: Wired, *, jwks: bool = True) -> chain.ChainReport:
     with wired.sessions() as session:
-        return ledger.verify_chain(session, batch=3, jwks=wired.keyring.jwks() if jwks else None)
+        return chain.verify_chain(session, batch=3, jwks=wired.keyring.jwks() if jwks else None)
 
 
 def _rewrite_from(wired: Wired, seq: int, *, actor: str) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from access import ledger
+from access import chain
 from bench.load import (
     casevault,
     drive,
@@ -73,4 +73,4 @@ def test_concurrent_clients_each_decision_ledgered_once(
     verified = Counter({(f"cli:{getpass.getuser()}", "bundle.verify", "intact"): 2})  # both bundles
     assert entries == expected_entries(results) + verified
     with portal.wired.sessions() as session:
-        assert ledger.verify_chain(session).intact
+        assert chain.verify_chain(session).intact

@@ -17,12 +17,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from access import ledger
 from access.ledger import LedgerEntry
 from archive.errors import ObjectMissing, StoreUnavailable
 from archive.models import Bundle, BundleFile, Case, CaseRecord
 from archive.s3store import S3Store
 from archive.store import FileStore, ObjectInfo, ObjectStore, ObjectWriter
-from portal.internal.archive import operations
 from portal.wiring import Wired
 
 
@@ -123,7 +123,7 @@ def crash_after_all_objects(monkeypatch: pytest.MonkeyPatch, wired: Wired) -> No
 
 
 def crash_after_retention(monkeypatch: pytest.MonkeyPatch, wired: Wired) -> None:
-    fail_once(monkeypatch, operations.ledger, "append", Crash("died after retention"))
+    fail_once(monkeypatch, ledger, "append", Crash("died after retention"))
 
 
 def crash_before_commit(monkeypatch: pytest.MonkeyPatch, wired: Wired) -> None:
@@ -305,7 +305,7 @@ def test_reconcile_against_another_database_touches_nothing(
             id="store-unavailable-on-write",
         ),
         pytest.param(
-            lambda mp, w: fail_once(mp, operations.ledger, "append", RuntimeError("a bug")),
+            lambda mp, w: fail_once(mp, ledger, "append", RuntimeError("a bug")),
             RuntimeError,
             id="error-after-retention",
         ),

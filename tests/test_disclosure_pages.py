@@ -12,9 +12,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from access import disclosures, workdays
+from access import workdays
+from access.disclosure import applicant_side
+from access.disclosure.models import DisclosureRequest, ReleasedItem
 from access.ledger import LedgerEntry
-from access.models import DisclosureRequest, ReleasedItem, Role, User
+from access.models import Role, User
 from access.policy import Context
 from archive.store import read_bytes
 from portal.cli.demo import case_document, pdf_bytes
@@ -51,7 +53,7 @@ def correct(portal: Portal, request_id: int, *, username: str = "zhangsan") -> N
     with wired.sessions() as session:
         user = session.scalar(select(User).where(User.username == username))
         assert user is not None
-        disclosures.answer_correction(
+        applicant_side.answer_correction(
             session,
             subject=subject_of(user),
             context=Context(now=wired.clock()),

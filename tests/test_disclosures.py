@@ -28,10 +28,14 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from access import applicants, disclosures, identities, workdays
-from access.disclosures import Conflict, NotFound, Redaction, RequestView
+from access import applicants, identities, workdays
+from access.disclosure import applicant_side, deadlines, office_side, replies, schemas, sweeps
+from access.disclosure import reminders as disclosure_reminders
+from access.disclosure.models import DisclosureRequest, DisclosureStatus, ReleasedItem
+from access.disclosure.schemas import Redaction, RequestView
+from access.errors import Conflict, NotFound
 from access.ledger import LedgerEntry
-from access.models import DisclosureRequest, DisclosureStatus, ReleasedItem, Role, User
+from access.models import Role, User
 from access.policy import Context, Denied, Subject
 from access.retrieval import CHINA
 from archive.errors import ObjectMissing, Refused, StoreUnavailable
@@ -150,7 +154,7 @@ class Office:
     ) -> RequestView:
         """File a request as an applicant."""
         return self.act(
-            disclosures.submit_request,
+            applicant_side.submit_request,
             who,
             day,
             hour=hour,
@@ -163,13 +167,13 @@ class Office:
 
     def view(self, request_id: int, *, who: str = "zhou", day: date = RECEIVED) -> RequestView:
         """One request as `who` sees it."""
-        return self.act(disclosures.get_request, who, day, calendar=CAL, request_id=request_id)
+        return self.act(applicant_side.get_request, who, day, calendar=CAL, request_id=request_id)
 
     def assign(
         self, request_id: int, *, officer: str = "zhou", by: str = "zhou", day: date = RECEIVED
     ) -> None:
         """Give the request to an officer (an officer takes it for themselves)."""
-        self.act(disclosures.assign, by, day, request_id=request_id, officer=officer)
+        self.act(office_side.assign, by, day, request_id=request_id, officer=officer)
 
     def handled(self, *, who: str = "zhang", day: date = RECEIVED, case_no: str | None = CASE_NO) -> int:
         """A request filed and taken by the officer zhou; its id."""
@@ -193,7 +197,7 @@ class Office:
     ) -> RequestView:
         """Answer the request (art. 36)."""
         return self.act(
-            disclosures.decide_request,
+            replies.decide_request,
             who,
             day or official_after(RECEIVED, 5),
             calendar=CAL,
@@ -339,7 +343,7 @@ def test_submission_is_received_today_and_due_in_20_official_working_days(office
 def test_the_receipt_day_is_the_office_day_in_china(office: Office) -> None:
     """17:00 UTC on 30 September is already 1 October in Shenzhen: a holiday, counted from there."""
     view = office.run(
-        disclosures.submit_request,
+        applicant_side.submit_request,
         subject=office.who("zhang"),
         context=Context(now=datetime(2025, 9, 30, 17, 0, tzinfo=UTC)),
         calendar=CAL,
@@ -352,7 +356,7 @@ def test_the_receipt_day_is_the_office_day_in_china(office: Office) -> None:
     assert view.due_on == official_after(date(2025, 10, 1), 20) == date(2025, 11, 4)
     # One minute earlier is still 30 September, a working day: a day earlier in the count.
     earlier = office.run(
-        disclosures.submit_request,
+        applicant_side.submit_request,
         subject=office.who("zhang"),
         context=Context(now=datetime(2025, 9, 30, 15, 59, tzinfo=UTC)),
         calendar=CAL,
@@ -363,7 +367,7 @@ def test_the_receipt_day_is_the_office_day_in_china(office: Office) -> None:
     )
     assert earlier.received_on == date(2025, 9, 30)
     assert earlier.due_on == official_after(date(2025, 9, 30), 20)
-    newest_first = office.act(disclosures.own_requests, "zhang", RECEIVED, calendar=CAL)
+    newest_first = office.act(applicant_side.own_requests, "zhang", RECEIVED, calendar=CAL)
     assert [v.tracking_code for v in newest_first] == [view.tracking_code, earlier.tracking_code]
 
 
@@ -380,16 +384,16 @@ def test_submission_refuses_bad_input_naming_the_field(office: Office) -> None:
     good = {"relation": "party", "case_no": CASE_NO, "description": "请公开", "delivery": "online"}
     for field, overrides in BAD_SUBMISSIONS:
         with pytest.raises(Refused, match=f"^{field}: "):
-            office.act(disclosures.submit_request, "zhang", RECEIVED, calendar=CAL, **(good | overrides))
+            office.act(applicant_side.submit_request, "zhang", RECEIVED, calendar=CAL, **(good | overrides))
     assert office.entries("disclosure.submit") == []
-    assert office.act(disclosures.own_requests, "zhang", RECEIVED, calendar=CAL) == []
+    assert office.act(applicant_side.own_requests, "zhang", RECEIVED, calendar=CAL) == []
 
 
 def test_staff_cannot_file_requests_and_applicants_cannot_see_the_queue(office: Office) -> None:
     with pytest.raises(Denied, match="role"):
         office.submit(who="zhou")
     with pytest.raises(Denied, match="role"):
-        office.act(disclosures.queue, "zhang", RECEIVED, calendar=CAL)
+        office.act(office_side.queue, "zhang", RECEIVED, calendar=CAL)
     assert [e.outcome for e in office.entries("disclosure.queue", actor="zhang")] == ["denied"]
 
 
@@ -398,7 +402,7 @@ def test_staff_cannot_file_requests_and_applicants_cannot_see_the_queue(office: 
 
 def ask_correction(office: Office, request_id: int, day: date, within_days: int = 10, **kw: Any) -> None:
     office.act(
-        disclosures.ask_correction,
+        office_side.ask_correction,
         kw.pop("who", "zhou"),
         day,
         calendar=CAL,
@@ -411,7 +415,7 @@ def ask_correction(office: Office, request_id: int, day: date, within_days: int 
 
 def answer_correction(office: Office, request_id: int, day: date, *, who: str = "zhang") -> RequestView:
     return office.act(
-        disclosures.answer_correction,
+        applicant_side.answer_correction,
         who,
         day,
         calendar=CAL,
@@ -487,9 +491,9 @@ def test_a_correction_after_its_period_is_refused_and_the_request_lapses(office:
     with pytest.raises(Conflict, match=correct_by.isoformat()):
         answer_correction(office, request_id, correct_by + ONE)
     # On the last day nothing lapses; the day after, the request is deemed withdrawn.
-    assert office.run(disclosures.expire_corrections, now=office_time(correct_by, 23), calendar=CAL) == []
+    assert office.run(sweeps.expire_corrections, now=office_time(correct_by, 23), calendar=CAL) == []
     code = office.row(request_id).tracking_code
-    lapsed = office.run(disclosures.expire_corrections, now=office_time(correct_by + ONE, 0, 5), calendar=CAL)
+    lapsed = office.run(sweeps.expire_corrections, now=office_time(correct_by + ONE, 0, 5), calendar=CAL)
     assert lapsed == [code]
     view = office.view(request_id, who="zhang", day=correct_by + ONE)
     assert view.status == DisclosureStatus.withdrawn and not view.is_open
@@ -507,9 +511,9 @@ def test_a_correction_after_its_period_is_refused_and_the_request_lapses(office:
         answer_correction(office, request_id, correct_by + ONE)
     # Nothing lapses twice, and the queue of open requests no longer holds it.
     assert (
-        office.run(disclosures.expire_corrections, now=office_time(correct_by + 5 * ONE), calendar=CAL) == []
+        office.run(sweeps.expire_corrections, now=office_time(correct_by + 5 * ONE), calendar=CAL) == []
     )
-    assert office.act(disclosures.queue, "zhou", correct_by + ONE, calendar=CAL) == []
+    assert office.act(office_side.queue, "zhou", correct_by + ONE, calendar=CAL) == []
     assert len(office.entries("disclosure.withdrawn")) == 1
 
 
@@ -517,7 +521,7 @@ def test_the_applicant_reading_their_request_withdraws_a_lapsed_one(office: Offi
     request_id = office.handled()
     ask_correction(office, request_id, RECEIVED, within_days=5)
     after = official_after(RECEIVED, 6)
-    (mine,) = office.act(disclosures.own_requests, "zhang", after, calendar=CAL)
+    (mine,) = office.act(applicant_side.own_requests, "zhang", after, calendar=CAL)
     assert mine.status == DisclosureStatus.withdrawn
     assert office.row(request_id).status == DisclosureStatus.withdrawn  # kept, not only shown
     assert len(office.entries("disclosure.withdrawn")) == 1
@@ -526,11 +530,11 @@ def test_the_applicant_reading_their_request_withdraws_a_lapsed_one(office: Offi
 def test_the_queue_withdraws_lapsed_requests_on_the_way(office: Office) -> None:
     lapsing, waiting = office.handled(), office.handled()
     ask_correction(office, lapsing, RECEIVED, within_days=5)
-    queue = office.act(disclosures.queue, "chen", official_after(RECEIVED, 6), calendar=CAL)
+    queue = office.act(office_side.queue, "chen", official_after(RECEIVED, 6), calendar=CAL)
     assert [v.id for v in queue] == [waiting]
     assert office.row(lapsing).status == DisclosureStatus.withdrawn
     everything = office.act(
-        disclosures.queue, "chen", official_after(RECEIVED, 6), calendar=CAL, include_closed=True
+        office_side.queue, "chen", official_after(RECEIVED, 6), calendar=CAL, include_closed=True
     )
     assert {v.id for v in everything} == {lapsing, waiting}
 
@@ -540,7 +544,7 @@ def test_the_queue_withdraws_lapsed_requests_on_the_way(office: Office) -> None:
 
 def consult(office: Office, request_id: int, day: date) -> None:
     office.act(
-        disclosures.start_consultation,
+        office_side.start_consultation,
         "zhou",
         day,
         calendar=CAL,
@@ -551,7 +555,7 @@ def consult(office: Office, request_id: int, day: date) -> None:
 
 def end_consultation(office: Office, request_id: int, day: date) -> None:
     office.act(
-        disclosures.end_consultation, "zhou", day, calendar=CAL, request_id=request_id, reply="不同意公开"
+        office_side.end_consultation, "zhou", day, calendar=CAL, request_id=request_id, reply="不同意公开"
     )
 
 
@@ -623,7 +627,7 @@ def request_extension(
     office: Office, request_id: int, days: int, *, who: str = "zhou", day: date = RECEIVED
 ) -> None:
     office.act(
-        disclosures.request_extension,
+        office_side.request_extension,
         who,
         day,
         calendar=CAL,
@@ -643,7 +647,7 @@ def decide_extension(
     day: date = RECEIVED,
 ) -> None:
     office.act(
-        disclosures.decide_extension,
+        office_side.decide_extension,
         who,
         day,
         calendar=CAL,
@@ -753,7 +757,7 @@ def test_only_the_assigned_officer_handles_a_request(office: Office) -> None:
     assert [(e.actor, e.detail["officer"]) for e in refused] == [("wu", "wu"), ("zhou", "wu")]
     for step in (
         lambda: ask_correction(office, request_id, RECEIVED, who="wu"),
-        lambda: office.act(disclosures.send_message, "wu", RECEIVED, request_id=request_id, body="您好"),
+        lambda: office.act(office_side.send_message, "wu", RECEIVED, request_id=request_id, body="您好"),
         lambda: request_extension(office, request_id, 5, who="wu"),
         lambda: office.decide(request_id, "not_exist", who="wu"),
     ):
@@ -766,8 +770,8 @@ def test_only_the_assigned_officer_handles_a_request(office: Office) -> None:
     office.assign(request_id, officer="wu", by="chen")
     assert office.view(request_id, who="chen").assignee == "wu"
     with pytest.raises(Denied, match="assigned-officer"):
-        office.act(disclosures.send_message, "zhou", RECEIVED, request_id=request_id, body="您好")
-    office.act(disclosures.send_message, "wu", RECEIVED, request_id=request_id, body="您好，已受理。")
+        office.act(office_side.send_message, "zhou", RECEIVED, request_id=request_id, body="您好")
+    office.act(office_side.send_message, "wu", RECEIVED, request_id=request_id, body="您好，已受理。")
     assert office.view(request_id, who="zhang").messages[-1].body == "您好，已受理。"
 
 
@@ -875,7 +879,7 @@ def test_released_records_are_the_sealed_bytes_in_the_release_realm_only(
     office: Office, archived: Archived
 ) -> None:
     request_id = office.handled()
-    candidates = office.act(disclosures.candidates, "zhou", RECEIVED, request_id=request_id)
+    candidates = office.act(replies.candidates, "zhou", RECEIVED, request_id=request_id)
     releasable = {c.record_id: c.releasable for c in candidates}
     assert releasable["x1"] is False and releasable["d2"] is True and releasable["i1"] is True
     day = official_after(RECEIVED, 5)
@@ -885,7 +889,7 @@ def test_released_records_are_the_sealed_bytes_in_the_release_realm_only(
     # The applicant sees the items and opens one; the view is ledgered.
     seen = office.view(request_id, who="zhang", day=day)
     assert [i.record_id for i in seen.items] == ["d2", "v1"]
-    item = office.act(disclosures.open_item, "zhang", day, request_id=request_id, item_id=seen.items[0].id)
+    item = office.act(applicant_side.open_item, "zhang", day, request_id=request_id, item_id=seen.items[0].id)
     assert read_bytes(office.wired.release, item.key) == archived.original("d2")
     (viewed,) = office.entries("disclosure.release.view", outcome="allowed")
     assert viewed.actor == "zhang" and viewed.detail["sha256"] == item.sha256 and viewed.record_id == "d2"
@@ -1051,7 +1055,7 @@ def test_released_material_only_inside_its_release_period(office: Office, archiv
 
     def open_item(request_id: int, item: int, at: datetime, who: str = "zhang") -> ReleasedItem:
         return office.run(
-            disclosures.open_item,
+            applicant_side.open_item,
             subject=office.who(who),
             context=Context(now=at),
             request_id=request_id,
@@ -1165,7 +1169,7 @@ def test_a_database_failure_after_the_copies_takes_them_back(
         )
 
     with monkeypatch.context() as patch:
-        patch.setattr(disclosures, "_ledger", lost)
+        patch.setattr(replies, "ledger_step", lost)
         with pytest.raises(OperationalError):
             office.decide(request_id, "released", record_ids=["d2", "v1"])
     assert_undecided(office, request_id)
@@ -1194,7 +1198,7 @@ def test_a_tampered_archive_object_is_never_released(office: Office, archived: A
 def test_an_oversized_redaction_is_refused_and_nothing_stays(
     office: Office, archived: Archived, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(disclosures, "MAX_REDACTED_BYTES", 1000)
+    monkeypatch.setattr(replies, "MAX_REDACTED_BYTES", 1000)
     request_id = office.handled()
     with pytest.raises(Refused, match=r"^file: "):
         office.decide(
@@ -1217,7 +1221,7 @@ def test_two_officers_deciding_at_once_make_one_reply(office: Office, archived: 
         with office.wired.sessions() as session:
             start.wait()
             try:
-                disclosures.decide_request(
+                replies.decide_request(
                     session,
                     subject=office.who("zhou"),
                     context=Context(now=office_time(official_after(RECEIVED, 3))),
@@ -1261,7 +1265,7 @@ def test_another_applicants_request_is_not_found(office: Office, archived: Archi
         (waiting, lambda rid: answer_correction(office, rid, RECEIVED, who="li")),
         (
             answered,
-            lambda rid: office.act(disclosures.open_item, "li", RECEIVED, request_id=rid, item_id=item_id),
+            lambda rid: office.act(applicant_side.open_item, "li", RECEIVED, request_id=rid, item_id=item_id),
         ),
     ]
     for request_id, step in steps:
@@ -1283,8 +1287,8 @@ def test_another_applicants_request_is_not_found(office: Office, archived: Archi
     row = office.row(waiting)
     assert (row.status, row.correction, row.corrected_on) == ("awaiting_correction", None, None)
     assert office.entries("disclosure.release.view", outcome="allowed") == []
-    assert office.act(disclosures.own_requests, "li", RECEIVED, calendar=CAL) == []
-    assert {v.id for v in office.act(disclosures.own_requests, "zhang", RECEIVED, calendar=CAL)} == {
+    assert office.act(applicant_side.own_requests, "li", RECEIVED, calendar=CAL) == []
+    assert {v.id for v in office.act(applicant_side.own_requests, "zhang", RECEIVED, calendar=CAL)} == {
         answered,
         waiting,
     }
@@ -1293,13 +1297,13 @@ def test_another_applicants_request_is_not_found(office: Office, archived: Archi
 def test_the_applicant_sees_the_office_never_its_staff(office: Office) -> None:
     request_id = office.handled()
     request_extension(office, request_id, 5, day=RECEIVED)
-    office.act(disclosures.send_message, "zhou", RECEIVED, request_id=request_id, body="请补充联系电话")
+    office.act(office_side.send_message, "zhou", RECEIVED, request_id=request_id, body="请补充联系电话")
     staff = office.view(request_id, who="zhou")
     assert (staff.assignee, staff.extension_requested_by) == ("zhou", "zhou")
     assert staff.messages[-1].author == "zhou"
     seen = office.view(request_id, who="zhang")
     assert (seen.assignee, seen.extension_requested_by, seen.decided_by) == (None, None, None)
-    assert {m.author for m in seen.messages if m.from_office} == {disclosures.OFFICE}
+    assert {m.author for m in seen.messages if m.from_office} == {schemas.OFFICE}
 
 
 def test_the_applicant_view_hides_the_consultation(office: Office) -> None:
@@ -1310,7 +1314,7 @@ def test_the_applicant_view_hides_the_consultation(office: Office) -> None:
     assert (staff.consultation_party, staff.consultation_reply) == ("某商业管理有限公司", "不同意公开")
     for seen in (
         office.view(request_id, who="zhang"),
-        *office.act(disclosures.own_requests, "zhang", RECEIVED, calendar=CAL),
+        *office.act(applicant_side.own_requests, "zhang", RECEIVED, calendar=CAL),
     ):
         assert seen.consultation_party is None and seen.consultation_reply is None
         assert seen.due_on == staff.due_on  # the deadline is theirs to know
@@ -1320,12 +1324,12 @@ def test_applicants_never_see_the_case_records_to_choose_from(office: Office, ar
     """Record titles name witnesses and parties: the candidate list is for the office."""
     request_id = office.handled()
     with pytest.raises(Denied, match="role"):
-        office.act(disclosures.candidates, "zhang", RECEIVED, request_id=request_id)
+        office.act(replies.candidates, "zhang", RECEIVED, request_id=request_id)
     (entry,) = office.entries("disclosure.queue", actor="zhang")
     assert entry.outcome == "denied" and entry.detail["rule"] == "role"
     with pytest.raises(NotFound):  # and someone else's request stays unknown
-        office.act(disclosures.candidates, "li", RECEIVED, request_id=request_id)
-    assert office.act(disclosures.candidates, "chen", RECEIVED, request_id=request_id)
+        office.act(replies.candidates, "li", RECEIVED, request_id=request_id)
+    assert office.act(replies.candidates, "chen", RECEIVED, request_id=request_id)
 
 
 def test_every_read_of_a_request_is_ledgered_allowed_or_refused(office: Office) -> None:
@@ -1348,12 +1352,12 @@ def test_an_officer_without_clearance_sees_no_secret_record_title(office: Office
     """The secret record stays listed, never releasable, with its title withheld as the catalogue does."""
     request_id = office.handled()
     uncleared = {
-        c.record_id: c for c in office.act(disclosures.candidates, "wu", RECEIVED, request_id=request_id)
+        c.record_id: c for c in office.act(replies.candidates, "wu", RECEIVED, request_id=request_id)
     }
     assert uncleared["x1"].title is None and uncleared["x1"].releasable is False
     assert uncleared["d2"].title == "处罚决定书" and uncleared["d2"].releasable is True
     cleared = {
-        c.record_id: c for c in office.act(disclosures.candidates, "zhou", RECEIVED, request_id=request_id)
+        c.record_id: c for c in office.act(replies.candidates, "zhou", RECEIVED, request_id=request_id)
     }
     assert cleared["x1"].title == "涉密附件" and cleared["x1"].releasable is False
 
@@ -1389,7 +1393,7 @@ def request_dates(draw: st.DrawFn) -> dict[str, Any]:
 
 def due(fields: Mapping[str, Any], **changes: Any) -> date:
     """The deadline of a transient request with these dates."""
-    found = disclosures.deadline(CAL, DisclosureRequest(**{**fields, **changes}))
+    found = deadlines.deadline(CAL, DisclosureRequest(**{**fields, **changes}))
     assert found is not None
     return found.due_on
 
@@ -1449,7 +1453,7 @@ def test_nothing_the_office_does_makes_the_deadline_earlier(fields: dict[str, An
 @pytest.mark.parametrize("status", ["awaiting_correction", "withdrawn"])
 def test_no_deadline_while_a_correction_is_awaited_or_after_none_came(status: str) -> None:
     row = DisclosureRequest(received_on=RECEIVED, clock_from=RECEIVED, status=status)
-    assert disclosures.deadline(CAL, row) is None
+    assert deadlines.deadline(CAL, row) is None
 
 
 # --- reminders -----------------------------------------------------------------------------------
@@ -1468,12 +1472,12 @@ def test_reminders_follow_a_holiday_table_entered_after_submission(office: Offic
     calendar = workdays.load_calendar(office.session)
     day = date(2027, 1, 11)
     (notice,) = office.run(
-        disclosures.reminders, subject=office.who("zhou"), now=office_time(day), calendar=calendar
+        disclosure_reminders.reminders, subject=office.who("zhou"), now=office_time(day), calendar=calendar
     )
     assert "还剩 1 个工作日（2027-01-12" in notice.message
     # …and an extension asked on the old due date is still in time.
     office.act(
-        disclosures.request_extension,
+        office_side.request_extension,
         "zhou",
         day,
         calendar=calendar,
@@ -1501,7 +1505,7 @@ def test_reminders_for_the_officer_and_the_managers(office: Office) -> None:
 
     def reminders(who: str) -> dict[tuple[str, int | None], str]:
         found = office.run(
-            disclosures.reminders, subject=office.who(who), now=office_time(today), calendar=CAL
+            disclosure_reminders.reminders, subject=office.who(who), now=office_time(today), calendar=CAL
         )
         return {(n.kind, n.request_id): n.message for n in found}
 

@@ -19,7 +19,8 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, ProgrammingError
 from sqlalchemy.orm import selectinload
 
-from access import applicants, disclosures, workdays
+from access import applicants, workdays
+from access.disclosure import applicant_side
 from access.ledger import LedgerEntry
 from access.policy import Context
 from archive.errors import ObjectMissing, RetentionLocked
@@ -340,7 +341,7 @@ def test_an_open_disclosure_request_holds_its_case_until_it_closes(
             now=wired.clock(),
         )
         owner = subject_of(applicant.user)
-        view = disclosures.submit_request(
+        view = applicant_side.submit_request(
             session,
             subject=owner,
             context=Context(now=wired.clock()),
@@ -364,7 +365,7 @@ def test_an_open_disclosure_request_holds_its_case_until_it_closes(
     assert all(wired.store.legal_hold(k, version_id=v) for k, v in keys)
 
     with wired.sessions() as session:
-        disclosures.withdraw_request(
+        applicant_side.withdraw_request(
             session,
             subject=owner,
             context=Context(now=wired.clock()),

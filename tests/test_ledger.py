@@ -15,7 +15,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
-from access import ledger
+from access import chain, ledger
 from access.ledger import LedgerEntry, LedgerHead
 from portal.db import make_engine, migrate
 from portal.wiring import Wired
@@ -40,7 +40,7 @@ def _under_the_application(wired: Wired, *statements: str) -> None:
 def test_appended_entries_form_an_intact_chain(wired: Wired) -> None:
     _append(wired, 5)
     with wired.sessions() as session:
-        report = ledger.verify_chain(session, batch=2)
+        report = chain.verify_chain(session, batch=2)
         first = session.get(LedgerEntry, 1)
     assert report.intact and report.entries == 5
     assert first is not None and first.prev_hash == ledger.GENESIS
@@ -58,7 +58,7 @@ def test_database_refuses_update_and_delete(wired: Wired, statement: str) -> Non
     with pytest.raises(DBAPIError, match="append-only"), wired.engine.begin() as conn:
         conn.execute(text(statement))
     with wired.sessions() as session:
-        assert ledger.verify_chain(session).intact
+        assert chain.verify_chain(session).intact
 
 
 @pytest.mark.parametrize(
@@ -113,7 +113,7 @@ def test_concurrent_writers_never_fork_the_chain(wired: Wired) -> None:
         thread.join()
     assert errors == []
     with wired.sessions() as session:
-        report = ledger.verify_chain(session)
+        report = chain.verify_chain(session)
     assert report.intact and report.entries == 120
 
 
@@ -196,7 +196,7 @@ def test_append_returns_the_entry_and_stays_in_the_callers_transaction(wired: Wi
         stored = session.get(LedgerEntry, 3)
         assert stored is not None and again.seq == 3  # no gap where the rolled-back entry was
         assert (stored.prev_hash, stored.entry_hash) == (again.prev_hash, again.entry_hash)
-        assert ledger.verify_chain(session).intact
+        assert chain.verify_chain(session).intact
 
 
 def test_eight_concurrent_writers_leave_one_chain_without_gaps(wired: Wired) -> None:
@@ -226,7 +226,7 @@ def test_eight_concurrent_writers_leave_one_chain_without_gaps(wired: Wired) -> 
     assert errors == []
     with wired.sessions() as session:
         rows = _stored(session)
-        report = ledger.verify_chain(session, batch=7)
+        report = chain.verify_chain(session, batch=7)
     assert [row["seq"] for row in rows] == list(range(1, 8 * 20 + 1))
     assert all(row["prev_hash"] == before["entry_hash"] for before, row in itertools.pairwise(rows))
     assert all(ledger.entry_hash(row) == row["entry_hash"] for row in rows)
@@ -238,16 +238,16 @@ def test_entries_committed_during_a_verify_are_not_taken_for_missing(
 ) -> None:
     """Pages are statements of their own: a verify catches up with the head it reads at the end."""
     _append(wired, 5)
-    pages = ledger._entry_pages
+    pages = ledger.entry_pages
 
     def then_three_more(session: Session, **kwargs: Any) -> Iterator[Any]:
         yield from pages(session, **kwargs)
         if kwargs.get("after", 0) == 0:
             _append(wired, 3)  # another request commits while this verify is between its reads
 
-    monkeypatch.setattr(ledger, "_entry_pages", then_three_more)
+    monkeypatch.setattr(ledger, "entry_pages", then_three_more)
     with wired.sessions() as session:
-        report = ledger.verify_chain(session, batch=2)
+        report = chain.verify_chain(session, batch=2)
     assert report.intact and report.entries == 8
 
 
@@ -256,7 +256,7 @@ def test_a_verify_that_stops_early_lets_go_of_the_connection(wired: Wired) -> No
     _append(wired, 40)
     _under_the_application(wired, "UPDATE ledger_entries SET actor = 'mallory' WHERE seq = 2")
     with wired.sessions() as session:
-        report = ledger.verify_chain(session, batch=3)
+        report = chain.verify_chain(session, batch=3)
         assert (report.intact, report.first_bad_seq, report.entries) == (False, 2, 2)
         assert not [t for t in threading.enumerate() if t.name == "ledger-read-ahead"]
         assert session.scalar(select(func.count()).select_from(LedgerEntry)) == 40
@@ -279,7 +279,7 @@ def test_append_errors_arrive_as_sqlalchemys(wired: Wired) -> None:
         session.rollback()
     with wired.sessions() as session:
         assert session.scalar(select(func.count()).select_from(LedgerEntry)) == 0
-        assert ledger.verify_chain(session).intact
+        assert chain.verify_chain(session).intact
 
 
 def test_a_failing_verify_read_arrives_as_sqlalchemys_error(
@@ -290,5 +290,5 @@ def test_a_failing_verify_read_arrives_as_sqlalchemys_error(
     dialect = wired.engine.dialect.name
     monkeypatch.setitem(ledger._AT_SQL, dialect, "no_such_function(at)")
     with wired.sessions() as session, pytest.raises(DBAPIError, match="no_such_function"):
-        ledger.verify_chain(session)
+        chain.verify_chain(session)
     assert not [t for t in threading.enumerate() if t.name == "ledger-read-ahead"]

@@ -17,7 +17,7 @@ from minio.error import S3Error
 from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import DBAPIError, ProgrammingError
 
-from access import checkpoints, identities, ledger
+from access import chain, checkpoints, identities
 from access.checkpoints import LedgerCheckpoint
 from access.ledger import LedgerEntry
 from archive.errors import ObjectExists
@@ -89,7 +89,7 @@ def test_cutting_the_tail_and_rewinding_the_head_is_refused_by_the_database(wire
         with pytest.raises(DBAPIError, match=r"append-only|moves only forward"), wired.engine.begin() as conn:
             conn.execute(text(statement))
     with wired.sessions() as session:
-        report = ledger.verify_chain(session)
+        report = chain.verify_chain(session)
     assert report.intact and report.entries == 20
     append_entries(wired, 1)  # the head still moves forward
     assert ledger_operations.verify_ledger(wired).intact
@@ -111,7 +111,7 @@ def test_an_owner_cutting_the_tail_is_named_by_the_locked_checkpoint(
         wired, *_cut_tail(wired, keep=120), "DELETE FROM ledger_checkpoints WHERE tree_size = 200"
     )
     with wired.sessions() as session:
-        assert ledger.verify_chain(session, jwks=wired.keyring.jwks()).intact  # the database alone is fooled
+        assert chain.verify_chain(session, jwks=wired.keyring.jwks()).intact  # the database alone is fooled
 
     code, report = _verify_json(cli)
     assert code == 1 and report["intact"] is False
@@ -286,5 +286,5 @@ def test_the_public_role_reaches_only_what_the_public_portal_needs(
         public_wired.engine.dispose()
     with wired.sessions() as session:
         actions = list(session.scalars(select(LedgerEntry.action).where(LedgerEntry.seq > 2)))
-        report = ledger.verify_chain(session)
+        report = chain.verify_chain(session)
     assert actions and report.intact

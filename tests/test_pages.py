@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import select, text
 
-from access import ledger
+from access import chain
 from access.ledger import LedgerEntry
 from access.models import Department, Role
 from archive.sip import Activity, DocType, EnforcementType, Level, Stage
@@ -330,7 +330,7 @@ def _no_walk(monkeypatch: pytest.MonkeyPatch) -> None:
     def walked(*args: object, **kwargs: object) -> None:
         pytest.fail("the hash chain was walked")
 
-    monkeypatch.setattr(ledger, "verify_chain", walked)
+    monkeypatch.setattr(chain, "verify_chain", walked)
 
 
 def test_ledger_page_shows_the_checkpoint_and_last_verification_without_walking(

@@ -20,9 +20,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from starlette.routing import Mount
 
-from access import applicants, disclosures, id_numbers, workdays
+from access import applicants, id_numbers, workdays
+from access.disclosure import applicant_side, office_side, schemas, sweeps
+from access.disclosure.models import DisclosureRequest, ReleasedItem
 from access.ledger import LedgerEntry
-from access.models import Applicant, DisclosureRequest, ReleasedItem, User
+from access.models import Applicant, User
 from access.policy import Context
 from archive.errors import StoreUnavailable
 from archive.models import BundleFile
@@ -79,12 +81,12 @@ def today_cst() -> date:
 
 def ask_correction(portal: Portal, request_id: int, *, now: datetime | None = None) -> None:
     """The officer takes the request and sends its one correction notice."""
-    as_officer(portal, disclosures.assign, request_id, now=now, officer=OFFICER)
+    as_officer(portal, office_side.assign, request_id, now=now, officer=OFFICER)
     with portal.wired.sessions() as session:
         calendar = workdays.load_calendar(session)
     as_officer(
         portal,
-        disclosures.ask_correction,
+        office_side.ask_correction,
         request_id,
         now=now,
         calendar=calendar,
@@ -460,7 +462,7 @@ def test_released_files_that_could_carry_script_are_only_ever_attachments(portal
         basis="art15_commercial_privacy",
         record_ids=(),
         redactions=[
-            disclosures.Redaction(record_id=rid, filename=name, stream=io.BytesIO(data))
+            schemas.Redaction(record_id=rid, filename=name, stream=io.BytesIO(data))
             for rid, (name, data) in zip(("d1", "i1"), uploads.items(), strict=True)
         ],
     )
@@ -1082,7 +1084,7 @@ def test_consultation_and_withdrawal_are_shown_in_words_without_the_third_party(
         calendar = workdays.load_calendar(session)
         owner = session.scalar(select(User).where(User.username == "zhangsan"))
         assert owner is not None
-        lapsed = disclosures.submit_request(
+        lapsed = applicant_side.submit_request(
             session,
             subject=subject_of(owner),
             context=Context(now=past),
@@ -1095,12 +1097,12 @@ def test_consultation_and_withdrawal_are_shown_in_words_without_the_third_party(
         session.commit()
     ask_correction(portal, lapsed, now=past + timedelta(hours=1))
     with portal.wired.sessions() as session:
-        disclosures.expire_corrections(session, now=now, calendar=calendar)
+        sweeps.expire_corrections(session, now=now, calendar=calendar)
         session.commit()
     current = filed(portal, headers)["id"]
-    as_officer(portal, disclosures.assign, current, now=now, officer=OFFICER)
+    as_officer(portal, office_side.assign, current, now=now, officer=OFFICER)
     third_party = "某商业管理有限公司（第三方）"
-    as_officer(portal, disclosures.start_consultation, current, now=now, calendar=calendar, party=third_party)
+    as_officer(portal, office_side.start_consultation, current, now=now, calendar=calendar, party=third_party)
     body = portal.client.get(f"{API}/disclosures/{current}", headers=headers)
     assert body.json()["status"] == "in_consultation" and body.json()["consultation"]["until"]
     assert third_party not in body.text
@@ -1161,7 +1163,7 @@ def test_an_applicant_withdraws_a_request_not_yet_answered(portal: Portal) -> No
     with portal.wired.sessions() as session:
         officer = session.scalar(select(User).where(User.username == OFFICER))
         assert officer is not None
-        queue = disclosures.queue(
+        queue = office_side.queue(
             session,
             subject=subject_of(officer),
             context=Context(now=datetime.now(UTC)),

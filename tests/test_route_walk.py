@@ -12,7 +12,8 @@ from fastapi.routing import APIRoute
 from sqlalchemy import func, select
 from starlette.routing import Mount
 
-from access import applicants, disclosures, workdays
+from access import applicants, workdays
+from access.disclosure import applicant_side
 from access.ledger import LedgerEntry
 from access.policy import Context
 from portal.web.auth import subject_of
@@ -243,7 +244,7 @@ def _ids(portal: Portal) -> dict[str, str]:
     assert filed.status_code == 201, filed.text
     owner = _applicant(portal, "zhangsan")
     with portal.wired.sessions() as session:
-        view = disclosures.submit_request(
+        view = applicant_side.submit_request(
             session,
             subject=owner,
             context=Context(now=portal.wired.clock()),

@@ -14,7 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from access import workdays
-from access.ledger import LedgerEntry, verify_chain
+from access.chain import verify_chain
+from access.ledger import LedgerEntry
 from access.models import HolidayDay
 from access.workdays import (
     CalendarSource,

@@ -1,7 +1,7 @@
 """The public JSON API (`/public/api/v1`): applicants register, sign in, file disclosure requests
 (依申请公开), follow them, answer a correction notice and fetch what was released to them.
 
-Thin over `access.applicants` and `access.disclosures`, which the public pages call too. It is
+Thin over `access.applicants` and `access.disclosure`, which the public pages call too. It is
 built from the public wiring alone: released copies come from the release realm, never the
 archive realm. Cookie-authenticated POSTs carry the session's CSRF token in `X-CSRF-Token`;
 bearer-token calls need none.
@@ -22,8 +22,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from access import applicants, disclosures, workdays
-from access.disclosures import Delivery, ItemView, Relation, RequestView
+from access import applicants, workdays
+from access.disclosure import applicant_side, inputs
+from access.disclosure.schemas import Delivery, ItemView, Relation, RequestView
 from access.id_numbers import IdType
 from access.identities import USERNAME
 from access.models import Applicant, User
@@ -124,8 +125,8 @@ class DisclosureBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     relation: Relation
-    case_no: str | None = Field(default=None, max_length=disclosures.LIMITS["case_no"])
-    description: str = Field(max_length=disclosures.LIMITS["description"])
+    case_no: str | None = Field(default=None, max_length=inputs.LIMITS["case_no"])
+    description: str = Field(max_length=inputs.LIMITS["description"])
     delivery: Delivery
 
 
@@ -286,7 +287,7 @@ def request_json(request: Request, view: RequestView) -> dict[str, Any]:
 def own_request(request: Request, session: Session, caller: Principal, request_id: int) -> RequestView:
     """The caller's own request; anyone else's is 404 (the refusal is ledgered)."""
     with answering():
-        view = disclosures.get_request(
+        view = applicant_side.get_request(
             session,
             subject=caller.subject,
             context=service_context(request),
@@ -305,7 +306,7 @@ def submit(request: Request, session: DB, caller: ApplicantCaller, body: Disclos
         request,
         session,
         caller,
-        disclosures.submit_request,
+        applicant_side.submit_request,
         relation=body.relation.value,
         case_no=body.case_no,
         description=body.description,
@@ -318,7 +319,7 @@ def submit(request: Request, session: DB, caller: ApplicantCaller, body: Disclos
 def mine(request: Request, session: DB, caller: ApplicantCaller) -> dict[str, Any]:
     """The caller's own requests, newest first."""
     with answering():
-        views = disclosures.own_requests(
+        views = applicant_side.own_requests(
             session, subject=caller.subject, context=service_context(request), calendar=calendar(session)
         )
     session.commit()
@@ -357,7 +358,7 @@ def correction(
         request,
         session,
         caller,
-        disclosures.answer_correction,
+        applicant_side.answer_correction,
         request_id=request_id,
         correction=body.correction,
     )
@@ -379,7 +380,7 @@ def withdrawal(
     """Withdraw a request not yet answered → the request, now withdrawn; 409 once answered."""
     check_csrf_header(request, caller)
     view = applicant_step(
-        request, session, caller, disclosures.withdraw_request, request_id=request_id, reason=body.reason
+        request, session, caller, applicant_side.withdraw_request, request_id=request_id, reason=body.reason
     )
     return request_json(request, view)
 
@@ -398,7 +399,7 @@ def released_copy(
 ) -> Response:
     """Stream a released item from the release realm, after the view is decided and ledgered."""
     with answering():
-        item = disclosures.open_item(
+        item = applicant_side.open_item(
             session,
             subject=caller.subject,
             context=service_context(request),

@@ -21,10 +21,11 @@ from fastapi.routing import APIRoute
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from access import disclosures, identities
-from access.disclosures import Basis, DecisionType, Delivery, Relation, RequestView
+from access import identities
+from access.disclosure import applicant_side
+from access.disclosure.models import DisclosureStatus
+from access.disclosure.schemas import Basis, DecisionType, Delivery, Relation, RequestView
 from access.id_numbers import IdType
-from access.models import DisclosureStatus
 from archive.errors import StoreUnavailable
 from portal.public.api import (
     answering,
@@ -372,7 +373,7 @@ def register_account(
 def my_requests(request: Request, session: DB, caller: PageApplicant) -> Response:
     """The applicant's requests, newest first, with where each stands."""
     with answering():
-        views = disclosures.own_requests(
+        views = applicant_side.own_requests(
             session, subject=caller.subject, context=service_context(request), calendar=calendar(session)
         )
     session.commit()  # lapsed corrections were withdrawn while reading
@@ -429,7 +430,7 @@ def file_request(
             request,
             session,
             caller,
-            disclosures.submit_request,
+            applicant_side.submit_request,
             relation=relation,
             case_no=case_no,
             description=description,
@@ -488,7 +489,7 @@ def answer_correction(
             request,
             session,
             caller,
-            disclosures.answer_correction,
+            applicant_side.answer_correction,
             request_id=request_id,
             correction=correction,
         )
@@ -511,7 +512,7 @@ def withdraw_request(
 ) -> Response:
     """Withdraw the request (撤回申请) → 303 back to the tracking page."""
     auth.check_csrf(caller, csrf_token)
-    applicant_step(request, session, caller, disclosures.withdraw_request, request_id=request_id)
+    applicant_step(request, session, caller, applicant_side.withdraw_request, request_id=request_id)
     return RedirectResponse(f"{root(request)}/disclosures/{request_id}", status_code=303)
 
 
@@ -530,7 +531,7 @@ def item_page(
     if not release_open(view, auth.public_wired_of(request).clock()):
         # Let the service refuse, so the refused view is in the ledger like any other.
         with answering():
-            disclosures.open_item(
+            applicant_side.open_item(
                 session,
                 subject=caller.subject,
                 context=service_context(request),

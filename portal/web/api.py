@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 from fastapi import HTTPException, Request
 from sqlalchemy.orm import Session
 
+from access.errors import Conflict, NotFound
 from access.policy import (
     Action,
     Decision,
@@ -16,7 +17,6 @@ from access.policy import (
     enforce,
 )
 from access.policy import Denied as PolicyDenied
-from access.retrieval import Conflict, NotFound
 from archive.errors import Refused
 from portal.web.auth import (
     Principal,

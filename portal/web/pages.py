@@ -19,7 +19,8 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
-from access import disclosures, retrieval, workdays
+from access import retrieval, workdays
+from access.disclosure import reminders
 from access.policy import Action, Context, Resource, decide, permits
 from portal.web.auth import Principal, optional_principal, wired_of
 from portal.web.i18n import choose_lang, label, render, translate
@@ -142,7 +143,7 @@ def notice_count(request: Request, caller: Principal) -> int:
         found = len(retrieval.notifications(session, subject=caller.subject, now=now))
         if permits(caller.subject, Action.disclosure_queue):  # the calendar only then
             calendar = workdays.load_calendar(session)
-            found += len(disclosures.reminders(session, subject=caller.subject, now=now, calendar=calendar))
+            found += len(reminders.reminders(session, subject=caller.subject, now=now, calendar=calendar))
         return found
 
 

@@ -1,14 +1,19 @@
-"""Migrated (and seeded) databases made once per session, then copied for each test.
+"""Migrated databases made once per session, then copied for each test; a seeded SQLite file too.
 
 Migrating takes longer than most tests, so each worker migrates once per database kind and
 every test gets a copy of its own: a copied file on SQLite; on PostgreSQL a schema of its own,
-built by replaying, in one transaction, the statements the migration ran (recorded as it ran).
-A background thread builds the next test's schema and drops the last one's while tests run, and
-test connections commit without waiting for the disk (synchronous_commit off: nothing here
-outlives a server crash anyway).
-The seed — one user per role and the demo case deposited in a FileStore — is made the same way
-once, and a test that uses the portal on the FileStore starts from a copy of it: its database,
-its data dir (keys) and its store. No test sees another's writes.
+built by replaying, in one transaction, the statements the migration sent (recorded as they
+went); the first copy is checked against the migrated schema, object for object and row count
+for row count, so a migration step that bypassed the recording fails the session instead of
+leaving the copies short. A background thread builds the next test's schema and drops the last
+one's while tests run, and test connections commit without waiting for the disk
+(synchronous_commit off: nothing here outlives a server crash anyway).
+
+The seed — one user per role and the demo case deposited in a FileStore — is made once on
+SQLite, and a SQLite test that uses the portal on the FileStore starts from a copy of it: its
+database file, its data dir (keys) and its store. (On PostgreSQL the portal deposits afresh: the
+ledger appends there through a bare DB-API cursor, which no recording sees.) No test sees
+another's writes.
 """
 
 from __future__ import annotations
@@ -72,13 +77,12 @@ def _replay(cursor: Any, statements: list[Statement]) -> None:
 
 @dataclass
 class Seed:
-    """One user per role and the demo case, deposited once; restored into a test's places."""
+    """One user per role and the demo case, deposited once on SQLite; copied into a test's places."""
 
     bundle_id: str
     data_dir: Path
     objects: Path
-    sqlite_file: Path | None = None
-    statements: list[Statement] | None = None
+    database: Path
 
 
 class Databases:
@@ -90,7 +94,7 @@ class Databases:
         self._admin: Engine | None = None
         self._sqlite: Path | None = None
         self._pg_migration: list[Statement] | None = None
-        self._seeds: dict[str, Seed] = {}
+        self._seed: Seed | None = None
         self._schemas: dict[str, str] = {}  # database URL -> its schema
         self._chores = ThreadPoolExecutor(max_workers=1, thread_name_prefix="schemas")
         self._prepared: deque[Future[str]] = deque()
@@ -113,6 +117,10 @@ class Databases:
             with recording(Engine) as statements:
                 migrate(self._url(template))
             self._pg_migration = statements
+            first = self._new_schema(statements)
+            if self._catalogue(first) != self._catalogue(template):
+                raise AssertionError("replaying the recorded migration does not rebuild its schema")
+            self._prepared.append(self._chores.submit(lambda: first))
             self.drop(self._url(template))
         if not self._prepared:
             self._prepared.append(self._chores.submit(self._new_schema, self._pg_migration))
@@ -132,9 +140,11 @@ class Databases:
     # --- the seed ---------------------------------------------------------------------------
 
     def seedable(self, settings: Settings) -> bool:
-        """Whether a seed can stand in for depositing afresh: a FileStore, no S3 release realm,
-        the default settings otherwise, and nothing yet in the data dir or the store."""
+        """Whether the seed can stand in for depositing afresh: SQLite, a FileStore, no S3 release
+        realm, the default settings otherwise, and nothing yet in the data dir or the store."""
         store = settings.store or ""
+        if make_url(settings.database_url or "").get_backend_name() != "sqlite":
+            return False
         if not store.startswith("file://") or settings.release_store is not None:
             return False
         if settings.model_dump(exclude=PLACES) != Settings().model_dump(exclude=PLACES):
@@ -142,26 +152,21 @@ class Databases:
         return not settings.data_dir.exists() and not Path(store.removeprefix("file://")).exists()
 
     def restore(self, settings: Settings, footage: Path) -> str:
-        """Put the seed into the test's database, data dir and store; the demo bundle's id."""
-        url = settings.database_url or ""
-        kind = make_url(url).get_backend_name()
-        seed = self._seeds.get(kind) or self._seed(kind, footage)
+        """Copy the seed into the test's database file, data dir and store; the demo bundle's id."""
+        seed = self._seed or self._make_seed(footage)
         shutil.copytree(seed.data_dir, settings.data_dir)
         shutil.copytree(seed.objects, Path((settings.store or "").removeprefix("file://")))
-        if seed.sqlite_file is not None:
-            shutil.copyfile(seed.sqlite_file, make_url(url).database or "")
-        else:
-            self._run_in(self._schemas[url], seed.statements or [])
+        shutil.copyfile(seed.database, make_url(settings.database_url or "").database or "")
         return seed.bundle_id
 
-    def _seed(self, kind: str, footage: Path) -> Seed:
-        place = self._root / f"seed-{kind}"
+    def _make_seed(self, footage: Path) -> Seed:
+        place = self._root / "seed"
         place.mkdir()
-        url = self.sqlite(place / "casevault.db") if kind == "sqlite" else self.postgres()
+        url = self.sqlite(place / "casevault.db")
         settings = Settings(data_dir=place / "var", database_url=url, store=f"file://{place / 'objects'}")
         wired = wire(settings)
         try:
-            with recording(wired.engine) as statements, pytest.MonkeyPatch.context() as patch:
+            with pytest.MonkeyPatch.context() as patch:
                 patch.setattr(identities, "_HASHER", QUICK_HASHER)
                 with wired.sessions() as session:
                     create_role_users(session)
@@ -169,15 +174,14 @@ class Databases:
                 folder = write_sip(place / "sip", case_document(), footage=footage)
                 bundle_id = operations.deposit(wired, folder=folder, actor="test")["bundle_id"]
         finally:
-            wired.engine.dispose()
-        seed = Seed(bundle_id=bundle_id, data_dir=place / "var", objects=place / "objects")
-        if kind == "sqlite":
-            seed.sqlite_file = place / "casevault.db"
-        else:
-            seed.statements = statements
-            self.drop(url)
-        self._seeds[kind] = seed
-        return seed
+            wired.engine.dispose()  # the last connection closing folds the WAL into the file
+        self._seed = Seed(
+            bundle_id=bundle_id,
+            data_dir=place / "var",
+            objects=place / "objects",
+            database=place / "casevault.db",
+        )
+        return self._seed
 
     # --- PostgreSQL schemas ----------------------------------------------------------------
 
@@ -202,11 +206,22 @@ class Databases:
                 _replay(conn.connection.dbapi_connection.cursor(), statements)  # type: ignore[union-attr]
         return schema
 
-    def _run_in(self, schema: str, statements: list[Statement]) -> None:
-        with self._engine().begin() as conn:
-            conn.exec_driver_sql("SET LOCAL synchronous_commit TO off")
-            conn.exec_driver_sql(f"SET LOCAL search_path TO {schema}")
-            _replay(conn.connection.dbapi_connection.cursor(), statements)  # type: ignore[union-attr]
+    def _catalogue(self, schema: str) -> list[Any]:
+        """What a schema holds: its relations, triggers, functions, and each table's row count."""
+        with self._engine().connect() as conn:
+            objects = conn.exec_driver_sql(
+                "SELECT 'relation', c.relname, c.relkind::text FROM pg_class c"
+                " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %(s)s"
+                " UNION ALL SELECT 'trigger', t.tgname, c.relname FROM pg_trigger t"
+                " JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname = %(s)s AND NOT t.tgisinternal"
+                " UNION ALL SELECT 'function', p.proname, '' FROM pg_proc p"
+                " JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = %(s)s ORDER BY 1, 2, 3",
+                {"s": schema},
+            ).all()
+            tables = [name for kind, name, relkind in objects if kind == "relation" and relkind == "r"]
+            rows = [conn.exec_driver_sql(f"SELECT count(*) FROM {schema}.{t}").scalar() for t in tables]
+        return [*objects, *zip(tables, rows, strict=True)]
 
     def close(self) -> None:
         """Drop the schema made ahead for a test that never came, wait for every drop, and let go

@@ -7,7 +7,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from access import applicants, disclosures, workdays
+from access import applicants, workdays
+from access.disclosure import applicant_side
 from access.models import User
 from access.policy import Context
 from portal.cli.demo import case_document
@@ -56,7 +57,7 @@ def file_request(
                 now=wired.clock(),
             )
             user = applicant.user
-        view = disclosures.submit_request(
+        view = applicant_side.submit_request(
             session,
             subject=subject_of(user),
             context=Context(now=wired.clock()),

@@ -8,8 +8,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from access import disclosures, workdays
-from access.models import DisclosureRequest, User
+from access import workdays
+from access.disclosure import office_side, replies, schemas
+from access.disclosure.models import DisclosureRequest
+from access.models import User
 from access.policy import Context
 from portal.cli.demo import case_document
 from portal.web.auth import subject_of
@@ -126,17 +128,17 @@ def decide(
     record_ids: tuple[str, ...] = ("d1", "v1"),
     now: datetime | None = None,
     **extra: Any,
-) -> disclosures.RequestView:
+) -> schemas.RequestView:
     """The officer takes the request (if nobody has) and answers it, releasing `record_ids` into the
     release realm."""
     with portal.wired.sessions() as session:
         calendar = workdays.load_calendar(session)
         held = session.get(DisclosureRequest, request_id).assignee_id  # type: ignore[union-attr]
     if held is None:
-        as_officer(portal, disclosures.assign, request_id, now=now, officer=OFFICER)
+        as_officer(portal, office_side.assign, request_id, now=now, officer=OFFICER)
     return as_officer(  # type: ignore[no-any-return]
         portal,
-        disclosures.decide_request,
+        replies.decide_request,
         request_id,
         now=now,
         calendar=calendar,

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from access import disclosures
+from access.disclosure import sweeps
 from access.ledger import LedgerEntry
 from access.policy import (
     Action,
@@ -266,7 +266,7 @@ def reconcile(wired: Wired, *, grace: timedelta, actor: str) -> list[tuple[str, 
             )
             session.commit()
             raise
-        done += disclosures.sweep_release_realm(session=session, release=wired.release, older_than=older_than)
+        done += sweeps.sweep_release_realm(session=session, release=wired.release, older_than=older_than)
         kept = sorted({key.split("/")[1] for key, action in done if action.startswith("kept")})
         removed = sum(1 for _key, action in done if not action.startswith("kept"))
         record(

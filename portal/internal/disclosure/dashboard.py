@@ -17,8 +17,8 @@ from enum import StrEnum
 
 from markupsafe import Markup, escape
 
-from access.disclosures import RequestView
-from access.models import DisclosureStatus
+from access.disclosure.models import DisclosureStatus
+from access.disclosure.schemas import RequestView
 from access.workdays import WorkCalendar
 from portal.web.charts import FONTS, GRID, INK, MUTED, el, num, text, tooltip
 

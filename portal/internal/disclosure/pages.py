@@ -2,7 +2,7 @@
 its deadline picture, one request with the steps its state allows, the reply letter, and the
 holiday table (节假日安排) the deadlines are counted on.
 
-Every step calls `access.disclosures`, which asks the policy and ledgers; the pages only peek at
+Every step calls `access.disclosure`, which asks the policy and ledgers; the pages only peek at
 the policy to decide which forms to show. Forms carry the session's CSRF token; a successful
 POST answers 303; bad input re-renders the request with the message next to its field (422), a
 step the request's state does not allow re-renders it with the message on the form (409), and
@@ -23,9 +23,11 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from access import disclosures, policy, workdays
-from access.disclosures import NEEDS_BASIS, RELEASING, Basis, DecisionType, RequestView
-from access.models import DisclosureStatus, HolidayDay, Role, User
+from access import policy, workdays
+from access.disclosure import applicant_side, deadlines, office_side, replies, schemas
+from access.disclosure.models import DisclosureStatus
+from access.disclosure.schemas import NEEDS_BASIS, RELEASING, Basis, DecisionType, RequestView
+from access.models import HolidayDay, Role, User
 from access.policy import Action, collection, request_of
 from archive.errors import Refused
 from portal.internal.disclosure import dashboard
@@ -66,7 +68,7 @@ Step = Callable[[policy.Subject, policy.Context, workdays.WorkCalendar], object]
 
 
 def _today(request: Request) -> date:
-    return disclosures.office_day(wired_of(request).clock())
+    return deadlines.office_day(wired_of(request).clock())
 
 
 def _t(request: Request) -> Callable[..., str]:
@@ -85,7 +87,7 @@ def _queue(
     request: Request, session: Session, caller: Principal, calendar: workdays.WorkCalendar, *, closed: bool
 ) -> list[RequestView]:
     with web_api.service_errors():
-        views = disclosures.queue(
+        views = office_side.queue(
             session,
             subject=caller.subject,
             context=auth.policy_context(request, session, caller),
@@ -215,15 +217,15 @@ def _detail(
     calendar = workdays.load_calendar(session)
     context = auth.policy_context(request, session, caller)
     with web_api.service_errors():
-        view = disclosures.get_request(
+        view = applicant_side.get_request(
             session, subject=caller.subject, context=context, calendar=calendar, request_id=request_id
         )
     session.commit()  # a lapsed correction period withdrew the request while it was read
     steps = _steps(request, caller, view)
-    candidates: list[disclosures.Candidate] = []
+    candidates: list[schemas.Candidate] = []
     if steps["decision"]:
         with web_api.service_errors():
-            candidates = disclosures.candidates(
+            candidates = replies.candidates(
                 session, subject=caller.subject, context=context, request_id=request_id
             )
     session.commit()
@@ -241,8 +243,8 @@ def _detail(
         bases=list(Basis),
         needs_basis=[d.value for d in NEEDS_BASIS],
         slots=REDACTION_SLOTS,
-        correction_days=disclosures.CORRECTION_PERIOD_DAYS,
-        max_extension=disclosures.MAX_EXTENSION_DAYS,
+        correction_days=deadlines.CORRECTION_PERIOD_DAYS,
+        max_extension=deadlines.MAX_EXTENSION_DAYS,
         errors=errors or {},
         forms=_empty_forms() | (forms or {}),
         left_text=partial(dashboard.days_left_text, t=_t(request)),
@@ -332,7 +334,7 @@ def assign(
     values = {"officer": officer}
 
     def step(subject: policy.Subject, context: policy.Context, _calendar: workdays.WorkCalendar) -> None:
-        disclosures.assign(session, subject=subject, context=context, request_id=request_id, officer=officer)
+        office_side.assign(session, subject=subject, context=context, request_id=request_id, officer=officer)
 
     return _run(request, session, caller, request_id, "assign", values, step)
 
@@ -350,14 +352,14 @@ def ask_correction(
     """Send the one correction notice (补正告知): what to correct and within how many working days."""
     auth.check_csrf(caller, csrf_token)
     values = {"what": what, "within_days": within_days}
-    low, high = disclosures.CORRECTION_PERIOD_DAYS
+    low, high = deadlines.CORRECTION_PERIOD_DAYS
     days = _whole(within_days)
     if days is None or not low <= days <= high:
         message = translate(choose_lang(request)[0], "handling.err.within_days", low=low, high=high)
         return _invalid(request, session, caller, request_id, "correction", values, {"within_days": message})
 
     def step(subject: policy.Subject, context: policy.Context, calendar: workdays.WorkCalendar) -> None:
-        disclosures.ask_correction(
+        office_side.ask_correction(
             session,
             subject=subject,
             context=context,
@@ -383,7 +385,7 @@ def start_consultation(
     auth.check_csrf(caller, csrf_token)
 
     def step(subject: policy.Subject, context: policy.Context, calendar: workdays.WorkCalendar) -> None:
-        disclosures.start_consultation(
+        office_side.start_consultation(
             session, subject=subject, context=context, calendar=calendar, request_id=request_id, party=party
         )
 
@@ -403,7 +405,7 @@ def end_consultation(
     auth.check_csrf(caller, csrf_token)
 
     def step(subject: policy.Subject, context: policy.Context, calendar: workdays.WorkCalendar) -> None:
-        disclosures.end_consultation(
+        office_side.end_consultation(
             session, subject=subject, context=context, calendar=calendar, request_id=request_id, reply=reply
         )
 
@@ -424,16 +426,16 @@ def request_extension(
     auth.check_csrf(caller, csrf_token)
     values = {"days": days, "reason": reason}
     count = _whole(days)
-    if count is None or not 1 <= count <= disclosures.MAX_EXTENSION_DAYS:
+    if count is None or not 1 <= count <= deadlines.MAX_EXTENSION_DAYS:
         message = translate(
-            choose_lang(request)[0], "handling.err.extension_days", high=disclosures.MAX_EXTENSION_DAYS
+            choose_lang(request)[0], "handling.err.extension_days", high=deadlines.MAX_EXTENSION_DAYS
         )
         return _invalid(
             request, session, caller, request_id, "extension", values, {"extension_days": message}
         )
 
     def step(subject: policy.Subject, context: policy.Context, calendar: workdays.WorkCalendar) -> None:
-        disclosures.request_extension(
+        office_side.request_extension(
             session,
             subject=subject,
             context=context,
@@ -465,7 +467,7 @@ def decide_extension(
         return _invalid(request, session, caller, request_id, "extension_decision", values, errors)
 
     def step(subject: policy.Subject, context: policy.Context, calendar: workdays.WorkCalendar) -> None:
-        disclosures.decide_extension(
+        office_side.decide_extension(
             session,
             subject=subject,
             context=context,
@@ -491,14 +493,14 @@ def send_message(
     auth.check_csrf(caller, csrf_token)
 
     def step(subject: policy.Subject, context: policy.Context, _calendar: workdays.WorkCalendar) -> None:
-        disclosures.send_message(session, subject=subject, context=context, request_id=request_id, body=body)
+        office_side.send_message(session, subject=subject, context=context, request_id=request_id, body=body)
 
     return _run(request, session, caller, request_id, "message", {"body": body}, step)
 
 
 def _redactions(
     records: Sequence[str], uploads: Sequence[UploadFile | str], lang: str
-) -> tuple[list[disclosures.Redaction], str | None]:
+) -> tuple[list[schemas.Redaction], str | None]:
     """The upload rows that name both an original record and a file; an error for half-filled rows."""
     found, error = [], None
     for record_id, upload in zip_longest(records, uploads):
@@ -509,7 +511,7 @@ def _redactions(
         if not record_id or chosen is None:
             error = translate(lang, "handling.err.redaction_pair")
             continue
-        found.append(disclosures.Redaction(record_id, chosen.filename or "", stream=chosen.file))
+        found.append(schemas.Redaction(record_id, chosen.filename or "", stream=chosen.file))
     return found, error
 
 
@@ -549,7 +551,7 @@ def decide_request(
     if not reasons.strip():
         errors["reasons"] = translate(lang, "retrieval.err.required")
     chosen = record_ids if kind in RELEASING else []
-    redactions: list[disclosures.Redaction] = []
+    redactions: list[schemas.Redaction] = []
     if kind is DecisionType.partly_released:
         redactions, problem = _redactions(redaction_record, redaction_file, lang)
         if problem:
@@ -560,7 +562,7 @@ def decide_request(
     wired = wired_of(request)
 
     def step(subject: policy.Subject, context: policy.Context, calendar: workdays.WorkCalendar) -> None:
-        disclosures.decide_request(
+        replies.decide_request(
             session,
             subject=subject,
             context=context,
@@ -586,7 +588,7 @@ def decide_request(
 def reply_letter(request: Request, session: DB, caller: PageCaller, request_id: RowId) -> Response:
     """The reply letter (政府信息公开申请答复告知书) for printing on A4; 409 before the reply."""
     with web_api.service_errors():
-        view = disclosures.get_request(
+        view = applicant_side.get_request(
             session,
             subject=caller.subject,
             context=auth.policy_context(request, session, caller),

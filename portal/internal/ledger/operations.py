@@ -6,19 +6,19 @@ from __future__ import annotations
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from access import checkpoints, ledger
+from access import chain, checkpoints
 from portal.wiring import Wired
 
 
-def verify_ledger(wired: Wired) -> ledger.ChainReport:
+def verify_ledger(wired: Wired) -> chain.ChainReport:
     """Walk the whole ledger chain and check every signed checkpoint against the locked copies."""
     with wired.sessions() as session:
         return verify_against_store(wired, session=session)
 
 
-def verify_against_store(wired: Wired, *, session: Session) -> ledger.ChainReport:
-    """`checkpoints.verify_with_store` with this archive's store, keys and retention."""
-    return checkpoints.verify_with_store(
+def verify_against_store(wired: Wired, *, session: Session) -> chain.ChainReport:
+    """`chain.verify_with_store` with this archive's store, keys and retention."""
+    return chain.verify_with_store(
         session,
         store=wired.store,
         jwks=wired.keyring.jwks(),

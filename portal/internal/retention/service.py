@@ -14,8 +14,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from access.disclosure.models import ReleasedItem
 from access.ledger import LedgerEntry
-from access.models import ReleasedItem, Role
+from access.models import Role
 from access.policy import (
     Action,
     Context,

@@ -17,7 +17,8 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from access import disclosures, policy, retrieval, workdays
+from access import policy, retrieval, workdays
+from access.disclosure import reminders
 from access.models import RequestStatus
 from access.policy import Action, collection, decide, request_of, resource_of
 from archive.errors import Refused
@@ -434,7 +435,7 @@ def notifications_page(request: Request, session: DB, caller: PageCaller) -> Res
     disclosure requests due soon or waiting for an extension decision."""
     now = wired_of(request).clock()
     found = retrieval.notifications(session, subject=caller.subject, now=now)
-    found += disclosures.reminders(
+    found += reminders.reminders(
         session, subject=caller.subject, now=now, calendar=workdays.load_calendar(session)
     )
     return page(request, "retrieval/notifications.html", notices=found)
