@@ -3,6 +3,9 @@ changes nothing; every step it lists can be taken from a status a request can ac
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import pytest
 
 from access.disclosure.errors import StepNotAllowed
@@ -72,3 +75,23 @@ def test_an_answered_or_withdrawn_request_only_takes_messages() -> None:
     for closed in (DisclosureStatus.decided, DisclosureStatus.withdrawn):
         assert [step for step in Step if closed in TRANSITIONS[step]] == [Step.message]
         assert TRANSITIONS[Step.message][closed] is closed
+
+
+def test_only_the_transition_table_sets_a_disclosure_status() -> None:
+    """No `….status = …` on a request anywhere but `advance`: a new step cannot bypass the table."""
+    root = Path(__file__).resolve().parent.parent
+    table = root / "access" / "disclosure" / "transitions.py"
+    sources = [*(root / "access" / "disclosure").glob("*.py"), *(root / "portal").rglob("*.py")]
+    setters = []
+    for path in sources:
+        if path == table or "disclosure" not in path.read_text(encoding="utf-8"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets = node.targets if isinstance(node, ast.Assign) else []
+            targets += [node.target] if isinstance(node, ast.AugAssign | ast.AnnAssign) else []
+            setters += [
+                f"{path.relative_to(root)}:{node.lineno}"
+                for target in targets
+                if isinstance(target, ast.Attribute) and target.attr == "status"
+            ]
+    assert not setters, f"a disclosure status is set outside transitions.advance: {setters}"
