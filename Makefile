@@ -23,6 +23,7 @@ run: $(BIN)/casevault
 # session itself), runs everything in two workers (each test file whole in one), and stops it again.
 test: $(BIN)/casevault tests/oidc/node_modules/.package-lock.json
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/pytest -n 2 --dist loadfile
 
 # The OpenID provider the single sign-on tests run against (version pinned in its lockfile).

@@ -227,14 +227,16 @@ def find_or_create(
         return user, True
     if user.disabled:
         raise SsoRefused("account_disabled", f"the casevault account {user.username!r} is disabled")
-    before = {"role": user.role, "department": user.department, "clearance": user.clearance}
-    after = {
-        "role": assignment.role.value,
-        "department": assignment.department.value if assignment.department else None,
-        "clearance": assignment.clearance.value,
+    before: dict[str, str | None] = {
+        "role": user.role,
+        "department": user.department,
+        "clearance": user.clearance,
     }
+    role, clearance = assignment.role.value, assignment.clearance.value
+    department = assignment.department.value if assignment.department else None
+    after: dict[str, str | None] = {"role": role, "department": department, "clearance": clearance}
     if before != after:
-        user.role, user.department, user.clearance = after["role"], after["department"], after["clearance"]
+        user.role, user.department, user.clearance = role, department, clearance
         user.token_version += 1  # sessions and tokens issued with the old rights stop working
         ledger.append(
             session,

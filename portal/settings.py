@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from archive.digests import parse_algorithms
@@ -17,7 +17,7 @@ WITHHELD = "withheld://archive-realm"
 class Settings(BaseSettings):
     """Everything an operator can configure."""
 
-    model_config = SettingsConfigDict(env_prefix="CASEVAULT_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="CASEVAULT_", extra="ignore", populate_by_name=True)
 
     data_dir: Path = Path("./var")
     database_url: str | None = None
@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     # alter tables or drop triggers (scripts/db_roles.sql). Unset: the same as `database_url`.
     migration_database_url: str | None = Field(
         default=None,
-        validation_alias=AliasChoices("CASEVAULT_MIGRATE_DATABASE_URL", "migration_database_url"),
+        validation_alias="CASEVAULT_MIGRATE_DATABASE_URL",
     )
     store: str | None = None
     release_store: str | None = None

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar, overload
 
 import typer
 from pydantic import ValidationError
@@ -41,7 +41,7 @@ from portal.internal.ledger import operations as ledger_operations
 from portal.internal.retention import audit_rounds as audit_runs
 from portal.internal.retention import service as dispositions
 from portal.settings import Settings
-from portal.wiring import PublicWired, wire, wire_public
+from portal.wiring import PublicWired, Wired, wire, wire_public
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 ledger_app = typer.Typer(no_args_is_help=True, help="The access ledger.")
@@ -99,7 +99,12 @@ def _settings() -> Settings:
         _fail(f"CASEVAULT_{str(first['loc'][0]).upper()}: {first['msg']}", EXIT_REFUSED)
 
 
-def _wired(wiring: Callable[[Settings], W] = wire) -> W:  # type: ignore[assignment]
+@overload
+def _wired() -> Wired: ...
+@overload
+def _wired(wiring: Callable[[Settings], W]) -> W: ...
+def _wired(wiring: Callable[[Settings], PublicWired] = wire) -> PublicWired:
+    """The archive as the settings wire it; a setting that makes no sense is a clear refusal."""
     settings = _settings()
     try:
         with _errors():
@@ -515,7 +520,7 @@ def serve(
         served,
         host=host,
         port=port,
-        log_level="info",  # type: ignore[arg-type]
+        log_level="info",
         proxy_headers=False,
         server_header=False,
     )

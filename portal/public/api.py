@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import Depends, Form, HTTPException, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -30,6 +30,7 @@ from access.identities import USERNAME
 from access.models import Applicant, User
 from access.policy import Context
 from archive.errors import ObjectMissing, Refused
+from portal.public.schemas import Registered, RequestDetail, Requests, RequestSummary
 from portal.web.api import refused_field, service_errors
 from portal.web.auth import (
     DB,
@@ -43,8 +44,9 @@ from portal.web.auth import (
 )
 from portal.web.params import RowId
 from portal.web.ranges import content_headers, stream_object, wanted_range
+from portal.web.schemas import ARCHIVED, PARTIAL, BearerToken, api_router, errors, file_answer
 
-router = APIRouter(prefix="/api/v1", tags=["public"])
+router = api_router(prefix="/api/v1", tag="public")
 # Generous bounds on what a body may carry; the services apply the real limits and name the field.
 MAX_TEXT = 4000
 
@@ -172,7 +174,9 @@ def register(request: Request, session: Session, fields: dict[str, Any]) -> Appl
     return found
 
 
-@router.post("/register", status_code=201)
+@router.post(
+    "/register", status_code=201, response_model=Registered, responses=errors(409, 413, 422)
+)
 def register_account(request: Request, session: DB, body: RegisterBody) -> dict[str, Any]:
     """Register as an applicant → 201 {username, name, id_type, id_number_masked}."""
     found = register(request, session, body.model_dump(mode="json"))
@@ -184,7 +188,7 @@ def register_account(request: Request, session: DB, body: RegisterBody) -> dict[
     }
 
 
-@router.post("/token")
+@router.post("/token", response_model=BearerToken, responses=errors(401, 413, 422))
 def token(
     request: Request,
     session: DB,
@@ -298,7 +302,12 @@ def own_request(request: Request, session: Session, caller: Principal, request_i
     return view
 
 
-@router.post("/disclosures", status_code=201)
+@router.post(
+    "/disclosures",
+    status_code=201,
+    response_model=RequestSummary,
+    responses=errors(401, 403, 404, 409, 413, 422),
+)
 def submit(request: Request, session: DB, caller: ApplicantCaller, body: DisclosureBody) -> dict[str, Any]:
     """File a request (提交申请) → 201 {id, tracking_code, received_on, due_on, …}."""
     check_csrf_header(request, caller)
@@ -315,7 +324,7 @@ def submit(request: Request, session: DB, caller: ApplicantCaller, body: Disclos
     return summary_json(view)
 
 
-@router.get("/disclosures")
+@router.get("/disclosures", response_model=Requests, responses=errors(401, 403, 422))
 def mine(request: Request, session: DB, caller: ApplicantCaller) -> dict[str, Any]:
     """The caller's own requests, newest first."""
     with answering():
@@ -326,7 +335,9 @@ def mine(request: Request, session: DB, caller: ApplicantCaller) -> dict[str, An
     return {"requests": [summary_json(v) for v in views]}
 
 
-@router.get("/disclosures/{request_id}")
+@router.get(
+    "/disclosures/{request_id}", response_model=RequestDetail, responses=errors(401, 403, 404, 422)
+)
 def detail(request: Request, session: DB, caller: ApplicantCaller, request_id: RowId) -> dict[str, Any]:
     """One of the caller's requests in full; anyone else's is 404."""
     return request_json(request, own_request(request, session, caller, request_id))
@@ -348,7 +359,11 @@ def applicant_step(
     return view
 
 
-@router.post("/disclosures/{request_id}/correction")
+@router.post(
+    "/disclosures/{request_id}/correction",
+    response_model=RequestDetail,
+    responses=errors(401, 403, 404, 409, 413, 422),
+)
 def correction(
     request: Request, session: DB, caller: ApplicantCaller, request_id: RowId, body: CorrectionBody
 ) -> dict[str, Any]:
@@ -373,7 +388,11 @@ class WithdrawalBody(BaseModel):
     reason: str = Field(default="", max_length=MAX_TEXT)
 
 
-@router.post("/disclosures/{request_id}/withdrawal")
+@router.post(
+    "/disclosures/{request_id}/withdrawal",
+    response_model=RequestDetail,
+    responses=errors(401, 403, 404, 409, 413, 422),
+)
 def withdrawal(
     request: Request, session: DB, caller: ApplicantCaller, request_id: RowId, body: WithdrawalBody
 ) -> dict[str, Any]:
@@ -425,7 +444,15 @@ def released_copy(
         raise HTTPException(404, "item: the released copy is no longer held") from exc
 
 
-@router.get("/disclosures/{request_id}/items/{item_id}")
+@router.get(
+    "/disclosures/{request_id}/items/{item_id}",
+    response_class=Response,
+    responses={
+        200: file_answer("The released copy's bytes, inline or as an attachment", *ARCHIVED),
+        206: PARTIAL,
+        **errors(401, 403, 404, 409, 416, 422),
+    },
+)
 def released_item(
     request: Request,
     session: DB,

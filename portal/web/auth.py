@@ -48,12 +48,12 @@ SESSION_COOKIE = INTERNAL.cookie
 
 def wired_of(request: Request) -> Wired:
     """The wired archive this (internal) app was built with."""
-    return request.app.state.wired  # type: ignore[no-any-return]
+    return request.app.state.wired
 
 
 def public_wired_of(request: Request) -> PublicWired:
     """The wiring of either app; the public app's holds no archive realm."""
-    return request.app.state.wired  # type: ignore[no-any-return]
+    return request.app.state.wired
 
 
 def db(request: Request) -> Iterator[Session]:
@@ -272,4 +272,6 @@ def pre_session_token(request: Request, cookie: str) -> str:
 def same_pre_session_token(request: Request, cookie: str, field: str | None) -> bool:
     """Whether the pre-session CSRF cookie and the form field carry the same token (constant time)."""
     kept = request.cookies.get(cookie)
-    return bool(kept and field) and hmac.compare_digest(kept.encode(), (field or "").encode())
+    if not kept or not field:
+        return False
+    return hmac.compare_digest(kept.encode(), field.encode())

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import HTTPException, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
@@ -23,6 +23,7 @@ from archive.errors import UnknownBundle
 from archive.models import Bundle, CaseRecord
 from archive.service import get_bundle
 from portal.internal.archive.delivery import deliver_record
+from portal.internal.archive.schemas import BundleDetail, CaseList, CopyPreparing
 from portal.internal.retention import service as dispositions
 from portal.web.api import Denied, guard, service_errors
 from portal.web.auth import (
@@ -33,9 +34,10 @@ from portal.web.auth import (
     wired_of,
 )
 from portal.web.i18n import translate
+from portal.web.schemas import ARCHIVED, PARTIAL, api_router, errors, file_answer
 from retention import service as retention
 
-router = APIRouter(prefix="/api/v1", tags=["internal"])
+router = api_router(prefix="/api/v1", tag="internal")
 # What stands for a title above the caller's clearance; pages show it in the reader's language.
 WITHHELD_TITLE = translate("zh", "withheld.title")
 
@@ -60,7 +62,7 @@ def visible_records(
     ]
 
 
-@router.get("/cases")
+@router.get("/cases", response_model=CaseList, responses=errors(401, 403, 422))
 def cases(request: Request, session: DB, caller: Caller, q: str | None = None) -> dict[str, Any]:
     """Cases the caller may know of: metadata only."""
     guard(request, session, caller, Action.case_list, collection("catalogue"))
@@ -104,7 +106,9 @@ def cases(request: Request, session: DB, caller: Caller, q: str | None = None) -
     return {"cases": found, "destroyed": destroyed}
 
 
-@router.get("/bundles/{bundle_id}")
+@router.get(
+    "/bundles/{bundle_id}", response_model=BundleDetail, responses=errors(401, 403, 404, 422)
+)
 def bundle_detail(request: Request, session: DB, caller: Caller, bundle_id: str) -> dict[str, Any]:
     """Bundle metadata, the records the caller may see with their classification, and findings."""
     bundle = bundle_or_404(session, bundle_id)
@@ -160,7 +164,16 @@ def bundle_detail(request: Request, session: DB, caller: Caller, bundle_id: str)
     }
 
 
-@router.get("/bundles/{bundle_id}/records/{record_id}/content")
+@router.get(
+    "/bundles/{bundle_id}/records/{record_id}/content",
+    response_class=Response,
+    responses={
+        200: file_answer("The record's bytes: the original, a stamped PDF or a rendition", *ARCHIVED),
+        202: {"model": CopyPreparing, "description": "Accepted: the rendition is being prepared"},
+        206: PARTIAL,
+        **errors(401, 403, 404, 409, 416, 422, 429),
+    },
+)
 def record_content(
     request: Request,
     session: DB,

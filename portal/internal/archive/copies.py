@@ -16,7 +16,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
@@ -29,10 +29,13 @@ from archive import catalogue
 from archive.models import Bundle, BundleFile, CaseRecord
 from portal.internal.archive.api import bundle_or_404
 from portal.internal.archive.delivery import jobs_of, stamp_for, stamped_copy
+from portal.internal.archive.schemas import CopyStarted, CopyStatus
 from portal.web.api import service_errors
 from portal.web.auth import DB, Caller, Principal, check_csrf_header, policy_context, wired_of
+from portal.web.schemas import ARCHIVED, api_router, errors, file_answer
 
-router = APIRouter(prefix="/api/v1", tags=["copies"])
+router = api_router(prefix="/api/v1", tag="copies")
+COPY = file_answer("The watermarked copy, as an attachment", *ARCHIVED)
 
 
 def _record(session: Session, bundle_id: str, record_id: str) -> tuple[Bundle, CaseRecord, BundleFile]:
@@ -69,7 +72,11 @@ def _file(copy: Copy, cleanup: BackgroundTask) -> FileResponse:
     )
 
 
-@router.get("/bundles/{bundle_id}/records/{record_id}/copy")
+@router.get(
+    "/bundles/{bundle_id}/records/{record_id}/copy",
+    response_class=FileResponse,
+    responses={200: COPY, **errors(401, 403, 404, 409, 422)},
+)
 def record_copy(
     request: Request, session: DB, caller: Caller, bundle_id: str, record_id: str
 ) -> FileResponse:
@@ -91,7 +98,12 @@ def record_copy(
     return _file(copy, BackgroundTask(shutil.rmtree, workdir, ignore_errors=True))
 
 
-@router.post("/bundles/{bundle_id}/records/{record_id}/copies", status_code=202)
+@router.post(
+    "/bundles/{bundle_id}/records/{record_id}/copies",
+    status_code=202,
+    response_model=CopyStarted,
+    responses=errors(401, 403, 404, 413, 422, 429),
+)
 def start_copy(request: Request, session: DB, caller: Caller, bundle_id: str, record_id: str) -> JSONResponse:
     """Start preparing a watermarked copy → 202 {job_id, status, status_url}."""
     check_csrf_header(request, caller)
@@ -141,7 +153,7 @@ def _job(request: Request, caller: Principal, job_id: str) -> CopyJob:
     return job
 
 
-@router.get("/copies/{job_id}")
+@router.get("/copies/{job_id}", response_model=CopyStatus, responses=errors(401, 404, 422))
 def copy_status(request: Request, caller: Caller, job_id: str) -> dict[str, Any]:
     """How far a copy is: {status, progress 0..1, download_url once ready}."""
     job = _job(request, caller, job_id)
@@ -149,7 +161,11 @@ def copy_status(request: Request, caller: Caller, job_id: str) -> dict[str, Any]
     return job.as_json() | {"download_url": f"/api/v1/copies/{job.id}/file" if ready else None}
 
 
-@router.get("/copies/{job_id}/file")
+@router.get(
+    "/copies/{job_id}/file",
+    response_class=FileResponse,
+    responses={200: COPY, **errors(401, 403, 404, 409, 410, 422)},
+)
 def copy_file(request: Request, session: DB, caller: Caller, job_id: str) -> FileResponse:
     """The prepared copy, once, to the user who asked for it; the grant is checked again."""
     jobs = jobs_of(request)

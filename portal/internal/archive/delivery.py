@@ -53,7 +53,7 @@ def jobs_of(request: Request) -> CopyJobs:
     with _registry_lock:
         if getattr(state, "copy_jobs", None) is None:
             state.copy_jobs = CopyJobs(wired_of(request).settings.data_dir / "copies")
-    return state.copy_jobs  # type: ignore[no-any-return]
+    return state.copy_jobs
 
 
 def renditions_of(request: Request) -> Renditions:
@@ -62,7 +62,7 @@ def renditions_of(request: Request) -> Renditions:
     with _registry_lock:
         if getattr(state, "renditions", None) is None:
             state.renditions = Renditions(wired_of(request).settings.data_dir / "renditions")
-    return state.renditions  # type: ignore[no-any-return]
+    return state.renditions
 
 
 def stamp_for(request: Request, caller: Principal, decision: Decision) -> Stamp:

@@ -247,7 +247,6 @@ def reconcile(wired: Wired, *, grace: timedelta, actor: str) -> list[tuple[str, 
     with wired.sessions() as session:
         resource = collection("archive")
         subject, context, decision = _decide(wired, session, actor, Action.store_reconcile, resource)
-        entry = {"subject": subject, "action": Action.store_reconcile, "resource": resource}
         try:
             done = service.reconcile(
                 session=session,
@@ -258,7 +257,9 @@ def reconcile(wired: Wired, *, grace: timedelta, actor: str) -> list[tuple[str, 
         except StoreMismatch as exc:
             record(
                 session,
-                **entry,
+                subject=subject,
+                action=Action.store_reconcile,
+                resource=resource,
                 context=context,
                 decision=decision,
                 outcome="refused",
@@ -271,7 +272,9 @@ def reconcile(wired: Wired, *, grace: timedelta, actor: str) -> list[tuple[str, 
         removed = sum(1 for _key, action in done if not action.startswith("kept"))
         record(
             session,
-            **entry,
+            subject=subject,
+            action=Action.store_reconcile,
+            resource=resource,
             context=context,
             decision=decision,
             outcome="ok",

@@ -15,6 +15,7 @@ from archive import catalogue
 from archive.models import Bundle
 from portal.internal.archive import api, delivery
 from portal.web import auth, charts
+from portal.web.api import Denied, guard
 from portal.web.auth import DB, Principal, wired_of
 from portal.web.i18n import choose_lang, label, local_time, translate
 from portal.web.pages import PageCaller, PageRoute, error_page, page
@@ -93,13 +94,13 @@ def record_page(
     bundle = api.bundle_or_404(session, bundle_id)
     found = catalogue.find_record(bundle, record_id)
     if found is None:  # whether a record exists is the bundle's metadata
-        api.guard(request, session, caller, Action.bundle_read, resource_of(bundle))
+        guard(request, session, caller, Action.bundle_read, resource_of(bundle))
         raise HTTPException(404, "no such record in this bundle")
     record, stored = found
     resource = resource_of(bundle, record)
     try:
-        decision = api.guard(request, session, caller, Action.record_view, resource)
-    except api.Denied as exc:
+        decision = guard(request, session, caller, Action.record_view, resource)
+    except Denied as exc:
         return error_page(request, 403, exc.detail, retrieval=True, bundle_id=bundle_id, record_id=record_id)
     lang, _ = choose_lang(request)
     user = caller.user

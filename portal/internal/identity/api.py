@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 
 from portal.web.auth import (
     DB,
     INTERNAL,
     password_token,
 )
+from portal.web.schemas import BearerToken, api_router, errors
 
-router = APIRouter(prefix="/api/v1", tags=["internal"])
+router = api_router(prefix="/api/v1", tag="internal")
 
 
-@router.post("/token")
+@router.post("/token", response_model=BearerToken, responses=errors(401, 413, 422))
 def token(
     request: Request,
     session: DB,

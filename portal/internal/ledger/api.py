@@ -12,7 +12,7 @@ import time
 from dataclasses import replace
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import HTTPException, Query, Request
 from pydantic import AwareDatetime
 from sqlalchemy import select
 
@@ -26,6 +26,7 @@ from access.policy import (
     require,
 )
 from portal.internal.ledger import operations
+from portal.internal.ledger.schemas import ChainReport, CheckpointPage, EntryPage, InclusionProof, KeySet
 from portal.web.api import guard, service_errors
 from portal.web.auth import (
     DB,
@@ -34,8 +35,9 @@ from portal.web.auth import (
     wired_of,
 )
 from portal.web.params import MAX_SEQ, Seq, SeqBelow
+from portal.web.schemas import api_router, errors
 
-router = APIRouter(prefix="/api/v1", tags=["internal"])
+router = api_router(prefix="/api/v1", tag="internal")
 
 
 def _entry_json(entry: LedgerEntry) -> dict[str, Any]:
@@ -55,7 +57,7 @@ def _entry_json(entry: LedgerEntry) -> dict[str, Any]:
     }
 
 
-@router.get("/ledger")
+@router.get("/ledger", response_model=EntryPage, responses=errors(401, 403, 422))
 def ledger_search(
     request: Request,
     session: DB,
@@ -91,7 +93,7 @@ def ledger_search(
     return {"entries": [_entry_json(e) for e in entries], "next_before": following}
 
 
-@router.get("/ledger/verify")
+@router.get("/ledger/verify", response_model=ChainReport, responses=errors(401, 403, 409))
 def ledger_verify(request: Request, session: DB, caller: Caller) -> dict[str, Any]:
     """Walk the chain and name the first bad entry (security auditors only).
 
@@ -130,7 +132,9 @@ def ledger_verify(request: Request, session: DB, caller: Caller) -> dict[str, An
     return report.as_json()
 
 
-@router.get("/ledger/checkpoints")
+@router.get(
+    "/ledger/checkpoints", response_model=CheckpointPage, responses=errors(401, 403, 422)
+)
 def checkpoint_list(
     request: Request,
     session: DB,
@@ -148,7 +152,11 @@ def checkpoint_list(
     return {"checkpoints": [c.as_json() for c in found], "next_before": following}
 
 
-@router.get("/ledger/entries/{seq}/proof")
+@router.get(
+    "/ledger/entries/{seq}/proof",
+    response_model=InclusionProof,
+    responses=errors(401, 403, 404, 409, 422),
+)
 def entry_proof(
     request: Request,
     session: DB,
@@ -183,7 +191,7 @@ def entry_proof(
         raise HTTPException(409, str(exc)) from exc
 
 
-@router.get("/ledger/jwks")
+@router.get("/ledger/jwks", response_model=KeySet, responses=errors(401, 403))
 def ledger_jwks(request: Request, session: DB, caller: Caller) -> dict[str, Any]:
     """The archive's public keys (every one ever used), to check checkpoint signatures offline."""
     guard(request, session, caller, Action.ledger_read, collection("ledger"))

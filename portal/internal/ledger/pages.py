@@ -18,6 +18,7 @@ from access.ledger import LedgerEntry, LedgerHead
 from access.policy import Action, collection, permits
 from portal.internal.ledger import api
 from portal.web import auth, charts
+from portal.web.api import guard
 from portal.web.auth import DB, Principal, wired_of
 from portal.web.i18n import CST, choose_lang, translate
 from portal.web.pages import PageCaller, PageRoute, page
@@ -146,7 +147,7 @@ def ledger_page(
     }
     filters, errors = _ledger_filters(form, lang)
     if errors:
-        api.guard(request, session, caller, Action.ledger_read, collection("ledger"))
+        guard(request, session, caller, Action.ledger_read, collection("ledger"))
         found: dict[str, Any] = {"entries": [], "next_before": None}
     else:
         found = api.ledger_search(request, session, caller, **filters, before=before, limit=LEDGER_PAGE)

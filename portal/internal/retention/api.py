@@ -11,17 +11,19 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from archive.errors import Refused
 from portal.internal.retention import service as dispositions
+from portal.internal.retention.schemas import Certificate, Dispositions, DispositionSummary, Hold, Holds
 from portal.web.api import service_errors
 from portal.web.auth import DB, Caller, check_csrf_header, policy_context, wired_of
 from portal.web.params import RowId
+from portal.web.schemas import api_router, errors
 from retention import disposition, holds
 
-router = APIRouter(prefix="/api/v1", tags=["retention"])
+router = api_router(prefix="/api/v1", tag="retention")
 
 
 class HoldBody(BaseModel):
@@ -78,7 +80,7 @@ def retention_errors() -> Iterator[None]:
             raise HTTPException(422, str(exc)) from exc
 
 
-@router.get("/holds")
+@router.get("/holds", response_model=Holds, responses=errors(401, 403))
 def list_holds(request: Request, session: DB, caller: Caller) -> dict[str, Any]:
     """Every legal hold, active and lifted, newest first."""
     with retention_errors():
@@ -89,7 +91,9 @@ def list_holds(request: Request, session: DB, caller: Caller) -> dict[str, Any]:
     return {"holds": rows}
 
 
-@router.post("/holds", status_code=201)
+@router.post(
+    "/holds", status_code=201, response_model=Hold, responses=errors(401, 403, 404, 409, 413, 422)
+)
 def place_hold(request: Request, session: DB, caller: Caller, body: HoldBody) -> dict[str, Any]:
     """Place a legal hold (冻结) on every version of a case → 201 the hold."""
     check_csrf_header(request, caller)
@@ -105,7 +109,9 @@ def place_hold(request: Request, session: DB, caller: Caller, body: HoldBody) ->
     return asdict(view)
 
 
-@router.post("/holds/{hold_id}/lift")
+@router.post(
+    "/holds/{hold_id}/lift", response_model=Hold, responses=errors(401, 403, 404, 409, 413, 422)
+)
 def lift_hold(
     request: Request, session: DB, caller: Caller, hold_id: RowId, body: LiftBody
 ) -> dict[str, Any]:
@@ -124,7 +130,7 @@ def lift_hold(
     return asdict(view)
 
 
-@router.get("/dispositions")
+@router.get("/dispositions", response_model=Dispositions, responses=errors(401, 403))
 def list_dispositions(request: Request, session: DB, caller: Caller) -> dict[str, Any]:
     """What is due and every disposition list, newest first."""
     context = policy_context(request, session, caller)
@@ -136,7 +142,12 @@ def list_dispositions(request: Request, session: DB, caller: Caller) -> dict[str
     return {"due": due, "dispositions": rows}
 
 
-@router.post("/dispositions", status_code=201)
+@router.post(
+    "/dispositions",
+    status_code=201,
+    response_model=DispositionSummary,
+    responses=errors(401, 403, 404, 409, 413, 422),
+)
 def propose(request: Request, session: DB, caller: Caller, body: DispositionBody) -> dict[str, Any]:
     """An archivist proposes a disposition list (鉴定) → 201; 409 naming a held or not-yet-due case."""
     check_csrf_header(request, caller)
@@ -151,7 +162,11 @@ def propose(request: Request, session: DB, caller: Caller, body: DispositionBody
     return dispositions.summary(row)
 
 
-@router.post("/dispositions/{disposition_id}/approvals")
+@router.post(
+    "/dispositions/{disposition_id}/approvals",
+    response_model=DispositionSummary,
+    responses=errors(401, 403, 404, 409, 413, 422),
+)
 def approve(
     request: Request, session: DB, caller: Caller, disposition_id: RowId, body: ApprovalBody
 ) -> dict[str, Any]:
@@ -170,7 +185,11 @@ def approve(
     return dispositions.summary(row)
 
 
-@router.get("/dispositions/{disposition_id}/certificate")
+@router.get(
+    "/dispositions/{disposition_id}/certificate",
+    response_model=Certificate,
+    responses=errors(401, 403, 404, 409, 422),
+)
 def certificate(request: Request, session: DB, caller: Caller, disposition_id: RowId) -> dict[str, Any]:
     """The destruction certificate (销毁清册): its claims and the JWS over them, checked by the JWKS."""
     with retention_errors():

@@ -10,18 +10,20 @@ from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from access import retrieval
 from access.models import RetrievalRequest
+from portal.internal.retrieval.schemas import Notices, Register, RegisterRow, RequestSummary
 from portal.web.api import service_errors
 from portal.web.auth import DB, Caller, Principal, check_csrf_header, policy_context, wired_of
 from portal.web.params import RowId
+from portal.web.schemas import api_router, errors, file_answer
 
-router = APIRouter(prefix="/api/v1", tags=["retrieval"])
+router = api_router(prefix="/api/v1", tag="retrieval")
 
 
 class RetrievalBody(BaseModel):
@@ -83,13 +85,19 @@ def _step(
     return _summary(row)
 
 
-@router.post("/retrievals", status_code=201)
+@router.post(
+    "/retrievals", status_code=201, response_model=RequestSummary, responses=errors(401, 403, 404, 413, 422)
+)
 def file_retrieval(request: Request, session: DB, caller: Caller, body: RetrievalBody) -> dict[str, Any]:
     """File a registered retrieval request (调取申请) → 201 {id, status}."""
     return _step(request, session, caller, retrieval.file_request, **body.model_dump())
 
 
-@router.post("/retrievals/{request_id}/decision")
+@router.post(
+    "/retrievals/{request_id}/decision",
+    response_model=RequestSummary,
+    responses=errors(401, 403, 404, 409, 413, 422),
+)
 def decide_retrieval(
     request: Request, session: DB, caller: Caller, request_id: RowId, body: DecisionBody
 ) -> dict[str, Any]:
@@ -99,7 +107,11 @@ def decide_retrieval(
     )
 
 
-@router.post("/retrievals/{request_id}/revoke")
+@router.post(
+    "/retrievals/{request_id}/revoke",
+    response_model=RequestSummary,
+    responses=errors(401, 403, 404, 409, 413, 422),
+)
 def revoke_retrieval(
     request: Request, session: DB, caller: Caller, request_id: RowId, body: RevokeBody
 ) -> dict[str, Any]:
@@ -151,7 +163,7 @@ To = Annotated[
 Limit = Annotated[int, Query(ge=1, le=5000)]
 
 
-@router.get("/retrievals")
+@router.get("/retrievals", response_model=Register, responses=errors(401, 403, 422))
 def register(
     request: Request,
     session: DB,
@@ -180,7 +192,14 @@ def register(
     return {"requests": [r.as_json() for r in rows], "count": len(rows)}
 
 
-@router.get("/retrievals.csv")
+@router.get(
+    "/retrievals.csv",
+    response_class=Response,
+    responses={
+        200: file_answer("The register as CSV (UTF-8 with a byte-order mark), as an attachment", "text/csv"),
+        **errors(401, 403, 422),
+    },
+)
 def register_csv(
     request: Request,
     session: DB,
@@ -218,7 +237,7 @@ def register_csv(
     )
 
 
-@router.get("/retrievals/mine")
+@router.get("/retrievals/mine", response_model=Register, responses=errors(401, 403))
 def my_retrievals(request: Request, session: DB, caller: Caller) -> dict[str, Any]:
     """The caller's own requests with their decisions and grants."""
     with service_errors():
@@ -226,7 +245,9 @@ def my_retrievals(request: Request, session: DB, caller: Caller) -> dict[str, An
     return {"requests": [r.as_json() for r in rows], "count": len(rows)}
 
 
-@router.get("/retrievals/{request_id}")
+@router.get(
+    "/retrievals/{request_id}", response_model=RegisterRow, responses=errors(401, 403, 404, 422)
+)
 def retrieval_detail(request: Request, session: DB, caller: Caller, request_id: RowId) -> dict[str, Any]:
     """One request: for its requester, or for readers of the register."""
     with service_errors():
@@ -240,7 +261,7 @@ def retrieval_detail(request: Request, session: DB, caller: Caller, request_id: 
     return row.as_json()
 
 
-@router.get("/notifications")
+@router.get("/notifications", response_model=Notices, responses=errors(401))
 def notifications(request: Request, session: DB, caller: Caller) -> dict[str, Any]:
     """Requests to decide, decisions on the caller's requests, the caller's grants ending within 24 h."""
     found = retrieval.notifications(session, subject=caller.subject, now=wired_of(request).clock())

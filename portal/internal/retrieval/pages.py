@@ -118,7 +118,7 @@ def request_form(
         if bundle is None:
             raise HTTPException(404, "no such bundle")
         case_no = bundle.case.case_no
-    form = {
+    form: dict[str, Any] = {
         "case_no": case_no.strip(),
         "record_ids": [record_id] if record_id else [],
         "purpose": "",
@@ -145,7 +145,7 @@ def file_request(
     """File the request (调取申请) → 303 to its page; bad input → the form again, 422."""
     auth.check_csrf(caller, csrf_token)
     lang, _ = choose_lang(request)
-    form = {
+    form: dict[str, Any] = {
         "case_no": case_no.strip(),
         "record_ids": record_ids,
         "purpose": purpose,

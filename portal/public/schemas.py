@@ -1,0 +1,111 @@
+"""The public API's answers (`portal.public.api`), as the public OpenAPI document describes them;
+the handlers build the bodies, these models check them on the way out."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from portal.web.schemas import Body, Day, Timestamp
+
+
+class Registered(Body):
+    """`POST /api/v1/register` → 201: the new account, its id number masked."""
+
+    username: str
+    name: str
+    id_type: str
+    id_number_masked: str
+
+
+class RequestSummary(Body):
+    """A disclosure request as the applicant's list shows it."""
+
+    id: int
+    tracking_code: str
+    status: str
+    case_no: str | None
+    received_on: Day
+    due_on: Day | None
+    due_estimated: bool
+    estimated_years: list[int]
+    working_days_left: int | None
+    decision: str | None
+
+
+class Requests(Body):
+    """`GET /api/v1/disclosures`: the caller's own requests, newest first."""
+
+    requests: list[RequestSummary]
+
+
+class Correction(Body):
+    """The office's correction notice (补正) and the applicant's answer."""
+
+    asked_on: Day | None
+    asked: str | None
+    correct_by: Day | None
+    corrected_on: Day | None
+    answer: str | None
+
+
+class Consultation(Body):
+    """That the clock paused while a third party was consulted (who it was stays internal)."""
+
+    from_: Day = Field(alias="from")
+    until: Day | None
+    ended_on: Day | None
+
+
+class Extension(Body):
+    """An approved extension of the deadline."""
+
+    days: int | None
+    status: str
+
+
+class Message(Body):
+    """A message between the office and the applicant."""
+
+    kind: str
+    from_office: bool
+    body: str
+    at: Timestamp
+
+
+class Reply(Body):
+    """The office's reply (答复): its decision, basis and reasons."""
+
+    decision: str
+    basis: str | None
+    reasons: str | None
+    decided_on: Day | None
+
+
+class ReleasedItem(Body):
+    """A released copy, and where to fetch it in its release period."""
+
+    id: int
+    title: str
+    filename: str
+    media_type: str
+    size: int
+    sha256: str
+    redacted: bool
+    url: str
+
+
+class RequestDetail(RequestSummary):
+    """One request as its applicant sees it: deadlines, office messages, reply, released items."""
+
+    relation: str
+    description: str
+    delivery: str
+    clock_from: Day
+    correction: Correction | None
+    consultation: Consultation | None
+    extension: Extension | None
+    messages: list[Message]
+    reply: Reply | None
+    items: list[ReleasedItem]
+    release_until: Timestamp | None
+    release_open: bool
