@@ -1,7 +1,10 @@
 """Shared fixtures: real PostgreSQL and SQLite, a real S3 API server, real MP4 footage.
 
-With CI=true a missing service fails the run; elsewhere the tests that need it are skipped
-with the reason.
+Every test that uses a database runs on SQLite and on PostgreSQL, and every test that uses a
+store on the FileStore and on the S3 API, unless it is marked for fewer:
+`@pytest.mark.store("file")` picks stores; `@pytest.mark.only_on("postgresql", why="…")` one
+database, for what only that database has. With CI=true a missing service fails the run;
+elsewhere the tests that need it are skipped with the reason.
 """
 
 from __future__ import annotations
@@ -14,80 +17,83 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, text
 from typer.testing import CliRunner
 
-from portal.cli.demo import case_document, make_footage, pdf_bytes, write_sip  # noqa: F401
-from portal.db import migrate
+from access import identities
+from portal.app import create_app
+from portal.cli.demo import case_document, make_footage, write_sip
+from portal.cli.main import app
+from portal.db import make_engine
+from portal.internal.archive import operations
 from portal.settings import Settings
 from portal.wiring import Wired, wire
+from tests.support.databases import Databases
+from tests.support.disposition import OLD_CASE
+from tests.support.portal import PASSWORD, QUICK_HASHER, Portal, create_role_users
+from tests.support.roles import ROLES_SQL, Roles, as_role_url
+from tests.support.services import free_port, missing
 
-CI = os.environ.get("CI", "").lower() == "true"
 # A message key or enumeration value without a message fails the test that shows it.
 os.environ.setdefault("CASEVAULT_STRICT_MESSAGES", "1")
 PG_URL = os.environ.get("CASEVAULT_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+DATABASES = ("sqlite", "postgresql")
+STORES = ("file", "s3")
+SEEDED = pytest.StashKey[str]()  # the demo bundle's id, when the test's portal starts from the seed
 
 
-def _missing(service: str, why: str) -> None:
-    message = f"{service} is not available: {why}"
-    if CI:
-        pytest.fail(message + " (CI=true: a missing service fails the run)")
-    pytest.skip(message)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """The one parametrisation: both databases, both stores, or those the test is marked for."""
+    if "database_url" in metafunc.fixturenames:
+        only = metafunc.definition.get_closest_marker("only_on")
+        if only is not None and not only.kwargs.get("why"):
+            raise pytest.UsageError(f"{metafunc.definition.nodeid}: only_on needs why='…'")
+        metafunc.parametrize("database_url", only.args if only else DATABASES, indirect=True)
+    if "store_url" in metafunc.fixturenames:
+        stores = metafunc.definition.get_closest_marker("store")
+        metafunc.parametrize("store_url", stores.args if stores else STORES, indirect=True)
 
 
 # --- databases -------------------------------------------------------------------------------
 
 
-def _pg_engine_url() -> str:
-    return "postgresql+psycopg://" + PG_URL.split("://", 1)[1]
-
-
 @pytest.fixture(scope="session")
 def postgres_available() -> bool:
     try:
-        engine = create_engine(_pg_engine_url())
+        engine = create_engine("postgresql+psycopg://" + PG_URL.split("://", 1)[1])
         with engine.connect() as conn:
             conn.execute(text("select 1"))
         engine.dispose()
     except Exception as exc:
-        return _missing("PostgreSQL", f"{PG_URL}: {exc.__class__.__name__}") or False
+        return missing("PostgreSQL", f"{PG_URL}: {exc.__class__.__name__}") or False
     return True
 
 
-def _migrated(url: str) -> str:
-    """Migrate as `casevault migrate` does: serving never creates or migrates a database."""
-    migrate(url)
-    return url
+@pytest.fixture(scope="session")
+def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Databases]:
+    """This worker's migrated (and seeded) templates, each made once, copied for every test."""
+    made = Databases(tmp_path_factory.mktemp("templates"), PG_URL)
+    yield made
+    made.close()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh database migrated to the newest revision: a SQLite file, or a schema of its own on
-    PostgreSQL."""
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, databases: Databases) -> Iterator[str]:
+    """A fresh database at the newest revision, as `casevault migrate` leaves it: a SQLite file,
+    or a schema of its own on PostgreSQL."""
     if request.param == "sqlite":
-        yield _migrated(f"sqlite:///{tmp_path / 'casevault.db'}")
+        yield databases.sqlite(tmp_path / "casevault.db")
         return
     request.getfixturevalue("postgres_available")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(_pg_engine_url())
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    separator = "&" if "?" in PG_URL else "?"
-    yield _migrated(f"{PG_URL}{separator}options=-csearch_path%3D{schema}")
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    url = databases.postgres()
+    yield url
+    databases.drop(url)
 
 
 # --- the S3 API ------------------------------------------------------------------------------
@@ -98,8 +104,8 @@ def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real S3 API server over HTTP (moto's standalone server) on a free loopback port."""
     server = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which("moto_server")
     if server is None:
-        _missing("S3 API server", "moto_server not installed (pip install 'moto[server]')")
-    port = _free_port()
+        missing("S3 API server", "moto_server not installed (pip install 'moto[server]')")
+    port = free_port()
     log = (tmp_path_factory.mktemp("moto") / "moto.log").open("wb")
     proc = subprocess.Popen(
         [str(server), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
@@ -115,7 +121,7 @@ def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             time.sleep(0.1)
     else:
         proc.kill()
-        _missing("S3 API server", "moto_server did not start within 30 s")
+        missing("S3 API server", "moto_server did not start within 30 s")
     yield f"127.0.0.1:{port}"
     proc.terminate()
     proc.wait(timeout=10)
@@ -128,7 +134,7 @@ def s3_url(s3_endpoint: str) -> str:
     return f"s3://testing:testing@{s3_endpoint}/cv-{uuid.uuid4().hex[:16]}?secure=false"
 
 
-@pytest.fixture(params=["file", "s3"])
+@pytest.fixture
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Each store in turn: the embedded FileStore and S3Store against the S3 API server."""
     if request.param == "file":
@@ -156,7 +162,12 @@ def settings(tmp_path: Path, database_url: str, store_url: str, request: pytest.
 
 
 @pytest.fixture
-def wired(settings: Settings) -> Iterator[Wired]:
+def wired(settings: Settings, request: pytest.FixtureRequest, databases: Databases) -> Iterator[Wired]:
+    """The archive wired to the test's settings; for a test that uses the portal, already seeded
+    when a copy of the seed can stand in for depositing (see tests.support.databases)."""
+    if "portal" in request.fixturenames and databases.seedable(settings):
+        footage = request.getfixturevalue("footage")
+        request.node.stash[SEEDED] = databases.restore(settings, footage)
     w = wire(settings)
     yield w
     w.engine.dispose()
@@ -165,8 +176,6 @@ def wired(settings: Settings) -> Iterator[Wired]:
 @pytest.fixture
 def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
     """Run `casevault ARGS…` in-process against the test's settings."""
-    from portal.cli.main import app
-
     env = {
         "CASEVAULT_DATA_DIR": str(settings.data_dir),
         "CASEVAULT_DATABASE_URL": settings.database_url or "",
@@ -183,39 +192,14 @@ def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Callable[..., An
     return run
 
 
-def append_entries(wired: Wired, count: int, *, at: Any = None) -> None:
-    """Append `count` ordinary ledger entries in one transaction."""
-    from access import ledger
-
-    with wired.sessions() as session:
-        for n in range(count):
-            ledger.append(
-                session,
-                actor=f"user{n}",
-                action="record.view",
-                outcome="allowed",
-                case_no="深民防罚〔2026〕1号",
-                detail={"n": n},
-                at=at,
-            )
-        session.commit()
-
-
 # --- deposit folders -------------------------------------------------------------------------
-
-
-def _ffmpeg() -> str:
-    found = shutil.which("ffmpeg")
-    if found is None:
-        _missing("ffmpeg", "install the Debian package ffmpeg")
-    return str(found)
 
 
 @pytest.fixture(scope="session")
 def footage(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real two-second H.264 MP4 with audio, made once per session."""
     if shutil.which("ffmpeg") is None:
-        _missing("ffmpeg", "install the Debian package ffmpeg")
+        missing("ffmpeg", "install the Debian package ffmpeg")
     out = tmp_path_factory.mktemp("footage") / "clip.mp4"
     make_footage(out)
     return out
@@ -234,76 +218,71 @@ def make_case(tmp_path: Path, footage: Path) -> Callable[..., Path]:
 
 # --- the web app -----------------------------------------------------------------------------
 
-PASSWORD = "correct horse battery staple"
-ROLE_USERS = {
-    "archivist": {},
-    "archive_manager": {},
-    "supervisor": {"department": "legal"},
-    "disclosure_officer": {},
-    "security_auditor": {},
-    "security_admin": {},
-    "sysadmin": {},
-    "applicant": {},
-}
-
 
 @pytest.fixture(autouse=True)
 def _quick_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     """argon2id with test-sized cost: the same algorithm, a fraction of the time."""
-    from argon2 import PasswordHasher
-
-    from access import identities
-
-    monkeypatch.setattr(identities, "_HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-
-
-@dataclass
-class Portal:
-    """A running internal app with one user per role and the demo case deposited."""
-
-    client: Any
-    wired: Wired
-    bundle_id: str
-    tokens: dict[str, str]
-
-    def token(self, role: str) -> str:
-        """A fresh bearer token for the user of that role."""
-        response = self.client.post(
-            "/api/v1/token", data={"username": role.replace("_", "-"), "password": PASSWORD}
-        )
-        assert response.status_code == 200, response.text
-        return str(response.json()["access_token"])
-
-    def as_role(self, role: str) -> dict[str, str]:
-        """Authorization header for the user of that role (token cached per test)."""
-        if role not in self.tokens:
-            self.tokens[role] = self.token(role)
-        return {"Authorization": f"Bearer {self.tokens[role]}"}
+    monkeypatch.setattr(identities, "_HASHER", QUICK_HASHER)
 
 
 @pytest.fixture
-def portal(wired: Wired, make_case: Callable[..., Path]) -> Iterator[Portal]:
-    from datetime import UTC, datetime
-
-    from fastapi.testclient import TestClient
-
-    from access import identities
-    from portal.app import create_app
-    from portal.internal.archive import operations
-
-    with wired.sessions() as session:
-        for role, extra in ROLE_USERS.items():
-            identities.create_user(
-                session,
-                username=role.replace("_", "-"),
-                role=role,
-                actor="test",
-                now=datetime.now(UTC),
-                password=PASSWORD,
-                **extra,
-            )
-        session.commit()
-    bundle_id = operations.deposit(wired, folder=make_case(), actor="test")["bundle_id"]
+def portal(wired: Wired, make_case: Callable[..., Path], request: pytest.FixtureRequest) -> Iterator[Portal]:
+    bundle_id = request.node.stash.get(SEEDED, None)
+    if bundle_id is None:
+        with wired.sessions() as session:
+            create_role_users(session)
+            session.commit()
+        bundle_id = operations.deposit(wired, folder=make_case(), actor="test")["bundle_id"]
     client = TestClient(create_app(wired), base_url="https://testserver")
     yield Portal(client=client, wired=wired, bundle_id=bundle_id, tokens={})
     client.close()
+
+
+# --- disposition and the PostgreSQL roles ---------------------------------------------------
+
+
+@pytest.fixture
+def due(portal: Portal, make_case: Callable[..., Path]) -> Iterator[str]:
+    """A case closed in 1990, kept 30 years: due since 2020. Two versions, and a second manager."""
+    document = case_document(OLD_CASE)
+    document["closed_at"] = "1990-06-30"
+    operations.deposit(portal.wired, folder=make_case(document), actor="test")
+    operations.deposit(portal.wired, folder=make_case(document), actor="test")
+    with portal.wired.sessions() as session:
+        identities.create_user(
+            session,
+            username="archive-manager-2",
+            role="archive_manager",
+            actor="test",
+            now=datetime.now(UTC),
+            password=PASSWORD,
+        )
+        session.commit()
+    yield OLD_CASE
+
+
+@pytest.fixture
+def roles(wired: Wired, database_url: str) -> Roles:
+    """scripts/db_roles.sql run by the owner in this test's schema (the roles are cluster-wide)."""
+    raw = wired.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute(ROLES_SQL.read_text(encoding="utf-8"))
+        raw.commit()
+    finally:
+        raw.close()
+    app, public = (as_role_url(database_url, role) for role in ("casevault_app", "casevault_public"))
+    return Roles(database_url, app, public)
+
+
+@pytest.fixture
+def role_engine() -> Iterator[Callable[[str], Engine]]:
+    made: list[Engine] = []
+
+    def make(url: str) -> Engine:
+        made.append(make_engine(url))
+        return made[-1]
+
+    yield make
+    for engine in made:
+        engine.dispose()

@@ -12,15 +12,11 @@ import pytest
 from archive.compliance import active_kind
 from portal.cli.demo import case_document
 from portal.internal.archive import operations
-from tests.conftest import Portal
-from tests.test_public import API, applicant, decide, filed
-from tests.test_retrieval import approved, entries
+from tests.support.portal import Portal
+from tests.support.public import API, applicant, decide, filed
+from tests.support.retrieval import approved, entries
 
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """The FileStore, on both databases (conftest's parametrisation)."""
-    if "store_url" in metafunc.fixturenames:
-        metafunc.definition.add_marker(pytest.mark.parametrize("store_url", ["file"], indirect=True))
+pytestmark = pytest.mark.store("file")
 
 
 SCRIPT = b"fetch('/api/v1/retrievals/1/decision', {method: 'POST', body: '{\"approve\": true}'})"

@@ -24,14 +24,12 @@ from portal.internal.retention.fixity_pages import bins
 from portal.wiring import Wired
 from retention import audits
 from retention.audit_models import AuditState, FixityAlert
-from tests.conftest import Portal
-from tests.test_pages import session_csrf, signed_in
-from tests.test_verify import PDF, change_object, deposit
+from tests.support.bundles import PDF, change_object, deposit
+from tests.support.portal import Portal
+from tests.support.web import session_csrf, signed_in
 
 Cli = Callable[..., Any]
-file_store_only = pytest.mark.parametrize("store_url", ["file"], indirect=True)
-postgres_only = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+file_store_only = pytest.mark.store("file")
 
 
 def audit_json(cli: Cli, *args: str, exit_code: int) -> dict[str, Any]:
@@ -167,7 +165,6 @@ def test_due_bundles_are_audited_oldest_verified_first_and_within_the_limit(
 
 
 @file_store_only
-@sqlite_only
 def test_a_never_audited_bundle_is_due_from_its_sealing(cli: Cli, make_case, wired: Wired) -> None:
     [bundle_id] = deposit_many(cli, make_case, 1)
     later(wired, 89)
@@ -183,7 +180,6 @@ def test_reads_are_paced_to_the_configured_rate() -> None:
 
 
 @file_store_only
-@sqlite_only
 def test_a_round_waits_after_each_bundle_as_the_rate_says(cli: Cli, make_case, wired: Wired) -> None:
     deposit_many(cli, make_case, 2)
     wired.settings.audit_bytes_per_second = 1  # so slow that every wait is the bundle's size
@@ -205,7 +201,7 @@ def test_the_age_bins_count_every_bundle_once() -> None:
 # --- two runners at once ---------------------------------------------------------------------
 
 
-@postgres_only
+@pytest.mark.only_on("postgresql", why="row locks skipped by a second claimer are PostgreSQL's")
 @file_store_only
 def test_a_claimed_bundle_is_skipped_not_waited_for(cli: Cli, make_case, wired: Wired) -> None:
     deposit_many(cli, make_case, 2)
@@ -222,7 +218,6 @@ def test_a_claimed_bundle_is_skipped_not_waited_for(cli: Cli, make_case, wired: 
         assert audits.claim_next(second, runner="two", now=now, cutoff=now) is None
 
 
-@postgres_only
 @file_store_only
 def test_two_concurrent_runners_split_the_work_and_never_audit_a_bundle_twice(
     cli: Cli, make_case, wired: Wired
@@ -253,7 +248,7 @@ def test_two_concurrent_runners_split_the_work_and_never_audit_a_bundle_twice(
 # --- the portal: last audit, the fixity page, alerts -----------------------------------------
 
 
-@pytest.mark.parametrize("store_url", ["file"], indirect=True)
+@pytest.mark.store("file")
 def test_an_alert_is_shown_until_acknowledged_with_a_note_and_that_is_ledgered(portal: Portal) -> None:
     wired = portal.wired
     change_object(wired, bundle_prefix(portal.bundle_id) + PDF)
@@ -302,8 +297,7 @@ def test_an_alert_is_shown_until_acknowledged_with_a_note_and_that_is_ledgered(p
     ]
 
 
-@pytest.mark.parametrize("store_url", ["file"], indirect=True)
-@sqlite_only
+@pytest.mark.store("file")
 def test_the_case_page_says_when_a_bundle_was_never_audited_and_then_intact(portal: Portal) -> None:
     headers = portal.as_role("archivist")
     before = portal.client.get(f"/bundles/{portal.bundle_id}", headers=headers)
@@ -314,7 +308,6 @@ def test_the_case_page_says_when_a_bundle_was_never_audited_and_then_intact(port
 
 
 @file_store_only
-@sqlite_only
 def test_the_serve_loop_audits_what_is_due(portal: Portal, monkeypatch: pytest.MonkeyPatch) -> None:
     from fastapi.testclient import TestClient
 
@@ -337,7 +330,6 @@ def test_the_serve_loop_audits_what_is_due(portal: Portal, monkeypatch: pytest.M
 
 
 @file_store_only
-@sqlite_only
 def test_the_fixity_page_speaks_chinese_first_and_english_on_request(portal: Portal) -> None:
     headers = portal.as_role("security_auditor")
     chinese = portal.client.get("/fixity", headers=headers).text

@@ -11,11 +11,10 @@ from typing import Any
 import pytest
 
 from portal.app import create_app
-from tests.conftest import Portal
+from tests.support.portal import Portal
 
 pytestmark = [
-    pytest.mark.parametrize("store_url", ["file"], indirect=True),
-    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+    pytest.mark.store("file"),
 ]
 
 MiB = 1 << 20

@@ -26,7 +26,8 @@ from archive.seal import Keyring
 from archive.store import put_bytes
 from portal.internal.ledger import operations as ledger_operations
 from portal.wiring import Wired
-from tests.conftest import append_entries
+from tests.support.ledger import drop_ledger_triggers
+from tests.support.portal import append_entries
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "verify_inclusion.py"
@@ -36,9 +37,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _sqlite(test: F) -> F:
-    """Run on SQLite with the FileStore only."""
-    test = pytest.mark.parametrize("store_url", ["file"], indirect=True)(test)
-    return pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)(test)
+    """Run on the FileStore only."""
+    return pytest.mark.store("file")(test)
 
 
 # --- an independent reference: RFC 9162 §2.1.1 and §2.1.3.1 written out recursively ----------
@@ -255,34 +255,11 @@ def _verify(wired: Wired, *, jwks: bool = True) -> chain.ChainReport:
         return chain.verify_chain(session, batch=3, jwks=wired.keyring.jwks() if jwks else None)
 
 
-def _drop_checkpoint_triggers(conn: Any) -> None:
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("ALTER TABLE ledger_checkpoints DISABLE TRIGGER ledger_checkpoints_append_only"))
-    else:
-        conn.execute(text("DROP TRIGGER ledger_checkpoints_no_update"))
-        conn.execute(text("DROP TRIGGER ledger_checkpoints_no_delete"))
-
-
-def _drop_entry_triggers(conn: Any) -> None:
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("ALTER TABLE ledger_entries DISABLE TRIGGER ledger_entries_append_only"))
-    else:
-        conn.execute(text("DROP TRIGGER ledger_entries_no_update"))
-        conn.execute(text("DROP TRIGGER ledger_entries_no_delete"))
-
-
-def _drop_head_triggers(conn: Any) -> None:
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("ALTER TABLE ledger_head DISABLE TRIGGER ledger_head_forward_only"))
-    else:
-        conn.execute(text("DROP TRIGGER ledger_head_no_rewind"))
-
-
 def _rewrite_from(wired: Wired, seq: int, *, actor: str) -> None:
     """An insider edits one entry and re-hashes it and every later one, and the head: a clean chain."""
     with wired.engine.begin() as conn:
-        _drop_entry_triggers(conn)
-        _drop_head_triggers(conn)
+        drop_ledger_triggers(conn, "ledger_entries")
+        drop_ledger_triggers(conn, "ledger_head")
     with wired.sessions() as session:
         rows = list(
             session.scalars(select(LedgerEntry).where(LedgerEntry.seq >= seq).order_by(LedgerEntry.seq))
@@ -359,7 +336,7 @@ def test_tampered_checkpoint_is_named_by_ledger_verify(wired: Wired, cli: Callab
     assert cli("ledger", "verify").exit_code == 0
     forged = hashlib.sha256(b"forged").hexdigest()
     with wired.engine.begin() as conn:
-        _drop_checkpoint_triggers(conn)
+        drop_ledger_triggers(conn, "ledger_checkpoints")
         conn.execute(text("UPDATE ledger_checkpoints SET root_hash = :r WHERE tree_size = 10"), {"r": forged})
     result = cli("ledger", "verify", "--json")
     assert result.exit_code == 1
@@ -381,7 +358,7 @@ def test_checkpoint_signed_by_another_key_fails_its_signature(wired: Wired, tmp_
         tree_size=5, root_hash=made.root_hash, created_at=made.created_at, keyring=Keyring(tmp_path / "other")
     )
     with wired.engine.begin() as conn:
-        _drop_checkpoint_triggers(conn)
+        drop_ledger_triggers(conn, "ledger_checkpoints")
         conn.execute(
             text("UPDATE ledger_checkpoints SET signature = :s, kid = :k"),
             {"s": impostor.signature, "k": impostor.kid},
@@ -422,7 +399,7 @@ def test_entry_edited_in_place_names_the_entry_and_its_checkpoint(wired: Wired) 
     _append(wired, 3)
     _maybe(wired, every=3)
     with wired.engine.begin() as conn:
-        _drop_entry_triggers(conn)
+        drop_ledger_triggers(conn, "ledger_entries")
         conn.execute(text("UPDATE ledger_entries SET actor = 'mallory' WHERE seq = 2"))
     report = _verify(wired)
     assert not report.intact
@@ -447,8 +424,8 @@ def test_deleted_entries_fail_the_checkpoints_covering_them(wired: Wired) -> Non
     _append(wired, 4)
     _maybe(wired, every=4)
     with wired.engine.begin() as conn:
-        _drop_entry_triggers(conn)
-        _drop_head_triggers(conn)
+        drop_ledger_triggers(conn, "ledger_entries")
+        drop_ledger_triggers(conn, "ledger_head")
         conn.execute(text("DELETE FROM ledger_entries WHERE seq = 8"))
         conn.execute(
             text(
@@ -462,8 +439,8 @@ def test_deleted_entries_fail_the_checkpoints_covering_them(wired: Wired) -> Non
     assert "more than the ledger holds" in (report.checkpoint_reason or "")
 
 
-@pytest.mark.parametrize("store_url", ["file"], indirect=True)
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.only_on("postgresql", why="TRUNCATE and its trigger are PostgreSQL's")
+@pytest.mark.store("file")
 def test_checkpoints_on_postgresql(wired: Wired, cli: Callable[..., Any]) -> None:
     for _ in range(3):
         _append(wired, 3)
@@ -652,7 +629,6 @@ def test_a_crash_between_commit_and_copy_is_repaired_by_the_next_verify_or_check
     assert _copied(wired) == [4, 7, 9]  # the next checkpoint copied the one the crash left
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_copy_written_but_not_yet_locked_is_locked_on_the_next_round(
     wired: Wired, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -27,9 +27,9 @@ from bench.load import (
     served,
 )
 from portal.internal.archive import operations
-from tests.conftest import Portal
+from tests.support.portal import Portal
 
-pytestmark = pytest.mark.parametrize("store_url", ["file"], indirect=True)
+pytestmark = pytest.mark.store("file")
 
 CLIENTS = 50
 REQUESTS = 20

@@ -23,18 +23,12 @@ from access.models import RetrievalGrant
 from access.watermarks import Copy, Stamp
 from archive.errors import Refused
 from archive.models import BundleFile
-from tests.conftest import Portal
-from tests.test_retrieval import approved, content, entries, rendition_ready
+from tests.support.portal import Portal
+from tests.support.retrieval import approved, content, entries, rendition_ready
 
 pytestmark = [
-    pytest.mark.parametrize("store_url", ["file"], indirect=True),
-    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+    pytest.mark.store("file"),
 ]
-
-
-@pytest.fixture(autouse=True)
-def _one_backend(database_url: str, store_url: str) -> None:
-    """Every test here runs on SQLite and the FileStore (pytestmark), the pure ones too."""
 
 
 def base(portal: Portal, record_id: str) -> str:

@@ -25,8 +25,6 @@ from archive.s3store import S3Store
 from archive.store import FileStore, ObjectInfo, ObjectStore, ObjectWriter
 from portal.wiring import Wired
 
-sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-
 
 class Crash(BaseException):
     """The process died here: nothing in-process catches this."""
@@ -293,7 +291,6 @@ def test_reconcile_against_another_database_touches_nothing(
     assert "does not match the store" in entry.detail["refusal"]
 
 
-@sqlite_only
 @pytest.mark.parametrize(
     ("inject", "outcome"),
     [
@@ -343,7 +340,6 @@ def test_ordinary_error_cleans_up_at_once(
     assert reconcile(cli, "--grace-minutes", "0") == []
 
 
-@sqlite_only
 def test_reconcile_leaves_sealed_bundles_and_recent_leftovers_alone(
     cli, make_case, wired: Wired, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -368,8 +364,7 @@ def test_reconcile_leaves_sealed_bundles_and_recent_leftovers_alone(
     assert cli("verify", "--all").exit_code == 0
 
 
-@sqlite_only
-@pytest.mark.parametrize("store_url", ["s3"], indirect=True)
+@pytest.mark.store("s3")
 def test_reconcile_aborts_a_multipart_upload_a_crash_left_open(
     cli, make_case, wired: Wired, monkeypatch: pytest.MonkeyPatch
 ) -> None:

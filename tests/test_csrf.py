@@ -15,14 +15,14 @@ from fastapi.testclient import TestClient
 from starlette.routing import Mount
 
 from portal.web.auth import UNSAFE_METHODS
-from tests.conftest import PASSWORD, Portal
+from tests.support.portal import PASSWORD, Portal
+from tests.support.web import CSRF_FIELD
 
 pytestmark = [
-    pytest.mark.parametrize("store_url", ["file"], indirect=True),
-    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+    pytest.mark.store("file"),
 ]
 
-CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+
 REFUSAL = "missing or wrong CSRF token"
 APPLICANT_PASSWORD = "申请人的密码 is long enough"
 # Routes used before there is a session: they check the pre-session double-submit pair (the

@@ -23,10 +23,10 @@ from portal.app import create_app
 from portal.db import alembic_config, make_engine, shown_url
 from portal.settings import Settings
 from portal.wiring import wire
-from tests.conftest import Portal
+from tests.support.portal import Portal
 
-pytestmark = pytest.mark.parametrize("store_url", ["file"], indirect=True)
-sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+pytestmark = pytest.mark.store("file")
+sqlite_only = pytest.mark.only_on("sqlite", why="a database file moved away, locked or missing is SQLite's")
 
 
 def _database_file(settings: Settings) -> Path:

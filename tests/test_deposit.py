@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from access.ledger import LedgerEntry
 from archive.models import Bundle
 from archive.store import read_bytes
+from portal.cli.demo import case_document
 from portal.wiring import Wired
-from tests.conftest import case_document
 
 
 def test_deposit_prints_bundle_case_version_and_seal(cli, make_case) -> None:

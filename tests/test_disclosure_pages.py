@@ -7,13 +7,12 @@ import re
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from access import applicants, workdays
+from access import workdays
 from access.disclosure import applicant_side
 from access.disclosure.models import DisclosureRequest, ReleasedItem
 from access.ledger import LedgerEntry
@@ -24,67 +23,28 @@ from portal.cli.demo import case_document, pdf_bytes
 from portal.internal.archive import operations
 from portal.web.auth import subject_of
 from portal.web.i18n import CST
-from tests.conftest import PASSWORD, Portal
-from tests.test_pages import session_csrf, signed_in
-from tests.test_retrieval_pages import badge, field_error
+from tests.support.disclosure_pages import (
+    ID_NUMBER,
+    MONDAY,
+    as_role,
+    at,
+    file_request,
+    post,
+    reply,
+    take,
+)
+from tests.support.portal import Portal
+from tests.support.web import badge, field_error
 
-pytestmark = pytest.mark.parametrize("store_url", ["file"], indirect=True)
+pytestmark = pytest.mark.store("file")
 
-CASE_NO = case_document()["case_no"]
 SECRET_CASE = "深民防罚〔2026〕13号"
-ID_NUMBER = "11010519491231002X"  # the GB 11643 example
-MONDAY = datetime(2026, 3, 2, 9, 0, tzinfo=CST)  # March 2026: the official calendar, no holidays near
 MID_DECEMBER = datetime(2026, 12, 14, 9, 0, tzinfo=CST)  # 20 working days reach into 2027
 TABLE_2027 = "2027-01-01 off 元旦\n2027-02-06 work 春节调休  # a Saturday\n"
 OVERDUE_RED = 'fill="#b3261e"'
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def at(portal: Portal, moment: datetime) -> None:
-    """Move the app's clock (sessions expire after 8 hours: sign in again after a jump)."""
-    portal.wired.clock = lambda: moment
-
-
-def file_request(
-    portal: Portal,
-    *,
-    username: str = "zhangsan",
-    case_no: str = CASE_NO,
-    description: str = "请公开本案处罚决定书",
-) -> int:
-    """An applicant (registered on first use) files a request through the service; its id."""
-    wired = portal.wired
-    with wired.sessions() as session:
-        user = session.scalar(select(User).where(User.username == username))
-        if user is None:
-            applicant = applicants.register_applicant(
-                session,
-                username=username,
-                password=PASSWORD,
-                name="张三",
-                id_type="resident_id",
-                id_number=ID_NUMBER,
-                phone="13800138000",
-                email=f"{username}@example.cn",
-                address="深圳市福田区示例路1号",
-                id_number_key=wired.id_number_key,
-                now=wired.clock(),
-            )
-            user = applicant.user
-        view = applicant_side.submit_request(
-            session,
-            subject=subject_of(user),
-            context=Context(now=wired.clock()),
-            calendar=workdays.load_calendar(session),
-            relation="party",
-            case_no=case_no,
-            description=description,
-            delivery="online",
-        )
-        session.commit()
-        return view.id
 
 
 def correct(portal: Portal, request_id: int, *, username: str = "zhangsan") -> None:
@@ -102,25 +62,6 @@ def correct(portal: Portal, request_id: int, *, username: str = "zhangsan") -> N
             correction="已补充身份证明",
         )
         session.commit()
-
-
-def as_role(portal: Portal, role: str) -> Portal:
-    """Sign out whoever was signed in, and sign in as `role` through the form."""
-    portal.client.cookies.clear()
-    return signed_in(portal, role)
-
-
-def post(portal: Portal, path: str, data: dict[str, Any], *, files: Any = None, csrf: bool = True) -> Any:
-    """POST a page form with the session's CSRF token, not following the redirect."""
-    if csrf:
-        data = {"csrf_token": session_csrf(portal)} | data
-    return portal.client.post(path, data=data, files=files, follow_redirects=False)
-
-
-def take(portal: Portal, request_id: int) -> None:
-    """The signed-in officer takes the request."""
-    answer = post(portal, f"/disclosures/{request_id}/assign", {"officer": "disclosure-officer"})
-    assert answer.status_code == 303, answer.text
 
 
 def due_on(portal: Portal, request_id: int) -> date:
@@ -462,10 +403,6 @@ def test_reminder_badge_when_the_deadline_is_near(portal: Portal) -> None:
 
 
 # --- the reply -------------------------------------------------------------------------------
-
-
-def reply(portal: Portal, request_id: int, data: dict[str, Any], *, files: Any = None) -> Any:
-    return post(portal, f"/disclosures/{request_id}/decision", data, files=files)
 
 
 @pytest.mark.parametrize(

@@ -46,7 +46,7 @@ from portal.internal.archive import operations
 from portal.settings import Settings
 from portal.web.auth import subject_of
 from portal.wiring import Wired, wire
-from tests.conftest import PASSWORD
+from tests.support.portal import PASSWORD
 
 CAL = workdays.WorkCalendar()
 ONE = timedelta(days=1)
@@ -73,11 +73,7 @@ PATHS = {
 }
 
 
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """The FileStore for every test here, except those marked `s3`, which run on the S3 API."""
-    if "store_url" in metafunc.fixturenames:
-        backend = "s3" if metafunc.definition.get_closest_marker("s3") else "file"
-        metafunc.definition.add_marker(pytest.mark.parametrize("store_url", [backend], indirect=True))
+pytestmark = pytest.mark.store("file")  # and the S3 API where a test says so
 
 
 # --- the official calendar, counted here ---------------------------------------------------------
@@ -998,7 +994,7 @@ def test_a_redacted_word_document_is_released(office: Office, archived: Archived
     assert office.items_stored() == 1 and len(office.released_keys()) == 1
 
 
-@pytest.mark.s3
+@pytest.mark.store("s3")
 def test_release_between_two_s3_realms(office: Office, archived: Archived) -> None:
     """Archive and release realm each in their own bucket on the S3 API."""
     assert office.wired.store.url != office.wired.release.url
@@ -1013,7 +1009,7 @@ def test_release_between_two_s3_realms(office: Office, archived: Archived) -> No
     assert_released_whole(office, archived, view, ["d2", "v1"])
 
 
-@pytest.mark.s3
+@pytest.mark.store("s3")
 def test_wiring_refuses_one_bucket_for_both_realms(tmp_path: Path, s3_url: str) -> None:
     with pytest.raises(ValueError, match="RELEASE_STORE"):
         wire(Settings(data_dir=tmp_path / "var", store=s3_url, release_store=s3_url))

@@ -7,7 +7,7 @@ import io
 import json
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -19,7 +19,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, ProgrammingError
 from sqlalchemy.orm import selectinload
 
-from access import applicants, identities, workdays
+from access import applicants, workdays
 from access.disclosure import applicant_side
 from access.ledger import LedgerEntry
 from access.policy import Context
@@ -37,13 +37,11 @@ from portal.web.auth import subject_of
 from portal.wiring import Wired, wire_public
 from retention import holds
 from retention.disposition import Tombstone, verify_certificate
-from tests.conftest import PASSWORD, Portal
-from tests.test_ledger_tamper import Roles, _connecting_as, role_engine, roles  # noqa: F401 - fixtures
-from tests.test_pages import login_token, session_csrf
-from tests.test_public import applicant, filed
-
-OLD_CASE = "深民防罚〔1990〕7号"
-WITNESSES = ["王五", "赵六"]
+from tests.support.disposition import OLD_CASE, WITNESSES
+from tests.support.portal import PASSWORD, Portal
+from tests.support.public import applicant, filed
+from tests.support.roles import Roles, connecting_as
+from tests.support.web import login_token, session_csrf
 
 
 def _store(store_url: str) -> ObjectStore:
@@ -117,26 +115,6 @@ def test_s3_destroy_takes_every_version_and_delete_marker(s3_url: str) -> None:
 
 
 # --- the workflow --------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def due(portal: Portal, make_case: Callable[..., Path]) -> Iterator[str]:
-    """A case closed in 1990, kept 30 years: due since 2020. Two versions, and a second manager."""
-    document = case_document(OLD_CASE)
-    document["closed_at"] = "1990-06-30"
-    operations.deposit(portal.wired, folder=make_case(document), actor="test")
-    operations.deposit(portal.wired, folder=make_case(document), actor="test")
-    with portal.wired.sessions() as session:
-        identities.create_user(
-            session,
-            username="archive-manager-2",
-            role="archive_manager",
-            actor="test",
-            now=datetime.now(UTC),
-            password=PASSWORD,
-        )
-        session.commit()
-    yield OLD_CASE
 
 
 def _bundles(portal: Portal, case_no: str) -> list[Bundle]:
@@ -414,8 +392,7 @@ def _post(portal: Portal, path: str, data: dict[str, Any]) -> Any:
     return portal.client.post(path, data={"csrf_token": session_csrf(portal)} | data, follow_redirects=False)
 
 
-@pytest.mark.parametrize("store_url", ["file"], indirect=True)
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.store("file")
 def test_the_pages_carry_a_list_from_appraisal_to_its_printed_certificate(
     portal: Portal, due: str, cli: Callable[..., Any]
 ) -> None:
@@ -458,8 +435,7 @@ def test_the_pages_carry_a_list_from_appraisal_to_its_printed_certificate(
     assert "Destruction certificate" in english.text and "Witnesses" in english.text
 
 
-@pytest.mark.parametrize("store_url", ["file"], indirect=True)
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.store("file")
 def test_the_holds_page_places_lists_and_lifts(portal: Portal, due: str) -> None:
     _sign_in(portal, "archive-manager")
     placed = _post(
@@ -504,7 +480,7 @@ def test_the_filestore_refuses_destroying_an_object_whose_lock_it_cannot_read(tm
     assert store.destroy("bundles/b4/.incoming-x") == 1 and not leftover.exists()
 
 
-@pytest.mark.parametrize("store_url", ["file"], indirect=True)
+@pytest.mark.store("file")
 def test_two_runners_at_once_carry_a_list_out_once(portal: Portal, due: str) -> None:
     list_id = _propose(portal, due).json()["id"]
     _approve(portal, list_id, "archive-manager")
@@ -532,7 +508,7 @@ def test_two_runners_at_once_carry_a_list_out_once(portal: Portal, due: str) -> 
         assert len(session.scalars(select(Tombstone).where(Tombstone.case_no == due)).all()) == 2
 
 
-@pytest.mark.parametrize("store_url", ["file"], indirect=True)
+@pytest.mark.store("file")
 def test_the_holds_commands_name_what_is_wrong(portal: Portal, due: str, cli: Callable[..., Any]) -> None:
     wrong = cli("holds", "place", "--case", due, "--mandate", "好奇", "--reason", "r")
     assert wrong.exit_code == 2 and "mandate" in wrong.output and "行政复议" in wrong.output
@@ -550,8 +526,8 @@ def test_the_holds_commands_name_what_is_wrong(portal: Portal, due: str, cli: Ca
     assert cli("holds", "lift", "999", "--reason", "r").exit_code == 2
 
 
-@pytest.mark.parametrize("store_url", ["file"], indirect=True)
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.only_on("postgresql", why="the roles the applications connect as are PostgreSQL's")
+@pytest.mark.store("file")
 def test_the_public_role_places_the_hold_of_a_request_and_reads_no_case_title(
     wired: Wired, settings: Settings, make_case: Callable[..., Path], request: pytest.FixtureRequest
 ) -> None:
@@ -562,7 +538,7 @@ def test_the_public_role_places_the_hold_of_a_request_and_reads_no_case_title(
     public = request.getfixturevalue("role_engine")(granted.public)
     with pytest.raises(ProgrammingError, match="permission denied"), public.begin() as conn:
         conn.execute(text("SELECT title FROM cases"))
-    public_wired = wire_public(_connecting_as(settings, granted.public, owner=granted.owner))
+    public_wired = wire_public(connecting_as(settings, granted.public, owner=granted.owner))
     try:
         client = TestClient(create_public_only(public_wired), base_url="https://testserver")
         headers = applicant(SimpleNamespace(client=client))  # type: ignore[arg-type]

@@ -24,8 +24,8 @@ from archive.store import FileStore
 from portal import wiring
 from portal.internal.archive import operations
 from portal.internal.ledger import pages as ledger_pages
-from tests.conftest import Portal
-from tests.test_disclosure_pages import MONDAY, as_role, at, file_request, reply, take
+from tests.support.disclosure_pages import MONDAY, as_role, at, file_request, reply, take
+from tests.support.portal import Portal
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 
@@ -200,7 +200,7 @@ def test_the_store_down_is_503_with_retry_after_and_ledgered_unavailable(
     assert (entry.outcome, entry.record_id) == ("unavailable", "v1")
 
 
-@pytest.mark.parametrize("store_url", ["s3"], indirect=True)
+@pytest.mark.store("s3")
 def test_a_missing_bucket_is_the_store_down_not_damage(
     portal: Portal, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -212,7 +212,6 @@ def test_a_missing_bucket_is_the_store_down_not_damage(
     assert last_read(portal).outcome == "unavailable"
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_the_ledger_page_filters_by_the_new_outcomes(portal: Portal) -> None:
     remove_under_the_app(portal, stored_file(portal, "d1"))
     portal.client.get(content(portal, "d1"), headers=portal.as_role("archivist"))
@@ -235,7 +234,6 @@ def browser(portal: Portal) -> Iterator[Portal]:
         portal.client.headers.pop(name, None)
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_page_gets_an_html_503_when_the_store_is_down(
     browser: Portal, store_down: Callable[[], None]
 ) -> None:
@@ -255,7 +253,6 @@ def test_a_page_gets_an_html_503_when_the_store_is_down(
     assert again.status_code == 503 and "Temporarily unavailable" in again.text
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_page_gets_an_html_409_when_a_released_record_is_damaged(browser: Portal) -> None:
     at(browser, MONDAY)
     request_id = file_request(browser)
@@ -270,8 +267,7 @@ def test_a_page_gets_an_html_409_when_a_released_record_is_damaged(browser: Port
     assert item.key not in answer.text
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-@pytest.mark.parametrize("store_url", ["file"], indirect=True)
+@pytest.mark.store("file")
 def test_an_unexpected_failure_is_an_html_500_for_pages_and_json_for_the_api(
     portal: Portal, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -319,7 +315,7 @@ def failing_s3() -> Iterator[ThreadingHTTPServer]:
     server.server_close()
 
 
-@pytest.mark.parametrize("store_url", ["s3"], indirect=True)
+@pytest.mark.store("s3")
 @pytest.mark.parametrize("status", [500, 503])
 def test_an_s3_server_error_is_the_store_down(
     portal: Portal, monkeypatch: pytest.MonkeyPatch, failing_s3: ThreadingHTTPServer, status: int
@@ -334,8 +330,7 @@ def test_an_s3_server_error_is_the_store_down(
     assert last_read(portal).outcome == "unavailable"
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-@pytest.mark.parametrize("store_url", ["file"], indirect=True)
+@pytest.mark.store("file")
 def test_an_unknown_address_is_a_page_for_browsers_and_json_for_the_api(portal: Portal) -> None:
     page = portal.client.get("/no/such/page", headers=BROWSER)
     assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")

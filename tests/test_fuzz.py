@@ -24,7 +24,7 @@ from portal.db import migrate
 from portal.internal.archive import operations
 from portal.settings import Settings
 from portal.wiring import wire
-from tests.conftest import PASSWORD, ROLE_USERS
+from tests.support.portal import PASSWORD, ROLE_USERS
 
 # Examples per operation and caller: enough to reach each operation's checks, cheap to repeat.
 INTERNAL_EXAMPLES = 4

@@ -10,11 +10,10 @@ from sqlalchemy import select
 
 from access.ledger import LedgerEntry
 from access.models import User
-from tests.conftest import PASSWORD, Portal
+from tests.support.portal import PASSWORD, Portal
 
 pytestmark = [
-    pytest.mark.parametrize("store_url", ["file"], indirect=True),
-    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+    pytest.mark.store("file"),
 ]
 
 

@@ -137,3 +137,20 @@ def test_a_page_is_found_by_its_domain() -> None:
         assert routes, f"{domain} has neither api.py nor pages.py"
         if list(domain.glob("*pages.py")):
             assert (ROOT / "portal" / "templates" / domain.name).is_dir(), f"no templates/{domain.name}/"
+
+
+def test_no_test_module_imports_another() -> None:
+    """Shared test code lives in `tests/support/` (plain helpers) and `tests/conftest.py`
+    (fixtures pytest hands out), never in a test module another one imports."""
+    offenders = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            offenders += [
+                f"{path.relative_to(ROOT)} imports {name}"
+                for name in names
+                if name.startswith("tests.") and not name.startswith("tests.support")
+            ]
+    assert not offenders, offenders

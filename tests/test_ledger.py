@@ -19,9 +19,10 @@ from access import chain, ledger
 from access.ledger import LedgerEntry, LedgerHead
 from portal.db import make_engine, migrate
 from portal.wiring import Wired
-from tests.conftest import append_entries
+from tests.support.ledger import drop_ledger_triggers
+from tests.support.portal import append_entries
 
-pytestmark = pytest.mark.parametrize("store_url", ["file"], indirect=True)
+pytestmark = pytest.mark.store("file")
 
 
 def _append(wired: Wired, count: int) -> None:
@@ -31,11 +32,7 @@ def _append(wired: Wired, count: int) -> None:
 def _under_the_application(wired: Wired, *statements: str) -> None:
     """Change rows the way an insider with database access would: around the trigger."""
     with wired.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("ALTER TABLE ledger_entries DISABLE TRIGGER ledger_entries_append_only"))
-        else:
-            conn.execute(text("DROP TRIGGER ledger_entries_no_update"))
-            conn.execute(text("DROP TRIGGER ledger_entries_no_delete"))
+        drop_ledger_triggers(conn, "ledger_entries")
         for statement in statements:
             conn.execute(text(statement))
 
@@ -98,7 +95,6 @@ def test_verify_names_first_bad_entry(
     assert f"ledger broken at entry {first_bad}" in plain.output
 
 
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_concurrent_writers_never_fork_the_chain(wired: Wired) -> None:
     """SQLite serialises writers itself; on PostgreSQL the locked head row must."""
     errors: list[BaseException] = []
@@ -158,7 +154,6 @@ def _stored(session: Session) -> list[dict[str, Any]]:
     return [{name: getattr(row, name) for name in columns} for row in rows]
 
 
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_postgresql_append_hashes_exactly_as_python_does(wired: Wired, tmp_path: Path) -> None:
     """The same entries written by the one-statement append and by the ORM path on SQLite: same bytes."""
     fields = _entries(12)  # seq reaches two digits
@@ -204,7 +199,6 @@ def test_append_returns_the_entry_and_stays_in_the_callers_transaction(wired: Wi
         assert chain.verify_chain(session).intact
 
 
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_eight_concurrent_writers_leave_one_chain_without_gaps(wired: Wired) -> None:
     """Each append its own transaction, as requests do; some roll back and leave no gap."""
     errors: list[BaseException] = []
@@ -257,7 +251,6 @@ def test_entries_committed_during_a_verify_are_not_taken_for_missing(
     assert report.intact and report.entries == 8
 
 
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_a_verify_that_stops_early_lets_go_of_the_connection(wired: Wired) -> None:
     """The read-ahead thread ends when the walk stops at a break; the session goes on working."""
     _append(wired, 40)
@@ -269,7 +262,7 @@ def test_a_verify_that_stops_early_lets_go_of_the_connection(wired: Wired) -> No
         assert session.scalar(select(func.count()).select_from(LedgerEntry)) == 40
 
 
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.only_on("postgresql", why="column length checks and killing a backend are PostgreSQL's")
 def test_append_errors_arrive_as_sqlalchemys(wired: Wired) -> None:
     """A refused row and a lost connection surface as the exceptions the app's handlers expect."""
     with wired.sessions() as session:

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import json
 import stat
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -17,7 +15,6 @@ import pytest
 from fastapi.testclient import TestClient
 from minio.error import S3Error
 from sqlalchemy import Engine, select, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, ProgrammingError
 
 from access import chain, checkpoints, identities
@@ -27,15 +24,14 @@ from archive.errors import ObjectExists
 from archive.s3store import S3Store
 from archive.store import FileStore, put_bytes, read_bytes
 from portal.app import create_public_only
-from portal.db import make_engine
 from portal.internal.archive import operations
 from portal.internal.ledger import operations as ledger_operations
 from portal.settings import Settings
 from portal.wiring import Wired, wire, wire_public
-from tests.conftest import PASSWORD, append_entries
-from tests.test_public import API, applicant, filed
-
-ROLES_SQL = Path(__file__).resolve().parent.parent / "scripts" / "db_roles.sql"
+from tests.support.ledger import drop_ledger_triggers
+from tests.support.portal import PASSWORD, append_entries
+from tests.support.public import API, applicant, filed
+from tests.support.roles import Roles, connecting_as
 
 
 def _checkpoint(wired: Wired) -> LedgerCheckpoint:
@@ -52,19 +48,8 @@ def _entry_hash(wired: Wired, seq: int) -> str:
 def _as_owner_without_triggers(wired: Wired, *statements: str) -> None:
     """What the database's owner can do: drop every ledger trigger, then change the rows."""
     with wired.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            drops = [
-                "DROP TRIGGER ledger_entries_append_only ON ledger_entries",
-                "DROP TRIGGER ledger_head_forward_only ON ledger_head",
-                "DROP TRIGGER ledger_checkpoints_append_only ON ledger_checkpoints",
-            ]
-        else:
-            drops = [
-                "DROP TRIGGER ledger_entries_no_delete",
-                "DROP TRIGGER ledger_head_no_rewind",
-                "DROP TRIGGER ledger_checkpoints_no_delete",
-            ]
-        for statement in [*drops, *statements]:
+        drop_ledger_triggers(conn, "ledger_entries", "ledger_head", "ledger_checkpoints")
+        for statement in statements:
             conn.execute(text(statement))
 
 
@@ -84,7 +69,7 @@ def _verify_json(cli: Callable[..., Any]) -> tuple[int, dict[str, Any]]:
 # --- the database refuses -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("store_url", ["file"], indirect=True)
+@pytest.mark.store("file")
 def test_cutting_the_tail_and_rewinding_the_head_is_refused_by_the_database(wired: Wired) -> None:
     append_entries(wired, 12)
     _checkpoint(wired)
@@ -144,7 +129,7 @@ def test_an_owner_cutting_the_tail_is_named_by_the_locked_checkpoint(
     assert "root hash does not match" in report["checkpoint_reason"]
 
 
-@pytest.mark.parametrize("store_url", ["file"], indirect=True)
+@pytest.mark.store("file")
 def test_a_deleted_checkpoint_row_fails_verify(wired: Wired, cli: Callable[..., Any]) -> None:
     for _ in range(3):
         append_entries(wired, 5)
@@ -156,8 +141,7 @@ def test_a_deleted_checkpoint_row_fails_verify(wired: Wired, cli: Callable[..., 
     assert "row is missing; the locked copy in the store has it" in report["checkpoint_reason"]
 
 
-@pytest.mark.parametrize("store_url", ["file"], indirect=True)
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.store("file")
 def test_the_verify_api_names_the_missing_range(portal: Any) -> None:
     wired = portal.wired
     auditor = portal.as_role("security_auditor")  # (signing in is ledgered too: before the cut)
@@ -204,55 +188,13 @@ def test_a_stored_checkpoint_can_be_neither_overwritten_nor_deleted(wired: Wired
 # --- the roles the applications connect as (PostgreSQL) -------------------------------------------
 
 
-@dataclass
-class Roles:
-    owner: str
-    app: str
-    public: str
-
-
-def _as_role(url: str, role: str) -> str:
-    return make_url(url).set(username=role).render_as_string(hide_password=False)
-
-
-@pytest.fixture
-def roles(wired: Wired, database_url: str) -> Roles:
-    """scripts/db_roles.sql run by the owner in this test's schema (the roles are cluster-wide)."""
-    raw = wired.engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        cursor.execute(ROLES_SQL.read_text(encoding="utf-8"))
-        raw.commit()
-    finally:
-        raw.close()
-    app, public = (_as_role(database_url, role) for role in ("casevault_app", "casevault_public"))
-    return Roles(database_url, app, public)
-
-
-@pytest.fixture
-def role_engine() -> Iterator[Callable[[str], Engine]]:
-    made: list[Engine] = []
-
-    def make(url: str) -> Engine:
-        made.append(make_engine(url))
-        return made[-1]
-
-    yield make
-    for engine in made:
-        engine.dispose()
-
-
-def _connecting_as(settings: Settings, url: str, *, owner: str) -> Settings:
-    return settings.model_copy(update={"database_url": url, "migration_database_url": owner})
-
-
 def _refused(engine: Engine, statement: str, match: str) -> None:
     with pytest.raises(ProgrammingError, match=match), engine.begin() as conn:
         conn.execute(text(statement))
 
 
-@pytest.mark.parametrize("store_url", ["file"], indirect=True)
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.only_on("postgresql", why="the roles the applications connect as are PostgreSQL's")
+@pytest.mark.store("file")
 def test_the_app_role_cannot_change_the_schema_or_the_ledger(
     wired: Wired, roles: Roles, role_engine: Callable[[str], Engine], settings: Settings
 ) -> None:
@@ -278,7 +220,7 @@ def test_the_app_role_cannot_change_the_schema_or_the_ledger(
         conn.execute(text("UPDATE ledger_head SET seq = 2"))
 
     # … and it does its work: the archive wired as the app role (migrations as the owner).
-    as_app = wire(_connecting_as(settings, roles.app, owner=roles.owner))
+    as_app = wire(connecting_as(settings, roles.app, owner=roles.owner))
     try:
         append_entries(as_app, 3)
         assert _checkpoint(as_app).tree_size == 8
@@ -288,8 +230,8 @@ def test_the_app_role_cannot_change_the_schema_or_the_ledger(
         as_app.engine.dispose()
 
 
-@pytest.mark.parametrize("store_url", ["file"], indirect=True)
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.only_on("postgresql", why="the roles the applications connect as are PostgreSQL's")
+@pytest.mark.store("file")
 def test_the_public_role_reaches_only_what_the_public_portal_needs(
     wired: Wired, roles: Roles, role_engine: Callable[[str], Engine], settings: Settings
 ) -> None:
@@ -330,7 +272,7 @@ def test_the_public_role_reaches_only_what_the_public_portal_needs(
         )
 
     # The public portal works as that role: register, sign in, file a request, list it — ledgered.
-    public_wired = wire_public(_connecting_as(settings, roles.public, owner=roles.owner))
+    public_wired = wire_public(connecting_as(settings, roles.public, owner=roles.owner))
     try:
         client = TestClient(create_public_only(public_wired), base_url="https://testserver")
         portal = SimpleNamespace(client=client)

@@ -15,13 +15,10 @@ from fastapi.routing import APIRoute
 from jsonschema import Draft202012Validator
 from starlette.routing import Mount
 
-from tests.conftest import Portal
-from tests.test_public import API, CASE_NO, applicant, submit
+from tests.support.portal import Portal
+from tests.support.public import API, CASE_NO, applicant, submit
 
-pytestmark = [
-    pytest.mark.parametrize("store_url", ["file"], indirect=True),
-    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
-]
+pytestmark = pytest.mark.store("file")
 
 DOCUMENTS = {"internal": "/openapi.json", "public": "/public/openapi.json"}
 ERROR = "#/components/schemas/ErrorBody"

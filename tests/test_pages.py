@@ -18,58 +18,14 @@ from portal.web import charts as timeline
 from portal.web import i18n
 from portal.web.auth import SESSION_COOKIE
 from portal.web.pages import safe_next
-from tests.conftest import PASSWORD, Portal
+from tests.support.ledger import drop_ledger_triggers
+from tests.support.portal import PASSWORD, Portal
+from tests.support.web import CSRF_FIELD, login_token, session_csrf, sign_in, signed_in
 
 pytestmark = [
-    pytest.mark.parametrize("store_url", ["file"], indirect=True),
-    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+    pytest.mark.store("file"),
 ]
 
-
-@pytest.fixture(autouse=True)
-def _one_backend(database_url: str, store_url: str) -> None:
-    """Every test here runs on SQLite and the FileStore (pytestmark), the pure ones too."""
-
-
-CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def user(role: str) -> str:
-    """The fixture's username for a role."""
-    return role.replace("_", "-")
-
-
-def login_token(portal: Portal) -> str:
-    """Open the sign-in page and read its CSRF field."""
-    page = portal.client.get("/login")
-    assert page.status_code == 200
-    found = CSRF_FIELD.search(page.text)
-    assert found, "the sign-in form has no CSRF field"
-    return found.group(1)
-
-
-def sign_in(portal: Portal, role: str, *, password: str = PASSWORD, next_path: str = "/"):  # type: ignore[no-untyped-def]
-    """Sign in through the form; returns the POST's response (not followed)."""
-    token = login_token(portal)
-    return portal.client.post(
-        "/login",
-        data={"username": user(role), "password": password, "csrf_token": token, "next": next_path},
-        follow_redirects=False,
-    )
-
-
-def signed_in(portal: Portal, role: str) -> Portal:
-    """The portal's client, signed in as that role."""
-    response = sign_in(portal, role)
-    assert response.status_code == 303, response.text
-    return portal
-
-
-def session_csrf(portal: Portal) -> str:
-    """The signed-in session's CSRF token, as the sign-out form carries it."""
-    found = CSRF_FIELD.search(portal.client.get("/").text)
-    assert found
-    return found.group(1)
 
 
 # --- sign-in, sign-out, sessions ------------------------------------------------------------
@@ -440,7 +396,7 @@ def test_verify_now_names_the_first_bad_entry_of_a_tampered_chain(portal: Portal
     client = signed_in(portal, "security_auditor").client
     token = session_csrf(portal)
     with portal.wired.engine.begin() as conn:  # an insider, around the append-only triggers
-        conn.execute(text("DROP TRIGGER ledger_entries_no_update"))
+        drop_ledger_triggers(conn, "ledger_entries")
         conn.execute(text("UPDATE ledger_entries SET actor = 'mallory' WHERE seq = 2"))
     page = client.post("/ledger/verify", data={"csrf_token": token})
     assert page.status_code == 200

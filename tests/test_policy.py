@@ -31,7 +31,7 @@ from access.policy import (
 from archive.models import Bundle, Case, CaseRecord
 from portal.cli.demo import case_document
 from portal.internal.archive import operations
-from tests.conftest import Portal
+from tests.support.portal import Portal
 
 NOW = datetime(2026, 7, 1, 10, 0, tzinfo=UTC)
 ME, THEM = "me", "someone-else"
@@ -354,7 +354,7 @@ def test_resources_are_built_only_by_the_policy_s_constructors() -> None:
 
 # --- what the catalogue, bundle metadata and timeline give away above clearance ---------------
 
-PORTAL = pytest.mark.parametrize(("database_url", "store_url"), [("sqlite", "file")], indirect=True)
+PORTAL = pytest.mark.store("file")
 SECRET_CASE = "深民防罚〔2026〕77号"
 SECRET_TITLE = "某单位涉密人防工程改建案"
 

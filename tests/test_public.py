@@ -10,7 +10,7 @@ import io
 import re
 import shutil
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from sqlalchemy import select
 from starlette.routing import Mount
 
 from access import applicants, id_numbers, workdays
-from access.disclosure import applicant_side, office_side, replies, schemas, sweeps
+from access.disclosure import applicant_side, office_side, schemas, sweeps
 from access.disclosure.models import DisclosureRequest, ReleasedItem
 from access.ledger import LedgerEntry
 from access.models import Applicant, User
@@ -29,103 +29,36 @@ from access.policy import Context
 from archive.errors import StoreUnavailable
 from archive.models import BundleFile
 from archive.store import read_bytes
-from portal.cli.demo import case_document
 from portal.settings import WITHHELD
 from portal.web import i18n
 from portal.web.auth import subject_of
 from portal.wiring import PublicWired, Wired, id_number_private_key
-from tests.conftest import PASSWORD, Portal
+from tests.support.portal import PASSWORD, Portal
+from tests.support.public import (
+    API,
+    APPLICANT_PASSWORD,
+    CASE_NO,
+    ID_A,
+    OFFICER,
+    applicant,
+    as_officer,
+    bearer,
+    decide,
+    filed,
+    public_token,
+    register,
+    registration,
+    resident_id,
+    submit,
+)
+
+pytestmark = pytest.mark.store("file")  # and the S3 API where a test says so
 
 
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """The FileStore for every test here, except those marked `s3`, which run on the S3 API; both
-    databases throughout (conftest's parametrisation)."""
-    if "store_url" in metafunc.fixturenames:
-        backend = "s3" if metafunc.definition.get_closest_marker("s3") else "file"
-        metafunc.definition.add_marker(pytest.mark.parametrize("store_url", [backend], indirect=True))
-
-
-CASE_NO = case_document()["case_no"]
-API = "/public/api/v1"
-OFFICER = "disclosure-officer"
-APPLICANT_PASSWORD = "申请人的密码 is long enough"
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
-_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 
-def resident_id(first17: str) -> str:
-    """A resident ID number with its GB 11643 check digit."""
-    total = sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True))
-    return first17 + "10X98765432"[total % 11]
-
-
-ID_A = "11010519491231002X"  # the standard's own example
 ID_B = resident_id("44030419900307123")
-
-
-def registration(**overrides: Any) -> dict[str, Any]:
-    """A complete registration body."""
-    return {
-        "username": "zhangsan",
-        "password": APPLICANT_PASSWORD,
-        "name": "张三",
-        "id_type": "resident_id",
-        "id_number": ID_A,
-        "phone": "138 0013 8000",
-        "email": "zhangsan@example.cn",
-        "address": "深圳市福田区示例路1号",
-    } | overrides
-
-
-def register(portal: Portal, **overrides: Any) -> Any:
-    """POST a registration."""
-    return portal.client.post(f"{API}/register", json=registration(**overrides))
-
-
-def bearer(token: str) -> dict[str, str]:
-    """An Authorization header."""
-    return {"Authorization": f"Bearer {token}"}
-
-
-def public_token(portal: Portal, username: str, password: str = APPLICANT_PASSWORD) -> Any:
-    """POST the public token form."""
-    return portal.client.post(f"{API}/token", data={"username": username, "password": password})
-
-
-NAMES = {"zhangsan": "张三", "lisi": "李四"}
-
-
-def applicant(portal: Portal, username: str = "zhangsan", id_number: str = ID_A) -> dict[str, str]:
-    """Register an applicant and return their bearer header."""
-    answer = register(
-        portal,
-        username=username,
-        name=NAMES.get(username, username),
-        id_number=id_number,
-        email=f"{username}@example.cn",
-    )
-    assert answer.status_code == 201, answer.text
-    found = public_token(portal, username)
-    assert found.status_code == 200, found.text
-    return bearer(found.json()["access_token"])
-
-
-def submit(portal: Portal, headers: dict[str, str], **overrides: Any) -> Any:
-    """POST a disclosure request."""
-    body = {
-        "relation": "party",
-        "case_no": CASE_NO,
-        "description": "请求公开 2026 年 3 月 4 日现场检查的审查意见和现场检查录像。",
-        "delivery": "online",
-    } | overrides
-    return portal.client.post(f"{API}/disclosures", json=body, headers=headers)
-
-
-def filed(portal: Portal, headers: dict[str, str], **overrides: Any) -> dict[str, Any]:
-    """A request filed through the API; its 201 body."""
-    answer = submit(portal, headers, **overrides)
-    assert answer.status_code == 201, answer.text
-    return dict(answer.json())
 
 
 def public_wired(app: Any) -> PublicWired:
@@ -143,52 +76,6 @@ def set_clock(portal: Portal, moment: datetime) -> None:
 def today_cst() -> date:
     """Today in the office's time zone."""
     return datetime.now(UTC).astimezone(i18n.CST).date()
-
-
-def as_officer(
-    portal: Portal, act: Callable[..., Any], request_id: int, *, now: datetime | None = None, **kwargs: Any
-) -> Any:
-    """Run one disclosure service step as the disclosure officer, and commit."""
-    wired = portal.wired
-    with wired.sessions() as session:
-        officer = session.scalar(select(User).where(User.username == OFFICER))
-        assert officer is not None
-        context = Context(now=now or datetime.now(UTC), source="test")
-        result = act(session, subject=subject_of(officer), context=context, request_id=request_id, **kwargs)
-        session.commit()
-        return result
-
-
-def decide(
-    portal: Portal,
-    request_id: int,
-    *,
-    decision: str = "released",
-    record_ids: tuple[str, ...] = ("d1", "v1"),
-    now: datetime | None = None,
-    **extra: Any,
-) -> schemas.RequestView:
-    """The officer takes the request (if nobody has) and answers it, releasing `record_ids` into the
-    release realm."""
-    with portal.wired.sessions() as session:
-        calendar = workdays.load_calendar(session)
-        held = session.get(DisclosureRequest, request_id).assignee_id  # type: ignore[union-attr]
-    if held is None:
-        as_officer(portal, office_side.assign, request_id, now=now, officer=OFFICER)
-    return as_officer(  # type: ignore[no-any-return]
-        portal,
-        replies.decide_request,
-        request_id,
-        now=now,
-        calendar=calendar,
-        archive=portal.wired.store,
-        release=portal.wired.release,
-        release_days=portal.wired.settings.release_days,
-        decision=decision,
-        reasons="经审查，所申请的审查意见和现场检查录像可以公开。",
-        record_ids=record_ids,
-        **extra,
-    )
 
 
 def ask_correction(portal: Portal, request_id: int, *, now: datetime | None = None) -> None:
@@ -632,7 +519,7 @@ def _release_key(portal: Portal, item_id: int) -> str:
         return session.get(ReleasedItem, item_id).key  # type: ignore[union-attr]
 
 
-@pytest.mark.s3
+@pytest.mark.store("s3")
 def test_release_realm_on_s3_is_its_own_bucket_and_serves_alone(
     portal: Portal, monkeypatch: pytest.MonkeyPatch
 ) -> None:

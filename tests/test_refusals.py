@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 
 from access.ledger import LedgerEntry
 from archive.models import Bundle, BundleFile, Case, CaseRecord
+from portal.cli.demo import case_document, pdf_bytes
 from portal.wiring import Wired
-from tests.conftest import case_document, pdf_bytes
 
 Mutation = Callable[[dict[str, Any], Path], None]
 AV = 8  # index of the footage record in case_document()
@@ -29,9 +29,8 @@ GB18030_CASE_JSON = json.dumps(case_document(), ensure_ascii=False).encode("gb18
 
 
 def embedded(test: Callable[..., None]) -> Callable[..., None]:
-    """Run a test on SQLite and the FileStore only."""
-    test = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)(test)
-    return pytest.mark.parametrize("store_url", ["file"], indirect=True)(test)
+    """Run a test on the FileStore only."""
+    return pytest.mark.store("file")(test)
 
 
 def assert_refusal_line(result: Any, *needles: str) -> None:

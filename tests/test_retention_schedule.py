@@ -39,8 +39,8 @@ from retention.schedule import (
     add_years,
     midnight,
 )
-from tests.conftest import Portal
-from tests.test_pages import signed_in
+from tests.support.portal import Portal
+from tests.support.web import signed_in
 
 DEMO_UNTIL = datetime(2056, 6, 30, tzinfo=UTC)  # closed 2026-06-30, the default 30 years
 NOW = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
@@ -187,7 +187,7 @@ def test_six_months_of_footage_not_used_as_evidence_is_allowed() -> None:
 
 # --- deposits, versions and edits, on both databases ---------------------------------------------
 
-ONE_STORE = pytest.mark.parametrize("store_url", ["file"], indirect=True)
+ONE_STORE = pytest.mark.store("file")
 
 
 def footage_only(case_no: str) -> dict[str, Any]:
@@ -450,7 +450,7 @@ def test_permanent_is_a_lock_ahead_that_is_renewed(wired: Wired, make_case: Call
 
 # --- the API and the pages -----------------------------------------------------------------------
 
-PORTAL = pytest.mark.parametrize("store_url", ["file"], indirect=True)
+PORTAL = pytest.mark.store("file")
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,107 +13,31 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from access.ledger import LedgerEntry
 from access.models import RetrievalGrant, RetrievalRequest
 from access.retrieval import CHINA
 from portal.cli.demo import case_document
 from portal.internal.archive import operations
-from tests.conftest import PASSWORD, Portal
-from tests.test_pages import session_csrf, signed_in
+from tests.support.portal import PASSWORD, Portal
+from tests.support.retrieval import (
+    BASIS,
+    CASE_NO,
+    PURPOSE,
+    approved,
+    content,
+    decide,
+    entries,
+    file_request,
+    rendition_ready,
+)
+from tests.support.web import session_csrf, signed_in
 
-pytestmark = [pytest.mark.parametrize("store_url", ["file"], indirect=True)]
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """SQLite for every test here, except those marked `postgres`, which run on PostgreSQL."""
-    if "database_url" in metafunc.fixturenames:
-        backend = "postgresql" if metafunc.definition.get_closest_marker("postgres") else "sqlite"
-        # A mark (not a call) so the fixture's own parameters step aside, as for pytestmark.
-        metafunc.definition.add_marker(pytest.mark.parametrize("database_url", [backend], indirect=True))
-
-
-CASE_NO = case_document()["case_no"]
-PURPOSE = "复核当事人投诉涉及的现场检查过程"
-BASIS = "《行政执法全过程记录规定》第十八条；信访事项办理"
-
-
-def file_request(portal: Portal, role: str = "supervisor", **overrides: Any) -> Any:
-    """POST a retrieval request as that role (bearer token)."""
-    body = {
-        "case_no": CASE_NO,
-        "record_ids": ["v1", "d1"],
-        "purpose": PURPOSE,
-        "legal_basis": BASIS,
-        "actions": ["view"],
-        "days": 7,
-    } | overrides
-    return portal.client.post("/api/v1/retrievals", json=body, headers=portal.as_role(role))
-
-
-def decide(
-    portal: Portal, request_id: int, *, approve: bool = True, reason: str = "", role: str = "archive_manager"
-) -> Any:
-    """POST a decision on a request."""
-    return portal.client.post(
-        f"/api/v1/retrievals/{request_id}/decision",
-        json={"approve": approve, "reason": reason},
-        headers=portal.as_role(role),
-    )
-
-
-def approved(portal: Portal, **overrides: Any) -> int:
-    """A request filed by the supervisor and approved by the manager; its id."""
-    filed = file_request(portal, **overrides)
-    assert filed.status_code == 201, filed.text
-    answer = decide(portal, filed.json()["id"], reason="同意，限本次复核使用")
-    assert answer.status_code == 200, answer.text
-    return int(filed.json()["id"])
-
-
-def content(
-    portal: Portal,
-    record_id: str,
-    role: str = "supervisor",
-    headers: dict[str, str] | None = None,
-    **params: Any,
-) -> Any:
-    """GET a record's content as that role."""
-    return portal.client.get(
-        f"/api/v1/bundles/{portal.bundle_id}/records/{record_id}/content",
-        params=params,
-        headers=portal.as_role(role) | (headers or {}),
-    )
-
-
-def rendition_ready(portal: Portal, preparing: Any, role: str = "supervisor") -> dict[str, Any]:
-    """Wait on the status URL of a 202 (footage being watermarked for viewing) until it is ready."""
-    assert preparing.status_code == 202, preparing.text
-    url = preparing.json()["status_url"]
-    assert preparing.headers["location"] == url
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        status: dict[str, Any] = portal.client.get(url, headers=portal.as_role(role)).json()
-        if status["status"] not in ("queued", "preparing"):
-            assert status["status"] == "ready", status
-            return status
-        time.sleep(0.05)
-    raise AssertionError("the rendition was not ready within 120 s")
+pytestmark = [pytest.mark.store("file")]
 
 
 def at(portal: Portal, when: datetime) -> None:
     """Move the app's clock, and take fresh tokens valid at that time."""
     portal.wired.clock = lambda: when
     portal.tokens.clear()
-
-
-def entries(portal: Portal, *actions: str) -> list[LedgerEntry]:
-    """Ledger entries of those actions, in order."""
-    with portal.wired.sessions() as session:
-        return list(
-            session.scalars(
-                select(LedgerEntry).where(LedgerEntry.action.in_(actions)).order_by(LedgerEntry.seq)
-            )
-        )
 
 
 # --- the whole flow --------------------------------------------------------------------------
@@ -171,7 +94,6 @@ def test_file_approve_view_in_scope_only(portal: Portal) -> None:
     _whole_flow(portal)
 
 
-@pytest.mark.postgres
 def test_file_approve_view_in_scope_only_on_postgresql(portal: Portal) -> None:
     _whole_flow(portal)
 

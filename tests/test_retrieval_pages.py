@@ -8,13 +8,12 @@ from typing import Any
 import pytest
 
 from portal.cli.demo import case_document
-from tests.conftest import Portal
-from tests.test_pages import session_csrf, signed_in
-from tests.test_retrieval import BASIS, PURPOSE, decide, file_request, rendition_ready
+from tests.support.portal import Portal
+from tests.support.retrieval import BASIS, PURPOSE, decide, file_request, rendition_ready
+from tests.support.web import badge, field_error, session_csrf, signed_in
 
 pytestmark = [
-    pytest.mark.parametrize("store_url", ["file"], indirect=True),
-    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+    pytest.mark.store("file"),
 ]
 
 CASE_NO = case_document()["case_no"]
@@ -46,13 +45,6 @@ def file_by_form(portal: Portal, **overrides: Any) -> int:
     found = re.fullmatch(r"/retrievals/(\d+)", answer.headers["location"])
     assert found
     return int(found.group(1))
-
-
-def field_error(html: str, name: str) -> str:
-    """The message shown next to a field."""
-    found = re.search(rf'id="{name}-error"[^>]*>([^<]+)<', html)
-    assert found, f"no error next to {name}"
-    return found.group(1)
 
 
 # --- the request form ------------------------------------------------------------------------
@@ -256,11 +248,6 @@ def test_print_view_has_no_navigation(portal: Portal) -> None:
 
 
 # --- notifications ---------------------------------------------------------------------------
-
-
-def badge(html: str) -> int:
-    found = re.search(r'id="notice-count">(\d+)<', html)
-    return int(found.group(1)) if found else 0
 
 
 def test_notification_badge_counts_and_lists(portal: Portal) -> None:

@@ -17,11 +17,10 @@ from access.disclosure import applicant_side
 from access.ledger import LedgerEntry
 from access.policy import Context
 from portal.web.auth import subject_of
-from tests.conftest import PASSWORD, Portal
+from tests.support.portal import PASSWORD, Portal
 
 pytestmark = [
-    pytest.mark.parametrize("store_url", ["file"], indirect=True),
-    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+    pytest.mark.store("file"),
 ]
 
 CONTENT, METADATA, STATE = "reads content", "reads record metadata", "changes state"

@@ -22,8 +22,7 @@ from archive.s3store import S3Store
 from portal.wiring import Wired
 
 pytestmark = [
-    pytest.mark.parametrize("store_url", ["s3"], indirect=True),
-    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+    pytest.mark.store("s3"),
 ]
 
 

@@ -13,12 +13,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from jose import jwt
 
+from portal.cli.demo import case_document
 from portal.wiring import token_secret
-from tests.conftest import PASSWORD, Portal, case_document
+from tests.support.portal import PASSWORD, Portal
 
 pytestmark = [
-    pytest.mark.parametrize("store_url", ["file"], indirect=True),
-    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+    pytest.mark.store("file"),
 ]
 
 

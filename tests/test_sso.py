@@ -42,13 +42,12 @@ from portal.settings import Settings
 from portal.web import sso
 from portal.web.auth import SESSION_COOKIE
 from portal.wiring import Wired, wire
-from tests.conftest import _free_port, _missing
+from tests.support.services import free_port, missing
 
 
 def _embedded(test: Callable[..., None]) -> Callable[..., None]:
-    """Run an app test on the embedded defaults only: SQLite and the FileStore."""
-    test = pytest.mark.parametrize("store_url", ["file"], indirect=True)(test)
-    return pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)(test)
+    """Run an app test on the FileStore only."""
+    return pytest.mark.store("file")(test)
 
 
 OIDC_DIR = Path(__file__).parent / "oidc"
@@ -71,7 +70,7 @@ ROLE_MAP = {
 def _run(command: list[str], cwd: Path) -> None:
     result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300, check=False)
     if result.returncode != 0:
-        _missing("OIDC provider", f"{' '.join(command)} failed: {(result.stderr or result.stdout)[-800:]}")
+        missing("OIDC provider", f"{' '.join(command)} failed: {(result.stderr or result.stdout)[-800:]}")
 
 
 @pytest.fixture(scope="session")
@@ -79,11 +78,11 @@ def oidc_issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A running oidc-provider on a free loopback port, with its node modules installed once."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
-        _missing("OIDC provider", "node and npm are needed (Debian packages nodejs and npm)")
+        missing("OIDC provider", "node and npm are needed (Debian packages nodejs and npm)")
     assert node is not None and npm is not None
     if not (OIDC_DIR / "node_modules" / "oidc-provider").is_dir():
         _run([npm, "ci", "--no-audit", "--no-fund"], OIDC_DIR)
-    port = _free_port()
+    port = free_port()
     issuer = f"http://127.0.0.1:{port}"
     log_path = tmp_path_factory.mktemp("oidc") / "provider.log"
     env = {**os.environ, "OIDC_CLIENT_ID": CLIENT_ID, "OIDC_CLIENT_SECRET": CLIENT_SECRET}
@@ -105,7 +104,7 @@ def oidc_issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             except httpx.HTTPError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                _missing("OIDC provider", f"did not start: {log_path.read_text()[-800:]}")
+                missing("OIDC provider", f"did not start: {log_path.read_text()[-800:]}")
             time.sleep(0.1)
         yield issuer
     finally:
@@ -403,7 +402,7 @@ def test_single_sign_on_off_answers_404(tmp_path: Path, database_url: str, store
 def test_an_unreachable_provider_answers_503_with_retry_after(
     tmp_path: Path, database_url: str, store_url: str
 ) -> None:
-    down = f"http://127.0.0.1:{_free_port()}"
+    down = f"http://127.0.0.1:{free_port()}"
     settings = _settings(
         tmp_path, database_url, store_url, oidc_issuer=down, oidc_client_id=CLIENT_ID, oidc_role_map=ROLE_MAP
     )

@@ -8,7 +8,6 @@ deleted, so the tamperer shadows it with a newer version or a delete marker.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -22,33 +21,15 @@ from access.ledger import LedgerEntry
 from archive.s3store import S3Store
 from archive.seal import Keyring, sign_seal
 from archive.service import bundle_prefix
-from archive.store import FileStore, read_bytes
+from archive.store import FileStore
 from portal.wiring import Wired
-from tests.conftest import case_document
+from tests.support.bundles import PDF, Cli, change_object, deposit, flipped
 
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-file_store_only = pytest.mark.parametrize("store_url", ["file"], indirect=True)
+file_store_only = pytest.mark.store("file")
 
-PDF = "data/records/询问笔录.pdf"
 MP4 = "data/records/现场检查.mp4"
 SEAL = "seal.jws"
 TAGMANIFEST = "tagmanifest-sha256.txt"
-
-Cli = Callable[..., Any]
-
-
-def flipped(data: bytes) -> bytes:
-    """The same bytes with one bit in the middle changed."""
-    changed = bytearray(data)
-    changed[len(data) // 2] ^= 0x01
-    return bytes(changed)
-
-
-def deposit(cli: Cli, make_case: Callable[..., Path], case_no: str | None = None) -> str:
-    document = case_document(case_no) if case_no else None
-    result = cli("deposit", make_case(document), "--json")
-    assert result.exit_code == 0, result.output
-    return str(json.loads(result.output)["bundle_id"])
 
 
 def failures_of(report: dict[str, Any]) -> dict[str, str]:
@@ -71,18 +52,6 @@ def run_json(cli: Cli, *args: Any, exit_code: int = 1) -> dict[str, Any]:
 
 
 # --- tampering with the archive's copy -------------------------------------------------------
-
-
-def change_object(wired: Wired, key: str) -> None:
-    store = wired.store
-    if isinstance(store, FileStore):
-        path = store.object_path(key)
-        path.chmod(0o644)  # the store leaves objects read-only; the tamperer does not care
-        path.write_bytes(flipped(path.read_bytes()))
-        return
-    assert isinstance(store, S3Store)
-    data = flipped(read_bytes(store, key))
-    store.client.put_object(store.location.bucket, key, io.BytesIO(data), len(data))
 
 
 def remove_object(wired: Wired, key: str) -> None:

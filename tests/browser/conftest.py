@@ -6,17 +6,17 @@ Chromium is the Debian package at /usr/bin/chromium, driven by Playwright throug
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import PASSWORD, Portal, _free_port, _missing
+from tests.support.browser import Live, watched_tab
+from tests.support.portal import Portal
+from tests.support.services import free_port, missing
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -35,32 +35,16 @@ def chromium() -> Iterator[Any]:
     """One headless Chromium for the browser tests, stopped after them: Playwright's driver keeps
     an event loop running in the main thread, which later tests' `asyncio.run` would trip over."""
     if not CHROMIUM.exists():
-        _missing("Chromium", f"{CHROMIUM} not found (Debian package chromium)")
+        missing("Chromium", f"{CHROMIUM} not found (Debian package chromium)")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _missing("Playwright", "pip install playwright (never `playwright install`)")
+        missing("Playwright", "pip install playwright (never `playwright install`)")
     driver = sync_playwright().start()
     browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
     yield browser
     browser.close()
     driver.stop()
-
-
-@dataclass
-class Live:
-    """The running portal: its base URL and the archive behind it."""
-
-    url: str
-    portal: Portal
-
-    def sign_in(self, page: Any, role: str) -> None:
-        """Sign in through the form as the user of that role."""
-        page.goto(f"{self.url}/login")
-        page.fill("#username", role.replace("_", "-"))
-        page.fill("#password", PASSWORD)
-        with page.expect_navigation():
-            page.click("button[type=submit]")
 
 
 @pytest.fixture
@@ -70,7 +54,7 @@ def live(portal: Portal) -> Iterator[Live]:
 
     from portal.app import create_app
 
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(create_app(portal.wired), host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
@@ -83,19 +67,6 @@ def live(portal: Portal) -> Iterator[Live]:
     yield Live(f"http://127.0.0.1:{port}", portal)
     server.should_exit = True
     thread.join(timeout=10)
-
-
-@contextlib.contextmanager
-def watched_tab(chromium: Any, **options: Any) -> Iterator[Any]:
-    """A fresh browser context (a person at a desk, or on a phone) and its page; fails the test on
-    any Content Security Policy violation the page logged."""
-    context = chromium.new_context(locale="zh-CN", **({"viewport": {"width": 1280, "height": 900}} | options))
-    tab = context.new_page()
-    violations: list[str] = []
-    tab.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
-    yield tab
-    context.close()
-    assert violations == [], violations
 
 
 @pytest.fixture

@@ -9,11 +9,10 @@ from typing import Any
 import pytest
 
 from portal.cli.demo import DEMO_CASE_NO
-from tests.browser.conftest import Live, watched_tab
+from tests.support.browser import Live, watched_tab
 
 pytestmark = [
-    pytest.mark.parametrize("store_url", ["file"], indirect=True),
-    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+    pytest.mark.store("file"),
 ]
 
 APPLICANT_PASSWORD = "申请人的密码-2026-long"

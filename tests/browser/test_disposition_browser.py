@@ -9,12 +9,11 @@ from typing import Any
 import pytest
 
 from portal.internal.retention import service as dispositions
-from tests.browser.conftest import Live, watched_tab
-from tests.test_disposition import OLD_CASE, WITNESSES, due  # noqa: F401 - `due` is the fixture
+from tests.support.browser import Live, watched_tab
+from tests.support.disposition import OLD_CASE, WITNESSES
 
 pytestmark = [
-    pytest.mark.parametrize("store_url", ["file"], indirect=True),
-    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+    pytest.mark.store("file"),
 ]
 
 CERTIFICATE_SHOT = "/tmp/casevault-certificate.png"

@@ -6,11 +6,10 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import Live
+from tests.support.browser import Live
 
 pytestmark = [
-    pytest.mark.parametrize("store_url", ["file"], indirect=True),
-    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+    pytest.mark.store("file"),
 ]
 
 CASE_NO = "深民防罚〔2026〕12号"

@@ -8,11 +8,10 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import Live, watched_tab
+from tests.support.browser import Live, watched_tab
 
 pytestmark = [
-    pytest.mark.parametrize("store_url", ["file"], indirect=True),
-    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+    pytest.mark.store("file"),
 ]
 
 FORM_SHOT = "/tmp/casevault-retrieval-form.png"

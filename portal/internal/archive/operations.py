@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -43,13 +44,39 @@ from retention.schedule import facts_of_sip
 Progress = Callable[[int], None]
 
 
-def _decide(
-    wired: Wired, session: Session, actor: str, action: Action, resource: Resource
-) -> tuple[Subject, Context, Decision]:
+@dataclass(frozen=True)
+class Ruling:
+    """The policy's yes to the operator for one action on one resource; it ledgers how it ends."""
+
+    subject: Subject
+    action: Action
+    resource: Resource
+    context: Context
+    decision: Decision
+
+    def ledger(
+        self, session: Session, *, outcome: str, detail: dict[str, Any], resource: Resource | None = None
+    ) -> None:
+        """Ledger the outcome (on `resource` when the action made it, as a deposit makes its
+        bundle) and commit."""
+        record(
+            session,
+            subject=self.subject,
+            action=self.action,
+            resource=resource or self.resource,
+            context=self.context,
+            decision=self.decision,
+            outcome=outcome,
+            detail=detail,
+        )
+        session.commit()
+
+
+def _decide(wired: Wired, session: Session, actor: str, action: Action, resource: Resource) -> Ruling:
     """Ask the policy; a refusal is ledgered and committed at once, then raised."""
     subject, context = operator(wired, actor), Context(now=wired.clock(), source="cli")
     decision = require(session, subject=subject, action=action, resource=resource, context=context)
-    return subject, context, decision
+    return Ruling(subject, action, resource, context, decision)
 
 
 def deposit(
@@ -66,16 +93,14 @@ def deposit(
 
     try:
         with wired.sessions() as session:
-            subject, context, decision = _decide(
-                wired, session, actor, Action.bundle_deposit, collection("archive")
-            )
+            ruling = _decide(wired, session, actor, Action.bundle_deposit, collection("archive"))
             version, rules = retention.current_rules(session)
 
             def until(case: CaseFile) -> datetime:
                 found = retention.disposition_date(
                     case=facts_of_sip(case), rules=rules, default_years=years, version=version
                 )
-                return retention.lock_date(found, now=context.now)
+                return retention.lock_date(found, now=ruling.context.now)
 
             bundle = service.deposit_case(
                 session=session,
@@ -98,22 +123,13 @@ def deposit(
                 "classification": bundle.classification,
                 "findings": bundle.findings,
             }
-            record(
-                session,
-                subject=subject,
-                action=Action.bundle_deposit,
-                context=context,
-                decision=decision,
-                resource=resource_of(bundle),
-                outcome="ok",
-                detail={
-                    "version": bundle.version,
-                    "seal_digest": bundle.seal_digest,
-                    "files": len(bundle.files),
-                    "findings": len(bundle.findings),
-                },
-            )
-            session.commit()
+            detail = {
+                "version": bundle.version,
+                "seal_digest": bundle.seal_digest,
+                "files": len(bundle.files),
+                "findings": len(bundle.findings),
+            }
+            ruling.ledger(session, outcome="ok", detail=detail, resource=resource_of(bundle))
     except Denied:
         raise  # nothing was written
     except Exception:
@@ -129,29 +145,19 @@ def extend_retention_locks(wired: Wired, *, actor: str, progress: Progress | Non
     running out (`retention.service`); ledgered with what was done."""
     resource = collection("retention")
     with wired.sessions() as session:
-        subject, context, decision = _decide(wired, session, actor, Action.retention_locks, resource)
+        ruling = _decide(wired, session, actor, Action.retention_locks, resource)
         extended = retention.extend_locks(
-            session=session, store=wired.store, now=context.now, progress=progress
+            session=session, store=wired.store, now=ruling.context.now, progress=progress
         )
         renewed = retention.extend_permanent_locks(
             session=session,
             store=wired.store,
-            now=context.now,
+            now=ruling.context.now,
             default_years=wired.settings.retention_years,
             progress=progress,
         )
         done = {"extended": extended, "renewed": renewed}
-        record(
-            session,
-            subject=subject,
-            action=Action.retention_locks,
-            resource=resource,
-            context=context,
-            decision=decision,
-            outcome="ok",
-            detail={"extended": extended, "renewed": renewed[:200]},
-        )
-        session.commit()
+        ruling.ledger(session, outcome="ok", detail={"extended": extended, "renewed": renewed[:200]})
     return done
 
 
@@ -170,21 +176,15 @@ def verify(
         for each in (i for i in ids if i not in gone):
             bundle = service.get_bundle(session, each)
             resource = resource_of(bundle)
-            subject, context, decision = _decide(wired, session, actor, Action.bundle_verify, resource)
+            ruling = _decide(wired, session, actor, Action.bundle_verify, resource)
             report = fixity.verify_bundle(
                 session=session, store=wired.store, bundle=bundle, jwks=jwks, progress=progress
             )
-            record(
+            ruling.ledger(
                 session,
-                subject=subject,
-                action=Action.bundle_verify,
-                resource=resource,
-                context=context,
-                decision=decision,
                 outcome="intact" if report.intact else "failed",
                 detail={"failures": [f.path for f in report.failures][:50]},
             )
-            session.commit()
             reports.append(report)
     return reports
 
@@ -194,7 +194,7 @@ def export(wired: Wired, *, bundle_id: str, dest: Path, actor: str, progress: Pr
     with wired.sessions() as session:
         bundle = service.get_bundle(session, bundle_id)
         resource = resource_of(bundle)
-        subject, context, decision = _decide(wired, session, actor, Action.bundle_export, resource)
+        ruling = _decide(wired, session, actor, Action.bundle_export, resource)
         try:
             path = service.export_bundle(
                 store=wired.store,
@@ -204,29 +204,9 @@ def export(wired: Wired, *, bundle_id: str, dest: Path, actor: str, progress: Pr
                 progress=progress,
             )
         except ArchiveError as exc:
-            record(
-                session,
-                subject=subject,
-                action=Action.bundle_export,
-                resource=resource,
-                context=context,
-                decision=decision,
-                outcome="failed",
-                detail={"failure": str(exc)},
-            )
-            session.commit()
+            ruling.ledger(session, outcome="failed", detail={"failure": str(exc)})
             raise
-        record(
-            session,
-            subject=subject,
-            action=Action.bundle_export,
-            resource=resource,
-            context=context,
-            decision=decision,
-            outcome="ok",
-            detail={"dest": dest.name},
-        )
-        session.commit()
+        ruling.ledger(session, outcome="ok", detail={"dest": dest.name})
     return path
 
 
@@ -246,7 +226,7 @@ def reconcile(wired: Wired, *, grace: timedelta, actor: str) -> list[tuple[str, 
     older_than = datetime.now(UTC) - grace
     with wired.sessions() as session:
         resource = collection("archive")
-        subject, context, decision = _decide(wired, session, actor, Action.store_reconcile, resource)
+        ruling = _decide(wired, session, actor, Action.store_reconcile, resource)
         try:
             done = service.reconcile(
                 session=session,
@@ -255,32 +235,12 @@ def reconcile(wired: Wired, *, grace: timedelta, actor: str) -> list[tuple[str, 
                 reported=_reported_leftovers(session),
             )
         except StoreMismatch as exc:
-            record(
-                session,
-                subject=subject,
-                action=Action.store_reconcile,
-                resource=resource,
-                context=context,
-                decision=decision,
-                outcome="refused",
-                detail={"refusal": str(exc)},
-            )
-            session.commit()
+            ruling.ledger(session, outcome="refused", detail={"refusal": str(exc)})
             raise
         done += sweeps.sweep_release_realm(session=session, release=wired.release, older_than=older_than)
         kept = sorted({key.split("/")[1] for key, action in done if action.startswith("kept")})
         removed = sum(1 for _key, action in done if not action.startswith("kept"))
-        record(
-            session,
-            subject=subject,
-            action=Action.store_reconcile,
-            resource=resource,
-            context=context,
-            decision=decision,
-            outcome="ok",
-            detail={"removed": removed, "kept_bundles": kept},
-        )
-        session.commit()
+        ruling.ledger(session, outcome="ok", detail={"removed": removed, "kept_bundles": kept})
         return done
 
 
@@ -295,16 +255,6 @@ def verify_destroyed(wired: Wired, *, bundle_id: str | None, actor: str) -> dict
         for each, stone in gone.items():
             bundle = service.get_bundle(session, each)
             resource = resource_of(bundle)
-            subject, context, decision = _decide(wired, session, actor, Action.bundle_verify, resource)
-            record(
-                session,
-                subject=subject,
-                action=Action.bundle_verify,
-                resource=resource,
-                context=context,
-                decision=decision,
-                outcome="destroyed",
-                detail={"certificate_no": stone.certificate_no},
-            )
-        session.commit()
+            ruling = _decide(wired, session, actor, Action.bundle_verify, resource)
+            ruling.ledger(session, outcome="destroyed", detail={"certificate_no": stone.certificate_no})
     return gone
