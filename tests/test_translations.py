@@ -20,7 +20,7 @@ from archive.errors import Refused
 from portal.internal.retrieval.notices import notice_text
 from portal.web import i18n
 from portal.web.labels import LABELS
-from tests.conftest import Portal
+from tests.support.portal import Portal
 from tests.test_pages import signed_in
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -204,8 +204,8 @@ def _raw_keys(html: str) -> set[str]:
     return {k for k in KEYLIKE.findall(_visible(html)) if k in keys or k.split(".", 1)[0] in prefixes}
 
 
-@pytest.mark.parametrize("store_url", ["file"], indirect=True)
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.store("file")
+@pytest.mark.only_on("sqlite", why="the words a page shows do not depend on the database")
 @pytest.mark.parametrize("lang", i18n.LANGS)
 def test_pages_show_no_raw_key(portal: Portal, lang: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # Not strict here: a missing key would show itself, which is what this looks for.
