@@ -307,6 +307,9 @@ def rendition_or_job(
     with _rendition_lock:  # two first views at once start one job, not two
         job_id = renditions.preparing(key)
         job = jobs.get(job_id, owner_id=caller.user.id) if job_id else None
+        # A job this view starts is answered as preparing whatever its thread has done meanwhile:
+        # the first view waits, the next one learns how it ended.
+        known = job is not None
         if job is None:  # none yet, or forgotten: an hour after it started, or after it failed
             job = _start_rendition(
                 request,
@@ -318,9 +321,9 @@ def rendition_or_job(
                 decision=decision,
                 context=context,
             )
-        if job.status == "ready" and job.copy is not None:
+        if known and job.status == "ready" and job.copy is not None:
             return job.copy  # published a moment ago, or about to expire with its grant
-        failed = job.status == "failed"
+        failed = known and job.status == "failed"
         if failed:
             renditions.forget(key)  # say why once; the next view tries again
     copies.ledger_copy(
