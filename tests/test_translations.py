@@ -21,7 +21,7 @@ from portal.internal.retrieval.notices import notice_text
 from portal.web import i18n
 from portal.web.labels import LABELS
 from tests.support.portal import Portal
-from tests.test_pages import signed_in
+from tests.support.web import signed_in
 
 ROOT = Path(__file__).resolve().parent.parent
 FIELD = re.compile(r"%\((\w+)\)")
