@@ -24,7 +24,7 @@ run: $(BIN)/casevault
 test: $(BIN)/casevault tests/oidc/node_modules/.package-lock.json
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/pytest -n 3 --dist worksteal
 
 # The OpenID provider the single sign-on tests run against (version pinned in its lockfile).
 tests/oidc/node_modules/.package-lock.json: tests/oidc/package-lock.json
