@@ -19,12 +19,13 @@ run: $(BIN)/casevault
 	$(BIN)/casevault demo
 	CASEVAULT_COOKIE_SECURE=false $(BIN)/casevault serve --host 127.0.0.1 --port 8000
 
-# Starts what the suite needs (the S3 API server on a free loopback port, from the test
-# session itself), runs everything in two workers (each test file whole in one), and stops it again.
+# Lint and types first; then the suite in two workers that steal tests from each other (each
+# starts what it needs — the S3 API server, the OpenID provider — on free loopback ports and
+# stops it again), with coverage printed at the end.
 test: $(BIN)/casevault tests/oidc/node_modules/.package-lock.json
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/pytest -n 3 --dist worksteal
+	$(BIN)/pytest -n 2 --dist worksteal
 
 # The OpenID provider the single sign-on tests run against (version pinned in its lockfile).
 tests/oidc/node_modules/.package-lock.json: tests/oidc/package-lock.json
