@@ -213,15 +213,14 @@ def policy_context(request: Request, session: Session, caller: Principal) -> Con
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
-CsrfCheck = Callable[[Request], Coroutine[Any, Any, None]]
+CsrfCheck = Callable[[Request, Session], Coroutine[Any, Any, None]]
 
 
-def session_csrf_token(door: Door, request: Request) -> str | None:
+def session_csrf_token(door: Door, request: Request, session: Session) -> str | None:
     """The CSRF token of the browser session the caller came with at this door; None for bearer
     tokens (browsers do not send them on their own) and for nobody signed in (the route refuses)."""
-    with public_wired_of(request).sessions() as session:
-        caller = caller_at(door, request, session)
-        return caller.web.csrf_token if caller is not None and caller.web is not None else None
+    caller = caller_at(door, request, session)
+    return caller.web.csrf_token if caller is not None and caller.web is not None else None
 
 
 async def _form_token(request: Request) -> str | None:
@@ -235,11 +234,14 @@ async def _header_token(request: Request) -> str | None:
 
 
 def _csrf_check(door: Door, submitted: Callable[[Request], Awaitable[str | None]]) -> CsrfCheck:
-    async def require_csrf(request: Request) -> None:
-        """Refuse (403) an unsafe request made with a session cookie that lacks the session's token."""
+    async def require_csrf(request: Request, session: DB) -> None:
+        """Refuse (403) an unsafe request made with a session cookie that lacks the session's token.
+
+        It reads the caller through the request's own database session (FastAPI hands the route
+        the same one), so the route finds that caller again in the session, not in the database."""
         if request.method not in UNSAFE_METHODS:
             return
-        expected = await run_in_threadpool(session_csrf_token, door, request)
+        expected = await run_in_threadpool(session_csrf_token, door, request, session)
         if expected is None:
             return
         given = await submitted(request)
