@@ -300,6 +300,8 @@ def test_record_page_makes_the_supervisor_wait_for_watermarked_footage(portal: P
     waiting = portal.client.get(f"/bundles/{portal.bundle_id}/records/v1")
     assert waiting.status_code == 200 and "正在为您制作带水印的查阅录像" in waiting.text
     assert '<meta http-equiv="refresh"' in waiting.text and "<video" not in waiting.text
-    rendition_ready(portal, portal.client.get(content))  # the page started it; the API reports on it
+    reported = portal.client.get(content)  # the page started it; the API reports on it
+    if reported.status_code != 200:  # a two-second clip may already be marked by now
+        rendition_ready(portal, reported)
     shown = portal.client.get(f"/bundles/{portal.bundle_id}/records/v1")
     assert f'src="{content}"' in shown.text and "http-equiv" not in shown.text
