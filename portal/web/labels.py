@@ -40,6 +40,12 @@ LABELS: dict[str, dict[str, str]] = {
         "commercial_secret": N_("classification.commercial_secret"),
         "state_secret": N_("classification.state_secret"),
     },
+    "clearance": {
+        "none": N_("clearance.none"),
+        "confidential": N_("grade.confidential"),
+        "secret": N_("grade.secret"),
+        "top_secret": N_("grade.top_secret"),
+    },
     "department": {
         "superior": N_("department.superior"),
         "supervision": N_("department.supervision"),

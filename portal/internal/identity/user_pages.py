@@ -28,7 +28,12 @@ from portal.web.pages import PageCaller, PageRoute, page
 router = APIRouter(include_in_schema=False, route_class=PageRoute, dependencies=[PAGE_CSRF])
 NEW_FIELDS = ("username", "display_name", "role", "department", "clearance", "reason")
 # Which form field a refusal is shown beside, when the field it names is not on the form.
-ON_FORM = {"new": set(NEW_FIELDS) | {"password"}, "standing": {"role", "department", "clearance", "reason"}}
+ON_FORM = {
+    "new": set(NEW_FIELDS) | {"password"},
+    "standing": {"role", "department", "clearance", "reason"},
+    "state": {"reason"},
+    "password": {"password", "reason"},
+}
 DONE = ("created", "standing", "disabled", "enabled", "password")
 
 
