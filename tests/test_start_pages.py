@@ -177,3 +177,13 @@ def test_the_auditor_narrows_the_ledger_to_the_administrators(portal: Portal) ->
     assert page.status_code == 200 and 'id="admins" name="admins" value="1" checked' in page.text
     assert "新入职档案管理员" in page.text or "user.create" in page.text
     assert 'href="/ledger?admins=1"' in auditor.get("/ledger").text
+
+
+def test_the_administrators_pages_speak_english_too(portal: Portal) -> None:
+    admin = _browser(portal, "security_admin")
+    assert "New account" in admin.get("/admin/users?lang=en").text
+    assert "Initial password" in admin.get("/admin/users/new").text
+    shown = admin.get("/admin/users/supervisor").text
+    assert "Change role, department and clearance" in shown and "账户" not in shown
+    settings = _browser(portal, "sysadmin").get("/admin/settings?lang=en").text
+    assert "Store and database health" in settings and "schema revision" in settings

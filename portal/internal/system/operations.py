@@ -44,6 +44,7 @@ class Health:
     reachable: bool
     kind: str
     detail: str
+    revision: str | None = None  # the database's schema revision (`casevault migrate`)
 
 
 def signing_keys(session: Session, *, keyring: Keyring, now: datetime) -> list[SigningKey]:
@@ -86,7 +87,7 @@ def database_health(wired: Wired) -> Health:
             revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
     except SQLAlchemyError as exc:
         return Health("database", False, kind, f"{shown_url(url)}: {exc.__class__.__name__}")
-    return Health("database", True, kind, f"{shown_url(url)} · {revision}")
+    return Health("database", True, kind, shown_url(url), str(revision) if revision else None)
 
 
 def store_health(name: str, store: ObjectStore) -> Health:
