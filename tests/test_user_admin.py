@@ -5,6 +5,7 @@ administrator's name — never the administrator's own role or clearance, and no
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -350,3 +351,40 @@ def test_other_roles_get_the_refusal_page_not_the_accounts(portal: Portal, role:
         assert "archive-manager" not in answer.text
     home = client.get("/")
     assert 'href="/admin/users"' not in home.text
+
+
+def test_two_administrators_creating_the_same_account_at_once_make_one(portal: Portal) -> None:
+    """A race for one username: one 201, the other a refusal naming the field — never a 500 — and
+    one account in the end."""
+    second = portal.client.post(
+        "/api/v1/users",
+        json={
+            "username": "zhao.lei",
+            "role": "security_admin",
+            "password": PASSWORD,
+            "reason": "第二名管理员",
+        },
+        headers=portal.as_role("security_admin"),
+    )
+    assert second.status_code == 201
+    token = portal.client.post("/api/v1/token", data={"username": "zhao.lei", "password": PASSWORD}).json()
+    headers = [portal.as_role("security_admin"), {"Authorization": f"Bearer {token['access_token']}"}]
+    start = threading.Barrier(2)
+    answers: list[Any] = [None, None]
+
+    def create(n: int) -> None:
+        client = TestClient(portal.client.app, base_url="https://testserver")
+        start.wait()
+        answers[n] = client.post("/api/v1/users", json=SUPERVISOR, headers=headers[n])
+        client.close()
+
+    threads = [threading.Thread(target=create, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(a.status_code for a in answers) == [201, 422], [a.text for a in answers]
+    refused = next(a for a in answers if a.status_code == 422)
+    assert refused.json()["detail"].startswith("username:")
+    with portal.wired.sessions() as session:
+        assert len(list(session.scalars(select(User).where(User.username == "wang.fang")))) == 1

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from access import identities, policy
@@ -116,18 +117,21 @@ def create_account(
     why = _reason(reason)
     if role == Role.applicant:
         raise Refused("role: applicants register on the public portal", code="account.applicant_role")
-    return identities.create_user(
-        session,
-        username=username,
-        role=role,
-        actor=subject.username,
-        now=context.now,
-        password=password or None,
-        display_name=(display_name or "").strip() or None,
-        clearance=clearance,
-        department=department or None,
-        reason=why,
-    )
+    try:
+        return identities.create_user(
+            session,
+            username=username,
+            role=role,
+            actor=subject.username,
+            now=context.now,
+            password=password or None,
+            display_name=(display_name or "").strip() or None,
+            clearance=clearance,
+            department=department or None,
+            reason=why,
+        )
+    except IntegrityError as exc:  # the same username made by someone else a moment ago
+        raise Refused(f"username: {attempt['username']!r} is taken", code="account.username_taken") from exc
 
 
 def update_account(
