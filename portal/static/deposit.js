@@ -80,7 +80,8 @@
         onSuccess: () => {
           view.bar.value = view.bar.max;
           view.item.classList.add("upload-done");
-          view.note.textContent = msg.msgDone;
+          const from = Number(view.item.dataset.resumedFrom || 0);
+          view.note.textContent = from ? `${msg.msgDone} · ${fill(msg.msgResumed, { mb: megabytes(from) })}` : msg.msgDone;
           resolve(upload.url.split("/").pop());
         },
         onError: (error) => {

@@ -42,7 +42,7 @@ def _form(request: Request, *, status: int = 200, **context: Any) -> Response:
         request,
         "deposit/form.html",
         status=status,
-        limit_gib=round(settings.deposit_limit_bytes / (1 << 30), 1),
+        limit_gib=f"{settings.deposit_limit_bytes / (1 << 30):.4g}",
         limit=settings.deposit_limit_bytes,
         **{"refused": None, "sealed": None, "upload": "", "uploads": [], **context},
     )
