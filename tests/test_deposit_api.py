@@ -62,12 +62,16 @@ def staged(portal: Portal) -> list[str]:
     """What is left in staging besides uploads (unpacked folders, received ZIPs)."""
     root = portal.wired.settings.resolved_staging_dir
     return sorted(
-        str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and not p.is_relative_to(root / "uploads")
+        str(p.relative_to(root))
+        for p in root.rglob("*")
+        if p.is_file() and not p.is_relative_to(root / "uploads")
     )
 
 
 def deposit(portal: Portal, body: bytes, *, query: str = "", role: str = "archivist") -> Any:
-    return portal.client.post(f"/api/v1/deposits{query}", content=body, headers={**ZIP, **portal.as_role(role)})
+    return portal.client.post(
+        f"/api/v1/deposits{query}", content=body, headers={**ZIP, **portal.as_role(role)}
+    )
 
 
 def test_a_zip_deposit_answers_what_the_cli_prints(
@@ -86,7 +90,9 @@ def test_a_zip_deposit_answers_what_the_cli_prints(
     assert detail.status_code == 200 and detail.json()["sealed_by"] == "archivist"
     with portal.wired.sessions() as session:
         entry = session.scalars(
-            select(LedgerEntry).where(LedgerEntry.bundle_id == sealed["bundle_id"], LedgerEntry.action == "bundle.deposit")
+            select(LedgerEntry).where(
+                LedgerEntry.bundle_id == sealed["bundle_id"], LedgerEntry.action == "bundle.deposit"
+            )
         ).one()
     assert (entry.actor, entry.outcome) == ("archivist", "ok")
     assert staged(portal) == []
@@ -119,7 +125,9 @@ def test_a_refusal_names_the_path_in_the_cli_s_words_and_nothing_is_stored(
     answer = deposit(portal, zipped(missing))
     assert answer.status_code == 422
     assert answer.json()["detail"] == cli("deposit", missing).output.strip().removeprefix("casevault: ")
-    assert f"records[1].path: {document['records'][1]['path']!r} is named but missing" in answer.json()["detail"]
+    assert (
+        f"records[1].path: {document['records'][1]['path']!r} is named but missing" in answer.json()["detail"]
+    )
     assert (bundles(portal), stored_keys(portal), staged(portal)) == (before, keys, [])
 
 
@@ -131,11 +139,23 @@ def _link(name: str) -> zipfile.ZipInfo:
 
 CASE_JSON = json.dumps(case_document(NEW_CASE), ensure_ascii=False).encode()
 HOSTILE = {
-    "traversal": ([("case.json", CASE_JSON), ("../evil.pdf", b"%PDF-1.4")], "../evil.pdf: the ZIP: must not contain"),
-    "absolute": ([("case.json", CASE_JSON), ("/etc/cron.d/x", b"x")], "/etc/cron.d/x: the ZIP: an absolute path"),
+    "traversal": (
+        [("case.json", CASE_JSON), ("../evil.pdf", b"%PDF-1.4")],
+        "../evil.pdf: the ZIP: must not contain",
+    ),
+    "absolute": (
+        [("case.json", CASE_JSON), ("/etc/cron.d/x", b"x")],
+        "/etc/cron.d/x: the ZIP: an absolute path",
+    ),
     "drive": ([("case.json", CASE_JSON), ("C:/x.pdf", b"x")], "C:/x.pdf: the ZIP: an absolute path"),
-    "symlink": ([("case.json", CASE_JSON), (_link("records/link.pdf"), b"/etc/passwd")], "records/link.pdf: symbolic"),
-    "duplicate": ([("case.json", CASE_JSON), ("case.json", CASE_JSON)], "case.json: the ZIP holds two entries"),
+    "symlink": (
+        [("case.json", CASE_JSON), (_link("records/link.pdf"), b"/etc/passwd")],
+        "records/link.pdf: symbolic",
+    ),
+    "duplicate": (
+        [("case.json", CASE_JSON), ("case.json", CASE_JSON)],
+        "case.json: the ZIP holds two entries",
+    ),
     "backslash": ([("case.json", CASE_JSON), ("..\\evil.pdf", b"x")], "must use '/' separators only"),
     "not a zip": (None, "the ZIP: not a ZIP file"),
     "no case.json": ([("a/x.pdf", b"x"), ("b/y.pdf", b"y")], "case.json: missing at the top of the ZIP"),
@@ -183,12 +203,17 @@ def test_an_already_sealed_case_is_409_unless_a_supplement_is_asked_for(
     assert answer.json()["version"] == 2
 
 
-def test_the_cli_keeps_making_the_next_version_and_says_so(cli: Callable[..., Any], make_case: Callable[..., Path]) -> None:
+def test_the_cli_keeps_making_the_next_version_and_says_so(
+    cli: Callable[..., Any], make_case: Callable[..., Path]
+) -> None:
     first = cli("deposit", make_case())
     assert first.exit_code == 0 and "supplement" not in first.output
     second = cli("deposit", make_case())
     assert second.exit_code == 0
-    assert "supplement   made version 2 of 深民防罚〔2026〕12号; version 1 stays sealed as it was" in second.output
+    assert (
+        "supplement   made version 2 of 深民防罚〔2026〕12号; version 1 stays sealed as it was"
+        in second.output
+    )
 
 
 def test_who_may_not_deposit_is_refused_before_the_body_and_ledgered(
@@ -204,7 +229,9 @@ def test_who_may_not_deposit_is_refused_before_the_body_and_ledgered(
 
 def test_other_bodies_are_refused_naming_what_is_wrong(portal: Portal) -> None:
     headers = portal.as_role("archivist")
-    answer = portal.client.post("/api/v1/deposits", content=b"x", headers={**headers, "Content-Type": "text/plain"})
+    answer = portal.client.post(
+        "/api/v1/deposits", content=b"x", headers={**headers, "Content-Type": "text/plain"}
+    )
     assert answer.status_code == 415 and "application/zip" in answer.json()["detail"]
     answer = portal.client.post("/api/v1/deposits", json={}, headers=headers)
     assert answer.status_code == 422 and answer.json()["detail"].startswith("upload: ")
@@ -217,7 +244,9 @@ def test_other_bodies_are_refused_naming_what_is_wrong(portal: Portal) -> None:
 def _tus_upload(portal: Portal, data: bytes, *, path: str | None = None, role: str = "archivist") -> str:
     metadata = {"Upload-Metadata": "path " + base64.b64encode(path.encode()).decode()} if path else {}
     headers = {**portal.as_role(role), "Tus-Resumable": "1.0.0"}
-    made = portal.client.post("/api/v1/uploads", headers={**headers, "Upload-Length": str(len(data)), **metadata})
+    made = portal.client.post(
+        "/api/v1/uploads", headers={**headers, "Upload-Length": str(len(data)), **metadata}
+    )
     assert made.status_code == 201, made.text
     sent = portal.client.patch(
         made.headers["location"],
@@ -230,15 +259,21 @@ def _tus_upload(portal: Portal, data: bytes, *, path: str | None = None, role: s
 
 def test_a_zip_uploaded_with_tus_then_deposited_by_id(portal: Portal, make_case: Callable[..., Path]) -> None:
     upload = _tus_upload(portal, zipped(make_case(case_document(NEW_CASE))))
-    answer = portal.client.post("/api/v1/deposits", json={"upload": upload}, headers=portal.as_role("archivist"))
+    answer = portal.client.post(
+        "/api/v1/deposits", json={"upload": upload}, headers=portal.as_role("archivist")
+    )
     assert answer.status_code == 201, answer.text
     assert answer.json()["case_no"] == NEW_CASE
     # the upload is gone once sealed
-    again = portal.client.post("/api/v1/deposits", json={"upload": upload}, headers=portal.as_role("archivist"))
+    again = portal.client.post(
+        "/api/v1/deposits", json={"upload": upload}, headers=portal.as_role("archivist")
+    )
     assert again.status_code == 404
 
 
-def test_a_folder_uploaded_file_by_file_then_deposited(portal: Portal, make_case: Callable[..., Path]) -> None:
+def test_a_folder_uploaded_file_by_file_then_deposited(
+    portal: Portal, make_case: Callable[..., Path]
+) -> None:
     folder = make_case()  # the case already sealed: first the 409, then the supplement
     ids = [
         _tus_upload(portal, p.read_bytes(), path=f"案卷/{p.relative_to(folder).as_posix()}")
@@ -248,10 +283,14 @@ def test_a_folder_uploaded_file_by_file_then_deposited(portal: Portal, make_case
     headers = portal.as_role("archivist")
     answer = portal.client.post("/api/v1/deposits", json={"uploads": ids}, headers=headers)
     assert answer.status_code == 409 and "already sealed as version 1" in answer.json()["detail"]
-    answer = portal.client.post("/api/v1/deposits", json={"uploads": ids, "supplement": True}, headers=headers)
+    answer = portal.client.post(
+        "/api/v1/deposits", json={"uploads": ids, "supplement": True}, headers=headers
+    )
     assert answer.status_code == 201, answer.text
     assert answer.json()["version"] == 2
     # another archivist's uploads are not theirs to deposit
     other = _tus_upload(portal, b"%PDF-1.4", path="x/case.json")
-    answer = portal.client.post("/api/v1/deposits", json={"uploads": [other]}, headers=portal.as_role("archive_manager"))
+    answer = portal.client.post(
+        "/api/v1/deposits", json={"uploads": [other]}, headers=portal.as_role("archive_manager")
+    )
     assert answer.status_code == 404

@@ -161,7 +161,9 @@ OTHER = {
     ("GET", "/api/v1/copies/{job_id}/file"): "the caller's own finished copy (decided when started)",
     ("GET", "/api/v1/ledger/jwks"): "public keys, published for anyone",
     ("OPTIONS", "/api/v1/uploads"): "tus discovery: the protocol's version, extensions and maximum",
-    ("PATCH", "/api/v1/uploads/{upload_id}"): "bytes of the caller's own upload in staging (creation was decided)",
+    ("PATCH", "/api/v1/uploads/{upload_id}"): (
+        "bytes of the caller's own upload in staging (its creation was decided)"
+    ),
     ("DELETE", "/api/v1/uploads/{upload_id}"): "removing the caller's own upload from staging",
     ("GET", "/sso/login"): "sign-in redirect",
     ("GET", "/sso/callback"): "sign-in",

@@ -37,7 +37,9 @@ def offset(portal: Portal, url: str, role: str = "archivist") -> Any:
 
 
 def patch(portal: Portal, url: str, at: int, body: bytes, role: str = "archivist") -> Any:
-    return portal.client.patch(url, content=body, headers=headers(portal, role, **STREAM, **{"Upload-Offset": str(at)}))
+    return portal.client.patch(
+        url, content=body, headers=headers(portal, role, **STREAM, **{"Upload-Offset": str(at)})
+    )
 
 
 def test_discovery_says_version_extensions_and_maximum(portal: Portal) -> None:
@@ -50,7 +52,10 @@ def test_discovery_says_version_extensions_and_maximum(portal: Portal) -> None:
 
 
 def test_create_head_patch_in_two_parts(portal: Portal) -> None:
-    made = create(portal, **{"Upload-Metadata": "path " + base64.b64encode("案卷/录像.mp4".encode()).decode() + ",empty"})
+    made = create(
+        portal,
+        **{"Upload-Metadata": "path " + base64.b64encode("案卷/录像.mp4".encode()).decode() + ",empty"},
+    )
     assert made.status_code == 201, made.text
     url = made.headers["location"]
     assert url == f"/api/v1/uploads/{made.json()['id']}" and made.json()["offset"] == 0
@@ -134,7 +139,9 @@ def test_the_maximum_and_the_protocol_are_enforced(portal: Portal) -> None:
     too_big = create(portal, length=limit + 1)
     assert too_big.status_code == 413
     assert too_big.json()["detail"] == f"Upload-Length: {limit + 1} bytes; a deposit may hold at most 20 GiB"
-    no_version = portal.client.post("/api/v1/uploads", headers={**portal.as_role("archivist"), "Upload-Length": "5"})
+    no_version = portal.client.post(
+        "/api/v1/uploads", headers={**portal.as_role("archivist"), "Upload-Length": "5"}
+    )
     assert no_version.status_code == 412 and no_version.headers["tus-version"] == "1.0.0"
     no_length = portal.client.post("/api/v1/uploads", headers=headers(portal))
     assert no_length.status_code == 400 and no_length.json()["detail"].startswith("Upload-Length: ")
@@ -148,7 +155,12 @@ def test_the_maximum_and_the_protocol_are_enforced(portal: Portal) -> None:
 def test_an_upload_is_its_creator_s_alone(portal: Portal) -> None:
     with portal.wired.sessions() as session:
         identities.create_user(
-            session, username="archivist-2", role="archivist", actor="test", now=datetime.now(UTC), password=PASSWORD
+            session,
+            username="archivist-2",
+            role="archivist",
+            actor="test",
+            now=datetime.now(UTC),
+            password=PASSWORD,
         )
         session.commit()
     answer = portal.client.post("/api/v1/token", data={"username": "archivist-2", "password": PASSWORD})
@@ -157,7 +169,12 @@ def test_an_upload_is_its_creator_s_alone(portal: Portal) -> None:
     patch(portal, url, 0, DATA[:1000])
     other = {"Authorization": f"Bearer {portal.tokens['archivist_2']}", **TUS}
     assert portal.client.head(url, headers=other).status_code == 404
-    assert portal.client.patch(url, content=b"x", headers={**other, **STREAM, "Upload-Offset": "1000"}).status_code == 404
+    assert (
+        portal.client.patch(
+            url, content=b"x", headers={**other, **STREAM, "Upload-Offset": "1000"}
+        ).status_code
+        == 404
+    )
     assert portal.client.delete(url, headers=other).status_code == 404
     assert offset(portal, url).headers["upload-offset"] == "1000"  # untouched
     # a role that may not deposit cannot even start one (refused and ledgered)
@@ -179,5 +196,7 @@ def test_a_browser_session_needs_the_csrf_header(portal: Portal) -> None:
     signed_in(portal, "archivist")
     refused = portal.client.post("/api/v1/uploads", headers={**TUS, "Upload-Length": "3"})
     assert refused.status_code == 403 and refused.json()["detail"]["rule"] == "csrf"
-    made = portal.client.post("/api/v1/uploads", headers={**TUS, "Upload-Length": "3", "X-CSRF-Token": session_csrf(portal)})
+    made = portal.client.post(
+        "/api/v1/uploads", headers={**TUS, "Upload-Length": "3", "X-CSRF-Token": session_csrf(portal)}
+    )
     assert made.status_code == 201

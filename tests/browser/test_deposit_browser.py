@@ -29,7 +29,8 @@ FORM_SCREENSHOT = "/tmp/casevault-deposit-form.png"
 # Wait until the recording's row has sent more than `bytes`, then cut every upload off.
 CUT_OFF = """async ([name, bytes]) => {
     for (;;) {
-        const row = [...document.querySelectorAll('#upload-list li')].find(li => li.dataset.path.endsWith(name));
+        const rows = [...document.querySelectorAll('#upload-list li')];
+        const row = rows.find(li => li.dataset.path.endsWith(name));
         if (row && Number(row.dataset.sent || 0) > bytes) {
             window.casevaultDeposit.uploads.forEach(u => u.abort());
             return Number(row.dataset.sent);
