@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import stat
 import warnings
 import zipfile
@@ -21,6 +22,7 @@ from access.ledger import LedgerEntry
 from archive.models import Bundle
 from portal.cli.demo import case_document
 from tests.support.portal import Portal
+from tests.support.web import session_csrf, signed_in
 
 pytestmark = pytest.mark.store("file")
 
@@ -294,3 +296,44 @@ def test_a_folder_uploaded_file_by_file_then_deposited(
         "/api/v1/deposits", json={"uploads": [other]}, headers=portal.as_role("archive_manager")
     )
     assert answer.status_code == 404
+
+
+def test_the_deposit_page_is_for_those_who_may_deposit(portal: Portal) -> None:
+    signed_in(portal, "supervisor")
+    refused = portal.client.get("/deposit")
+    assert refused.status_code == 403 and "无法" in refused.text
+    assert 'href="/deposit"' not in refused.text  # nor is it in their navigation
+    portal.client.cookies.clear()
+    signed_in(portal, "archivist")
+    form = portal.client.get("/deposit")
+    assert form.status_code == 200
+    assert "归档案卷" in form.text and "webkitdirectory" in form.text and "/static/tus.min.js" in form.text
+    assert 'href="/deposit"' in form.text
+    english = portal.client.get("/deposit?lang=en")
+    assert "Deposit a case" in english.text and "归档案卷" not in english.text
+    # posted with nothing uploaded: said on the page, nothing stored
+    empty = portal.client.post("/deposit", data={"csrf_token": session_csrf(portal)})
+    assert empty.status_code == 422 and "upload: nothing was uploaded" in empty.text
+
+
+def test_the_deposit_page_seals_what_was_uploaded_and_shows_the_findings(
+    portal: Portal, make_case: Callable[..., Path]
+) -> None:
+    document = case_document(NEW_CASE)
+    document["officers"] = []  # a finding of article 8
+    folder = make_case(document)
+    ids = [
+        _tus_upload(portal, p.read_bytes(), path=f"c/{p.relative_to(folder).as_posix()}")
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    ]
+    signed_in(portal, "archivist")
+    sealed = portal.client.post("/deposit", data={"csrf_token": session_csrf(portal), "uploads": ids})
+    assert sealed.status_code == 200, sealed.text
+    assert f"案卷 {NEW_CASE} 已封存为第 1 版" in sealed.text
+    found = re.search(r'id="bundle-link" href="/bundles/([0-9a-f]{32})"', sealed.text)
+    assert found and portal.client.get(f"/bundles/{found.group(1)}").status_code == 200
+    with portal.wired.sessions() as session:
+        findings = session.get(Bundle, found.group(1)).findings  # type: ignore[union-attr]
+    assert findings and all(f["message_zh"] in sealed.text for f in findings)
+    assert "未列明执法人员姓名及执法证号" in sealed.text
