@@ -144,15 +144,17 @@ def remove_upload(upload: Upload) -> None:
 def sweep(*, root: Path, now: datetime, older_than: timedelta) -> list[str]:
     """Remove uploads and unpacked folders last touched before `now - older_than`; their ids."""
     gone: list[str] = []
-    for parent in (_uploads(root), root / "deposits"):
+    for parent in (_uploads(root), root / "deposits", root / "incoming"):
         if not parent.is_dir():
             continue
-        for folder in parent.iterdir():
-            touched = datetime.fromtimestamp(
-                max((p.stat().st_mtime for p in (folder, *folder.glob("*"))), default=0), UTC
-            )
+        for folder in parent.iterdir():  # an upload's or unpacked folder, or a received ZIP
+            inside = folder.glob("*") if folder.is_dir() else ()
+            touched = datetime.fromtimestamp(max(p.stat().st_mtime for p in (folder, *inside)), UTC)
             if touched < now - older_than:
-                shutil.rmtree(folder, ignore_errors=True)
+                if folder.is_dir():
+                    shutil.rmtree(folder, ignore_errors=True)
+                else:
+                    folder.unlink(missing_ok=True)
                 gone.append(folder.name)
     return gone
 

@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from access import identities
+from access.models import User
+from archive import staging
+from portal.app import body_limits
 from tests.support.portal import PASSWORD, Portal
 from tests.support.web import session_csrf, signed_in
 
@@ -200,3 +204,35 @@ def test_a_browser_session_needs_the_csrf_header(portal: Portal) -> None:
         "/api/v1/uploads", headers={**TUS, "Upload-Length": "3", "X-CSRF-Token": session_csrf(portal)}
     )
     assert made.status_code == 201
+
+
+def test_a_second_patch_while_one_is_under_way_is_409(portal: Portal) -> None:
+    url = create(portal).headers["location"]
+    upload = staging.find_upload(
+        root=portal.wired.settings.resolved_staging_dir, upload_id=url.rsplit("/", 1)[1], owner=_owner(portal)
+    )
+    with staging.appending(upload, offset=0) as out:  # the first PATCH, still receiving
+        out.write(DATA[:10])
+        second = patch(portal, url, 0, DATA[:10])
+    assert second.status_code == 409 and "another PATCH is under way" in second.json()["detail"]
+    assert offset(portal, url).headers["upload-offset"] == "10"
+
+
+def test_uploads_and_deposits_get_the_deposit_limit_not_the_form_limit(portal: Portal) -> None:
+    limits = body_limits(portal.wired.settings, uploads=True)
+    assert limits.of("/api/v1/uploads/" + "a" * 32) == portal.wired.settings.deposit_limit_bytes
+    assert limits.of("/api/v1/deposits") == portal.wired.settings.deposit_limit_bytes
+    assert limits.of("/api/v1/uploads") == portal.wired.settings.body_limit_bytes  # creation has no body
+
+
+def test_uploads_left_alone_are_swept(portal: Portal) -> None:
+    url = create(portal).headers["location"]
+    root = portal.wired.settings.resolved_staging_dir
+    later = datetime.now(UTC) + timedelta(hours=portal.wired.settings.upload_expiry_hours + 1)
+    assert staging.sweep(root=root, now=later, older_than=timedelta(hours=72)) == [url.rsplit("/", 1)[1]]
+    assert offset(portal, url).status_code == 404
+
+
+def _owner(portal: Portal) -> int:
+    with portal.wired.sessions() as session:
+        return int(session.scalar(select(User.id).where(User.username == "archivist")))
