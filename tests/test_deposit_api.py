@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 from sqlalchemy import func, select
 
 from access.ledger import LedgerEntry
@@ -337,3 +338,27 @@ def test_the_deposit_page_seals_what_was_uploaded_and_shows_the_findings(
         findings = session.get(Bundle, found.group(1)).findings  # type: ignore[union-attr]
     assert findings and all(f["message_zh"] in sealed.text for f in findings)
     assert "未列明执法人员姓名及执法证号" in sealed.text
+
+
+def test_the_answers_are_the_ones_the_openapi_document_declares(
+    portal: Portal, make_case: Callable[..., Path]
+) -> None:
+    doc = portal.client.get("/openapi.json").json()
+
+    def problems(path: str, method: str, answer: Any) -> list[str]:
+        declared = doc["paths"][path][method]["responses"][str(answer.status_code)]
+        schema = declared["content"]["application/json"]["schema"] | {"components": doc["components"]}
+        return [e.message for e in Draft202012Validator(schema).iter_errors(answer.json())]
+
+    body = doc["paths"]["/api/v1/deposits"]["post"]["requestBody"]["content"]
+    assert set(body) == {"application/zip", "application/json"}
+    sealed = deposit(portal, zipped(make_case(case_document(NEW_CASE))))
+    assert sealed.status_code == 201 and problems("/api/v1/deposits", "post", sealed) == []
+    again = deposit(portal, zipped(make_case(case_document(NEW_CASE))))
+    assert again.status_code == 409 and problems("/api/v1/deposits", "post", again) == []
+    made = portal.client.post(
+        "/api/v1/uploads",
+        headers={**portal.as_role("archivist"), "Tus-Resumable": "1.0.0", "Upload-Length": "1"},
+    )
+    assert made.status_code == 201 and problems("/api/v1/uploads", "post", made) == []
+    assert {"head", "patch", "delete"} <= set(doc["paths"]["/api/v1/uploads/{upload_id}"])
