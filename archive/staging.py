@@ -73,7 +73,7 @@ class Upload:
         return self.offset == self.length
 
 
-def too_large(limit: int) -> str:
+def too_large(*, limit: int) -> str:
     """What a refusal for size says: the maximum, in the unit a person would use."""
     size = (
         f"{limit >> 30} GiB"
@@ -92,7 +92,7 @@ def create_upload(
 ) -> Upload:
     """Stage a new, empty upload of `length` bytes for `owner`; beyond `limit` it is `TooLarge`."""
     if length > limit:
-        raise TooLarge(f"Upload-Length: {length} bytes; {too_large(limit)}", limit=limit)
+        raise TooLarge(f"Upload-Length: {length} bytes; {too_large(limit=limit)}", limit=limit)
     upload_id = uuid.uuid4().hex
     folder = _uploads(root) / upload_id
     folder.mkdir(parents=True, mode=0o700)
@@ -118,10 +118,8 @@ def find_upload(*, root: Path, upload_id: str, owner: int) -> Upload:
 
 
 @contextlib.contextmanager
-def appending(upload: Upload, *, offset: int) -> Iterator[BinaryIO]:
-    """The upload's data file, open for appending at `offset` (which must be where it stands),
-    held by this writer alone until the block ends. What was written stays, even if the sender
-    goes away halfway: the next PATCH continues from there."""
+def appending(*, upload: Upload, offset: int) -> Iterator[BinaryIO]:
+    """The upload's data file, open at `offset` (where it stands) for one writer; what is written stays."""
     with (upload.folder / "info.json").open("rb") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -136,7 +134,7 @@ def appending(upload: Upload, *, offset: int) -> Iterator[BinaryIO]:
             os.fsync(out.fileno())
 
 
-def remove_upload(upload: Upload) -> None:
+def remove_upload(*, upload: Upload) -> None:
     """Remove an upload and what it received (tus termination, or once its deposit is sealed)."""
     shutil.rmtree(upload.folder, ignore_errors=True)
 
@@ -159,14 +157,14 @@ def sweep(*, root: Path, now: datetime, older_than: timedelta) -> list[str]:
     return gone
 
 
-def new_deposit_folder(root: Path) -> Path:
+def new_deposit_folder(*, root: Path) -> Path:
     """A fresh, empty folder in staging to unpack one deposit into."""
     folder = root / "deposits" / uuid.uuid4().hex
     folder.mkdir(parents=True, mode=0o700)
     return folder
 
 
-def member_path(raw: str, *, where: str) -> str:
+def member_path(*, raw: str, where: str) -> str:
     """A relative path from a ZIP or an upload's metadata, normalised, or a refusal naming it."""
     if "\\" in raw or "\x00" in raw:
         raise DepositRefused(f"{raw}: {where}: must use '/' separators only")
@@ -179,8 +177,7 @@ def member_path(raw: str, *, where: str) -> str:
 
 
 def _strip_top(paths: list[str], *, where: str) -> dict[str, str]:
-    """Relative paths under the deposit folder: as given when case.json is at the top, else under
-    the one folder they all share (a folder chosen in a browser, or zipped with its folder)."""
+    """Each path under the deposit folder: as is with case.json on top, else below the one shared folder."""
     if "case.json" in paths:
         return {p: p for p in paths}
     tops = {PurePosixPath(p).parts[0] for p in paths}
@@ -206,9 +203,7 @@ def _unique(paths: list[str]) -> None:
 
 
 def unpack_zip(*, source: Path, dest: Path, limit: int) -> Path:
-    """Unpack a deposit ZIP into `dest` (empty, in staging) after checking every member; the
-    deposit folder in it. Refusals name the member at fault; beyond `limit` bytes unpacked (what
-    the ZIP declares, and what it really holds) it is `TooLarge`."""
+    """Check every member of a deposit ZIP, then unpack it into `dest`; the deposit folder."""
     try:
         archive = zipfile.ZipFile(source)
     except (zipfile.BadZipFile, OSError) as exc:
@@ -229,13 +224,15 @@ def unpack_zip(*, source: Path, dest: Path, limit: int) -> Path:
                 raise DepositRefused(f"{info.filename}: not a regular file")
             if info.flag_bits & 0x1:
                 raise DepositRefused(f"{info.filename}: encrypted entries are not accepted")
-            path = member_path(info.filename.rstrip("/") if info.is_dir() else info.filename, where=ZIP_NAME)
+            path = member_path(
+                raw=info.filename.rstrip("/") if info.is_dir() else info.filename, where=ZIP_NAME
+            )
             names.append(path + "/" if info.is_dir() else path)
             if not info.is_dir():
                 files.append((path, info))
                 declared += info.file_size
         if declared > limit:
-            raise TooLarge(f"{ZIP_NAME}: unpacks to {declared} bytes; {too_large(limit)}", limit=limit)
+            raise TooLarge(f"{ZIP_NAME}: unpacks to {declared} bytes; {too_large(limit=limit)}", limit=limit)
         _unique(names)
         under = _strip_top([p for p, _ in files], where=ZIP_NAME)
         written = 0
@@ -248,7 +245,7 @@ def unpack_zip(*, source: Path, dest: Path, limit: int) -> Path:
                         written += len(chunk)
                         if written > limit:
                             raise TooLarge(
-                                f"{ZIP_NAME}: unpacks to more than {too_large(limit)}", limit=limit
+                                f"{ZIP_NAME}: unpacks to more than {too_large(limit=limit)}", limit=limit
                             )
                         out.write(chunk)
             except (zipfile.BadZipFile, EOFError, NotImplementedError, OSError) as exc:
@@ -257,9 +254,7 @@ def unpack_zip(*, source: Path, dest: Path, limit: int) -> Path:
 
 
 def lay_out_uploads(*, uploads: list[Upload], dest: Path, limit: int) -> Path:
-    """Lay uploaded files out in `dest` (empty, in staging) under the relative path each one's
-    metadata gives (`path`, `relativePath` or `filename`): the deposit folder. The files are
-    linked, not copied, when staging allows it."""
+    """Lay uploaded files out in `dest` by the relative path in each one's metadata; the deposit folder."""
     where = "the uploaded folder"
     paths: list[str] = []
     for upload in uploads:
@@ -270,13 +265,13 @@ def lay_out_uploads(*, uploads: list[Upload], dest: Path, limit: int) -> Path:
         )
         if not raw:
             raise DepositRefused(f"upload {upload.id}: Upload-Metadata: no 'path' for the file")
-        path = member_path(raw, where=where)
+        path = member_path(raw=raw, where=where)
         if not upload.complete:
             raise DepositRefused(f"{path}: upload incomplete ({upload.offset} of {upload.length} bytes)")
         paths.append(path)
     total = sum(u.length for u in uploads)
     if total > limit:
-        raise TooLarge(f"{where}: {total} bytes; {too_large(limit)}", limit=limit)
+        raise TooLarge(f"{where}: {total} bytes; {too_large(limit=limit)}", limit=limit)
     seen: dict[str, str] = {}
     for path in paths:
         if path in seen:

@@ -211,7 +211,7 @@ def test_a_second_patch_while_one_is_under_way_is_409(portal: Portal) -> None:
     upload = staging.find_upload(
         root=portal.wired.settings.resolved_staging_dir, upload_id=url.rsplit("/", 1)[1], owner=_owner(portal)
     )
-    with staging.appending(upload, offset=0) as out:  # the first PATCH, still receiving
+    with staging.appending(upload=upload, offset=0) as out:  # the first PATCH, still receiving
         out.write(DATA[:10])
         second = patch(portal, url, 0, DATA[:10])
     assert second.status_code == 409 and "another PATCH is under way" in second.json()["detail"]

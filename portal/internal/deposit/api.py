@@ -224,7 +224,7 @@ async def upload_bytes(request: Request, session: DB, caller: Caller, upload_id:
     offset = _int_header(request, "Upload-Offset")
     upload = _own_upload(request, caller, upload_id)
     written = offset
-    with deposit_errors(_tus()), staging.appending(upload, offset=offset) as out:
+    with deposit_errors(_tus()), staging.appending(upload=upload, offset=offset) as out:
         try:
             async for chunk in request.stream():
                 if written + len(chunk) > upload.length:
@@ -248,7 +248,7 @@ async def upload_bytes(request: Request, session: DB, caller: Caller, upload_id:
 def delete_upload(request: Request, caller: Caller, upload_id: str) -> Response:
     """tus termination: remove the caller's upload and what it received."""
     _require_tus(request)
-    staging.remove_upload(_own_upload(request, caller, upload_id))
+    staging.remove_upload(upload=_own_upload(request, caller, upload_id))
     return Response(status_code=204, headers=_tus())
 
 
@@ -264,7 +264,7 @@ async def _receive_zip(request: Request, root: Path, limit: int) -> Path:
                 received += len(chunk)
                 if received > limit:
                     raise TooLarge(
-                        f"the ZIP: more than {limit} bytes; {staging.too_large(limit)}", limit=limit
+                        f"the ZIP: more than {limit} bytes; {staging.too_large(limit=limit)}", limit=limit
                     )
                 out.write(chunk)
     except BaseException:

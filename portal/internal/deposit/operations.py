@@ -45,7 +45,7 @@ def deposit_zip(
     wired: Wired, *, source_zip: Path, subject: Subject, source: str | None, supplement: bool
 ) -> dict[str, Any]:
     """Unpack a case folder's ZIP in staging and seal it; what `casevault deposit --json` prints."""
-    dest = staging.new_deposit_folder(staging_root(wired))
+    dest = staging.new_deposit_folder(root=staging_root(wired))
     try:
         folder = staging.unpack_zip(source=source_zip, dest=dest, limit=wired.settings.deposit_limit_bytes)
         return _seal(wired, folder, subject=subject, source=source, supplement=supplement)
@@ -63,9 +63,7 @@ def deposit_uploads(
     source: str | None,
     supplement: bool,
 ) -> dict[str, Any]:
-    """Seal what the caller uploaded with tus: one ZIP (`upload`) or a folder's files (`uploads`).
-    The uploads are removed once the deposit is sealed and kept when it is refused, so that a
-    corrected deposit need not send them again."""
+    """Seal the caller's tus uploads (one ZIP, or a folder's files); removed once sealed, kept if refused."""
     root = staging_root(wired)
     limit = wired.settings.deposit_limit_bytes
     found = [
@@ -82,12 +80,12 @@ def deposit_uploads(
             wired, source_zip=zipped.data, subject=subject, source=source, supplement=supplement
         )
     else:
-        dest = staging.new_deposit_folder(root)
+        dest = staging.new_deposit_folder(root=root)
         try:
             folder = staging.lay_out_uploads(uploads=found, dest=dest, limit=limit)
             result = _seal(wired, folder, subject=subject, source=source, supplement=supplement)
         finally:
             shutil.rmtree(dest, ignore_errors=True)
     for item in found:
-        staging.remove_upload(item)
+        staging.remove_upload(upload=item)
     return result
