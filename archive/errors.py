@@ -48,3 +48,12 @@ class RetentionLocked(Refused):
 class StoreMismatch(Refused):
     """The store holds sealed objects the database does not know: the database is likely the
     wrong one (a mistyped URL, an empty or restored copy), so nothing may be removed."""
+
+
+class AlreadySealed(Refused):
+    """A deposit of a case that is already sealed, made without asking for a supplement: the
+    version it would make and the one that stands are named, and nothing has been stored."""
+
+
+class TooLarge(Refused):
+    """A deposit or upload beyond the configured maximum size; nothing has been stored."""

@@ -25,7 +25,7 @@ from archive import bag
 from archive.compliance import check_case
 from archive.content import check_contents
 from archive.digests import Digested, digest_stream, overlap_digests, read_file
-from archive.errors import ArchiveError, ObjectMissing, Refused, StoreMismatch, UnknownBundle
+from archive.errors import AlreadySealed, ArchiveError, ObjectMissing, Refused, StoreMismatch, UnknownBundle
 from archive.models import Bundle, BundleFile, Case, CaseRecord
 from archive.seal import Keyring, seal_digest, sign_seal
 from archive.sip import CaseFile, Classification, SipFile, read_sip
@@ -111,8 +111,11 @@ def deposit_case(
     retain_until: Callable[[CaseFile], datetime],
     progress: Progress | None = None,
     before_write: Callable[[int], None] | None = None,
+    supplement: bool = True,
 ) -> Bundle:
-    """Validate a SIP folder, store and seal it as a new bundle version; the caller commits."""
+    """Validate a SIP folder, store and seal it as a new bundle version; the caller commits.
+    Without `supplement` a case that is already sealed is refused (`AlreadySealed`) before
+    anything is stored."""
     sip = read_sip(folder)
     check_contents(sip.files)
     overlap = overlap_digests(f.size for f in sip.files)
@@ -122,6 +125,15 @@ def deposit_case(
     findings = [f.as_json() for f in check_case(case_file, sip.files)]
     previous = latest_bundle(session, case_file.case_no)
     version = previous.version + 1 if previous else 1
+    if previous is not None and not supplement:
+        raise AlreadySealed(
+            f"{case_file.case_no}: already sealed as version {previous.version} (bundle {previous.id}); "
+            f"ask for a supplement to deposit it as version {version}",
+            case_no=case_file.case_no,
+            version=previous.version,
+            bundle_id=previous.id,
+            next_version=version,
+        )
     prefix = bundle_prefix(bundle_id)
     classification = case_file.classification
     sealed_at = datetime.now(UTC)

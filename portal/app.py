@@ -21,6 +21,8 @@ from fastapi.responses import RedirectResponse, Response
 from portal.internal.archive import api as archive_api
 from portal.internal.archive import copies as archive_copies
 from portal.internal.archive import pages as archive_pages
+from portal.internal.deposit import api as deposit_api
+from portal.internal.deposit import pages as deposit_pages
 from portal.internal.disclosure import operations as disclosure_operations
 from portal.internal.disclosure import pages as disclosure_pages
 from portal.internal.identity import api as identity_api
@@ -72,6 +74,8 @@ def body_limits(settings: Settings, *, uploads: bool, mounted: tuple[str, ...] =
         upload=settings.upload_limit_bytes,
         uploads=UPLOAD_ROUTES if uploads else (),
         mounted=mounted,
+        deposit=settings.deposit_limit_bytes,
+        deposits=deposit_api.DEPOSIT_ROUTES if uploads else (),
     )
 
 
@@ -158,6 +162,7 @@ def create_app(wired: Wired, *, kind: AppKind = "both") -> FastAPI:
     for router in (
         archive_api.router,
         archive_copies.router,
+        deposit_api.router,
         identity_api.router,
         identity_api.accounts,
         ledger_api.router,
@@ -174,6 +179,7 @@ def create_app(wired: Wired, *, kind: AppKind = "both") -> FastAPI:
         user_pages.router,
         system_pages.router,
         ledger_pages.router,
+        deposit_pages.router,
         archive_pages.router,
     ):
         app.include_router(router)

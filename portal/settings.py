@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     # Request bodies: JSON and forms, and the routes that take files (redacted copies).
     body_limit_bytes: int = 1 << 20
     upload_limit_bytes: int = 2 << 30
+    # Deposits from the portal and the API (a ZIP body, or tus uploads): the most one deposit may
+    # hold, unpacked, and where its uploads wait until it commits — never the archive store. Unset:
+    # `staging` in the data dir. Uploads not touched for `upload_expiry_hours` are removed.
+    deposit_limit_bytes: int = Field(default=20 << 30, ge=1)
+    staging_dir: Path | None = None
+    upload_expiry_hours: int = Field(default=72, ge=1)
     # Fixity audits (定期检测): every bundle re-verified at least this often; the serve loop runs
     # an audit round this often; reads are held to this rate (0: unlimited) and a round audits at
     # most this many bundles (0: every due one), so a big archive spreads its reads.
@@ -107,6 +113,11 @@ class Settings(BaseSettings):
     def without_archive_credentials(self) -> Settings:
         """These settings with the archive realm and internal secrets removed (for the public portal)."""
         return self.model_copy(update={"store": WITHHELD, "token_secret": None, "oidc_client_secret": None})
+
+    @property
+    def resolved_staging_dir(self) -> Path:
+        """Where uploads and unpacked deposits wait: the configured folder, or one in the data dir."""
+        return (self.staging_dir or self.data_dir / "staging").resolve()
 
     @property
     def store_url(self) -> str:

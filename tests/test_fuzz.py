@@ -30,6 +30,8 @@ from tests.support.portal import PASSWORD, QUICK_HASHER, ROLE_USERS
 INTERNAL_EXAMPLES = 4
 PUBLIC_EXAMPLES = 12  # the public API is small and is the one anyone can reach
 INTERNAL_ROLES = [role for role in ROLE_USERS if role != "applicant"]
+# A tus PATCH body is raw bytes, generated as any binary body is.
+schemathesis.serializer.alias("application/offset+octet-stream", "application/octet-stream")
 
 
 @dataclass

@@ -85,6 +85,8 @@ def test_every_operation_documents_its_success_body_and_its_errors(portal: Porta
         if not success:
             wrong.append(f"{method} {path}: no success status")
         for status in success:
+            if status == "204" or method == "HEAD":
+                continue  # no body: what it says is in its headers (tus)
             content = responses[status].get("content", {})
             # a JSON body names its model; a file is binary, in the types it can be sent as
             schemas = [c.get("schema", {}) for c in content.values()]

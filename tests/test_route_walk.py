@@ -126,6 +126,10 @@ GUARDED: dict[tuple[str, str], tuple[str, str, dict[str, Any] | None]] = {
         {"data": {"case_no": "X", "mandate": "petition", "reason": "r"}},
     ),
     ("POST", "/retention/holds/{hold_id}/lift"): (STATE, "supervisor", {"data": {"reason": "r"}}),
+    ("POST", "/api/v1/uploads"): (STATE, "supervisor", None),
+    ("POST", "/api/v1/deposits"): (STATE, "supervisor", {"json": {"upload": "0" * 32}}),
+    ("GET", "/deposit"): (METADATA, "supervisor", None),
+    ("POST", "/deposit"): (STATE, "supervisor", {"data": {"upload": "0" * 32}}),
     ("GET", "/retention/certificates"): (METADATA, "supervisor", None),
     ("GET", "/retention/certificates/{disposition_id}"): (METADATA, "supervisor", None),
     ("GET", "/api/v1/users"): (METADATA, "sysadmin", None),
@@ -169,6 +173,11 @@ OTHER = {
     ("GET", "/api/v1/copies/{job_id}"): "progress of the caller's own copy job (the job was decided)",
     ("GET", "/api/v1/copies/{job_id}/file"): "the caller's own finished copy (decided when started)",
     ("GET", "/api/v1/ledger/jwks"): "public keys, published for anyone",
+    ("OPTIONS", "/api/v1/uploads"): "tus discovery: the protocol's version, extensions and maximum",
+    ("PATCH", "/api/v1/uploads/{upload_id}"): (
+        "bytes of the caller's own upload in staging (its creation was decided)"
+    ),
+    ("DELETE", "/api/v1/uploads/{upload_id}"): "removing the caller's own upload from staging",
     ("GET", "/sso/login"): "sign-in redirect",
     ("GET", "/sso/callback"): "sign-in",
     ("GET", "/retrievals/mine"): "the caller's own requests",

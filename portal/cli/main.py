@@ -189,8 +189,20 @@ def deposit(
             f"version      {result['version']}",
             f"seal_digest  {result['seal_digest']}",
             f"findings     {len(findings)}" + (f" ({articles})" if findings else ""),
+            *_supplement_line(result),
         ],
     )
+
+
+def _supplement_line(result: dict[str, Any]) -> list[str]:
+    """A deposit of a case already sealed makes a new version: say so (the portal and the API ask first)."""
+    version = int(result["version"])
+    if version < 2:
+        return []
+    return [
+        f"supplement   made version {version} of {result['case_no']}; "
+        f"version {version - 1} stays sealed as it was"
+    ]
 
 
 def _report_lines(reports: list[VerifyReport]) -> list[str]:

@@ -42,11 +42,16 @@ class BodyLimits:
     uploads: tuple[re.Pattern[str], ...] = ()
     # Paths under a mounted app that has a limiter of its own: passed on untouched.
     mounted: tuple[str, ...] = ()
+    # The routes that take a whole case (a deposit ZIP, tus uploads), bounded by `deposit`.
+    deposit: int = 0
+    deposits: tuple[re.Pattern[str], ...] = ()
 
     def of(self, path: str) -> int | None:
         """The limit for a request path (relative to the app), or None where a mounted app decides."""
         if any(path == mount or path.startswith(f"{mount}/") for mount in self.mounted):
             return None
+        if any(p.fullmatch(path) for p in self.deposits):
+            return self.deposit
         return self.upload if any(p.fullmatch(path) for p in self.uploads) else self.body
 
 

@@ -139,6 +139,7 @@ def _frame(request: Request) -> dict[str, Any]:
         "department": user.department,
         "csrf": caller.web.csrf_token if caller.web else "",
         "catalogue": permits(caller.subject, Action.case_list),
+        "deposit": permits(caller.subject, Action.bundle_deposit),
         "ledger": permits(caller.subject, Action.ledger_read),
         "retrieval": permits(caller.subject, Action.retrieval_request),
         "decide": permits(caller.subject, Action.retrieval_decide),

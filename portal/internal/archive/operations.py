@@ -72,9 +72,19 @@ class Ruling:
         session.commit()
 
 
-def _decide(wired: Wired, session: Session, actor: str, action: Action, resource: Resource) -> Ruling:
-    """Ask the policy; a refusal is ledgered and committed at once, then raised."""
-    subject, context = operator(wired, actor), Context(now=wired.clock(), source="cli")
+def _decide(
+    wired: Wired,
+    session: Session,
+    actor: str,
+    action: Action,
+    resource: Resource,
+    *,
+    subject: Subject | None = None,
+    source: str | None = "cli",
+) -> Ruling:
+    """Ask the policy as the operator (or as `subject`, a signed-in user); a refusal is ledgered
+    and committed at once, then raised."""
+    subject, context = subject or operator(wired, actor), Context(now=wired.clock(), source=source)
     decision = require(session, subject=subject, action=action, resource=resource, context=context)
     return Ruling(subject, action, resource, context, decision)
 
@@ -86,14 +96,29 @@ def deposit(
     actor: str,
     progress: Progress | None = None,
     before_write: Callable[[int], None] | None = None,
+    subject: Subject | None = None,
+    source: str | None = "cli",
+    supplement: bool = True,
 ) -> dict[str, Any]:
-    """Seal a deposit folder as a new bundle version; the bundle and its entry commit together."""
+    """Seal a deposit folder as a new bundle version; the bundle and its entry commit together.
+
+    The one deposit path: the command line calls it as the operator, the portal and the API as
+    the signed-in `subject` (from `source`), and without `supplement` when a new version of a
+    sealed case must be asked for."""
     bundle_id = service.new_bundle_id()
     years = wired.settings.retention_years
 
     try:
         with wired.sessions() as session:
-            ruling = _decide(wired, session, actor, Action.bundle_deposit, collection("archive"))
+            ruling = _decide(
+                wired,
+                session,
+                actor,
+                Action.bundle_deposit,
+                collection("archive"),
+                subject=subject,
+                source=source,
+            )
             version, rules = retention.current_rules(session)
 
             def until(case: CaseFile) -> datetime:
@@ -114,6 +139,7 @@ def deposit(
                 retain_until=until,
                 progress=progress,
                 before_write=before_write,
+                supplement=supplement,
             )
             summary = {
                 "bundle_id": bundle.id,
