@@ -478,8 +478,11 @@ def test_timeline_cuts_a_gap_for_each_interruption() -> None:
 
 
 def test_timeline_stacks_records_that_would_overlap() -> None:
+    # Bars that start together cannot be set side by side: they stack in rows (text records that
+    # share a time are spread instead, tests/test_timeline_spread.py).
     at = datetime(2026, 3, 5, 2, 0, tzinfo=UTC)
-    items = [timeline.Item(f"r{n}", "t", "text", "decision", at) for n in range(3)]
+    end = at + timedelta(minutes=30)
+    items = [timeline.Item(f"r{n}", "t", "av", "decision", at, end) for n in range(3)]
     scale = timeline.Scale(at - timedelta(hours=1), at + timedelta(hours=1))
     assert timeline.rows_of(items, scale) == [0, 1, 2]
 

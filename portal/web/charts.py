@@ -231,16 +231,34 @@ def spread(items: Sequence[Item], scale: Scale) -> list[float]:
         else:
             groups.append([index])
     for group in (g for g in groups if len(g) > 1):
-        placed, cursor = [], xs[group[0]]
-        for index in group:
-            placed.append(cursor)
-            left, right = _extent(items[index], scale, cursor)
-            cursor = right + SPREAD_GAP + (cursor - left)
-        _, last_right = _extent(items[group[-1]], scale, placed[-1])
-        shift = min(max(last_right - WIDTH, 0.0), max(placed[0] - scale.left, 0.0))
-        for index, x in zip(group, placed, strict=True):
-            xs[index] = x - shift
+        for run in _runs(group, items, scale):
+            placed, cursor = [], xs[run[0]]
+            for index in run:
+                placed.append(cursor)
+                left, right = _extent(items[index], scale, cursor)
+                cursor = right + SPREAD_GAP + (cursor - left)
+            _, last_right = _extent(items[run[-1]], scale, placed[-1])
+            shift = min(max(last_right - WIDTH, 0.0), max(placed[0] - scale.left, 0.0))
+            for index, x in zip(run, placed, strict=True):
+                xs[index] = x - shift
     return xs
+
+
+def _runs(group: list[int], items: Sequence[Item], scale: Scale) -> list[list[int]]:
+    """A group of records at one spot cut into runs that each fit across the plot side by side
+    (the runs then stack in rows)."""
+    room = WIDTH - scale.left
+    runs: list[list[int]] = [[]]
+    used = 0.0
+    for index in group:
+        left, right = _extent(items[index], scale, 0.0)
+        width = right - left + SPREAD_GAP
+        if runs[-1] and used + width > room:
+            runs.append([])
+            used = 0.0
+        runs[-1].append(index)
+        used += width
+    return runs
 
 
 def layout(items: Sequence[Item], scale: Scale) -> list[tuple[float, int]]:
