@@ -146,7 +146,7 @@ def policy_reason(lang: str, reason: str) -> str:
 
 # What a finding's Chinese text may name by its identifier: record types and case.json fields.
 _FINDING_TERMS = re.compile(
-    r"(?<![A-Za-z0-9_])([a-z][a-z0-9]*(?:_[a-z0-9]+)+|place|collector)(?![A-Za-z0-9_])"
+    r"( ?)(?<![A-Za-z0-9_])([a-z][a-z0-9]*(?:_[a-z0-9]+)+|place|collector)(?![A-Za-z0-9_])( ?)"
 )
 
 
@@ -160,13 +160,14 @@ def finding_message(lang: str, finding: Mapping[str, Any]) -> str:
         return message
 
     def named(found: re.Match[str]) -> str:
-        term = found.group(1)
+        before, term, after = found.groups()
         for kind in ("doc_type", "finding.field"):
-            if term in LABELS[kind]:
+            if term in LABELS[kind]:  # a Chinese name needs no spaces around it
                 return label(lang, kind, term)
-        return term
+        return found.group()
 
-    return _FINDING_TERMS.sub(named, str(said))
+    # "未填写返回时间（returned_at）" names the field twice once it is in Chinese: say it once.
+    return re.sub(r"(\w{2,8})（\1）", r"\1", _FINDING_TERMS.sub(named, str(said)))
 
 
 # A refusal's parameters that hold an enumeration value, and the kind that names it.
