@@ -575,8 +575,8 @@ def demo() -> None:
         tracking_code = file_demo_request(wired)
     typer.echo(f"demo case {DEMO_CASE_NO}: bundle {bundle_id} ({'intact' if report.intact else 'FAILED'})")
     if tracking_code is not None:
-        who = DEMO_APPLICANT["username"]
-        typer.echo(f"demo disclosure request {tracking_code}: filed by {who}, taken by officer")
+        filer = DEMO_APPLICANT["username"]
+        typer.echo(f"demo disclosure request {tracking_code}: filed by {filer}, taken by officer")
     typer.echo(f"demo accounts (password {DEMO_PASSWORD}):")
     for account in DEMO_USERS:
         typer.echo(f"  {account['username']:<11} {account['role']:<19} {account['name']}")

@@ -160,7 +160,7 @@ def finding_message(lang: str, finding: Mapping[str, Any]) -> str:
         return message
 
     def named(found: re.Match[str]) -> str:
-        before, term, after = found.groups()
+        term = found.group(2)
         for kind in ("doc_type", "finding.field"):
             if term in LABELS[kind]:  # a Chinese name needs no spaces around it
                 return label(lang, kind, term)
