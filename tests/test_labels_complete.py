@@ -273,10 +273,19 @@ def test_chinese_pages_have_no_loose_ends(portal: Portal) -> None:
     ledger = look("/ledger")
     assert "浏览案件目录" in ledger or "登录" in ledger
     look(f"{bundle}/records/d2", 403)  # three-role separation, said in Chinese
+    look("/ledger/1")
     disclosure_pages.as_role(portal, "supervisor")
     refusal = look(f"{bundle}/records/d2", 403)
     assert "调取登记" in refusal
     look("/ledger", 403)
+    form = look(f"/retrievals/new?bundle_id={portal.bundle_id}&record_id=v1")
+    assert "法制" in form  # the supervisor's department, by its Chinese name
+    look("/retrievals/mine")
+    look("/notifications")
+    disclosure_pages.as_role(portal, "archive_manager")
+    look("/retrievals/pending")
+    look("/register")
+    look("/disclosures/dashboard")
     disclosure_pages.as_role(portal, "disclosure_officer")
     look("/disclosures")
     look(f"/disclosures/{request_id}")
