@@ -29,8 +29,8 @@ from access.models import RequestStatus
 from portal.web import i18n
 from portal.web.labels import ENUM_KINDS, LABELS
 from tests.support import disclosure_pages
-from tests.support.portal import Portal
-from tests.support.web import session_csrf, signed_in
+from tests.support.portal import PASSWORD, Portal
+from tests.support.web import CSRF_FIELD, session_csrf, signed_in
 
 ROOT = Path(__file__).resolve().parent.parent
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -303,6 +303,23 @@ def test_chinese_pages_have_no_loose_ends(portal: Portal) -> None:
         assert "第 1 行" in bad.text
         if problems := _loose_ends(bad.text):
             seen["/calendar (bad table)"] = problems
+    portal.client.cookies.clear()
+    form = portal.client.get("/public/login").text
+    signed = portal.client.post(
+        "/public/login",
+        data={
+            "username": "zhangsan",
+            "password": PASSWORD,
+            "csrf_token": CSRF_FIELD.findall(form)[0],
+            "next": "",
+        },
+        follow_redirects=False,
+    )
+    assert signed.status_code == 303, signed.text
+    look("/public/disclosures")
+    look(f"/public/disclosures/{request_id}")
+    look("/public/disclosures/new")
+    look("/public/disclosures/999999", 404)
     assert not seen, seen
 
 
