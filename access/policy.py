@@ -47,7 +47,11 @@ class Action(StrEnum):
     store_reconcile = "store.reconcile"  # clear what interrupted deposits left in the store
     ledger_read = "ledger.read"
     ledger_verify = "ledger.verify"
-    user_admin = "user.admin"
+    user_read = "user.read"  # the accounts: role, department, clearance, state; never a password hash
+    user_create = "user.create"  # add an account
+    user_update = "user.update"  # disable, enable, reset the password, change the department
+    user_role = "user.role"  # change an account's role or clearance: never one's own (三员分立)
+    settings_read = "settings.read"  # system settings: signing keys in use, store and database health
     retrieval_request = "retrieval.request"  # file a registered retrieval request (调取登记)
     retrieval_decide = "retrieval.decide"  # approve or refuse one
     retrieval_revoke = "retrieval.revoke"  # revoke the grant of an approved one
@@ -176,9 +180,15 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
         | _FIXITY
         | _STAFF
     ),
-    Role.security_admin: frozenset({Action.user_admin} | _STAFF),
+    # The security administrator manages accounts and nothing else; the system administrator
+    # the system's settings and no account (三员分立).
+    Role.security_admin: frozenset(
+        {Action.user_read, Action.user_create, Action.user_update, Action.user_role} | _STAFF
+    ),
     Role.sysadmin: frozenset(
-        {Action.bundle_verify, Action.calendar_edit, Action.retention_schedule_edit} | _STAFF | _SCHEDULE
+        {Action.bundle_verify, Action.calendar_edit, Action.retention_schedule_edit, Action.settings_read}
+        | _STAFF
+        | _SCHEDULE
     ),
     Role.applicant: frozenset(
         {
@@ -218,6 +228,7 @@ COLLECTIONS = frozenset(
         "register",
         "calendar",
         "users",
+        "settings",
         "retrieval",
         "disclosure",
         "fixity",
@@ -241,10 +252,12 @@ REASONS: dict[str, str] = {
     "resource.one_record": "{action} is about one record",
     "resource.release": "releasing needs the record and its classification",
     "resource.retrieval_case": "a retrieval request needs its case",
+    "resource.account": "a change of role or clearance names its account",
     "three_roles": "{role} never reads record content",
     "watermarked_copy": "supervisors download watermarked copies, never the original",
     "role": "role {role} may not {action}",
     "own_request": "nobody decides their own request (不得自行审批)",
+    "own_account": "nobody changes their own account's role or clearance (三员分立)",
     "applicant_own": "applicants see and act on their own requests only",
     "retrieval_own": "others' retrieval requests are read in the register",
     "take_unassigned": "officers take unassigned requests for themselves; managers reassign",
@@ -332,6 +345,11 @@ def request_of(
     )
 
 
+def account_of(username: str) -> Resource:
+    """One account, by its username (the `owner`): what a change of its role or clearance is about."""
+    return Resource("users", None, None, None, None, None, username, None, None, None)
+
+
 def release_of(request: Resource, material: Resource) -> Resource:
     """A disclosure request about to release one record: the request's people, the record's grading."""
     return replace(
@@ -365,6 +383,8 @@ def _incomplete(action: Action, resource: Resource) -> tuple[str, dict[str, str]
         return _why("resource.one_record", action=action.value)
     if action is Action.disclosure_release and (resource.classification is None or not resource.record_id):
         return _why("resource.release")
+    if action is Action.user_role and not resource.owner:
+        return _why("resource.account")
     if resource.kind == "retrieval" and action is not Action.retrieval_request and not resource.case_no:
         return _why("resource.retrieval_case")
     return None
@@ -447,6 +467,8 @@ def decide(subject: Subject, action: Action, resource: Resource, context: Contex
         return _deny("own-request", "own_request")
     if subject.role is Role.applicant and action not in NEEDS_NO_OWNER and resource.owner != subject.username:
         return _deny("own-requests-only", "applicant_own")
+    if action is Action.user_role and resource.owner == subject.username:
+        return _deny("own-account", "own_account")
     if action is Action.retrieval_read and resource.owner != subject.username:
         return _deny("own-requests-only", "retrieval_own")
     if (
@@ -573,9 +595,23 @@ def require(
 
 
 def enforce(
-    session: Session, *, subject: Subject, action: Action, resource: Resource, context: Context
+    session: Session,
+    *,
+    subject: Subject,
+    action: Action,
+    resource: Resource,
+    context: Context,
+    detail: dict[str, Any] | None = None,
 ) -> Decision:
-    """Decide and ledger the decision, allowed or denied, in the caller's transaction."""
+    """Decide and ledger the decision (with `detail`), allowed or denied, in the caller's transaction."""
     decision = decide(subject, action, resource, context)
-    record(session, subject=subject, action=action, resource=resource, context=context, decision=decision)
+    record(
+        session,
+        subject=subject,
+        action=action,
+        resource=resource,
+        context=context,
+        decision=decision,
+        detail=detail,
+    )
     return decision
