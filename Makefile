@@ -2,6 +2,8 @@
 VENV   ?= .venv
 PYTHON ?= python3
 BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
 
 .PHONY: run test lint bench demo clean translations
 
@@ -17,7 +19,7 @@ $(BIN)/casevault: pyproject.toml
 run: $(BIN)/casevault
 	$(BIN)/casevault migrate
 	$(BIN)/casevault demo
-	CASEVAULT_COOKIE_SECURE=false $(BIN)/casevault serve --host 127.0.0.1 --port 8000
+	CASEVAULT_COOKIE_SECURE=false $(BIN)/casevault serve --host $(HOST) --port $(PORT)
 
 # Lint and types first; then the suite in two workers that steal tests from each other (each
 # starts what it needs — the S3 API server, the OpenID provider — on free loopback ports and

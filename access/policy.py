@@ -239,6 +239,38 @@ COLLECTIONS = frozenset(
 )
 
 
+# Why the rules refused, by reason code: the English text the ledger and the API keep (pages say it
+# in their language by the same code, `portal.web.i18n.policy_reason`). `{name}` fields are filled.
+REASONS: dict[str, str] = {
+    "resource.kind": "unknown resource kind {kind}",
+    "resource.classification": "unknown classification {value}",
+    "resource.grade": "unknown grade {grade}",
+    "resource.secret_grade": "a state secret needs its grade, and only a state secret has one",
+    "resource.material": "archive material needs its case, bundle and classification",
+    "resource.record_id": "a record needs its id",
+    "resource.not_material": "{action} is about a bundle or record, not {kind}",
+    "resource.one_record": "{action} is about one record",
+    "resource.release": "releasing needs the record and its classification",
+    "resource.retrieval_case": "a retrieval request needs its case",
+    "resource.account": "a change of role or clearance names its account",
+    "three_roles": "{role} never reads record content",
+    "watermarked_copy": "supervisors download watermarked copies, never the original",
+    "role": "role {role} may not {action}",
+    "own_request": "nobody decides their own request (不得自行审批)",
+    "own_account": "nobody changes their own account's role or clearance (三员分立)",
+    "applicant_own": "applicants see and act on their own requests only",
+    "retrieval_own": "others' retrieval requests are read in the register",
+    "take_unassigned": "officers take unassigned requests for themselves; managers reassign",
+    "reminded_own": "officers are reminded of their own and unassigned requests",
+    "assigned_only": "only the officer the request is assigned to handles it",
+    "state_secret": "state-secret records are never released to applicants (art. 14)",
+    "release_period": "the release period of this material has ended",
+    "clearance": "needs clearance {grade}; the user has {clearance}",
+    "grant_scope": "no approved, unexpired, unrevoked grant covers this record and action",
+    "grant_needed": "supervisors need an approved retrieval grant (调取登记) for this case",
+}
+
+
 @dataclass(frozen=True)
 class Subject:
     """Who is asking."""
@@ -329,32 +361,32 @@ def release_of(request: Resource, material: Resource) -> Resource:
     )
 
 
-def _incomplete(action: Action, resource: Resource) -> str | None:
-    """Why the rules cannot judge this resource, or None when they can."""
+def _incomplete(action: Action, resource: Resource) -> tuple[str, dict[str, str]] | None:
+    """Why the rules cannot judge this resource (a reason code and its fields), or None when they can."""
     if resource.kind not in COLLECTIONS | {"bundle", "record"}:
-        return f"unknown resource kind {resource.kind!r}"
+        return _why("resource.kind", kind=repr(resource.kind))
     if resource.classification is not None and resource.classification not in CLASSIFICATIONS:
-        return f"unknown classification {resource.classification!r}"
+        return _why("resource.classification", value=repr(resource.classification))
     if resource.grade is not None and resource.grade not in GRADES:
-        return f"unknown grade {resource.grade!r}"
+        return _why("resource.grade", grade=repr(resource.grade))
     if (resource.classification == "state_secret") != (resource.grade is not None):
-        return "a state secret needs its grade, and only a state secret has one"
+        return _why("resource.secret_grade")
     if resource.kind in {"bundle", "record"} and (
         not resource.case_no or not resource.bundle_id or resource.classification is None
     ):
-        return "archive material needs its case, bundle and classification"
+        return _why("resource.material")
     if resource.kind == "record" and not resource.record_id:
-        return "a record needs its id"
+        return _why("resource.record_id")
     if action in MATERIAL and resource.kind not in {"bundle", "record"}:
-        return f"{action.value} is about a bundle or record, not {resource.kind!r}"
+        return _why("resource.not_material", action=action.value, kind=repr(resource.kind))
     if action in ON_RECORD and resource.kind != "record":
-        return f"{action.value} is about one record"
+        return _why("resource.one_record", action=action.value)
     if action is Action.disclosure_release and (resource.classification is None or not resource.record_id):
-        return "releasing needs the record and its classification"
+        return _why("resource.release")
     if action is Action.user_role and not resource.owner:
-        return "a change of role or clearance names its account"
+        return _why("resource.account")
     if resource.kind == "retrieval" and action is not Action.retrieval_request and not resource.case_no:
-        return "a retrieval request needs its case"
+        return _why("resource.retrieval_case")
     return None
 
 
@@ -388,10 +420,16 @@ class Decision:
     rule: str
     reason: str
     grant_id: int | None = None
+    code: str | None = None  # of a refusal: its key in REASONS, by which pages say it in their language
 
 
-def _deny(rule: str, reason: str) -> Decision:
-    return Decision(False, rule, reason)
+def _why(code: str, **fields: str) -> tuple[str, dict[str, str]]:
+    return code, fields
+
+
+def _deny(rule: str, code: str, **fields: str) -> Decision:
+    """A refusal by `rule`, its reason the English text of `REASONS[code]` with `fields` filled."""
+    return Decision(False, rule, REASONS[code].format(**fields), code=code)
 
 
 def _grant_for(subject: Subject, action: Action, resource: Resource, context: Context) -> Decision:
@@ -406,8 +444,8 @@ def _grant_for(subject: Subject, action: Action, resource: Resource, context: Co
             continue
         return Decision(True, "grant", f"inside retrieval grant {grant.grant_id}", grant.grant_id)
     if any(g.bundle_id == resource.bundle_id for g in context.grants):
-        return _deny("grant", "no approved, unexpired, unrevoked grant covers this record and action")
-    return _deny("grant", "supervisors need an approved retrieval grant (调取登记) for this case")
+        return _deny("grant", "grant_scope")
+    return _deny("grant", "grant_needed")
 
 
 def permits(subject: Subject, action: Action) -> bool:
@@ -418,45 +456,45 @@ def permits(subject: Subject, action: Action) -> bool:
 def decide(subject: Subject, action: Action, resource: Resource, context: Context) -> Decision:
     """Deny by default; allow only what every rule that applies allows."""
     if (why := _incomplete(action, resource)) is not None:
-        return _deny("incomplete-resource", why)
+        return _deny("incomplete-resource", why[0], **why[1])
     if not permits(subject, action):
         if action in CONTENT and subject.role in THREE_ROLES:
-            return _deny("three-role-separation", f"{subject.role.value} never reads record content")
+            return _deny("three-role-separation", "three_roles", role=subject.role.value)
         if action is Action.record_original and subject.role is Role.supervisor:
-            return _deny("watermarked-copy", "supervisors download watermarked copies, never the original")
-        return _deny("role", f"role {subject.role.value} may not {action.value}")
+            return _deny("watermarked-copy", "watermarked_copy")
+        return _deny("role", "role", role=subject.role.value, action=action.value)
     if action in NOT_BY_REQUESTER and resource.owner is not None and resource.owner == subject.username:
-        return _deny("own-request", "nobody decides their own request (不得自行审批)")
+        return _deny("own-request", "own_request")
     if subject.role is Role.applicant and action not in NEEDS_NO_OWNER and resource.owner != subject.username:
-        return _deny("own-requests-only", "applicants see and act on their own requests only")
+        return _deny("own-requests-only", "applicant_own")
     if action is Action.user_role and resource.owner == subject.username:
-        return _deny("own-account", "nobody changes their own account's role or clearance (三员分立)")
+        return _deny("own-account", "own_account")
     if action is Action.retrieval_read and resource.owner != subject.username:
-        return _deny("own-requests-only", "others' retrieval requests are read in the register")
+        return _deny("own-requests-only", "retrieval_own")
     if (
         action is Action.disclosure_assign
         and subject.role is Role.disclosure_officer
         and (resource.assignee is not None or resource.assign_to != subject.username)
     ):
-        return _deny("take-unassigned", "officers take unassigned requests for themselves; managers reassign")
+        return _deny("take-unassigned", "take_unassigned")
     if (
         action is Action.disclosure_remind
         and subject.role is Role.disclosure_officer
         and resource.assignee not in {None, subject.username}
     ):
-        return _deny("assigned-officer", "officers are reminded of their own and unassigned requests")
+        return _deny("assigned-officer", "reminded_own")
     if action in ASSIGNED_ONLY and resource.assignee != subject.username:
-        return _deny("assigned-officer", "only the officer the request is assigned to handles it")
+        return _deny("assigned-officer", "assigned_only")
     if action is Action.disclosure_release and resource.classification == "state_secret":
-        return _deny("state-secret", "state-secret records are never released to applicants (art. 14)")
+        return _deny("state-secret", "state_secret")
     if action is Action.disclosure_release_view and (
         resource.available_until is None or context.now >= resource.available_until
     ):
-        return _deny("release-period", "the release period of this material has ended")
+        return _deny("release-period", "release_period")
     if resource.classification == "state_secret" and action in MATERIAL:
         grade = resource.grade or "top_secret"  # typed optional; _incomplete refused a secret without one
         if CLEARANCE_RANK[subject.clearance.value] < CLEARANCE_RANK[grade]:
-            return _deny("clearance", f"needs clearance {grade}; the user has {subject.clearance.value}")
+            return _deny("clearance", "clearance", grade=grade, clearance=subject.clearance.value)
     if subject.role is Role.supervisor and action in GRANT_NEEDS:  # always on a bundle: _incomplete
         return _grant_for(subject, action, resource, context)
     return Decision(True, "role", f"role {subject.role.value} may {action.value}")

@@ -190,7 +190,9 @@ class _TableLine:
 
 def _parse_table(year: int, text: str) -> list[_TableLine]:
     if year in official_years():
-        raise Refused(f"year {year} is covered by the official calendar")
+        raise Refused(
+            f"year {year} is covered by the official calendar", code="calendar.official_year", year=year
+        )
     lines: list[_TableLine] = []
     seen: dict[date, int] = {}
     for number, raw in enumerate(text.splitlines(), start=1):
@@ -200,23 +202,53 @@ def _parse_table(year: int, text: str) -> list[_TableLine]:
         parts = line.split(None, 2)  # str.split() also splits on the ideographic space
         if len(parts) < 2 or not _DATE.fullmatch(parts[0]) or parts[1].lower() not in _KINDS:
             raise Refused(
-                f"line {number}: expected 'YYYY-MM-DD off|work [name]' (or 休/班), got {raw.strip()!r}"
+                f"line {number}: expected 'YYYY-MM-DD off|work [name]' (or 休/班), got {raw.strip()!r}",
+                code="calendar.line_format",
+                line=number,
+                text=raw.strip(),
             )
         try:
             day = date.fromisoformat(parts[0])
         except ValueError:
-            raise Refused(f"line {number}: {parts[0]} is not a date") from None
+            raise Refused(
+                f"line {number}: {parts[0]} is not a date",
+                code="calendar.not_a_date",
+                line=number,
+                text=parts[0],
+            ) from None
         if day.year != year:
-            raise Refused(f"line {number}: {day.isoformat()} is not in {year}")
+            raise Refused(
+                f"line {number}: {day.isoformat()} is not in {year}",
+                code="calendar.other_year",
+                line=number,
+                day=day,
+                year=year,
+            )
         if day in seen:
-            raise Refused(f"line {number}: {day.isoformat()} is already given on line {seen[day]}")
+            raise Refused(
+                f"line {number}: {day.isoformat()} is already given on line {seen[day]}",
+                code="calendar.repeated",
+                line=number,
+                day=day,
+                earlier=seen[day],
+            )
         workday = _KINDS[parts[1].lower()]
         weekday = _WEEKDAY_NAMES[day.weekday()]
         # A line that restates Mon–Fri is most likely a typo in the date: refuse it.
         if not workday and day.weekday() >= 5:
-            raise Refused(f"line {number}: {day.isoformat()} is a {weekday}, a day off anyway")
+            raise Refused(
+                f"line {number}: {day.isoformat()} is a {weekday}, a day off anyway",
+                code="calendar.weekend_off",
+                line=number,
+                day=day,
+            )
         if workday and day.weekday() < 5:
-            raise Refused(f"line {number}: {day.isoformat()} is a {weekday}, a working day anyway")
+            raise Refused(
+                f"line {number}: {day.isoformat()} is a {weekday}, a working day anyway",
+                code="calendar.weekday_work",
+                line=number,
+                day=day,
+            )
         seen[day] = number
         given = parts[2] if len(parts) > 2 else ""
         name = fields.text(f"line {number}", given, limit=_NAME_LENGTH, required=False)

@@ -43,7 +43,7 @@ from portal.settings import Settings
 from portal.web import sso
 from portal.web.errors import HANDLERS, ErrorPage, SecurityHeaders, answer
 from portal.web.limits import BodyLimit, BodyLimits
-from portal.web.pages import error_page, mount_static
+from portal.web.pages import add_favicon, error_page, mount_static
 from portal.wiring import PublicWired, Wired
 
 log = logging.getLogger(__name__)
@@ -134,7 +134,11 @@ async def _housekeeping(app: FastAPI) -> AsyncIterator[None]:
 def create_public_only(wired: PublicWired) -> FastAPI:
     """The public portal served alone (`serve --app public`), still at `/public`."""
     outer = body_limits(wired.settings, uploads=False, mounted=("/public",))
-    app = _install(FastAPI(title="casevault public", docs_url=None, redoc_url=None), None, limits=outer)
+    app = FastAPI(title="casevault public", docs_url=None, redoc_url=None)
+    # Outside /public too, a browser gets the public portal's own page for an unknown address.
+    app = _install(app, wired, limits=outer, error_page=public_pages.error_page)
+    mount_static(app)
+    add_favicon(app)
     inner = public_app.create_public_app(wired)
     limits = body_limits(wired.settings, uploads=False)
     app.mount("/public", _install(inner, wired, limits=limits, error_page=public_pages.error_page))
@@ -184,6 +188,7 @@ def create_app(wired: Wired, *, kind: AppKind = "both") -> FastAPI:
     ):
         app.include_router(router)
     mount_static(app)
+    add_favicon(app)
     if kind == "both":
         public_wired = wired.public()
         limits = body_limits(public_wired.settings, uploads=False)

@@ -191,7 +191,8 @@ def test_case_page_shows_findings_of_an_incomplete_case(portal: Portal, make_cas
     svg = page.text[page.text.index("<svg") : page.text.index("</svg>")]
     assert 'class="interruption"' in svg and "未说明原因" in svg
     assert svg.count('class="finding"') == 2  # on v1 (art. 14) and on the service stage (art. 10)
-    assert "第 10 条" in page.text and "service_receipt" in page.text
+    assert "第 10 条" in page.text and "缺少送达回证记录" in page.text  # the record type by its Chinese name
+    assert "service_receipt" not in page.text[page.text.index('id="findings-h"') :]
 
 
 def test_archivist_sees_the_video_under_a_watermark(portal: Portal) -> None:
@@ -315,7 +316,8 @@ def test_ledger_entry_page(portal: Portal) -> None:
 def test_ledger_page_refuses_the_archivist(portal: Portal) -> None:
     page = signed_in(portal, "archivist").client.get("/ledger")
     assert page.status_code == 403 and "text/html" in page.headers["content-type"]
-    assert "角色权限" in page.text and "ledger.read" in page.text
+    assert "角色权限" in page.text and "档案管理员无权“查阅台账”" in page.text  # the reason, in Chinese
+    assert "may not" not in page.text
 
 
 def _verifications(portal: Portal) -> list[LedgerEntry]:
@@ -387,7 +389,7 @@ def test_verify_now_is_refused_to_the_archivist(portal: Portal, monkeypatch: pyt
     _no_walk(monkeypatch)
     refused = client.post("/ledger/verify", data={"csrf_token": session_csrf(portal)})
     assert refused.status_code == 403 and "text/html" in refused.headers["content-type"]
-    assert "ledger.verify" in refused.text
+    assert "校验台账" in refused.text
     [entry] = _verifications(portal)
     assert (entry.actor, entry.outcome, entry.detail["rule"]) == ("archivist", "denied", "role")
 
@@ -478,8 +480,11 @@ def test_timeline_cuts_a_gap_for_each_interruption() -> None:
 
 
 def test_timeline_stacks_records_that_would_overlap() -> None:
+    # Bars that start together cannot be set side by side: they stack in rows (text records that
+    # share a time are spread instead, tests/test_timeline_spread.py).
     at = datetime(2026, 3, 5, 2, 0, tzinfo=UTC)
-    items = [timeline.Item(f"r{n}", "t", "text", "decision", at) for n in range(3)]
+    end = at + timedelta(minutes=30)
+    items = [timeline.Item(f"r{n}", "t", "av", "decision", at, end) for n in range(3)]
     scale = timeline.Scale(at - timedelta(hours=1), at + timedelta(hours=1))
     assert timeline.rows_of(items, scale) == [0, 1, 2]
 

@@ -166,6 +166,7 @@ GUARDED: dict[tuple[str, str], tuple[str, str, dict[str, Any] | None]] = {
 # Routes that read no record and change no archive state, each with the reason.
 OTHER = {
     ("GET", "/openapi.json"): "the API's description",
+    ("GET", "/favicon.ico"): "the portal's icon",
     ("GET", "/public/openapi.json"): "the public API's description",
     ("POST", "/api/v1/token"): "sign-in (its own attempt log and lockout)",
     ("GET", "/api/v1/retrievals/mine"): "the caller's own requests, filtered to them by the query",

@@ -1,7 +1,9 @@
-"""The demo case `make run` deposits: a complete penalty case made on the spot.
+"""The demo case `make run` deposits: a complete penalty case made on the spot, and the demo
+applicant's disclosure request about it, in progress.
 
 Nothing here is real: the documents are one-page PDFs and the footage is ffmpeg's test
-pattern, so a new installation has something to look at without any case files of its own.
+pattern, so a new installation has something to look at without any case files of its own. The
+footage is as long as its metadata says the recording was (`recorded_seconds`).
 """
 
 from __future__ import annotations
@@ -9,10 +11,26 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
+from access import workdays
+from access.disclosure import applicant_side, office_side
+from access.disclosure.models import DisclosureRequest
+from access.models import Applicant, User
+from access.policy import Context
+from portal.web.auth import subject_of
+from portal.wiring import Wired
+
 DEMO_CASE_NO = "深民防罚〔2026〕12号"
+# How long the recording of the case document lasts: the test suite's clip (two seconds, made
+# once per session), and the one `casevault demo` makes — a minute of the inspection.
+CLIP_SECONDS = 2
+DEMO_CLIP_SECONDS = 60
+FOOTAGE_START = datetime.fromisoformat("2026-03-04T09:00:00+08:00")
 
 
 def pdf_bytes(title: str) -> bytes:
@@ -72,7 +90,9 @@ def make_footage(target: Path, *, seconds: int = 2) -> None:
     )
 
 
-def _text_record(rid: str, path: str, doc_type: str, stage: str, level: str = "none") -> dict[str, Any]:
+def _text_record(
+    rid: str, path: str, doc_type: str, stage: str, made: str, level: str = "none"
+) -> dict[str, Any]:
     return {
         "id": rid,
         "path": path,
@@ -80,13 +100,22 @@ def _text_record(rid: str, path: str, doc_type: str, stage: str, level: str = "n
         "doc_type": doc_type,
         "stage": stage,
         "title": f"{Path(path).stem}",
-        "created_at": "2026-03-05T10:00:00+08:00",
+        "created_at": f"{made}:00+08:00",
         "classification": {"level": level},
     }
 
 
-def case_document(case_no: str = DEMO_CASE_NO) -> dict[str, Any]:
-    """A complete, compliant penalty case as its case.json describes it."""
+def recorded_seconds(record: dict[str, Any]) -> int:
+    """How long an audio-video record's metadata says it was recording (interruptions included)."""
+    av = record["av"]
+    ended = datetime.fromisoformat(av["ended_at"]) - datetime.fromisoformat(av["started_at"])
+    return max(1, round(ended.total_seconds()))
+
+
+def case_document(case_no: str = DEMO_CASE_NO, *, clip_seconds: int = CLIP_SECONDS) -> dict[str, Any]:
+    """A complete, compliant penalty case as its case.json describes it, each record made when the
+    case's course says; the inspection was recorded for `clip_seconds`."""
+    ended = FOOTAGE_START + timedelta(seconds=clip_seconds)
     return {
         "case_no": case_no,
         "title": "某商场擅自改变人防工程用途案",
@@ -103,16 +132,21 @@ def case_document(case_no: str = DEMO_CASE_NO) -> dict[str, Any]:
         "officers": [{"name": "张三", "badge_no": "44030001"}, {"name": "李四", "badge_no": "44030002"}],
         "closed_at": "2026-06-30",
         "records": [
-            _text_record("s1", "records/案件来源登记表.pdf", "case_source", "initiation"),
-            _text_record("s2", "records/立案审批表.pdf", "filing_approval", "initiation"),
+            _text_record("s1", "records/案件来源登记表.pdf", "case_source", "initiation", "2026-03-02T09:30"),
+            _text_record("s2", "records/立案审批表.pdf", "filing_approval", "initiation", "2026-03-02T15:00"),
             _text_record(
-                "i1", "records/询问笔录.pdf", "inquiry_transcript", "investigation", "personal_privacy"
+                "i1",
+                "records/询问笔录.pdf",
+                "inquiry_transcript",
+                "investigation",
+                "2026-03-04T10:30",
+                "personal_privacy",
             ),
-            _text_record("i2", "records/告知书.pdf", "rights_notice", "investigation"),
-            _text_record("d1", "records/审查意见.pdf", "review_record", "decision"),
-            _text_record("d2", "records/处罚决定书.pdf", "decision", "decision"),
-            _text_record("e1", "records/送达回证.pdf", "service_receipt", "service"),
-            _text_record("c1", "records/结案报告.pdf", "closing_report", "archiving"),
+            _text_record("i2", "records/告知书.pdf", "rights_notice", "investigation", "2026-03-16T10:00"),
+            _text_record("d1", "records/审查意见.pdf", "review_record", "decision", "2026-03-25T15:00"),
+            _text_record("d2", "records/处罚决定书.pdf", "decision", "decision", "2026-03-30T10:00"),
+            _text_record("e1", "records/送达回证.pdf", "service_receipt", "service", "2026-04-01T10:00"),
+            _text_record("c1", "records/结案报告.pdf", "closing_report", "archiving", "2026-06-30T16:00"),
             {
                 "id": "v1",
                 "path": "records/现场检查.mp4",
@@ -120,14 +154,14 @@ def case_document(case_no: str = DEMO_CASE_NO) -> dict[str, Any]:
                 "doc_type": "av_footage",
                 "stage": "investigation",
                 "title": "现场检查录像",
-                "created_at": "2026-03-04T09:00:00+08:00",
+                "created_at": FOOTAGE_START.isoformat(),
                 "classification": {"level": "none"},
                 "av": {
                     "device_id": "DSJ-0012",
                     "recorded_by": ["44030001"],
                     "activity": "on_site_inspection",
-                    "started_at": "2026-03-04T09:00:00+08:00",
-                    "ended_at": "2026-03-04T09:40:00+08:00",
+                    "started_at": FOOTAGE_START.isoformat(),
+                    "ended_at": ended.isoformat(),
                     "stored_at": "2026-03-04T17:10:00+08:00",
                     "location": "某商场地下二层",
                     "continuous_required": False,
@@ -138,7 +172,7 @@ def case_document(case_no: str = DEMO_CASE_NO) -> dict[str, Any]:
                 },
                 "evidence": {
                     "collector": "张三",
-                    "collected_at": "2026-03-04T09:00:00+08:00",
+                    "collected_at": FOOTAGE_START.isoformat(),
                     "place": "某商场地下二层",
                 },
             },
@@ -147,7 +181,8 @@ def case_document(case_no: str = DEMO_CASE_NO) -> dict[str, Any]:
 
 
 def write_sip(folder: Path, document: dict[str, Any], *, footage: Path | None = None) -> Path:
-    """Write a deposit folder: case.json and a file for each record."""
+    """Write a deposit folder: case.json and a file for each record; footage is `footage` copied,
+    or else made as long as the record says it was recording."""
     folder.mkdir(parents=True, exist_ok=True)
     for record in document["records"]:
         target = folder / record["path"]
@@ -157,7 +192,7 @@ def write_sip(folder: Path, document: dict[str, Any], *, footage: Path | None = 
         elif footage is not None:
             shutil.copyfile(footage, target)
         else:
-            make_footage(target)
+            make_footage(target, seconds=recorded_seconds(record))
     (folder / "case.json").write_text(json.dumps(document, ensure_ascii=False, indent=2), encoding="utf-8")
     return folder
 
@@ -184,3 +219,41 @@ DEMO_APPLICANT: dict[str, str] = {
     "email": "zhangsan@example.cn",
     "address": "深圳市福田区示例路1号",
 }
+
+# The demo applicant's request about the demo case: filed, taken by the demo officer, and answered
+# with a first message, so both portals show a request in progress.
+DEMO_REQUEST = {
+    "relation": "party",
+    "description": "申请公开本案现场检查录像及处罚决定书。",
+    "delivery": "online",
+}
+DEMO_MESSAGE = "您的申请已收到，正在办理，我们将在法定期限内答复。"
+
+
+def file_demo_request(wired: Wired) -> str | None:
+    """File the demo applicant's request and have the demo officer take it, once; its tracking
+    code, or None when the applicant already has a request."""
+    with wired.sessions() as session:
+        applicant = session.scalar(select(User).where(User.username == DEMO_APPLICANT["username"]))
+        officer = session.scalar(select(User).where(User.username == "officer"))
+        assert applicant is not None and officer is not None, "the demo accounts come first"
+        mine = select(DisclosureRequest.id).join(Applicant).where(Applicant.user_id == applicant.id)
+        if session.scalar(mine.limit(1)) is not None:
+            return None
+        context = Context(now=wired.clock(), source="cli")
+        calendar = workdays.load_calendar(session)
+        filed = applicant_side.submit_request(
+            session,
+            subject=subject_of(applicant),
+            context=context,
+            calendar=calendar,
+            case_no=DEMO_CASE_NO,
+            **DEMO_REQUEST,
+        )
+        handler = subject_of(officer)
+        office_side.assign(session, subject=handler, context=context, request_id=filed.id, officer="officer")
+        office_side.send_message(
+            session, subject=handler, context=context, request_id=filed.id, body=DEMO_MESSAGE
+        )
+        session.commit()
+        return filed.tracking_code

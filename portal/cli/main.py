@@ -35,7 +35,16 @@ from archive.errors import ArchiveError, Refused, StoreUnavailable
 from archive.fixity import VerifyReport, verify_bag_dir
 from archive.service import latest_bundle
 from portal import db, wiring
-from portal.cli.demo import DEMO_APPLICANT, DEMO_CASE_NO, DEMO_PASSWORD, DEMO_USERS, case_document, write_sip
+from portal.cli.demo import (
+    DEMO_APPLICANT,
+    DEMO_CASE_NO,
+    DEMO_CLIP_SECONDS,
+    DEMO_PASSWORD,
+    DEMO_USERS,
+    case_document,
+    file_demo_request,
+    write_sip,
+)
 from portal.internal.archive import operations
 from portal.internal.ledger import operations as ledger_operations
 from portal.internal.retention import audit_rounds as audit_runs
@@ -570,12 +579,16 @@ def demo() -> None:
         if existing is None:
             folder = wired.settings.data_dir / "demo-sip"
             shutil.rmtree(folder, ignore_errors=True)
-            write_sip(folder, case_document())
+            write_sip(folder, case_document(clip_seconds=DEMO_CLIP_SECONDS))
             bundle_id = operations.deposit(wired, folder=folder, actor=_actor())["bundle_id"]
         else:
             bundle_id = existing.id
         report = operations.verify(wired, bundle_id=bundle_id, actor=_actor())[0]
+        tracking_code = file_demo_request(wired)
     typer.echo(f"demo case {DEMO_CASE_NO}: bundle {bundle_id} ({'intact' if report.intact else 'FAILED'})")
+    if tracking_code is not None:
+        filer = DEMO_APPLICANT["username"]
+        typer.echo(f"demo disclosure request {tracking_code}: filed by {filer}, taken by officer")
     typer.echo(f"demo accounts (password {DEMO_PASSWORD}):")
     for account in DEMO_USERS:
         typer.echo(f"  {account['username']:<11} {account['role']:<19} {account['name']}")

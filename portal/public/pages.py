@@ -40,7 +40,7 @@ from portal.public.api import (
 from portal.web import auth
 from portal.web.auth import DB, PUBLIC, Principal, authenticate_at
 from portal.web.errors import RETRY_AFTER
-from portal.web.i18n import choose_lang, label, refusal, render, translate
+from portal.web.i18n import choose_lang, label, policy_reason, refusal, render, translate
 from portal.web.pages import SignInFirst
 from portal.web.params import RowId
 from portal.web.ranges import SHOWN_INLINE
@@ -167,7 +167,7 @@ def error_page(request: Request, status: int, detail: Any, *, cause: BaseExcepti
         status=status,
         status_code=status,
         rule=rule,
-        reason=reason,
+        reason=policy_reason(lang, reason),
         explanation=explanation,
         problems=problems,
         message=message,

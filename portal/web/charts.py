@@ -29,6 +29,8 @@ ROW_H = 26
 LANE_PAD = 6
 MIN_BAR = 8
 MIN_GAP = 3
+SAME_X = 12  # dots closer than this would cover each other: such records are spread (`spread`)
+SPREAD_GAP = 6
 STRIP_H = 34
 
 Translate = Callable[..., str]
@@ -199,9 +201,10 @@ def _label_w(item: Item) -> float:
     return 7.0 * len(item.record_id) + 8
 
 
-def _extent(item: Item, scale: Scale) -> tuple[float, float]:
-    """Left and right x a mark and its label occupy."""
-    left = scale.x(item.at)
+def _extent(item: Item, scale: Scale, x: float | None = None) -> tuple[float, float]:
+    """Left and right x a mark and its label occupy, its dot (or bar start) at `x` (by default
+    where its moment is)."""
+    left = scale.x(item.at) if x is None else x
     sign = 18 if item.findings else 0
     if item.end is None:
         return left - 7, left + 9 + _label_w(item) + sign
@@ -209,19 +212,74 @@ def _extent(item: Item, scale: Scale) -> tuple[float, float]:
     return left, right + 4 + _label_w(item) + sign
 
 
-def rows_of(items: Sequence[Item], scale: Scale) -> list[int]:
-    """Greedy stacking: each item goes on the first row where it does not overlap the last mark."""
+def spread(items: Sequence[Item], scale: Scale) -> list[float]:
+    """Where each item's dot or bar starts: at its moment, except that text records whose dots
+    would fall on one another (the same time, or nearly) are set side by side from the first one's
+    moment, moved left as far as needed to stay inside the plot; each tooltip keeps its own time.
+    `items` in time order, as `Timeline.by_stage` gives them."""
+    xs = [scale.x(item.at) for item in items]
+    groups: list[list[int]] = []
+    for index, item in enumerate(items):
+        first = groups[-1][0] if groups else None
+        if (
+            first is not None
+            and item.end is None
+            and items[first].end is None
+            and xs[index] - xs[first] < SAME_X
+        ):
+            groups[-1].append(index)
+        else:
+            groups.append([index])
+    for group in (g for g in groups if len(g) > 1):
+        for run in _runs(group, items, scale):
+            placed, cursor = [], xs[run[0]]
+            for index in run:
+                placed.append(cursor)
+                left, right = _extent(items[index], scale, cursor)
+                cursor = right + SPREAD_GAP + (cursor - left)
+            _, last_right = _extent(items[run[-1]], scale, placed[-1])
+            shift = min(max(last_right - WIDTH, 0.0), max(placed[0] - scale.left, 0.0))
+            for index, x in zip(run, placed, strict=True):
+                xs[index] = x - shift
+    return xs
+
+
+def _runs(group: list[int], items: Sequence[Item], scale: Scale) -> list[list[int]]:
+    """A group of records at one spot cut into runs that each fit across the plot side by side
+    (the runs then stack in rows)."""
+    room = WIDTH - scale.left
+    runs: list[list[int]] = [[]]
+    used = 0.0
+    for index in group:
+        left, right = _extent(items[index], scale, 0.0)
+        width = right - left + SPREAD_GAP
+        if runs[-1] and used + width > room:
+            runs.append([])
+            used = 0.0
+        runs[-1].append(index)
+        used += width
+    return runs
+
+
+def layout(items: Sequence[Item], scale: Scale) -> list[tuple[float, int]]:
+    """Each item's x (`spread`) and row: greedy stacking, each item on the first row where it does
+    not overlap the last mark."""
     ends: list[float] = []
-    rows = []
-    for item in items:
-        left, right = _extent(item, scale)
+    placed = []
+    for item, x in zip(items, spread(items, scale), strict=True):
+        left, right = _extent(item, scale, x)
         row = next((r for r, end in enumerate(ends) if end + 2 < left), len(ends))
         if row == len(ends):
             ends.append(right)
         else:
             ends[row] = right
-        rows.append(row)
-    return rows
+        placed.append((x, row))
+    return placed
+
+
+def rows_of(items: Sequence[Item], scale: Scale) -> list[int]:
+    """The row of each item (`layout`)."""
+    return [row for _, row in layout(items, scale)]
 
 
 def _segments(item: Item, scale: Scale) -> list[tuple[float, float]]:
@@ -369,9 +427,8 @@ def _spans(parts: Iterable[tuple[float, float]]) -> tuple[Span, ...]:
     return tuple(Span(a, max(b - a, 1.0)) for a, b in parts)
 
 
-def _record_mark(item: Item, scale: Scale, y: float, t: Translate) -> RecordMark:
-    """Where a record's dot or bar, its label and its signs go."""
-    x = scale.x(item.at)
+def _record_mark(item: Item, scale: Scale, x: float, y: float, t: Translate) -> RecordMark:
+    """Where a record's dot or bar (at `x`, from `spread`), its label and its signs go."""
     bar = item.end is not None
     # The id label starts right of the dot, or right of the bar's end (a bar is at least MIN_BAR).
     label_x = max(scale.x(item.end), x + MIN_BAR) + 4 if item.end is not None else x + 9
@@ -394,15 +451,16 @@ def _stage_band(
 ) -> StageBand:
     """A stage's band, its time extent, its case-level findings and its records stacked in rows."""
     items = timeline.by_stage(stage)
+    placed = layout(items, scale)
     extent = None
     if items:
-        first = min(_extent(i, scale)[0] for i in items) - 4
-        last = max(scale.x(i.end or i.at) for i in items) + 6
+        first = min(_extent(i, scale, x)[0] for i, (x, _) in zip(items, placed, strict=True)) - 4
+        last = max(scale.x(i.end) if i.end else x for i, (x, _) in zip(items, placed, strict=True)) + 6
         extent = Span(first, max(last - first, MIN_BAR))
     notes = timeline.stage_findings.get(stage, ())
     marks = tuple(
-        _record_mark(item, scale, top + LANE_PAD + ROW_H * row + ROW_H / 2, t)
-        for item, row in zip(items, rows_of(items, scale), strict=True)
+        _record_mark(item, scale, x, top + LANE_PAD + ROW_H * row + ROW_H / 2, t)
+        for item, (x, row) in zip(items, placed, strict=True)
     )
     return StageBand(
         stage=stage,

@@ -124,7 +124,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return await http_exception_handler(request, exc)
 
 
-def _invalid(_request: Request, exc: Exception) -> JSONResponse:
+def _invalid(request: Request, exc: Exception) -> Response:
+    # A browser gets the page naming the fields; everyone else the JSON list.
     assert isinstance(exc, RequestValidationError)
     problems = [
         {
@@ -133,6 +134,8 @@ def _invalid(_request: Request, exc: Exception) -> JSONResponse:
         }
         for e in exc.errors()
     ]
+    if wants_page(request):
+        return answer(request, 422, problems)
     return JSONResponse({"detail": problems}, status_code=422)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta, timezone
 from functools import partial
@@ -24,6 +25,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from access.policy import REASONS
 from archive.errors import ArchiveError
 from portal.web.labels import LABELS
 
@@ -109,11 +111,75 @@ def refusal(lang: str, exc: ArchiveError, untranslated: str | None = None) -> st
     key = LABELS["refusal"].get(exc.code)
     if key is None:
         return _unknown(f"refusal {exc.code!r}", str(exc) if untranslated is None else untranslated)
-    return translate(lang, key, **{name: _said(value) for name, value in exc.params.items()})
+    return translate(lang, key, **{name: _said(lang, name, value) for name, value in exc.params.items()})
 
 
-def _said(value: object) -> object:
-    """A refusal's parameter as its message shows it: days as `YYYY-MM-DD`, several values listed."""
+def _reason_pattern(template: str) -> re.Pattern[str]:
+    """A policy reason's English template as a pattern that gives back its fields."""
+    parts = re.split(r"\{(\w+)\}", template)  # text, field, text, field, ..., text
+    return re.compile(
+        "".join(f"(?P<{part}>.+?)" if index % 2 else re.escape(part) for index, part in enumerate(parts))
+    )
+
+
+REASON_PATTERNS = {code: _reason_pattern(template) for code, template in REASONS.items()}
+# The kind that names a policy reason's field, where the field is an enumeration value.
+REASON_FIELD_KINDS = {"role": "role", "action": "action", "grade": "clearance", "clearance": "clearance"}
+
+
+def policy_reason(lang: str, reason: str) -> str:
+    """A refusal reason of the access policy in `lang`, found by its code (`access.policy.REASONS`);
+    a reason no code matches is shown as it is in English and left out elsewhere (the rule's own
+    explanation says it then)."""
+    for code, pattern in REASON_PATTERNS.items():
+        found = pattern.fullmatch(reason or "")
+        if found is None:
+            continue
+        fields = {}
+        for name, value in found.groupdict().items():
+            kind = REASON_FIELD_KINDS.get(name)
+            known = kind is not None and value in LABELS[kind]
+            fields[name] = label(lang, kind, value) if kind is not None and known else value
+        return label(lang, "policy.reason", code, **fields)
+    return reason if lang == "en" else ""
+
+
+# What a finding's Chinese text may name by its identifier: record types and case.json fields.
+_FINDING_TERMS = re.compile(
+    r"( ?)(?<![A-Za-z0-9_])([a-z][a-z0-9]*(?:_[a-z0-9]+)+|place|collector)(?![A-Za-z0-9_])( ?)"
+)
+
+
+def finding_message(lang: str, finding: Mapping[str, Any]) -> str:
+    """A compliance finding in `lang`. Chinese: its `message_zh` with the record types and fields it
+    names by identifier (`rights_notice`, `returned_at`) given their Chinese names; findings sealed
+    before they carried Chinese text keep their English. English: its `message`."""
+    message = str(finding.get("message") or "")
+    said = finding.get("message_zh")
+    if lang == "en" or not said:
+        return message
+
+    def named(found: re.Match[str]) -> str:
+        term = found.group(2)
+        for kind in ("doc_type", "finding.field"):
+            if term in LABELS[kind]:  # a Chinese name needs no spaces around it
+                return label(lang, kind, term)
+        return found.group()
+
+    # "未填写返回时间（returned_at）" names the field twice once it is in Chinese: say it once.
+    return re.sub(r"(\w{2,8})（\1）", r"\1", _FINDING_TERMS.sub(named, str(said)))
+
+
+# A refusal's parameters that hold an enumeration value, and the kind that names it.
+REFUSAL_PARAM_KINDS = {"step": "disclosure.step", "status": "handling.status"}
+
+
+def _said(lang: str, name: str, value: object) -> object:
+    """A refusal's parameter as its message shows it: an enumeration value by its name in `lang`,
+    days as `YYYY-MM-DD`, several values listed."""
+    kind = REFUSAL_PARAM_KINDS.get(name)
+    if kind is not None and str(value) in LABELS[kind]:
+        return label(lang, kind, value)
     if isinstance(value, date):
         return local_date(value)
     if isinstance(value, tuple | list):

@@ -5,6 +5,21 @@ instead of building a key from it."""
 
 from __future__ import annotations
 
+from enum import StrEnum
+
+from access.disclosure.models import DisclosureStatus
+from access.disclosure.schemas import Basis, DecisionType, Delivery, Relation
+from access.disclosure.transitions import Step
+from access.id_numbers import IdType
+from access.models import Clearance, Department, RequestStatus, Role
+from access.policy import Action
+from access.workdays import CalendarSource
+from archive.sip import Activity, DocType, EnforcementType, Grade, Level, Stage
+from retention.disposition import DispositionAction
+from retention.disposition import Status as DispositionStatus
+from retention.holds import Mandate
+from retention.schedule import Event, Term
+
 
 def N_(key: str) -> str:
     """Mark a message key for extraction where it is translated later."""
@@ -12,6 +27,69 @@ def N_(key: str) -> str:
 
 
 LABELS: dict[str, dict[str, str]] = {
+    "action": {
+        "case.list": N_("action.case.list"),
+        "bundle.read": N_("action.bundle.read"),
+        "record.view": N_("action.record.view"),
+        "record.download": N_("action.record.download"),
+        "record.original": N_("action.record.original"),
+        "bundle.deposit": N_("action.bundle.deposit"),
+        "bundle.verify": N_("action.bundle.verify"),
+        "bundle.audit": N_("action.bundle.audit"),
+        "fixity.read": N_("action.fixity.read"),
+        "fixity.acknowledge": N_("action.fixity.acknowledge"),
+        "bundle.export": N_("action.bundle.export"),
+        "store.reconcile": N_("action.store.reconcile"),
+        "ledger.read": N_("action.ledger.read"),
+        "ledger.verify": N_("action.ledger.verify"),
+        "user.read": N_("action.user.read"),
+        "user.update": N_("action.user.update"),
+        "user.role": N_("action.user.role"),
+        "settings.read": N_("action.settings.read"),
+        "retrieval.request": N_("action.retrieval.request"),
+        "retrieval.decide": N_("action.retrieval.decide"),
+        "retrieval.revoke": N_("action.retrieval.revoke"),
+        "retrieval.read": N_("action.retrieval.read"),
+        "register.read": N_("action.register.read"),
+        "copy.trace": N_("action.copy.trace"),
+        "disclosure.submit": N_("action.disclosure.submit"),
+        "disclosure.read": N_("action.disclosure.read"),
+        "disclosure.correct": N_("action.disclosure.correct"),
+        "disclosure.withdraw": N_("action.disclosure.withdraw"),
+        "disclosure.release.view": N_("action.disclosure.release.view"),
+        "disclosure.queue": N_("action.disclosure.queue"),
+        "disclosure.assign": N_("action.disclosure.assign"),
+        "disclosure.handle": N_("action.disclosure.handle"),
+        "disclosure.decide": N_("action.disclosure.decide"),
+        "disclosure.release": N_("action.disclosure.release"),
+        "disclosure.extension.decide": N_("action.disclosure.extension.decide"),
+        "calendar.edit": N_("action.calendar.edit"),
+        "disclosure.remind": N_("action.disclosure.remind"),
+        "retrieval.choose_record": N_("action.retrieval.choose_record"),
+        "retrieval.notices": N_("action.retrieval.notices"),
+        "retention.schedule.read": N_("action.retention.schedule.read"),
+        "retention.schedule.edit": N_("action.retention.schedule.edit"),
+        "retention.locks": N_("action.retention.locks"),
+        "holds.place": N_("action.holds.place"),
+        "holds.lift": N_("action.holds.lift"),
+        "holds.read": N_("action.holds.read"),
+        "disposition.propose": N_("action.disposition.propose"),
+        "disposition.approve": N_("action.disposition.approve"),
+        "disposition.read": N_("action.disposition.read"),
+        "disposition.execute": N_("action.disposition.execute"),
+        "applicant.register": N_("action.applicant.register"),
+        "auth.login": N_("action.auth.login"),
+        "auth.session_start": N_("action.auth.session_start"),
+        "auth.sso": N_("action.auth.sso"),
+        "calendar.enter": N_("action.calendar.enter"),
+        "disclosure.withdrawn": N_("action.disclosure.withdrawn"),
+        "user.create": N_("action.user.create"),
+        "user.disable": N_("action.user.disable"),
+        "user.enable": N_("action.user.enable"),
+        "user.reset_password": N_("action.user.reset_password"),
+        "user.sso_update": N_("action.user.sso_update"),
+        "user.change": N_("action.user.change"),
+    },
     "accounts.done": {
         "created": N_("accounts.done.created"),
         "standing": N_("accounts.done.standing"),
@@ -51,6 +129,19 @@ LABELS: dict[str, dict[str, str]] = {
         "supervision": N_("department.supervision"),
         "legal": N_("department.legal"),
         "petition": N_("department.petition"),
+    },
+    "disclosure.step": {
+        "correct": N_("disclosure.step.correct"),
+        "withdraw": N_("disclosure.step.withdraw"),
+        "lapse": N_("disclosure.step.lapse"),
+        "assign": N_("disclosure.step.assign"),
+        "ask_correction": N_("disclosure.step.ask_correction"),
+        "start_consultation": N_("disclosure.step.start_consultation"),
+        "end_consultation": N_("disclosure.step.end_consultation"),
+        "request_extension": N_("disclosure.step.request_extension"),
+        "decide_extension": N_("disclosure.step.decide_extension"),
+        "message": N_("disclosure.step.message"),
+        "reply": N_("disclosure.step.reply"),
     },
     "disposition_action": {
         "destroy": N_("disposition_action.destroy"),
@@ -120,6 +211,12 @@ LABELS: dict[str, dict[str, str]] = {
         "500": N_("error.title.500"),
         "503": N_("error.title.503"),
         "other": N_("error.title.other"),
+    },
+    "finding.field": {
+        "returned_at": N_("finding.field.returned_at"),
+        "collector": N_("finding.field.collector"),
+        "collected_at": N_("finding.field.collected_at"),
+        "place": N_("finding.field.place"),
     },
     "grade": {
         "confidential": N_("grade.confidential"),
@@ -246,6 +343,49 @@ LABELS: dict[str, dict[str, str]] = {
         "damaged": N_("outcome.damaged"),
         "unavailable": N_("outcome.unavailable"),
         "intact": N_("outcome.intact"),
+        "approved": N_("outcome.approved"),
+        "delivered": N_("outcome.delivered"),
+        "destroyed": N_("outcome.destroyed"),
+        "filed": N_("outcome.filed"),
+        "found": N_("outcome.found"),
+        "not-found": N_("outcome.not-found"),
+        "pending": N_("outcome.pending"),
+        "preparing": N_("outcome.preparing"),
+        "refused": N_("outcome.refused"),
+        "renewed": N_("outcome.renewed"),
+        "revoked": N_("outcome.revoked"),
+        "seal-mismatch": N_("outcome.seal-mismatch"),
+        "unmarkable": N_("outcome.unmarkable"),
+        "unsatisfiable": N_("outcome.unsatisfiable"),
+        "waiting": N_("outcome.waiting"),
+    },
+    "policy.reason": {
+        "resource.kind": N_("policy.reason.resource.kind"),
+        "resource.classification": N_("policy.reason.resource.classification"),
+        "resource.grade": N_("policy.reason.resource.grade"),
+        "resource.secret_grade": N_("policy.reason.resource.secret_grade"),
+        "resource.material": N_("policy.reason.resource.material"),
+        "resource.record_id": N_("policy.reason.resource.record_id"),
+        "resource.not_material": N_("policy.reason.resource.not_material"),
+        "resource.one_record": N_("policy.reason.resource.one_record"),
+        "resource.release": N_("policy.reason.resource.release"),
+        "resource.retrieval_case": N_("policy.reason.resource.retrieval_case"),
+        "resource.account": N_("policy.reason.resource.account"),
+        "three_roles": N_("policy.reason.three_roles"),
+        "watermarked_copy": N_("policy.reason.watermarked_copy"),
+        "role": N_("policy.reason.role"),
+        "own_request": N_("policy.reason.own_request"),
+        "own_account": N_("policy.reason.own_account"),
+        "applicant_own": N_("policy.reason.applicant_own"),
+        "retrieval_own": N_("policy.reason.retrieval_own"),
+        "take_unassigned": N_("policy.reason.take_unassigned"),
+        "reminded_own": N_("policy.reason.reminded_own"),
+        "assigned_only": N_("policy.reason.assigned_only"),
+        "state_secret": N_("policy.reason.state_secret"),
+        "release_period": N_("policy.reason.release_period"),
+        "clearance": N_("policy.reason.clearance"),
+        "grant_scope": N_("policy.reason.grant_scope"),
+        "grant_needed": N_("policy.reason.grant_needed"),
     },
     "public.basis": {
         "art14_state_secret": N_("public.basis.art14_state_secret"),
@@ -424,6 +564,13 @@ LABELS: dict[str, dict[str, str]] = {
         "archiving": N_("stage.archiving"),
     },
     "refusal": {
+        "calendar.official_year": N_("refusal.calendar.official_year"),
+        "calendar.line_format": N_("refusal.calendar.line_format"),
+        "calendar.not_a_date": N_("refusal.calendar.not_a_date"),
+        "calendar.other_year": N_("refusal.calendar.other_year"),
+        "calendar.repeated": N_("refusal.calendar.repeated"),
+        "calendar.weekend_off": N_("refusal.calendar.weekend_off"),
+        "calendar.weekday_work": N_("refusal.calendar.weekday_work"),
         "hold.mandate": N_("refusal.hold.mandate"),
         "hold.no_case": N_("refusal.hold.no_case"),
         "hold.disclosure_mandate": N_("refusal.hold.disclosure_mandate"),
@@ -513,4 +660,33 @@ LABELS: dict[str, dict[str, str]] = {
         "schedule.no_rule": N_("refusal.schedule.no_rule"),
         "schedule.rule_missing": N_("refusal.schedule.rule_missing"),
     },
+}
+
+# Which kind names the values of each enumeration of archive/, access/ and retention/: every value
+# of each has its message (tests/test_labels_complete.py holds every StrEnum there to this table).
+ENUM_KINDS: dict[type[StrEnum], str] = {
+    Action: "action",
+    Activity: "activity",
+    Basis: "handling.basis",
+    CalendarSource: "calendar.source",
+    Clearance: "clearance",
+    DecisionType: "handling.decision",
+    Delivery: "handling.delivery",
+    Department: "department",
+    DisclosureStatus: "handling.status",
+    DispositionAction: "disposition_action",
+    DispositionStatus: "disposition_status",
+    DocType: "doc_type",
+    EnforcementType: "enforcement",
+    Event: "retention.from",
+    Grade: "grade",
+    IdType: "handling.id_type",
+    Level: "classification",
+    Mandate: "mandate",
+    RequestStatus: "retrieval.state",
+    Relation: "handling.relation",
+    Role: "role",
+    Stage: "stage",
+    Step: "disclosure.step",
+    Term: "retention.term",
 }

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
@@ -25,10 +25,11 @@ from access.models import Role
 from access.policy import Action, Context, Resource, decide, permits
 from archive.errors import ArchiveError
 from portal.web.auth import Principal, optional_principal, wired_of
-from portal.web.i18n import choose_lang, label, refusal, render
+from portal.web.i18n import choose_lang, label, policy_reason, refusal, render
 from retention import audits
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
+FAVICON = STATIC / "favicon.svg"
 
 
 class SignInFirst(Exception):
@@ -65,6 +66,17 @@ class PageRoute(APIRoute):
 def mount_static(app: FastAPI) -> None:
     """Serve the portal's CSS and scripts."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+
+def add_favicon(app: FastAPI) -> None:
+    """Serve the portal's icon at `/favicon.ico` too, where browsers ask for it unprompted (the
+    pages link `static/favicon.svg`)."""
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        """The portal's icon (SVG)."""
+        cache = {"Cache-Control": "public, max-age=86400"}
+        return FileResponse(FAVICON, media_type="image/svg+xml", headers=cache)
 
 
 # --- who is asking --------------------------------------------------------------------------
@@ -194,7 +206,7 @@ def _refusal_context(request: Request, detail: Any) -> dict[str, Any]:
         "rule": rule,
         "rule_name": label(lang, "rule.name", rule) if rule else "",
         "explanation": label(lang, "rule", rule, otherwise="other", role=label(lang, "role", role)),
-        "reason": reason,
+        "reason": policy_reason(lang, reason),
         "grant_would_allow": rule == "grant",  # then say how to file a retrieval request
     }
 
@@ -208,6 +220,8 @@ def error_page(
         denial = _refusal_context(request, detail)
         return page(request, "refusal.html", status=403, **denial, **{"retrieval": False, **context})
     message = detail if isinstance(detail, str) else ""
+    problems = detail if isinstance(detail, list) else []
     lang, _ = choose_lang(request)
     said = refusal(lang, cause) if isinstance(cause, ArchiveError) and cause.code else ""
-    return page(request, "error.html", status=status, status_code=status, message=message, said=said)
+    shown = {"message": message, "problems": problems, "said": said}
+    return page(request, "error.html", status=status, status_code=status, **shown)

@@ -17,7 +17,7 @@ from portal.internal.archive import api, delivery
 from portal.web import auth, charts
 from portal.web.api import Denied, guard
 from portal.web.auth import DB, PAGE_CSRF, Principal, wired_of
-from portal.web.i18n import choose_lang, label, local_time, translate
+from portal.web.i18n import choose_lang, finding_message, label, local_time, translate
 from portal.web.pages import PageCaller, PageRoute, error_page, page, start_page
 from retention import audits
 
@@ -63,10 +63,7 @@ def bundle_page(request: Request, session: DB, caller: PageCaller, bundle_id: st
     lang, _ = choose_lang(request)
     if detail["withheld"]:
         detail["title"] = translate(lang, "withheld.title")
-    if lang == "zh":  # bundles sealed before findings carried Chinese text keep their English
-        detail["findings"] = [
-            {**f, "message": f.get("message_zh") or f["message"]} for f in detail["findings"]
-        ]
+    detail["findings"] = [{**f, "message": finding_message(lang, f)} for f in detail["findings"]]
     picture = charts.build(
         detail["case_no"],
         detail["records"],

@@ -676,6 +676,7 @@ def enter_calendar(
         )
     except Refused as exc:
         session.rollback()
-        return _calendar_page(request, session, errors={year: str(exc)}, texts={year: table}, status=422)
+        errors = {year: refusal(lang, exc)}
+        return _calendar_page(request, session, errors=errors, texts={year: table}, status=422)
     session.commit()
     return RedirectResponse("/calendar", status_code=303)
