@@ -82,9 +82,10 @@ MAY = {
     "disclosure_officer": {"case.list", "bundle.read", "record.view"}
     | QUEUE
     | STAFF
-    | {"disclosure.handle", "disclosure.decide", "disclosure.release"},
+    | {"disclosure.handle", "disclosure.decide", "disclosure.release", "disclosure.identity.reveal"},
     "supervisor": {
         "case.list",
+        "case.search",
         "bundle.read",
         "record.view",
         "record.download",
@@ -127,6 +128,7 @@ ON_RECORD = {"record.view", "record.download", "record.original"}
 ON_BUNDLE = {"bundle.read", "bundle.verify", "bundle.audit", "bundle.export", "retrieval.choose_record"}
 ON_COLLECTION = {
     "case.list": "catalogue",
+    "case.search": "catalogue",
     "bundle.deposit": "archive",
     "store.reconcile": "archive",
     "ledger.read": "ledger",
@@ -165,6 +167,7 @@ ON_REQUEST = {
     "disclosure.release": "disclosure",
     "disclosure.extension.decide": "disclosure",
     "disclosure.remind": "disclosure",
+    "disclosure.identity.reveal": "disclosure",
     "disposition.approve": "disposition",
 }
 RANK = {"none": 0, "confidential": 1, "secret": 2, "top_secret": 3}

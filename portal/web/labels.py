@@ -287,19 +287,6 @@ LABELS: dict[str, dict[str, str]] = {
         "foreign_permanent": N_("public.id_type.foreign_permanent"),
         "organization_code": N_("public.id_type.organization_code"),
     },
-    "public.letter.basis": {
-        "art14_state_secret": N_("public.letter.basis.art14_state_secret"),
-        "art15_commercial_privacy": N_("public.letter.basis.art15_commercial_privacy"),
-        "art16_case_file": N_("public.letter.basis.art16_case_file"),
-    },
-    "public.letter.decision": {
-        "released": N_("public.letter.decision.released"),
-        "partly_released": N_("public.letter.decision.partly_released"),
-        "not_released": N_("public.letter.decision.not_released"),
-        "not_exist": N_("public.letter.decision.not_exist"),
-        "not_this_office": N_("public.letter.decision.not_this_office"),
-        "repeated": N_("public.letter.decision.repeated"),
-    },
     "public.msg": {
         "correction_notice": N_("public.msg.correction_notice"),
         "correction": N_("public.msg.correction"),
@@ -464,6 +451,7 @@ LABELS: dict[str, dict[str, str]] = {
         "field.control": N_("refusal.field.control"),
         "discovery.criteria": N_("refusal.discovery.criteria"),
         "discovery.range": N_("refusal.discovery.range"),
+        "disclosure.id_unreadable": N_("refusal.disclosure.id_unreadable"),
         "retrieval.account": N_("refusal.retrieval.account"),
         "retrieval.actions": N_("refusal.retrieval.actions"),
         "retrieval.days": N_("refusal.retrieval.days"),
