@@ -79,16 +79,16 @@ def search_cases(
     closed_to: date | None = None,
 ) -> list[FoundCase]:
     """Cases matching every criterion given (at least one), newest closed first; ledgered."""
+    resource = collection("catalogue")
+    decision = require(
+        session, subject=subject, action=Action.case_search, resource=resource, context=context
+    )
     number = fields.text("case_no", case_no, limit=LIMITS["case_no"], required=False)
     name = fields.text("party", party, limit=LIMITS["party"], required=False)
     if not (number or name or closed_from or closed_to):
         raise Refused("case_no: give a case number, a party or a closing date", code="discovery.criteria")
     if closed_from and closed_to and closed_from > closed_to:
         raise Refused("to: the closing date range ends before it starts", code="discovery.range")
-    resource = collection("catalogue")
-    decision = require(
-        session, subject=subject, action=Action.case_search, resource=resource, context=context
-    )
     found: list[FoundCase] = []
     rows = catalogue.find_cases(
         session,
