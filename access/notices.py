@@ -93,7 +93,7 @@ def _dispositions(session: Session, subject: Subject, now: datetime) -> list[Not
     proposers = select(User.username, User.display_name).where(
         User.username.in_({r.proposed_by for r in rows})
     )
-    names = {username: name for username, name in session.execute(proposers).tuples()}
+    names = {username: name for username, name in session.execute(proposers)}
     for row in rows:
         resource = request_of("disposition", case_no=None, owner=row.proposed_by)
         if any(a.manager == subject.username for a in row.approvals):
