@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
 from access import retrieval, workdays
@@ -184,12 +185,15 @@ def unread(session: Session, *, subject: Subject, found: Iterable[Notice]) -> li
 
 
 def mark_read(session: Session, *, subject: Subject, found: Iterable[Notice], now: datetime) -> None:
-    """Mark every notice shown as read (those no longer current are forgotten); the caller commits."""
+    """Mark every notice shown as read (those no longer current are forgotten); the caller commits.
+    One upsert, so two tabs opening the page at once both succeed."""
     if subject.user_id is None:
         return
     keys = sorted({key(n) for n in found})
-    row = session.get(NoticeRead, subject.user_id, with_for_update=True)
-    if row is None:
-        session.add(NoticeRead(user_id=subject.user_id, seen=keys, read_at=now))
-    else:
-        row.seen, row.read_at = keys, now
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(NoticeRead).values(user_id=subject.user_id, seen=keys, read_at=now)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[NoticeRead.user_id], set_={"seen": statement.excluded.seen, "read_at": now}
+        )
+    )

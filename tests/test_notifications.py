@@ -6,9 +6,12 @@ archivists of failed fixity audits — and the approver is named as people know 
 from __future__ import annotations
 
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from access.models import User
@@ -86,6 +89,25 @@ def test_the_badge_clears_once_read_and_stays_cleared_across_sign_ins(portal: Po
         headers=portal.as_role("archive_manager"),
     )
     assert badge(portal.client.get("/").text) == 1
+
+
+def test_two_tabs_opening_the_notifications_at_once_both_mark_them_read(portal: Portal) -> None:
+    file_request(portal)
+    as_role(portal, "archive_manager")
+    tabs = [TestClient(portal.client.app, base_url="https://testserver") for _ in range(2)]
+    for tab in tabs:
+        tab.cookies.update(portal.client.cookies)
+    start = threading.Barrier(2)
+
+    def open_notifications(tab: TestClient) -> int:
+        start.wait()
+        return tab.get("/notifications").status_code
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        assert list(pool.map(open_notifications, tabs)) == [200, 200]
+    assert badge(portal.client.get("/").text) == 0
+    for tab in tabs:
+        tab.close()
 
 
 # --- who is told what ------------------------------------------------------------------------

@@ -15,7 +15,6 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from access import notices, policy, retrieval
@@ -435,10 +434,7 @@ def notifications_page(request: Request, session: DB, caller: PageCaller) -> Res
     found = notices.notices(session, subject=caller.subject, now=now)
     fresh = {notices.key(n) for n in notices.unread(session, subject=caller.subject, found=found)}
     notices.mark_read(session, subject=caller.subject, found=found, now=now)
-    try:
-        session.commit()
-    except IntegrityError:  # another tab marked them first: they are read either way
-        session.rollback()
+    session.commit()
     lang, _ = choose_lang(request)
     shown = [(n, notice_text(lang, n), notice_href(n), notices.key(n) in fresh) for n in found]
     return page(request, "retrieval/notifications.html", notices=shown)
