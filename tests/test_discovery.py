@@ -221,3 +221,13 @@ def test_the_department_is_said_in_chinese_on_pages_in_the_csv_and_in_trace(
     leaked.write_bytes(copy.content)
     traced = cli("trace", leaked)
     assert traced.exit_code == 0 and "department   法制" in traced.output and "legal" not in traced.output
+
+
+def test_the_search_page_speaks_english_on_request(portal: Portal) -> None:
+    signed_in(portal, "supervisor")
+    page = portal.client.get("/", params={"lang": "en", "party": "商业管理"})
+    text = _visible(page.text).replace(CASE_NO, "").replace(TITLE, "").replace("商业管理", "")
+    assert "Find a case" in text and "Request a retrieval" in text and "1 case(s) found" in text
+    assert "Legal affairs" in text
+    # Chinese is left only in the office's name and the language switch
+    assert set(re.findall(r"[\u4e00-\u9fff]+", text)) <= {"深圳市民防委员会办公室", "中文"}
