@@ -455,4 +455,4 @@ def copy_download(
     try:
         return copy_routes.record_copy(request, session, caller, bundle_id, record_id)
     except web_api.Denied as exc:
-        return error_page(request, 403, exc.detail)
+        return error_page(request, 403, exc.detail, bundle_id=bundle_id, record_id=record_id)
