@@ -47,6 +47,29 @@ def _check_password(password: str) -> None:
         )
 
 
+def _check_standing(*, role: str, clearance: str, department: str | None) -> None:
+    """Role, clearance and department that fit together; a refusal names the field."""
+    if role not in Role.__members__:
+        raise Refused(f"role: unknown role {role!r}; one of {', '.join(Role)}", code="account.role")
+    if clearance not in Clearance.__members__:
+        raise Refused(
+            f"clearance: unknown value {clearance!r}; one of {', '.join(Clearance)}", code="account.clearance"
+        )
+    if role == Role.supervisor and department not in Department.__members__:
+        raise Refused(
+            f"department: supervisors need one of {', '.join(Department)}", code="account.department_needed"
+        )
+    if role != Role.supervisor and department is not None:
+        raise Refused(
+            "department: only supervisors belong to a supervisory department", code="account.department_only"
+        )
+
+
+def _reason_of(reason: str | None) -> dict[str, str]:
+    """The reason an administrator gave, for the ledger entry (the command line gives none)."""
+    return {"reason": reason.strip()} if reason and reason.strip() else {}
+
+
 def create_user(
     session: Session,
     *,
@@ -59,6 +82,7 @@ def create_user(
     clearance: str = "none",
     department: str | None = None,
     sso_subject: str | None = None,
+    reason: str | None = None,
 ) -> User:
     """Add a user; the caller commits. Refusals name the field."""
     username = username.strip().lower()
@@ -67,14 +91,7 @@ def create_user(
             f"username: {username!r} must be 2–64 of a-z 0-9 _ . - starting with a-z or 0-9",
             code="account.username_format",
         )
-    if role not in Role.__members__:
-        raise Refused(f"role: unknown role {role!r}; one of {', '.join(Role)}")
-    if clearance not in Clearance.__members__:
-        raise Refused(f"clearance: unknown value {clearance!r}; one of {', '.join(Clearance)}")
-    if role == Role.supervisor and department not in Department.__members__:
-        raise Refused(f"department: supervisors need one of {', '.join(Department)}")
-    if role != Role.supervisor and department is not None:
-        raise Refused("department: only supervisors belong to a supervisory department")
+    _check_standing(role=role, clearance=clearance, department=department)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Refused(f"username: {username!r} is taken", code="account.username_taken")
     if password is not None:
@@ -97,7 +114,8 @@ def create_user(
         action="user.create",
         outcome="ok",
         at=now,
-        detail={"username": username, "role": role, "clearance": clearance, "department": department},
+        detail={"username": username, "role": role, "clearance": clearance, "department": department}
+        | _reason_of(reason),
     )
     return user
 
@@ -110,7 +128,9 @@ def get_user(session: Session, username: str) -> User:
     return user
 
 
-def set_password(session: Session, *, username: str, password: str, actor: str, now: datetime) -> User:
+def set_password(
+    session: Session, *, username: str, password: str, actor: str, now: datetime, reason: str | None = None
+) -> User:
     """Reset a password; every token issued before stops working."""
     user = get_user(session, username)
     _check_password(password)
@@ -123,12 +143,14 @@ def set_password(session: Session, *, username: str, password: str, actor: str, 
         action="user.reset_password",
         outcome="ok",
         at=now,
-        detail={"username": user.username},
+        detail={"username": user.username} | _reason_of(reason),
     )
     return user
 
 
-def set_disabled(session: Session, *, username: str, disabled: bool, actor: str, now: datetime) -> User:
+def set_disabled(
+    session: Session, *, username: str, disabled: bool, actor: str, now: datetime, reason: str | None = None
+) -> User:
     """Disable or re-enable an account; disabling ends every session and token."""
     user = get_user(session, username)
     user.disabled = disabled
@@ -139,7 +161,41 @@ def set_disabled(session: Session, *, username: str, disabled: bool, actor: str,
         action="user.disable" if disabled else "user.enable",
         outcome="ok",
         at=now,
-        detail={"username": user.username},
+        detail={"username": user.username} | _reason_of(reason),
+    )
+    return user
+
+
+def change_standing(
+    session: Session,
+    *,
+    username: str,
+    role: str,
+    department: str | None,
+    clearance: str,
+    actor: str,
+    now: datetime,
+    reason: str | None = None,
+) -> User:
+    """Give an account a new role, department and clearance (checked together, as at creation);
+    a changed role or clearance ends every session and token issued before."""
+    user = get_user(session, username)
+    _check_standing(role=role, clearance=clearance, department=department)
+    before = {"role": user.role, "department": user.department, "clearance": user.clearance}
+    after = {"role": role, "department": department, "clearance": clearance}
+    changed = {k: {"from": before[k], "to": v} for k, v in after.items() if before[k] != v}
+    if not changed:
+        return user
+    user.role, user.department, user.clearance = role, department, clearance
+    if "role" in changed or "clearance" in changed:
+        user.token_version += 1
+    ledger.append(
+        session,
+        actor=actor,
+        action="user.change",
+        outcome="ok",
+        at=now,
+        detail={"username": user.username, "changed": changed} | _reason_of(reason),
     )
     return user
 

@@ -48,7 +48,11 @@ class Action(StrEnum):
     store_reconcile = "store.reconcile"  # clear what interrupted deposits left in the store
     ledger_read = "ledger.read"
     ledger_verify = "ledger.verify"
-    user_admin = "user.admin"
+    user_read = "user.read"  # the accounts: role, department, clearance, state; never a password hash
+    user_create = "user.create"  # add an account
+    user_update = "user.update"  # disable, enable, reset the password, change the department
+    user_role = "user.role"  # change an account's role or clearance: never one's own (三员分立)
+    settings_read = "settings.read"  # system settings: signing keys in use, store and database health
     retrieval_request = "retrieval.request"  # file a registered retrieval request (调取登记)
     retrieval_decide = "retrieval.decide"  # approve or refuse one
     retrieval_revoke = "retrieval.revoke"  # revoke the grant of an approved one
@@ -184,9 +188,15 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
         | _FIXITY
         | _STAFF
     ),
-    Role.security_admin: frozenset({Action.user_admin} | _STAFF),
+    # The security administrator manages accounts and nothing else; the system administrator
+    # the system's settings and no account (三员分立).
+    Role.security_admin: frozenset(
+        {Action.user_read, Action.user_create, Action.user_update, Action.user_role} | _STAFF
+    ),
     Role.sysadmin: frozenset(
-        {Action.bundle_verify, Action.calendar_edit, Action.retention_schedule_edit} | _STAFF | _SCHEDULE
+        {Action.bundle_verify, Action.calendar_edit, Action.retention_schedule_edit, Action.settings_read}
+        | _STAFF
+        | _SCHEDULE
     ),
     Role.applicant: frozenset(
         {
@@ -233,6 +243,7 @@ COLLECTIONS = frozenset(
         "register",
         "calendar",
         "users",
+        "settings",
         "retrieval",
         "disclosure",
         "fixity",
@@ -317,6 +328,11 @@ def request_of(
     )
 
 
+def account_of(username: str) -> Resource:
+    """One account, by its username (the `owner`): what a change of its role or clearance is about."""
+    return Resource("users", None, None, None, None, None, username, None, None, None)
+
+
 def release_of(request: Resource, material: Resource) -> Resource:
     """A disclosure request about to release one record: the request's people, the record's grading."""
     return replace(
@@ -350,6 +366,8 @@ def _incomplete(action: Action, resource: Resource) -> str | None:
         return f"{action.value} is about one record"
     if action is Action.disclosure_release and (resource.classification is None or not resource.record_id):
         return "releasing needs the record and its classification"
+    if action is Action.user_role and not resource.owner:
+        return "a change of role or clearance names its account"
     if resource.kind == "retrieval" and action is not Action.retrieval_request and not resource.case_no:
         return "a retrieval request needs its case"
     return None
@@ -426,6 +444,8 @@ def decide(subject: Subject, action: Action, resource: Resource, context: Contex
         return _deny("own-request", "nobody decides their own request (不得自行审批)")
     if subject.role is Role.applicant and action not in NEEDS_NO_OWNER and resource.owner != subject.username:
         return _deny("own-requests-only", "applicants see and act on their own requests only")
+    if action is Action.user_role and resource.owner == subject.username:
+        return _deny("own-account", "nobody changes their own account's role or clearance (三员分立)")
     if action is Action.retrieval_read and resource.owner != subject.username:
         return _deny("own-requests-only", "others' retrieval requests are read in the register")
     if (
@@ -552,9 +572,23 @@ def require(
 
 
 def enforce(
-    session: Session, *, subject: Subject, action: Action, resource: Resource, context: Context
+    session: Session,
+    *,
+    subject: Subject,
+    action: Action,
+    resource: Resource,
+    context: Context,
+    detail: dict[str, Any] | None = None,
 ) -> Decision:
-    """Decide and ledger the decision, allowed or denied, in the caller's transaction."""
+    """Decide and ledger the decision (with `detail`), allowed or denied, in the caller's transaction."""
     decision = decide(subject, action, resource, context)
-    record(session, subject=subject, action=action, resource=resource, context=context, decision=decision)
+    record(
+        session,
+        subject=subject,
+        action=action,
+        resource=resource,
+        context=context,
+        decision=decision,
+        detail=detail,
+    )
     return decision

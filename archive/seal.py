@@ -13,6 +13,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,17 @@ class Keyring:
         tmp.write_text(kid)
         os.replace(tmp, current)
         return kid, pem.decode()
+
+    def key_files(self) -> list[tuple[str, datetime, bool]]:
+        """(kid, when its key file was written, whether it signs now) of every key, oldest first;
+        reads no private key and creates none."""
+        current = self.folder / "current"
+        signing = current.read_text().strip() if current.exists() else None
+        found = [
+            (path.stem, datetime.fromtimestamp(path.stat().st_mtime, UTC), path.stem == signing)
+            for path in self.folder.glob("*.pem")
+        ]
+        return sorted(found, key=lambda row: row[1])
 
     def jwks(self) -> dict[str, list[dict[str, str]]]:
         """Every public key in the keyring, as a JWKS."""

@@ -116,7 +116,7 @@ ACTIONS: dict[str, tuple[float, bool]] = {
     "ledger.read": (3, False),
     "bundle.export": (2, True),
     "ledger.verify": (1, False),
-    "user.admin": (1, False),
+    "user.update": (1, False),
 }
 ROLES = ("archivist", "archive_manager", "supervisor", "disclosure_officer", "security_auditor")
 RECORD_IDS = ("v1", "v2", "s1", "s2", "i1", "i2", "d1", "d2", "e1", "c1")

@@ -25,6 +25,7 @@ from portal.internal.disclosure import operations as disclosure_operations
 from portal.internal.disclosure import pages as disclosure_pages
 from portal.internal.identity import api as identity_api
 from portal.internal.identity import pages as identity_pages
+from portal.internal.identity import user_pages
 from portal.internal.ledger import api as ledger_api
 from portal.internal.ledger import operations as ledger_operations
 from portal.internal.ledger import pages as ledger_pages
@@ -33,6 +34,7 @@ from portal.internal.retention import audit_rounds, disposition_pages, fixity_pa
 from portal.internal.retention import service as retention_service
 from portal.internal.retrieval import api as retrieval_api
 from portal.internal.retrieval import pages as retrieval_pages
+from portal.internal.system import pages as system_pages
 from portal.public import app as public_app
 from portal.public import pages as public_pages
 from portal.settings import Settings
@@ -157,6 +159,7 @@ def create_app(wired: Wired, *, kind: AppKind = "both") -> FastAPI:
         archive_api.router,
         archive_copies.router,
         identity_api.router,
+        identity_api.accounts,
         ledger_api.router,
         retrieval_api.router,
         retention_api.router,
@@ -168,6 +171,8 @@ def create_app(wired: Wired, *, kind: AppKind = "both") -> FastAPI:
         disposition_pages.router,
         identity_pages.signin,
         identity_pages.router,
+        user_pages.router,
+        system_pages.router,
         ledger_pages.router,
         archive_pages.router,
     ):

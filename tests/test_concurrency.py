@@ -1,4 +1,4 @@
-"""Every decision is ledgered under load: 50 concurrent clients × 20 requests against `casevault serve`,
+"""Every decision is ledgered under load: 50 concurrent clients × 10 requests against `casevault serve`,
 allowed and refused mixed, on SQLite and PostgreSQL — no 5xx, one entry per decision, chain intact."""
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from tests.support.portal import Portal
 pytestmark = pytest.mark.store("file")
 
 CLIENTS = 50
-REQUESTS = 20
+REQUESTS = 10
 
 
 def test_concurrent_clients_each_decision_ledgered_once(

@@ -24,7 +24,7 @@ from portal.db import migrate
 from portal.internal.archive import operations
 from portal.settings import Settings
 from portal.wiring import wire
-from tests.support.portal import PASSWORD, ROLE_USERS
+from tests.support.portal import PASSWORD, QUICK_HASHER, ROLE_USERS
 
 # Examples per operation and caller: enough to reach each operation's checks, cheap to repeat.
 INTERNAL_EXAMPLES = 4
@@ -46,23 +46,27 @@ def target(tmp_path_factory: pytest.TempPathFactory, footage: Path) -> Iterator[
     url = f"sqlite:///{root / 'casevault.db'}"
     migrate(url)
     wired = wire(Settings(data_dir=root / "var", database_url=url))
-    with wired.sessions() as session:
-        for role, extra in ROLE_USERS.items():
-            name = role.replace("_", "-")
-            now = datetime.now(UTC)
-            identities.create_user(
-                session, username=name, role=role, actor="test", now=now, password=PASSWORD, **extra
-            )
-        session.commit()
-    operations.deposit(wired, folder=write_sip(root / "sip", case_document(), footage=footage), actor="test")
-    app = create_app(wired)
-    client = TestClient(app, base_url="https://testserver")
-    tokens = {}
-    for role in ROLE_USERS:
-        door = "/public/api/v1/token" if role == "applicant" else "/api/v1/token"
-        answer = client.post(door, data={"username": role.replace("_", "-"), "password": PASSWORD})
-        assert answer.status_code == 200, answer.text
-        tokens[role] = answer.json()["access_token"]
+    with pytest.MonkeyPatch.context() as patch:
+        # The module's users and sign-ins cost what every test's do (a sign-in would rehash at full cost).
+        patch.setattr(identities, "_HASHER", QUICK_HASHER)
+        with wired.sessions() as session:
+            for role, extra in ROLE_USERS.items():
+                name = role.replace("_", "-")
+                now = datetime.now(UTC)
+                identities.create_user(
+                    session, username=name, role=role, actor="test", now=now, password=PASSWORD, **extra
+                )
+            session.commit()
+        folder = write_sip(root / "sip", case_document(), footage=footage)
+        operations.deposit(wired, folder=folder, actor="test")
+        app = create_app(wired)
+        client = TestClient(app, base_url="https://testserver")
+        tokens = {}
+        for role in ROLE_USERS:
+            door = "/public/api/v1/token" if role == "applicant" else "/api/v1/token"
+            answer = client.post(door, data={"username": role.replace("_", "-"), "password": PASSWORD})
+            assert answer.status_code == 200, answer.text
+            tokens[role] = answer.json()["access_token"]
     yield Target(app=app, tokens=tokens)
     wired.engine.dispose()
 

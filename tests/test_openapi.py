@@ -218,6 +218,18 @@ def test_internal_answers_match_their_declared_schemas(
         (404, "GET", "/api/v1/copies/{job_id}", "/api/v1/copies/unknown", {"headers": archivist}),
     ]
     assert mismatches(portal, "internal", calls) == []
+    # accounts: made, listed, changed; one's own role refused; a change without a reason
+    admin, account = portal.as_role("security_admin"), "/api/v1/users/{username}"
+    new = {"username": "li.ming", "role": "archivist", "reason": "新入职"}
+    off, promote = {"disabled": True, "reason": "调离"}, {"role": "sysadmin", "reason": "自行提升"}
+    accounts: list[Call] = [
+        (201, "POST", "/api/v1/users", "/api/v1/users", {"headers": admin, "json": new}),
+        (200, "GET", "/api/v1/users", "/api/v1/users", {"headers": admin}),
+        (200, "PATCH", account, "/api/v1/users/li.ming", {"headers": admin, "json": off}),
+        (403, "PATCH", account, "/api/v1/users/security-admin", {"headers": admin, "json": promote}),
+        (422, "PATCH", account, "/api/v1/users/li.ming", {"headers": admin, "json": {"disabled": False}}),
+    ]
+    assert mismatches(portal, "internal", accounts) == []
     # a copy job: its 202 is answered as built (no model on the way out), its status through one
     copies = "/api/v1/bundles/{bundle_id}/records/{record_id}/copies"
     started = (202, "POST", copies, f"{bundle}/records/d2/copies", {"headers": archivist})

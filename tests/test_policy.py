@@ -104,8 +104,10 @@ MAY = {
     }
     | FIXITY
     | STAFF,
-    "security_admin": {"user.admin"} | STAFF,
-    "sysadmin": {"bundle.verify", "calendar.edit", "retention.schedule.edit"} | STAFF | SCHEDULE,
+    "security_admin": {"user.read", "user.create", "user.update", "user.role"} | STAFF,
+    "sysadmin": {"bundle.verify", "calendar.edit", "retention.schedule.edit", "settings.read"}
+    | STAFF
+    | SCHEDULE,
     "applicant": {
         "disclosure.submit",
         "disclosure.read",
@@ -134,7 +136,10 @@ ON_COLLECTION = {
     "ledger.read": "ledger",
     "ledger.verify": "ledger",
     "copy.trace": "ledger",
-    "user.admin": "users",
+    "user.read": "users",
+    "user.create": "users",
+    "user.update": "users",
+    "settings.read": "settings",
     "register.read": "register",
     "retrieval.notices": "register",
     "calendar.edit": "calendar",
@@ -169,6 +174,7 @@ ON_REQUEST = {
     "disclosure.remind": "disclosure",
     "disclosure.identity.reveal": "disclosure",
     "disposition.approve": "disposition",
+    "user.role": "users",  # the account whose role or clearance changes is the resource's owner
 }
 RANK = {"none": 0, "confidential": 1, "secret": 2, "top_secret": 3}
 CLASSIFICATIONS = [
@@ -194,6 +200,8 @@ def expected(
         return False  # applicants act on their own requests only
     if action == "retrieval.read" and not mine:
         return False  # others' requests are read in the register
+    if action == "user.role" and mine:
+        return False  # nobody changes their own account's role or clearance
     if action == "disclosure.release" and classification == "state_secret":
         return False  # never released, whatever the clearance
     if action in CLEARED and classification == "state_secret" and RANK[clearance] < RANK[grade or ""]:

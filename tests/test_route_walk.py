@@ -25,6 +25,8 @@ pytestmark = [
 
 CONTENT, METADATA, STATE = "reads content", "reads record metadata", "changes state"
 B, R, Q, D = "{bundle_id}", "{record_id}", "{request_id}", "{request_id}"
+WHY = {"reason": "a reason"}
+NEW_ACCOUNT = {"username": "x.y", "role": "archivist", **WHY}
 # (method, path): what it does, who is refused it, and the body it is sent with. The refused
 # caller is one the policy refuses; a body is only what passes validation, so the policy decides.
 GUARDED: dict[tuple[str, str], tuple[str, str, dict[str, Any] | None]] = {
@@ -128,6 +130,17 @@ GUARDED: dict[tuple[str, str], tuple[str, str, dict[str, Any] | None]] = {
     ("POST", "/retention/holds/{hold_id}/lift"): (STATE, "supervisor", {"data": {"reason": "r"}}),
     ("GET", "/retention/certificates"): (METADATA, "supervisor", None),
     ("GET", "/retention/certificates/{disposition_id}"): (METADATA, "supervisor", None),
+    ("GET", "/api/v1/users"): (METADATA, "sysadmin", None),
+    ("POST", "/api/v1/users"): (STATE, "sysadmin", {"json": NEW_ACCOUNT}),
+    ("PATCH", "/api/v1/users/{username}"): (STATE, "sysadmin", {"json": {"disabled": True, "reason": "r"}}),
+    ("GET", "/admin/users"): (METADATA, "sysadmin", None),
+    ("GET", "/admin/users/new"): (METADATA, "sysadmin", None),
+    ("POST", "/admin/users/new"): (STATE, "sysadmin", {"data": NEW_ACCOUNT}),
+    ("GET", "/admin/users/{username}"): (METADATA, "sysadmin", None),
+    ("POST", "/admin/users/{username}/standing"): (STATE, "sysadmin", {"data": {"role": "sysadmin", **WHY}}),
+    ("POST", "/admin/users/{username}/state"): (STATE, "sysadmin", {"data": {"disabled": "1", **WHY}}),
+    ("POST", "/admin/users/{username}/password"): (STATE, "sysadmin", {"data": {"password": "p" * 12} | WHY}),
+    ("GET", "/admin/settings"): (METADATA, "security_admin", None),
     # the public app: another applicant's request is refused (and answered as not found)
     ("GET", f"/public/api/v1/disclosures/{D}"): (METADATA, "other-applicant", None),
     ("POST", f"/public/api/v1/disclosures/{D}/correction"): (
@@ -269,6 +282,7 @@ def _ids(portal: Portal) -> dict[str, str]:
         "{alert_id}": "1",
         "{hold_id}": "1",  # the hold the disclosure request placed on its case
         "{disposition_id}": "1",
+        "{username}": "archivist",
     }
 
 
@@ -354,6 +368,9 @@ ALLOWED = {
     ("GET", "/retrievals/new?case_no={case_no}"): "supervisor",
     ("GET", f"/bundles/{B}"): "archivist",
     ("GET", f"/bundles/{B}/records/{R}"): "archivist",
+    ("GET", "/api/v1/users"): "security_admin",
+    ("GET", "/admin/users/{username}"): "security_admin",
+    ("GET", "/admin/settings"): "sysadmin",
 }
 
 

@@ -12,6 +12,13 @@ def N_(key: str) -> str:
 
 
 LABELS: dict[str, dict[str, str]] = {
+    "accounts.done": {
+        "created": N_("accounts.done.created"),
+        "standing": N_("accounts.done.standing"),
+        "disabled": N_("accounts.done.disabled"),
+        "enabled": N_("accounts.done.enabled"),
+        "password": N_("accounts.done.password"),
+    },
     "activity": {
         "on_site_inspection": N_("activity.on_site_inspection"),
         "random_inspection": N_("activity.random_inspection"),
@@ -32,6 +39,12 @@ LABELS: dict[str, dict[str, str]] = {
         "personal_privacy": N_("classification.personal_privacy"),
         "commercial_secret": N_("classification.commercial_secret"),
         "state_secret": N_("classification.state_secret"),
+    },
+    "clearance": {
+        "none": N_("clearance.none"),
+        "confidential": N_("grade.confidential"),
+        "secret": N_("grade.secret"),
+        "top_secret": N_("grade.top_secret"),
     },
     "department": {
         "superior": N_("department.superior"),
@@ -376,6 +389,7 @@ LABELS: dict[str, dict[str, str]] = {
         "assigned-officer": N_("rule.assigned-officer"),
         "state-secret": N_("rule.state-secret"),
         "own-request": N_("rule.own-request"),
+        "own-account": N_("rule.own-account"),
     },
     "rule.name": {
         "three-role-separation": N_("rule.name.three-role-separation"),
@@ -386,6 +400,12 @@ LABELS: dict[str, dict[str, str]] = {
         "assigned-officer": N_("rule.name.assigned-officer"),
         "state-secret": N_("rule.name.state-secret"),
         "own-request": N_("rule.name.own-request"),
+        "own-account": N_("rule.name.own-account"),
+    },
+    "settings.service": {
+        "database": N_("settings.service.database"),
+        "store": N_("settings.service.store"),
+        "release": N_("settings.service.release"),
     },
     "stage": {
         "initiation": N_("stage.initiation"),
@@ -419,6 +439,13 @@ LABELS: dict[str, dict[str, str]] = {
         "account.password_short": N_("refusal.account.password_short"),
         "account.username_format": N_("refusal.account.username_format"),
         "account.username_taken": N_("refusal.account.username_taken"),
+        "account.role": N_("refusal.account.role"),
+        "account.clearance": N_("refusal.account.clearance"),
+        "account.department_needed": N_("refusal.account.department_needed"),
+        "account.department_only": N_("refusal.account.department_only"),
+        "account.reason": N_("refusal.account.reason"),
+        "account.reason_long": N_("refusal.account.reason_long"),
+        "account.applicant_role": N_("refusal.account.applicant_role"),
         "applicant.phone": N_("refusal.applicant.phone"),
         "applicant.email": N_("refusal.applicant.email"),
         "disclosure.basis_not_applicable": N_("refusal.disclosure.basis_not_applicable"),

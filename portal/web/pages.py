@@ -20,6 +20,7 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
 from access import notices
+from access.models import Role
 from access.policy import Action, Context, Resource, decide, permits
 from archive.errors import ArchiveError
 from portal.web.auth import Principal, optional_principal, wired_of
@@ -87,6 +88,31 @@ def may(request: Request, caller: Principal, action: Action, resource: Resource)
     return decide(caller.subject, action, resource, Context(now=wired_of(request).clock())).allowed
 
 
+# Where each role lands after signing in (the one place that says it): its own work, never a
+# refusal. Applicants sign in at the public door; the others here.
+START_PAGES: dict[Role, str] = {
+    Role.archivist: "/",
+    Role.archive_manager: "/",
+    Role.supervisor: "/",
+    Role.disclosure_officer: "/disclosures",
+    Role.security_auditor: "/ledger",
+    Role.security_admin: "/admin/users",
+    Role.sysadmin: "/admin/settings",
+    Role.applicant: "/public/disclosures",
+}
+
+
+def start_page(role: str) -> str:
+    """The page a role starts from (the catalogue for a role not listed)."""
+    return START_PAGES.get(Role(role), "/") if role in Role.__members__ else "/"
+
+
+def landing(role: str, next_path: str | None) -> str:
+    """Where a sign-in goes on: the page asked for, or the role's start page when none was."""
+    target = safe_next(next_path)
+    return start_page(role) if target == "/" else target
+
+
 def safe_next(value: str | None) -> str:
     """A local path to go back to after sign-in; anything else (other hosts, schemes) becomes `/`."""
     if not value or not value.startswith("/") or value.startswith(("//", "/\\")) or "\\" in value:
@@ -120,6 +146,9 @@ def _frame(request: Request) -> dict[str, Any]:
         "calendar": permits(caller.subject, Action.calendar_edit),
         "schedule": permits(caller.subject, Action.retention_schedule_read),
         "retention": permits(caller.subject, Action.disposition_read),
+        "start": start_page(user.role),
+        "users": permits(caller.subject, Action.user_read),
+        "settings": permits(caller.subject, Action.settings_read),
         "notices": notice_count(request, caller),
         "fixity": permits(caller.subject, Action.fixity_read),
         "alerts": alert_count(request, caller),

@@ -44,6 +44,7 @@ from access import ledger
 from portal.settings import Settings
 from portal.web.auth import DB, client_address, sign_in, wired_of
 from portal.web.errors import RETRY_AFTER
+from portal.web.pages import start_page
 from portal.wiring import token_secret
 
 router = APIRouter(prefix="/sso", include_in_schema=False)
@@ -401,7 +402,7 @@ def _finish(request: Request, session: Session, attempt: _Attempt, config: SsoCo
             "created": created,
         },
     )
-    response = RedirectResponse("/", status_code=303, headers={"Cache-Control": "no-store"})
+    response = RedirectResponse(start_page(user.role), status_code=303, headers={"Cache-Control": "no-store"})
     sign_in(response, session, request=request, user=user)  # commits the user, ledger and session
     return response
 

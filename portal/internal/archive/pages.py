@@ -22,7 +22,7 @@ from portal.web import auth, charts
 from portal.web.api import Denied, guard
 from portal.web.auth import DB, PAGE_CSRF, Principal, wired_of
 from portal.web.i18n import choose_lang, label, local_time, refusal, translate
-from portal.web.pages import PageCaller, PageRoute, error_page, page
+from portal.web.pages import PageCaller, PageRoute, error_page, page, start_page
 from retention import audits
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute, dependencies=[PAGE_CSRF])
@@ -74,10 +74,10 @@ def _search_page(request: Request, session: Session, caller: Principal) -> Respo
 
 @router.get("/")
 def catalogue_page(request: Request, session: DB, caller: PageCaller, q: str = "") -> Response:
-    """The cases the caller may know of, searchable; supervisors find cases to ask for; auditors go
-    to the ledger instead."""
-    if not permits(caller.subject, Action.case_list) and permits(caller.subject, Action.ledger_read):
-        return RedirectResponse("/ledger", status_code=303)
+    """The cases the caller may know of, searchable; supervisors find cases to ask for; a role that
+    lists no cases goes to its own start page instead."""
+    if not permits(caller.subject, Action.case_list):
+        return RedirectResponse(start_page(caller.user.role), status_code=303)
     if permits(caller.subject, Action.case_search):
         return _search_page(request, session, caller)
     listed = api.cases(request, session, caller, q=q.strip() or None)

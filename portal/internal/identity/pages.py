@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from portal.web import auth
 from portal.web.auth import DB, PAGE_CSRF, Principal, optional_principal, wired_of
 from portal.web.i18n import choose_lang, translate
-from portal.web.pages import PageCaller, PageRoute, page, safe_next
+from portal.web.pages import PageCaller, PageRoute, landing, page, safe_next
 
 LOGIN_CSRF_COOKIE = "csrf_login"
 LOGIN_CSRF_AGE = 3600
@@ -56,9 +56,9 @@ def login_form(
     caller: Annotated[Principal | None, Depends(optional_principal)],
     next: str = "/",
 ) -> Response:
-    """The sign-in page; someone already signed in goes straight on."""
+    """The sign-in page; someone already signed in goes straight on (to their start page)."""
     if caller is not None and caller.web is not None:
-        return RedirectResponse(safe_next(next), status_code=303)
+        return RedirectResponse(landing(caller.user.role, next), status_code=303)
     return login_page(request, back_to=next)
 
 
@@ -71,7 +71,8 @@ def login(
     csrf_token: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/",
 ) -> Response:
-    """Check the CSRF pair, then the password; start a fresh session and go on (303)."""
+    """Check the CSRF pair, then the password; start a fresh session and go on (303) to the page
+    asked for, else the role's start page."""
     lang, _ = choose_lang(request)
     if not auth.same_pre_session_token(request, LOGIN_CSRF_COOKIE, csrf_token):
         error = translate(lang, "login.csrf")
@@ -83,7 +84,7 @@ def login(
             lang, "login.failed", attempts=settings.lockout_attempts, minutes=settings.lockout_minutes
         )
         return login_page(request, status=401, username=username, error=error, back_to=next)
-    response = RedirectResponse(safe_next(next), status_code=303)
+    response = RedirectResponse(landing(user.role, next), status_code=303)
     auth.sign_in(response, session, request=request, user=user)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response

@@ -27,7 +27,15 @@ from portal.web.params import Seq, SeqBelow
 ACTIVITY_DAYS = 30
 LEDGER_PAGE = 100
 OUTCOMES = ("allowed", "denied", "ok", "failed", "damaged", "unavailable")
-LEDGER_ACTIONS = (*(a.value for a in Action), "auth.login", "auth.session_start", "user.create")
+LEDGER_ACTIONS = (
+    *(a.value for a in Action),
+    "auth.login",
+    "auth.session_start",
+    "user.change",
+    "user.disable",
+    "user.enable",
+    "user.reset_password",
+)
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute, dependencies=[PAGE_CSRF])
 
@@ -133,10 +141,12 @@ def ledger_page(
     case_no: str = "",
     since: str = "",
     until: str = "",
+    admins: str = "",
     before: SeqBelow = None,
 ) -> Response:
     """Search the ledger (security auditors), with 30 days of activity and the chain's status as
-    last checked (latest signed checkpoint, last full verification): loading it walks no chain."""
+    last checked (latest signed checkpoint, last full verification): loading it walks no chain.
+    `admins=1` keeps the administrators' actions and every account change."""
     lang, _ = choose_lang(request)
     form = {
         "actor": actor,
@@ -145,8 +155,10 @@ def ledger_page(
         "case_no": case_no,
         "since": since,
         "until": until,
+        "admins": "1" if admins else "",
     }
     filters, errors = _ledger_filters(form, lang)
+    filters["admins"] = bool(admins)
     if errors:
         guard(request, session, caller, Action.ledger_read, collection("ledger"))
         found: dict[str, Any] = {"entries": [], "next_before": None}

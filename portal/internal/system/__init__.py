@@ -1,0 +1,1 @@
+"""System settings (系统设置) for the system administrator."""
