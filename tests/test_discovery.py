@@ -83,7 +83,13 @@ def test_a_supervisor_finds_the_case_by_number_party_or_date(portal: Portal) -> 
         assert [unquote(link) for link in links] == [f"/retrievals/new?case_no={CASE_NO}"]
         assert not [t for t in RECORD_TITLES if t in page.text]  # case metadata only, never a record
 
-    for params in ({"party": "无此当事人"}, {"from": "2026-07-01"}, {"case_no": "深民防罚〔2025〕"}):
+    wildcards = ({"party": "%"}, {"party": "_"}, {"case_no": "%1%"})  # taken literally, never as patterns
+    for params in (
+        {"party": "无此当事人"},
+        {"from": "2026-07-01"},
+        {"case_no": "深民防罚〔2025〕"},
+        *wildcards,
+    ):
         page = search(portal, **params)
         assert page.status_code == 200 and found_rows(page.text) == [] and "没有符合条件的案件" in page.text
 
