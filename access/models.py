@@ -34,6 +34,26 @@ class Department(StrEnum):
     legal = "legal"  # 法制
     petition = "petition"  # 信访
 
+    @property
+    def zh(self) -> str:
+        """The department's name in Chinese, as pages, the register's CSV and `trace` say it."""
+        return DEPARTMENT_NAMES[self]
+
+
+DEPARTMENT_NAMES = {
+    Department.superior: "上级部门",
+    Department.supervision: "监察",
+    Department.legal: "法制",
+    Department.petition: "信访",
+}
+
+
+def department_name(value: str | None) -> str | None:
+    """A stored department code in Chinese (an unknown code as it is; None for none)."""
+    if not value:
+        return None
+    return Department(value).zh if value in Department.__members__ else value
+
 
 class Clearance(StrEnum):
     """The highest state-secret grade a user may read."""
@@ -177,3 +197,13 @@ class HolidayDay(Base):
     year: Mapped[int] = mapped_column(index=True)
     workday: Mapped[bool]
     name: Mapped[str | None] = mapped_column(String(64))
+
+
+class NoticeRead(Base):
+    """Which of a user's notices they have read: the keys of those shown the last time they looked."""
+
+    __tablename__ = "notice_reads"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True, autoincrement=False)
+    seen: Mapped[list[str]] = mapped_column(JSON)
+    read_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -34,6 +34,7 @@ class Action(StrEnum):
     """What a subject may attempt."""
 
     case_list = "case.list"
+    case_search = "case.search"  # find a case to ask for, by number, party or date: number, title, dates only
     bundle_read = "bundle.read"  # metadata: records, classification, findings
     record_view = "record.view"
     record_download = "record.download"  # a watermarked, fingerprinted copy
@@ -71,6 +72,7 @@ class Action(StrEnum):
     disclosure_extension_decide = "disclosure.extension.decide"  # approve or refuse an extension (延期)
     calendar_edit = "calendar.edit"  # enter a year's holiday table (节假日安排)
     disclosure_remind = "disclosure.remind"  # be reminded of a request's deadline
+    disclosure_identity_reveal = "disclosure.identity.reveal"  # the applicant's full ID number, with a reason
     retrieval_choose = "retrieval.choose_record"  # see a record offered in the retrieval request form
     notices_read = "retrieval.notices"  # one's own retrieval notices: requests to decide, decisions, expiries
     retention_schedule_read = "retention.schedule.read"  # the schedule (保管期限表), its versions and moves
@@ -154,11 +156,17 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
         {Action.case_list, Action.bundle_read, Action.record_view}
         | _DISCLOSURE
         | _STAFF
-        | {Action.disclosure_handle, Action.disclosure_decide, Action.disclosure_release}
+        | {
+            Action.disclosure_handle,
+            Action.disclosure_decide,
+            Action.disclosure_release,
+            Action.disclosure_identity_reveal,
+        }
     ),
     Role.supervisor: frozenset(
         {
             Action.case_list,
+            Action.case_search,
             Action.bundle_read,
             Action.record_view,
             Action.record_download,
@@ -215,7 +223,14 @@ NOT_BY_REQUESTER = frozenset(
 # needs the request to be theirs — written as the exception, so a new action is never left open.
 NEEDS_NO_OWNER = frozenset({Action.disclosure_submit})
 # What only the officer a disclosure request is assigned to does.
-ASSIGNED_ONLY = frozenset({Action.disclosure_handle, Action.disclosure_decide, Action.disclosure_release})
+ASSIGNED_ONLY = frozenset(
+    {
+        Action.disclosure_handle,
+        Action.disclosure_decide,
+        Action.disclosure_release,
+        Action.disclosure_identity_reveal,
+    }
+)
 CLEARANCE_RANK = {c.value: rank for rank, c in enumerate(Clearance)}
 CLASSIFICATIONS = frozenset({"none", "personal_privacy", "commercial_secret", "state_secret"})
 GRADES = frozenset(c.value for c in Clearance if c is not Clearance.none)

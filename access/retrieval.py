@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, selectinload
 from access import fields
 from access.errors import Conflict, NotFound
 from access.ledger import LedgerEntry
-from access.models import RequestStatus, RetrievalGrant, RetrievalRequest, User
+from access.models import RequestStatus, RetrievalGrant, RetrievalRequest, User, department_name
 from access.policy import (
     Action,
     Context,
@@ -303,6 +303,7 @@ class RegisterRow:
     status: str  # pending, approved, refused, revoked
     state: str  # status, with approved grants split into active and expired
     decider: str | None
+    decider_name: str | None  # as people know them (陈军), for pages; `decider` is the username
     decided_at: datetime | None
     reason: str | None
     grant_id: int | None
@@ -310,6 +311,7 @@ class RegisterRow:
     grant_expires_at: datetime | None
     revoked_at: datetime | None
     revoked_by: str | None
+    revoked_by_name: str | None
     revoke_reason: str | None
     accesses: tuple[Access, ...]
 
@@ -393,6 +395,7 @@ def _rows(session: Session, query: Any, now: datetime) -> list[RegisterRow]:
                 status=r.status,
                 state=_state(r, now),
                 decider=r.decider.username if r.decider else None,
+                decider_name=r.decider.display_name if r.decider else None,
                 decided_at=r.decided_at,
                 reason=r.reason,
                 grant_id=g.id if g else None,
@@ -400,6 +403,7 @@ def _rows(session: Session, query: Any, now: datetime) -> list[RegisterRow]:
                 grant_expires_at=g.expires_at if g else None,
                 revoked_at=g.revoked_at if g else None,
                 revoked_by=g.revoked_by.username if g and g.revoked_by else None,
+                revoked_by_name=g.revoked_by.display_name if g and g.revoked_by else None,
                 revoke_reason=g.revoke_reason if g else None,
                 accesses=tuple(accesses.get(g.id, ())) if g else (),
             )
@@ -550,7 +554,9 @@ def _cell(value: Any) -> str:
 def _csv_line(row: RegisterRow) -> list[str]:
     period = f"{_cell(row.grant_starts_at)} – {_cell(row.grant_expires_at)}" if row.grant_starts_at else ""
     revoked = (
-        f"{_cell(row.revoked_at)} {row.revoked_by or ''}: {row.revoke_reason or ''}" if row.revoked_at else ""
+        f"{_cell(row.revoked_at)} {row.revoked_by_name or row.revoked_by or ''}: {row.revoke_reason or ''}"
+        if row.revoked_at
+        else ""
     )
     accesses = "; ".join(
         f"{_cell(a.at)} {a.record_id or '-'} {a.action} {a.outcome}"
@@ -558,11 +564,14 @@ def _csv_line(row: RegisterRow) -> list[str]:
         for a in row.accesses
     )
     who = f"{row.requester} ({row.requester_name})" if row.requester_name != row.requester else row.requester
+    decider = (
+        f"{row.decider} ({row.decider_name})" if row.decider_name not in (None, row.decider) else row.decider
+    )
     values = [
         row.id,
         row.created_at,
         who,
-        row.department or row.requester_role,
+        department_name(row.department) or row.requester_role,
         row.case_no,
         row.legal_basis,
         row.purpose,
@@ -571,7 +580,7 @@ def _csv_line(row: RegisterRow) -> list[str]:
         row.days,
         row.state,
         row.reason,
-        row.decider,
+        decider,
         row.decided_at,
         row.grant_id,
         period,
@@ -645,14 +654,19 @@ def _decided(session: Session, subject: Subject, now: datetime) -> list[Notice]:
         select(RetrievalRequest)
         .where(RetrievalRequest.requester_id == subject.user_id)
         .where(RetrievalRequest.status != RequestStatus.pending.value)
-        .options(selectinload(RetrievalRequest.grant))
+        .options(
+            selectinload(RetrievalRequest.decider),
+            selectinload(RetrievalRequest.grant).selectinload(RetrievalGrant.revoked_by),
+        )
     )
     notices = []
     for r in session.scalars(query):
         at = r.grant.revoked_at if r.grant and r.grant.revoked_at else r.decided_at
         if at is None or at < now - RECENT_DECISIONS:
             continue
-        said = r.grant.revoke_reason if r.status == RequestStatus.revoked and r.grant else r.reason
+        revoked = r.status == RequestStatus.revoked and r.grant is not None
+        said = r.grant.revoke_reason if revoked and r.grant else r.reason
+        by = r.grant.revoked_by if revoked and r.grant else r.decider
         notices.append(
             Notice(
                 "decided",
@@ -660,7 +674,7 @@ def _decided(session: Session, subject: Subject, now: datetime) -> list[Notice]:
                 r.grant.id if r.grant else None,
                 r.case_no,
                 at,
-                {"status": r.status, "reason": said or ""},
+                {"status": r.status, "reason": said or "", "by": by.display_name if by else ""},
             )
         )
     return notices

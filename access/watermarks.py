@@ -33,7 +33,7 @@ from sqlalchemy import Text, select, type_coerce
 from sqlalchemy.orm import Session
 
 from access.ledger import LedgerEntry
-from access.models import User
+from access.models import User, department_name
 from access.policy import Action, Context, Decision, Resource, Subject, collection, entry_of, record, require
 from access.retrieval import CHINA
 from archive.errors import ArchiveError, Refused
@@ -47,7 +47,6 @@ COMMENT_PREFIX = "casevault:"
 PDF_KEY = "/CasevaultFingerprint"
 X264_PRESET = "veryfast"
 MP4_AUDIO = frozenset({"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"})  # copied as is
-DEPARTMENTS = {"superior": "上级部门", "supervision": "监察", "legal": "法制", "petition": "信访"}
 ROLES = {"archivist": "档案管理员", "archive_manager": "档案负责人", "disclosure_officer": "信息公开经办人"}
 
 Progress = Callable[[float], None]
@@ -76,7 +75,7 @@ class Stamp:
         cls, subject: Subject, *, name: str, grant_id: int | None, at: datetime, fingerprint: str
     ) -> Stamp:
         """The stamp for a subject's copy."""
-        where = DEPARTMENTS.get(subject.department or "") or ROLES.get(subject.role.value, subject.role.value)
+        where = department_name(subject.department) or ROLES.get(subject.role.value, subject.role.value)
         return cls(subject.username, name, where, grant_id, at, fingerprint)
 
     @property

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select
+from datetime import date
+
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from archive.models import Bundle, BundleFile, Case, CaseRecord
+from archive.models import Bundle, BundleFile, Case, CaseParty, CaseRecord
 
 
 def search_cases(session: Session, *, q: str | None, limit: int = 200) -> list[tuple[Case, Bundle]]:
@@ -23,6 +25,49 @@ def search_cases(session: Session, *, q: str | None, limit: int = 200) -> list[t
     if q:
         pattern = f"%{q.strip()}%"
         query = query.where(or_(Case.case_no.ilike(pattern), Case.title.ilike(pattern)))
+    return [(case, bundle) for case, bundle in session.execute(query)]
+
+
+def _like(text: str) -> str:
+    """A LIKE pattern for `text` anywhere, its own % and _ taken literally."""
+    escaped = text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def find_cases(
+    session: Session,
+    *,
+    case_no: str | None = None,
+    party: str | None = None,
+    closed_from: date | None = None,
+    closed_to: date | None = None,
+    limit: int = 50,
+) -> list[tuple[Case, Bundle]]:
+    """Cases by case number, party name and closing dates (inclusive, all given must match), each
+    with its newest bundle."""
+    newest = (
+        select(Bundle.case_id, func.max(Bundle.version).label("version")).group_by(Bundle.case_id).subquery()
+    )
+    party_match = (
+        exists().where(CaseParty.case_id == Case.id).where(CaseParty.name.ilike(_like(party), escape="\\"))
+        if party and party.strip()
+        else None
+    )
+    query = (
+        select(Case, Bundle)
+        .join(newest, newest.c.case_id == Case.id)
+        .join(Bundle, (Bundle.case_id == Case.id) & (Bundle.version == newest.c.version))
+        .order_by(Case.closed_at.desc(), Case.case_no)
+        .limit(limit)
+    )
+    if case_no and case_no.strip():
+        query = query.where(Case.case_no.ilike(_like(case_no), escape="\\"))
+    if party_match is not None:
+        query = query.where(party_match)
+    if closed_from:
+        query = query.where(Case.closed_at >= closed_from)
+    if closed_to:
+        query = query.where(Case.closed_at <= closed_to)
     return [(case, bundle) for case, bundle in session.execute(query)]
 
 

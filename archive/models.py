@@ -23,6 +23,20 @@ class Case(Base):
     closed_at: Mapped[date]
 
     bundles: Mapped[list[Bundle]] = relationship(back_populates="case", order_by="Bundle.version")
+    # As the newest version's case.json names them, for finding the case (检索); no ID numbers.
+    parties: Mapped[list[CaseParty]] = relationship(order_by="CaseParty.id", cascade="all, delete-orphan")
+
+
+class CaseParty(Base):
+    """A party or interested party (当事人) of a case, by name: what the catalogue is searched by."""
+
+    __tablename__ = "case_parties"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    name: Mapped[str] = mapped_column(String(512), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    role: Mapped[str] = mapped_column(String(24))
 
 
 class Bundle(Base):

@@ -26,7 +26,7 @@ from archive.compliance import check_case
 from archive.content import check_contents
 from archive.digests import Digested, digest_stream, overlap_digests, read_file
 from archive.errors import AlreadySealed, ArchiveError, ObjectMissing, Refused, StoreMismatch, UnknownBundle
-from archive.models import Bundle, BundleFile, Case, CaseRecord
+from archive.models import Bundle, BundleFile, Case, CaseParty, CaseRecord
 from archive.seal import Keyring, seal_digest, sign_seal
 from archive.sip import CaseFile, Classification, SipFile, read_sip
 from archive.store import ObjectInfo, ObjectStore, put_bytes
@@ -215,6 +215,7 @@ def deposit_case(
     case.title = case_file.title
     case.enforcement_type = case_file.enforcement_type.value
     case.closed_at = case_file.closed_at
+    case.parties = [CaseParty(name=p.name[:512], kind=p.kind, role=p.role) for p in case_file.parties]
     bundle = Bundle(
         id=bundle_id,
         case=case,

@@ -242,7 +242,7 @@ def test_trace_names_the_grant_and_the_person(portal: Portal, cli: Any, tmp_path
         result = cli("trace", path)
         assert result.exit_code == 0, result.output
         assert f"grant        {grant_id}" in result.output
-        assert "supervisor" in result.output and "legal" in result.output
+        assert "supervisor" in result.output and "department   法制" in result.output
         assert f"record {record_id}" in result.output and "matched by fingerprint" in result.output
 
     as_json = json.loads(cli("trace", pdf, "--json").output)

@@ -393,7 +393,9 @@ def test_reminder_badge_when_the_deadline_is_near(portal: Portal) -> None:
     at(portal, MONDAY)
     request_id = file_request(portal)
     as_role(portal, "disclosure_officer")
-    assert badge(portal.client.get("/disclosures").text) == 0
+    assert badge(portal.client.get("/disclosures").text) == 1  # a new request nobody has taken
+    assert "待分办" in portal.client.get("/notifications").text
+    assert badge(portal.client.get("/disclosures").text) == 0  # read
     at(portal, datetime.combine(working_days_after(MONDAY.date(), 17), MONDAY.timetz()))
     as_role(portal, "disclosure_officer")
     assert badge(portal.client.get("/disclosures").text) == 1

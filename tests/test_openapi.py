@@ -199,6 +199,8 @@ def test_internal_answers_match_their_declared_schemas(
         (200, "GET", "/api/v1/cases", "/api/v1/cases", {"headers": archivist}),
         (401, "GET", "/api/v1/cases", "/api/v1/cases", {}),
         (403, "GET", "/api/v1/cases", "/api/v1/cases", {"headers": auditor}),  # naming the rule
+        (200, "GET", "/api/v1/cases/search", "/api/v1/cases/search?party=商业", {"headers": supervisor}),
+        (422, "GET", "/api/v1/cases/search", "/api/v1/cases/search", {"headers": supervisor}),
         (200, "GET", "/api/v1/bundles/{bundle_id}", bundle, {"headers": archivist}),
         (404, "GET", "/api/v1/bundles/{bundle_id}", "/api/v1/bundles/nope", {"headers": archivist}),
         (200, "GET", content, f"{bundle}/records/d2/content", {"headers": archivist}),

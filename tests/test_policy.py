@@ -82,9 +82,10 @@ MAY = {
     "disclosure_officer": {"case.list", "bundle.read", "record.view"}
     | QUEUE
     | STAFF
-    | {"disclosure.handle", "disclosure.decide", "disclosure.release"},
+    | {"disclosure.handle", "disclosure.decide", "disclosure.release", "disclosure.identity.reveal"},
     "supervisor": {
         "case.list",
+        "case.search",
         "bundle.read",
         "record.view",
         "record.download",
@@ -129,6 +130,7 @@ ON_RECORD = {"record.view", "record.download", "record.original"}
 ON_BUNDLE = {"bundle.read", "bundle.verify", "bundle.audit", "bundle.export", "retrieval.choose_record"}
 ON_COLLECTION = {
     "case.list": "catalogue",
+    "case.search": "catalogue",
     "bundle.deposit": "archive",
     "store.reconcile": "archive",
     "ledger.read": "ledger",
@@ -170,6 +172,7 @@ ON_REQUEST = {
     "disclosure.release": "disclosure",
     "disclosure.extension.decide": "disclosure",
     "disclosure.remind": "disclosure",
+    "disclosure.identity.reveal": "disclosure",
     "disposition.approve": "disposition",
     "user.role": "users",  # the account whose role or clearance changes is the resource's owner
 }

@@ -380,7 +380,7 @@ def test_register_csv_has_the_request_and_its_accesses(portal: Portal) -> None:
     record = dict(zip(header, line, strict=True))
     assert record["id 编号"] == str(request_id)
     assert record["requester 申请人"] == "supervisor"
-    assert record["department 部门"] == "legal"
+    assert record["department 部门"] == "法制"  # in Chinese, as the pages say it
     assert record["legal_basis 依据"] == BASIS
     assert record["purpose 事由"].startswith("'=HYPERLINK")  # never a formula in Excel
     assert record["scope 调取范围"] == "d1 v1"

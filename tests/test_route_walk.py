@@ -31,6 +31,7 @@ NEW_ACCOUNT = {"username": "x.y", "role": "archivist", **WHY}
 # caller is one the policy refuses; a body is only what passes validation, so the policy decides.
 GUARDED: dict[tuple[str, str], tuple[str, str, dict[str, Any] | None]] = {
     ("GET", "/api/v1/cases"): (METADATA, "security_admin", None),
+    ("GET", "/api/v1/cases/search"): (METADATA, "security_admin", None),
     ("GET", f"/api/v1/bundles/{B}"): (METADATA, "security_admin", None),
     ("GET", f"/api/v1/bundles/{B}/records/{R}/content"): (CONTENT, "security_admin", None),
     ("GET", "/api/v1/ledger"): (METADATA, "archivist", None),
@@ -74,6 +75,7 @@ GUARDED: dict[tuple[str, str], tuple[str, str, dict[str, Any] | None]] = {
     ("POST", f"/disclosures/{D}/message"): (STATE, "archivist", {"data": {"body": "b"}}),
     ("POST", f"/disclosures/{D}/decision"): (STATE, "archivist", {"data": {"decision": "released"}}),
     ("GET", f"/disclosures/{D}/letter"): (METADATA, "archivist", None),
+    ("POST", f"/disclosures/{D}/identity"): (METADATA, "archivist", {"data": {"reason": "核对身份"}}),
     ("GET", "/calendar"): (METADATA, "archivist", None),
     ("POST", "/calendar/{year}"): (STATE, "archivist", {"data": {"table": "2026-10-01 off"}}),
     ("GET", "/retention/schedule"): (METADATA, "security_admin", None),
@@ -182,7 +184,7 @@ OTHER = {
     ("GET", "/sso/login"): "sign-in redirect",
     ("GET", "/sso/callback"): "sign-in",
     ("GET", "/retrievals/mine"): "the caller's own requests",
-    ("GET", "/notifications"): "the caller's own notices",
+    ("GET", "/notifications"): "the caller's own notices (viewing marks them read, for the caller only)",
     ("GET", "/login"): "sign-in form",
     ("POST", "/login"): "sign-in",
     ("POST", "/logout"): "sign-out of one's own session",

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.store("file")
 HEADINGS = {
     "archivist": "共",  # the catalogue's count
     "archive_manager": "共",
-    "supervisor": "共",
+    "supervisor": "查找案件",  # the case search: supervisors find what they may ask for
     "disclosure_officer": "依申请公开",
     "security_auditor": "访问台账",
     "security_admin": "账户管理",

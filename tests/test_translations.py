@@ -150,8 +150,17 @@ def test_every_notice_kind_is_worded_in_both_languages() -> None:
             at,
             {"requester": "李四", "department": "legal", "role": "supervisor", "records": 2},
         ),
-        Notice("decided", 7, 3, "深民防罚〔2026〕1号", at, {"status": "approved", "reason": ""}),
-        Notice("decided", 7, 3, "深民防罚〔2026〕1号", at, {"status": "revoked", "reason": "复核已结束"}),
+        Notice(
+            "decided", 7, 3, "深民防罚〔2026〕1号", at, {"status": "approved", "reason": "", "by": "陈军"}
+        ),
+        Notice(
+            "decided",
+            7,
+            3,
+            "深民防罚〔2026〕1号",
+            at,
+            {"status": "revoked", "reason": "复核已结束", "by": "陈军"},
+        ),
         Notice("expiring", 7, 3, "深民防罚〔2026〕1号", at),
         Notice(
             "disclosure_due",
@@ -170,23 +179,44 @@ def test_every_notice_kind_is_worded_in_both_languages() -> None:
             {"tracking_code": "GK1", "days_left": -4, "due_on": date(2026, 3, 6)},
         ),
         Notice("disclosure_extension", 9, None, "", at, {"tracking_code": "GK1", "days": 5}),
+        Notice("disclosure_new", 9, None, "", at, {"tracking_code": "GK1"}),
+        Notice("disclosure_assigned", 9, None, "", at, {"tracking_code": "GK1", "by": "陈军"}),
+        Notice(
+            "disposition_pending",
+            None,
+            None,
+            None,
+            at,
+            {"list": 4, "cases": 2, "action": "destroy", "by": "王芳"},
+        ),
+        Notice("fixity_failed", None, None, None, at, {"alert": 1, "bundle_id": "b1", "failures": 3}),
     ]
     zh = [notice_text("zh", n) for n in notices]
     assert zh[0] == "调取申请 #7 待审批：李四（法制）申请调取 深民防罚〔2026〕1号 的 2 份记录"
     assert zh[1:3] == [
-        "调取申请 #7（深民防罚〔2026〕1号）已批准",
-        "调取申请 #7（深民防罚〔2026〕1号）已撤销授权：复核已结束",
+        "调取申请 #7（深民防罚〔2026〕1号）已批准（陈军）",
+        "调取申请 #7（深民防罚〔2026〕1号）已撤销授权（陈军）：复核已结束",
     ]
     assert zh[3] == "调取授权 #3（深民防罚〔2026〕1号）将于 2026-03-04 09:00 到期"
     assert zh[4:] == [
         "公开申请 GK1 还剩 2 个工作日（2026-03-06 到期）",
         "公开申请 GK1 已超期 4 个工作日",
         "公开申请 GK1 请求延期 5 个工作日，待审批",
+        "新的公开申请 GK1 待分办",
+        "公开申请 GK1 已由 陈军 分派给您办理",
+        "处置清单 #4（销毁，2 件）待审批，鉴定人：王芳",
+        "案卷包 b1 定期检测未通过（3 处问题），待确认",
     ]
     en = [notice_text("en", n) for n in notices]
     assert en[0].startswith("Retrieval request #7 awaits a decision: 李四 (Legal affairs) asks for 2")
     assert all(
-        not CJK.search(text.replace("深民防罚〔2026〕1号", "").replace("李四", "").replace("复核已结束", ""))
+        not CJK.search(
+            text.replace("深民防罚〔2026〕1号", "")
+            .replace("李四", "")
+            .replace("复核已结束", "")
+            .replace("陈军", "")
+            .replace("王芳", "")
+        )
         for text in en
     )
 

@@ -44,6 +44,9 @@ class DisclosureRequest(Base):
     clock_from: Mapped[date]
     due_on: Mapped[date | None] = mapped_column(index=True)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    # Who gave it to the assignee, and when (分办): the assignee is told when it was someone else.
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    assigned_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # 补正: one notice, within 7 working days of receipt.
     correction_asked_on: Mapped[date | None]
     correction_asked: Mapped[str | None] = mapped_column(Text)
@@ -73,6 +76,7 @@ class DisclosureRequest(Base):
 
     applicant: Mapped[Applicant] = relationship()
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+    assigned_by: Mapped[User | None] = relationship(foreign_keys=[assigned_by_id])
     extension_requested_by: Mapped[User | None] = relationship(foreign_keys=[extension_requested_by_id])
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
     messages: Mapped[list[DisclosureMessage]] = relationship(order_by="DisclosureMessage.id")

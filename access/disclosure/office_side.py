@@ -91,6 +91,7 @@ def assign(session: Session, *, subject: Subject, context: Context, request_id: 
         raise NotAnOfficer(officer)
     decided = resource_of_request(row, assign_to=officer)  # as it stood when the policy allowed it
     row.assignee = user
+    row.assigned_at, row.assigned_by_id = context.now, subject.user_id
     ledger_step(
         session,
         subject=subject,

@@ -28,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from access import applicants, id_numbers, identities
-from access.models import User
+from access.models import User, department_name
 from access.policy import Context, Denied
 from access.watermarks import trace_copy
 from archive.errors import ArchiveError, Refused, StoreUnavailable
@@ -360,11 +360,11 @@ def trace(
     )
     _emit(
         as_json,
-        {"found": True, **found.as_json()},
+        {"found": True, **found.as_json(), "department_name": department_name(found.department)},
         [
             f"copy of      {found.case_no}  bundle {found.bundle_id}  record {found.record_id}",
             f"made for     {who}",
-            f"department   {found.department or '-'}",
+            f"department   {department_name(found.department) or '-'}",
             f"grant        {found.grant_id if found.grant_id is not None else '- (by role)'}",
             f"delivered    {found.at.isoformat()}  (ledger entry {found.seq})",
             f"fingerprint  {found.fingerprint or '-'}  (matched by {found.matched_by})",
@@ -508,7 +508,8 @@ def users_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
         as_json,
         rows,
         [
-            f"{r['username']:<20} {r['role']:<20} {r['department'] or '-':<12} {r['clearance']:<13}"
+            f"{r['username']:<20} {r['role']:<20} {department_name(str(r['department'] or '')) or '-':<12} "
+            f"{r['clearance']:<13}"
             f"{' disabled' if r['disabled'] else ''}"
             for r in rows
         ],

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from access import identities
 from access.disclosure import applicant_side
 from access.disclosure.models import DisclosureStatus
-from access.disclosure.schemas import Basis, DecisionType, Delivery, Relation, RequestView
+from access.disclosure.schemas import Delivery, Relation, RequestView
 from access.id_numbers import IdType
 from archive.errors import ArchiveError, StoreUnavailable
 from portal.public.api import (
@@ -50,8 +50,6 @@ LOGIN_CSRF_AGE = 3600
 REGISTER_FIELDS = ("name", "id_type", "id_number", "phone", "email", "address", "username", "password")
 REQUEST_FIELDS = ("relation", "case_no", "description", "delivery")
 # Remedies against a reply (告知救济途径): the Administrative Reconsideration and Litigation Laws.
-RECONSIDERATION_DAYS = 60
-LITIGATION_MONTHS = 6
 PLAYABLE = ("video/", "audio/")
 
 
@@ -534,16 +532,8 @@ def item_file(
 
 @router.get("/disclosures/{request_id}/letter")
 def reply_letter(request: Request, session: DB, caller: PageApplicant, request_id: RowId) -> Response:
-    """The reply (政府信息公开申请答复书) to print: decision, legal basis, reasons and remedies."""
+    """The reply letter (政府信息公开申请答复告知书) to print: the office's own letter, word for word."""
     view = own_request(request, session, caller, request_id)
     if view.decision is None:
         raise HTTPException(404, "reply: this request has not been answered yet")
-    return page(
-        request,
-        "public/letter.html",
-        view=view,
-        decision=DecisionType(view.decision),
-        basis=Basis(view.decision_basis) if view.decision_basis else None,
-        reconsideration_days=RECONSIDERATION_DAYS,
-        litigation_months=LITIGATION_MONTHS,
-    )
+    return page(request, "public/letter.html", view=view)

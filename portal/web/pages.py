@@ -19,8 +19,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
-from access import retrieval, workdays
-from access.disclosure import reminders
+from access import notices
 from access.models import Role
 from access.policy import Action, Context, Resource, decide, permits
 from archive.errors import ArchiveError
@@ -179,15 +178,11 @@ def alert_count(request: Request, caller: Principal) -> int:
 
 
 def notice_count(request: Request, caller: Principal) -> int:
-    """How many retrieval notices and disclosure reminders the caller has (the badge in the navigation)."""
+    """How many notices the caller has not read yet (the badge in the navigation)."""
     wired = wired_of(request)
     with wired.sessions() as session:
-        now = wired.clock()
-        found = len(retrieval.notifications(session, subject=caller.subject, now=now))
-        if permits(caller.subject, Action.disclosure_queue):  # the calendar only then
-            calendar = workdays.load_calendar(session)
-            found += len(reminders.reminders(session, subject=caller.subject, now=now, calendar=calendar))
-        return found
+        found = notices.notices(session, subject=caller.subject, now=wired.clock())
+        return len(notices.unread(session, subject=caller.subject, found=found))
 
 
 def page(request: Request, template: str, *, status: int = 200, **context: Any) -> Response:
@@ -211,6 +206,23 @@ def _refusal_context(request: Request, detail: Any) -> dict[str, Any]:
     }
 
 
+def _retrieval_url(request: Request, context: dict[str, Any]) -> str | None:
+    """The retrieval request form prefilled with the case (and record) a refusal was about, for
+    whoever may file one; None when the refusal was about no case."""
+    caller: Principal | None = getattr(request.state, "caller", None)
+    if caller is None or not permits(caller.subject, Action.retrieval_request):
+        return None
+    params = request.path_params
+    prefill = {
+        "bundle_id": context.get("bundle_id") or params.get("bundle_id"),
+        "record_id": context.get("record_id") or params.get("record_id"),
+        "case_no": context.get("case_no"),
+    }
+    if not prefill["bundle_id"] and not prefill["case_no"]:
+        return None
+    return "/retrievals/new?" + urlencode({k: v for k, v in prefill.items() if v})
+
+
 def error_page(
     request: Request, status: int, detail: Any, *, cause: BaseException | None = None, **context: Any
 ) -> Response:
@@ -218,7 +230,15 @@ def error_page(
     behind it (`cause`) that has a code is also said in the page's language."""
     if status == 403:
         denial = _refusal_context(request, detail)
-        return page(request, "refusal.html", status=403, **denial, **{"retrieval": False, **context})
+        shown = {"retrieval": False, **context}
+        return page(
+            request,
+            "refusal.html",
+            status=403,
+            **denial,
+            **shown,
+            retrieval_url=_retrieval_url(request, shown),
+        )
     message = detail if isinstance(detail, str) else ""
     problems = detail if isinstance(detail, list) else []
     lang, _ = choose_lang(request)

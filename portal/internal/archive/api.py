@@ -3,13 +3,15 @@ the contract in docs/design.md, every access through the policy."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import HTTPException, Request
+from fastapi import HTTPException, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from access import discovery
 from access.policy import (
     Action,
     above_clearance,
@@ -23,7 +25,7 @@ from archive.errors import UnknownBundle
 from archive.models import Bundle, CaseRecord
 from archive.service import get_bundle
 from portal.internal.archive.delivery import deliver_record
-from portal.internal.archive.schemas import BundleDetail, CaseList, CopyPreparing
+from portal.internal.archive.schemas import BundleDetail, CaseList, CaseSearch, CopyPreparing
 from portal.internal.retention import service as dispositions
 from portal.web.api import Denied, guard, service_errors
 from portal.web.auth import (
@@ -107,9 +109,50 @@ def cases(request: Request, session: DB, caller: Caller, q: str | None = None) -
     return {"cases": found, "destroyed": destroyed}
 
 
-@router.get(
-    "/bundles/{bundle_id}", response_model=BundleDetail, responses=errors(401, 403, 404, 422)
-)
+def search(
+    request: Request,
+    session: Session,
+    caller: Principal,
+    *,
+    case_no: str | None,
+    party: str | None,
+    closed_from: date | None,
+    closed_to: date | None,
+) -> list[discovery.FoundCase]:
+    """Search the catalogue as the caller (ledgered, committed); a policy refusal is 403."""
+    with service_errors():
+        found = discovery.search_cases(
+            session,
+            subject=caller.subject,
+            context=policy_context(request, session, caller),
+            case_no=case_no,
+            party=party,
+            closed_from=closed_from,
+            closed_to=closed_to,
+        )
+    session.commit()
+    return found
+
+
+@router.get("/cases/search", response_model=CaseSearch, responses=errors(401, 403, 422))
+def case_search(
+    request: Request,
+    session: DB,
+    caller: Caller,
+    case_no: str | None = None,
+    party: str | None = None,
+    closed_from: Annotated[date | None, Query(alias="from")] = None,
+    closed_to: Annotated[date | None, Query(alias="to")] = None,
+) -> dict[str, Any]:
+    """Find a case to ask for (检索) by case number, party or closing date (`from`, `to`, inclusive):
+    case metadata only, never a record; each search is ledgered. 422 names the field."""
+    found = search(
+        request, session, caller, case_no=case_no, party=party, closed_from=closed_from, closed_to=closed_to
+    )
+    return {"cases": [f.as_json() for f in found], "limited": len(found) >= discovery.MAX_RESULTS}
+
+
+@router.get("/bundles/{bundle_id}", response_model=BundleDetail, responses=errors(401, 403, 404, 422))
 def bundle_detail(request: Request, session: DB, caller: Caller, bundle_id: str) -> dict[str, Any]:
     """Bundle metadata, the records the caller may see with their classification, and findings."""
     bundle = bundle_or_404(session, bundle_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from functools import partial
 from pathlib import PurePosixPath
 
@@ -9,27 +10,76 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from access import discovery
 from access.copy_jobs import CopyJob
 from access.policy import Action, decide, permits, resource_of
 from archive import catalogue
+from archive.errors import Refused
 from archive.models import Bundle
 from portal.internal.archive import api, delivery
+from portal.web import api as web_api
 from portal.web import auth, charts
 from portal.web.api import Denied, guard
 from portal.web.auth import DB, PAGE_CSRF, Principal, wired_of
-from portal.web.i18n import choose_lang, finding_message, label, local_time, translate
+from portal.web.i18n import choose_lang, finding_message, label, local_time, refusal, translate
 from portal.web.pages import PageCaller, PageRoute, error_page, page, start_page
 from retention import audits
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute, dependencies=[PAGE_CSRF])
 
 
+SEARCH_FIELDS = ("case_no", "party", "from", "to")
+
+
+def _search_page(request: Request, session: Session, caller: Principal) -> Response:
+    """Find a case to ask for (检索): by number, party or closing dates; metadata only, ledgered.
+    Below it, the cases the caller may open now (under a grant)."""
+    lang, _ = choose_lang(request)
+    form = {name: request.query_params.get(name, "").strip() for name in SEARCH_FIELDS}
+    errors: dict[str, str] = {}
+    days: dict[str, date | None] = {}
+    for name in ("from", "to"):
+        try:
+            days[name] = date.fromisoformat(form[name]) if form[name] else None
+        except ValueError:
+            errors[name] = translate(lang, "discovery.err.date", value=form[name])
+    found: list[discovery.FoundCase] | None = None
+    if not errors and any(form.values()):
+        try:
+            found = api.search(
+                request,
+                session,
+                caller,
+                case_no=form["case_no"],
+                party=form["party"],
+                closed_from=days["from"],
+                closed_to=days["to"],
+            )
+        except Refused as exc:
+            session.rollback()
+            name, message = web_api.refused_field(exc, known=SEARCH_FIELDS, default="case_no")
+            errors[name] = refusal(lang, exc, message)
+    listed = api.cases(request, session, caller)
+    return page(
+        request,
+        "archive/search.html",
+        status=422 if errors else 200,
+        form=form,
+        errors=errors,
+        found=found,
+        limited=found is not None and len(found) >= discovery.MAX_RESULTS,
+        granted=listed["cases"],
+    )
+
+
 @router.get("/")
 def catalogue_page(request: Request, session: DB, caller: PageCaller, q: str = "") -> Response:
-    """The cases the caller may know of, searchable; a role that lists no cases goes to its own
-    start page instead."""
+    """The cases the caller may know of, searchable; supervisors find cases to ask for; a role that
+    lists no cases goes to its own start page instead."""
     if not permits(caller.subject, Action.case_list):
         return RedirectResponse(start_page(caller.user.role), status_code=303)
+    if permits(caller.subject, Action.case_search):
+        return _search_page(request, session, caller)
     listed = api.cases(request, session, caller, q=q.strip() or None)
     found = listed["cases"]
     lang, _ = choose_lang(request)

@@ -40,6 +40,27 @@ class CaseList(Body):
     destroyed: list[DestroyedCase]
 
 
+class FoundCase(Body):
+    """A case a search found: number, title (null above the caller's clearance), type and dates."""
+
+    case_no: str
+    title: str | None
+    withheld: bool
+    enforcement_type: str
+    closed_at: Day
+    sealed_at: Timestamp
+    version: int
+    bundle_id: str
+    granted: bool
+
+
+class CaseSearch(Body):
+    """`GET /api/v1/cases/search`: case metadata only; ask for a case with a retrieval request."""
+
+    cases: list[FoundCase]
+    limited: bool
+
+
 class RetentionRule(Body):
     """The schedule's rule that set a bundle's disposition date."""
 

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from access import policy, workdays
-from access.disclosure import applicant_side, deadlines, office_side, replies, schemas
+from access.disclosure import applicant_side, deadlines, identity, office_side, replies, schemas
 from access.disclosure.models import DisclosureStatus
 from access.disclosure.schemas import NEEDS_BASIS, RELEASING, Basis, DecisionType, RequestView
 from access.models import HolidayDay, Role, User
@@ -37,6 +37,7 @@ from portal.web.auth import DB, PAGE_CSRF, Principal, wired_of
 from portal.web.i18n import choose_lang, refusal, translate
 from portal.web.pages import PageCaller, PageRoute, may, page
 from portal.web.params import RowId
+from portal.wiring import id_number_private_key
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute, dependencies=[PAGE_CSRF])
 
@@ -164,6 +165,7 @@ def _empty_forms() -> dict[str, dict[str, Any]]:
         "extension": {"days": "", "reason": ""},
         "extension_decision": {"reason": ""},
         "message": {"body": ""},
+        "identity": {"reason": ""},
         "decision": {"decision": "", "basis": "", "reasons": "", "record_ids": [], "redaction_records": []},
     }
 
@@ -200,6 +202,7 @@ def _steps(request: Request, caller: Principal, view: RequestView) -> dict[str, 
         "extension_decision": waiting_extension and extension_decision.allowed,
         "own_extension": waiting_extension and extension_decision.rule == "own-request",
         "message": handles,
+        "identity": may(request, caller, Action.disclosure_identity_reveal, resource),
         "decision": status == DisclosureStatus.received
         and may(request, caller, Action.disclosure_decide, resource),
         "letter": status == DisclosureStatus.decided,
@@ -215,6 +218,7 @@ def _detail(
     errors: dict[str, str] | None = None,
     forms: dict[str, dict[str, Any]] | None = None,
     status: int = 200,
+    revealed: str | None = None,
 ) -> Response:
     calendar = workdays.load_calendar(session)
     context = auth.policy_context(request, session, caller)
@@ -251,7 +255,51 @@ def _detail(
         forms=_empty_forms() | (forms or {}),
         left_text=partial(dashboard.days_left_text, t=_t(request)),
         band=dashboard.band,
+        revealed=revealed,
     )
+
+
+@router.post("/disclosures/{request_id}/identity")
+def reveal_identity(
+    request: Request,
+    session: DB,
+    caller: PageCaller,
+    request_id: RowId,
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    """The applicant's full ID number, to check their identity (核对身份): the assigned officer only,
+    with a reason, ledgered → the request page showing it once (never cached); no reason → 422."""
+    lang, _ = choose_lang(request)
+    try:
+        with web_api.service_errors():
+            number = identity.reveal_id_number(
+                session,
+                subject=caller.subject,
+                context=auth.policy_context(request, session, caller),
+                request_id=request_id,
+                reason=reason,
+                key=id_number_private_key(wired_of(request).settings),
+            )
+    except Refused as exc:
+        session.rollback()
+        if exc.code == "field.required":
+            message = translate(lang, "handling.identity.err.reason")
+        else:
+            message = refusal(lang, exc, web_api.refused_field(exc, default="reason")[1])
+        errors = {"identity_reason": message}
+        return _detail(
+            request,
+            session,
+            caller,
+            request_id,
+            errors=errors,
+            forms={"identity": {"reason": reason}},
+            status=422,
+        )
+    session.commit()
+    response = _detail(request, session, caller, request_id, revealed=number)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @router.get("/disclosures/{request_id}")

@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from access import retrieval
+from access import notices, retrieval
 from access.models import RetrievalRequest
 from portal.internal.retrieval.notices import notice_text
 from portal.internal.retrieval.schemas import Notices, Register, RegisterRow, RequestSummary
@@ -263,9 +263,13 @@ def retrieval_detail(request: Request, session: DB, caller: Caller, request_id: 
 
 @router.get("/notifications", response_model=Notices, responses=errors(401))
 def notifications(request: Request, session: DB, caller: Caller) -> dict[str, Any]:
-    """Requests to decide, decisions on the caller's requests, the caller's grants ending within 24 h."""
-    found = retrieval.notifications(session, subject=caller.subject, now=wired_of(request).clock())
-    said = [{**n.as_json(), "message": notice_text("zh", n)} for n in found]
-    return {"notifications": said, "count": len(found)}
+    """Everything the caller is told (as on the notifications page), each marked unread or not; reading
+    them here marks nothing read."""
+    found = notices.notices(session, subject=caller.subject, now=wired_of(request).clock())
+    fresh = {notices.key(n) for n in notices.unread(session, subject=caller.subject, found=found)}
+    said = [
+        {**n.as_json(), "message": notice_text("zh", n), "unread": notices.key(n) in fresh} for n in found
+    ]
+    return {"notifications": said, "count": len(found), "unread": len(fresh)}
 
 

@@ -25,15 +25,17 @@ def notice_text(lang: str, notice: Notice) -> str:
             )
         case "decided":
             status = label(lang, "notice.status", facts["status"])
+            by = facts.get("by") or "-"
             if facts["reason"]:
                 return t(
                     "notice.decided_reason",
                     id=notice.request_id,
                     case_no=notice.case_no,
                     status=status,
+                    by=by,
                     reason=facts["reason"],
                 )
-            return t("notice.decided", id=notice.request_id, case_no=notice.case_no, status=status)
+            return t("notice.decided", id=notice.request_id, case_no=notice.case_no, status=status, by=by)
         case "expiring":
             return t(
                 "notice.expiring", grant=notice.grant_id, case_no=notice.case_no, until=local_time(notice.at)
@@ -47,4 +49,34 @@ def notice_text(lang: str, notice: Notice) -> str:
             )
         case "disclosure_extension":
             return t("notice.disclosure_extension", code=facts["tracking_code"], days=facts["days"])
+        case "disclosure_new":
+            return t("notice.disclosure_new", code=facts["tracking_code"])
+        case "disclosure_assigned":
+            return t("notice.disclosure_assigned", code=facts["tracking_code"], by=facts["by"] or "-")
+        case "disposition_pending":
+            action = label(lang, "disposition_action", facts["action"])
+            return t(
+                "notice.disposition_pending",
+                list=facts["list"],
+                n=facts["cases"],
+                action=action,
+                by=facts["by"],
+            )
+        case "fixity_failed":
+            return t("notice.fixity_failed", bundle=facts["bundle_id"], n=facts["failures"])
     raise ValueError(f"no wording for a {notice.kind!r} notice")
+
+
+def notice_href(notice: Notice) -> str | None:
+    """Where a notice's link goes: the request, the disposition lists, the fixity page."""
+    if notice.kind == "disposition_pending":
+        return "/retention"
+    if notice.kind == "fixity_failed":
+        return "/fixity"
+    if notice.request_id is None:
+        return None
+    return (
+        f"/disclosures/{notice.request_id}"
+        if notice.kind.startswith("disclosure")
+        else f"/retrievals/{notice.request_id}"
+    )

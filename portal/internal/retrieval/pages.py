@@ -17,15 +17,14 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from access import policy, retrieval, workdays
-from access.disclosure import reminders
+from access import notices, policy, retrieval
 from access.models import RequestStatus
 from access.policy import Action, collection, decide, request_of, resource_of
 from archive.errors import Refused
 from archive.models import Bundle
 from archive.service import latest_bundle
 from portal.internal.archive import copies as copy_routes
-from portal.internal.retrieval.notices import notice_text
+from portal.internal.retrieval.notices import notice_href, notice_text
 from portal.web import api as web_api
 from portal.web import auth
 from portal.web.auth import DB, PAGE_CSRF, Principal, wired_of
@@ -428,15 +427,17 @@ def register_print(request: Request, session: DB, caller: PageCaller, values: Fi
 
 @router.get("/notifications")
 def notifications_page(request: Request, session: DB, caller: PageCaller) -> Response:
-    """Requests to decide, decisions on the caller's requests, grants ending within 24 h, and
-    disclosure requests due soon or waiting for an extension decision."""
+    """Everything the caller is told (requests and lists to decide, decisions, grants ending,
+    disclosure requests new, given to them or due, failed audits), the new ones marked; viewing
+    the page marks them all read, so the badge clears."""
     now = wired_of(request).clock()
-    found = retrieval.notifications(session, subject=caller.subject, now=now)
-    found += reminders.reminders(
-        session, subject=caller.subject, now=now, calendar=workdays.load_calendar(session)
-    )
+    found = notices.notices(session, subject=caller.subject, now=now)
+    fresh = {notices.key(n) for n in notices.unread(session, subject=caller.subject, found=found)}
+    notices.mark_read(session, subject=caller.subject, found=found, now=now)
+    session.commit()
     lang, _ = choose_lang(request)
-    return page(request, "retrieval/notifications.html", notices=[(n, notice_text(lang, n)) for n in found])
+    shown = [(n, notice_text(lang, n), notice_href(n), notices.key(n) in fresh) for n in found]
+    return page(request, "retrieval/notifications.html", notices=shown)
 
 
 # --- the watermarked copy without script -------------------------------------------------------
@@ -454,4 +455,4 @@ def copy_download(
     try:
         return copy_routes.record_copy(request, session, caller, bundle_id, record_id)
     except web_api.Denied as exc:
-        return error_page(request, 403, exc.detail)
+        return error_page(request, 403, exc.detail, bundle_id=bundle_id, record_id=record_id)

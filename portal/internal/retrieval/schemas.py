@@ -50,6 +50,7 @@ class RegisterRow(Body):
     status: str
     state: str
     decider: str | None
+    decider_name: str | None
     decided_at: Timestamp | None
     reason: str | None
     grant_id: int | None
@@ -57,6 +58,7 @@ class RegisterRow(Body):
     grant_expires_at: Timestamp | None
     revoked_at: Timestamp | None
     revoked_by: str | None
+    revoked_by_name: str | None
     revoke_reason: str | None
     accesses: list[Access]
     access_count: int
@@ -75,9 +77,10 @@ class Notice(Body):
     kind: str
     request_id: int | None
     grant_id: int | None
-    case_no: str
+    case_no: str | None
     at: Timestamp
     message: str
+    unread: bool
 
 
 class Notices(Body):
@@ -85,3 +88,4 @@ class Notices(Body):
 
     notifications: list[Notice]
     count: int
+    unread: int
