@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from access import ledger
 from access.ledger import LedgerEntry
 from archive.errors import ObjectMissing, StoreUnavailable
-from archive.models import Bundle, BundleFile, Case, CaseRecord
+from archive.models import Bundle, BundleFile, Case, CaseParty, CaseRecord
 from archive.s3store import S3Store
 from archive.store import FileStore, ObjectInfo, ObjectStore, ObjectWriter
 from portal.wiring import Wired
@@ -276,7 +276,7 @@ def test_reconcile_against_another_database_touches_nothing(
         assert cli("deposit", make_case()).exit_code == 0
     before = sorted(info.key for info in leftovers(wired))
     with wired.sessions() as session:  # the bundles' rows gone, as in an empty or foreign database
-        for model in (CaseRecord, BundleFile, Bundle, Case):
+        for model in (CaseParty, CaseRecord, BundleFile, Bundle, Case):
             session.query(model).delete()
         session.commit()
 

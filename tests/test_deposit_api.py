@@ -274,6 +274,13 @@ def test_a_zip_uploaded_with_tus_then_deposited_by_id(portal: Portal, make_case:
     assert again.status_code == 404
 
 
+@pytest.mark.parametrize("body", [{"upload": ""}, {"upload": "0" * 32}, {"uploads": []}, {"uploads": [""]}])
+def test_an_empty_or_unknown_upload_id_is_refused_not_a_crash(portal: Portal, body: dict[str, Any]) -> None:
+    answer = portal.client.post("/api/v1/deposits", json=body, headers=portal.as_role("archivist"))
+    assert answer.status_code in (404, 422), answer.text
+    assert "detail" in answer.json()
+
+
 def test_a_folder_uploaded_file_by_file_then_deposited(
     portal: Portal, make_case: Callable[..., Path]
 ) -> None:

@@ -29,6 +29,7 @@ def N_(key: str) -> str:
 LABELS: dict[str, dict[str, str]] = {
     "action": {
         "case.list": N_("action.case.list"),
+        "case.search": N_("action.case.search"),
         "bundle.read": N_("action.bundle.read"),
         "record.view": N_("action.record.view"),
         "record.download": N_("action.record.download"),
@@ -65,6 +66,7 @@ LABELS: dict[str, dict[str, str]] = {
         "disclosure.extension.decide": N_("action.disclosure.extension.decide"),
         "calendar.edit": N_("action.calendar.edit"),
         "disclosure.remind": N_("action.disclosure.remind"),
+        "disclosure.identity.reveal": N_("action.disclosure.identity.reveal"),
         "retrieval.choose_record": N_("action.retrieval.choose_record"),
         "retrieval.notices": N_("action.retrieval.notices"),
         "retention.schedule.read": N_("action.retention.schedule.read"),

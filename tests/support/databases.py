@@ -1,4 +1,4 @@
-"""Migrated databases made once per session, then copied for each test; a seeded SQLite file too.
+"""Migrated databases made once per session, then copied for each test; a seeded one too.
 
 Migrating takes longer than most tests, so each worker migrates once per database kind and
 every test gets a copy of its own: a copied file on SQLite; on PostgreSQL a schema of its own,
@@ -9,11 +9,12 @@ leaving the copies short. A background thread builds the next test's schema and 
 one's while tests run, and test connections commit without waiting for the disk
 (synchronous_commit off: nothing here outlives a server crash anyway).
 
-The seed — one user per role and the demo case deposited in a FileStore — is made once on
-SQLite, and a SQLite test that uses the portal on the FileStore starts from a copy of it: its
-database file, its data dir (keys) and its store. (On PostgreSQL the portal deposits afresh: the
-ledger appends there through a bare DB-API cursor, which no recording sees.) No test sees
-another's writes.
+The seed — one user per role and the demo case deposited in a FileStore — is made once per
+database kind, and a test that uses the portal on the FileStore starts from a copy of it: its
+data dir (keys), its store, and its rows — the database file on SQLite; on PostgreSQL every
+table's rows as `COPY` wrote them, copied into the test's schema with triggers off (the rows
+are the ones the triggers already let in) and each sequence set where the seed left it, the
+first copy checked row count for row count against the seed. No test sees another's writes.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import uuid
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -77,12 +78,16 @@ def _replay(cursor: Any, statements: list[Statement]) -> None:
 
 @dataclass
 class Seed:
-    """One user per role and the demo case, deposited once on SQLite; copied into a test's places."""
+    """One user per role and the demo case, deposited once; copied into a test's places."""
 
     bundle_id: str
     data_dir: Path
     objects: Path
-    database: Path
+    database: Path | None = None  # SQLite: the database file
+    rows: dict[str, bytes] = field(default_factory=dict)  # PostgreSQL: each table's rows, COPY's text
+    sequences: dict[str, int] = field(default_factory=dict)  # PostgreSQL: each used sequence's last value
+    catalogue: list[Any] = field(default_factory=list)  # PostgreSQL: what the seeded schema held
+    checked: bool = False  # whether a copy has been checked against `catalogue`
 
 
 class Databases:
@@ -94,7 +99,7 @@ class Databases:
         self._admin: Engine | None = None
         self._sqlite: Path | None = None
         self._pg_migration: list[Statement] | None = None
-        self._seed: Seed | None = None
+        self._seeds: dict[str, Seed] = {}  # by database kind
         self._schemas: dict[str, str] = {}  # database URL -> its schema
         self._chores = ThreadPoolExecutor(max_workers=1, thread_name_prefix="schemas")
         self._prepared: deque[Future[str]] = deque()
@@ -140,11 +145,9 @@ class Databases:
     # --- the seed ---------------------------------------------------------------------------
 
     def seedable(self, settings: Settings) -> bool:
-        """Whether the seed can stand in for depositing afresh: SQLite, a FileStore, no S3 release
-        realm, the default settings otherwise, and nothing yet in the data dir or the store."""
+        """Whether the seed can stand in for depositing afresh: a FileStore, no S3 release realm,
+        the default settings otherwise, and nothing yet in the data dir or the store."""
         store = settings.store or ""
-        if make_url(settings.database_url or "").get_backend_name() != "sqlite":
-            return False
         if not store.startswith("file://") or settings.release_store is not None:
             return False
         if settings.model_dump(exclude=PLACES) != Settings().model_dump(exclude=PLACES):
@@ -152,17 +155,22 @@ class Databases:
         return not settings.data_dir.exists() and not Path(store.removeprefix("file://")).exists()
 
     def restore(self, settings: Settings, footage: Path) -> str:
-        """Copy the seed into the test's database file, data dir and store; the demo bundle's id."""
-        seed = self._seed or self._make_seed(footage)
+        """Copy the seed into the test's database, data dir and store; the demo bundle's id."""
+        url = settings.database_url or ""
+        kind = make_url(url).get_backend_name()
+        seed = self._seeds.get(kind) or self._make_seed(kind, footage)
         shutil.copytree(seed.data_dir, settings.data_dir)
         shutil.copytree(seed.objects, Path((settings.store or "").removeprefix("file://")))
-        shutil.copyfile(seed.database, make_url(settings.database_url or "").database or "")
+        if seed.database is not None:
+            shutil.copyfile(seed.database, make_url(url).database or "")
+        else:
+            self._load(self._schemas[url], seed)
         return seed.bundle_id
 
-    def _make_seed(self, footage: Path) -> Seed:
-        place = self._root / "seed"
+    def _make_seed(self, kind: str, footage: Path) -> Seed:
+        place = self._root / f"seed-{kind}"
         place.mkdir()
-        url = self.sqlite(place / "casevault.db")
+        url = self.sqlite(place / "casevault.db") if kind == "sqlite" else self.postgres()
         settings = Settings(data_dir=place / "var", database_url=url, store=f"file://{place / 'objects'}")
         wired = wire(settings)
         try:
@@ -174,16 +182,50 @@ class Databases:
                 folder = write_sip(place / "sip", case_document(), footage=footage)
                 bundle_id = operations.deposit(wired, folder=folder, actor="test")["bundle_id"]
         finally:
-            wired.engine.dispose()  # the last connection closing folds the WAL into the file
-        self._seed = Seed(
-            bundle_id=bundle_id,
-            data_dir=place / "var",
-            objects=place / "objects",
-            database=place / "casevault.db",
-        )
-        return self._seed
+            wired.engine.dispose()  # on SQLite the last connection closing folds the WAL into the file
+        seed = Seed(bundle_id=bundle_id, data_dir=place / "var", objects=place / "objects")
+        if kind == "sqlite":
+            seed.database = place / "casevault.db"
+        else:
+            self._dump(self._schemas[url], seed)
+            self.drop(url)
+        self._seeds[kind] = seed
+        return seed
 
     # --- PostgreSQL schemas ----------------------------------------------------------------
+
+    def _dump(self, schema: str, seed: Seed) -> None:
+        """Keep every table's rows and every used sequence's value of a seeded schema."""
+        seed.catalogue = self._catalogue(schema)
+        with self._engine().connect() as conn:
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            tables = [entry[1] for entry in seed.catalogue if entry[0] == "relation" and entry[2] == "r"]
+            for table in tables:
+                with cursor.copy(f"COPY {schema}.{table} TO STDOUT") as copy:
+                    seed.rows[table] = b"".join(bytes(block) for block in copy)
+            cursor.execute(
+                "SELECT sequencename, last_value FROM pg_sequences"
+                " WHERE schemaname = %s AND last_value IS NOT NULL",
+                (schema,),
+            )
+            seed.sequences = dict(cursor.fetchall())
+
+    def _load(self, schema: str, seed: Seed) -> None:
+        """Put a seed's rows and sequence values into a freshly migrated schema, in one transaction."""
+        with self._engine().begin() as conn:
+            conn.exec_driver_sql("SET LOCAL synchronous_commit TO off")
+            conn.exec_driver_sql("SET LOCAL session_replication_role TO replica")  # no triggers, no FK checks
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            cursor.execute("TRUNCATE " + ", ".join(f"{schema}.{table}" for table in seed.rows))
+            for table, rows in seed.rows.items():
+                with cursor.copy(f"COPY {schema}.{table} FROM STDIN") as copy:
+                    copy.write(rows)
+            for sequence, value in seed.sequences.items():
+                cursor.execute("SELECT setval(%s, %s)", (f"{schema}.{sequence}", value))
+        if not seed.checked:
+            if self._catalogue(schema) != seed.catalogue:
+                raise AssertionError("copying the seed's rows does not rebuild the seeded schema")
+            seed.checked = True
 
     def _engine(self) -> Engine:
         if self._admin is None:

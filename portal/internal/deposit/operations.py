@@ -68,7 +68,7 @@ def deposit_uploads(
     limit = wired.settings.deposit_limit_bytes
     found = [
         staging.find_upload(root=root, upload_id=i, owner=owner)
-        for i in ([upload] if upload else uploads or [])
+        for i in ([upload] if upload is not None else uploads or [])
     ]
     if upload is not None:
         (zipped,) = found
