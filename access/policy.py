@@ -48,6 +48,8 @@ class Action(StrEnum):
     store_reconcile = "store.reconcile"  # clear what interrupted deposits left in the store
     ledger_read = "ledger.read"
     ledger_verify = "ledger.verify"
+    trail_read = "trail.read"  # one person's, case's or record's trail in the ledger (审计轨迹)
+    trail_export = "trail.export"  # the same as CSV or a signed evidence package (证据包)
     user_read = "user.read"  # the accounts: role, department, clearance, state; never a password hash
     user_create = "user.create"  # add an account
     user_update = "user.update"  # disable, enable, reset the password, change the department
@@ -180,6 +182,8 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
         {
             Action.ledger_read,
             Action.ledger_verify,
+            Action.trail_read,
+            Action.trail_export,
             Action.register_read,
             Action.copy_trace,
             Action.holds_read,

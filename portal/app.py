@@ -37,6 +37,8 @@ from portal.internal.retention import service as retention_service
 from portal.internal.retrieval import api as retrieval_api
 from portal.internal.retrieval import pages as retrieval_pages
 from portal.internal.system import pages as system_pages
+from portal.internal.trails import api as trails_api
+from portal.internal.trails import pages as trails_pages
 from portal.public import app as public_app
 from portal.public import pages as public_pages
 from portal.settings import Settings
@@ -170,6 +172,7 @@ def create_app(wired: Wired, *, kind: AppKind = "both") -> FastAPI:
         identity_api.router,
         identity_api.accounts,
         ledger_api.router,
+        trails_api.router,
         retrieval_api.router,
         retention_api.router,
         sso.router,
@@ -183,6 +186,7 @@ def create_app(wired: Wired, *, kind: AppKind = "both") -> FastAPI:
         user_pages.router,
         system_pages.router,
         ledger_pages.router,
+        trails_pages.router,
         deposit_pages.router,
         archive_pages.router,
     ):

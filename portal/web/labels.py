@@ -43,6 +43,8 @@ LABELS: dict[str, dict[str, str]] = {
         "store.reconcile": N_("action.store.reconcile"),
         "ledger.read": N_("action.ledger.read"),
         "ledger.verify": N_("action.ledger.verify"),
+        "trail.read": N_("action.trail.read"),
+        "trail.export": N_("action.trail.export"),
         "user.read": N_("action.user.read"),
         "user.update": N_("action.user.update"),
         "user.role": N_("action.user.role"),
