@@ -50,6 +50,10 @@ GUARDED: dict[tuple[str, str], tuple[str, str, dict[str, Any] | None]] = {
     ("POST", f"/api/v1/bundles/{B}/records/{R}/copies"): (CONTENT, "security_admin", None),
     ("GET", "/api/v1/ledger/checkpoints"): (METADATA, "archivist", None),
     ("GET", "/api/v1/ledger/entries/{seq}/proof"): (METADATA, "archivist", None),
+    ("GET", "/api/v1/trails"): (METADATA, "archivist", {"params": {"actor": "archivist"}}),
+    ("GET", "/api/v1/trails.csv"): (METADATA, "supervisor", {"params": {"case_no": "X"}}),
+    ("GET", "/api/v1/trails/evidence"): (METADATA, "security_admin", {"params": {"record": "d2"}}),
+    ("GET", "/trails"): (METADATA, "archivist", {"params": {"actor": "archivist"}}),
     ("GET", "/retrievals/new"): (METADATA, "security_admin", None),
     ("POST", "/retrievals/new"): (
         STATE,
