@@ -324,9 +324,11 @@ def table_pdf(
     rows: Sequence[Sequence[str]],
     widths: Sequence[float],
     note: str,
+    footer: str,
 ) -> bytes:
     """An A4 landscape PDF: a title, facts (label, value), a table repeating its header on every
-    page, and a closing note; set in reportlab's built-in Chinese CID font."""
+    page, and a closing note; set in reportlab's built-in Chinese CID font. `footer` is printed
+    at the foot of every page, its `%(page)s` filled with the page's number."""
     out = io.BytesIO()
     document = SimpleDocTemplate(
         out,
@@ -359,5 +361,12 @@ def table_pdf(
         )
     )
     story += [table, Spacer(1, 4 * mm), Paragraph(_escaped(note), plain)]
-    document.build(story)
+
+    def foot(canvas: Any, doc: Any) -> None:
+        canvas.saveState()
+        canvas.setFont(PDF_FONT, 7.5)
+        canvas.drawString(12 * mm, 6 * mm, footer % {"page": doc.page})
+        canvas.restoreState()
+
+    document.build(story, onFirstPage=foot, onLaterPages=foot)
     return out.getvalue()

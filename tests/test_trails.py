@@ -16,13 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from pypdf import PdfReader
+from sqlalchemy import select, text
 
 from access import checkpoints, ledger
 from access.ledger import LedgerEntry
 from archive.seal import Keyring
 from portal.internal.ledger import operations as ledger_operations
 from tests.support import disclosure_pages
+from tests.support.ledger import drop_ledger_triggers
 from tests.support.portal import Portal, username
 
 pytestmark = pytest.mark.store("file")
@@ -326,6 +328,9 @@ def test_evidence_package_verifies_and_each_alteration_is_named(portal: Portal, 
         "manifest.jws",
     }
     assert files["trail.pdf"].startswith(b"%PDF") and b"STSong-Light" in files["trail.pdf"]
+    printed = PdfReader(io.BytesIO(files["trail.pdf"])).pages[0].extract_text()
+    assert f"案件 {C1} 的审计轨迹" in printed and "第 1 页" in printed
+    assert "来源地址" in printed and "10.0.0.4" in printed and "在调取授权第 7 号范围内" in printed
     body = json.loads(files["entries.json"])
     assert [e["seq"] for e in body["entries"]] == [seqs[n] for n in ("e1", "e3", "e4", "e5")]
     assert body["count"] == 4 and body["trail"] == "case" and body["query"]["case_no"] == C1
@@ -435,6 +440,22 @@ def test_the_latest_checkpoint_is_used_when_it_covers_the_trail(portal: Portal, 
     package = tmp_path / "bob.zip"
     package.write_bytes(answer.content)
     assert _verify(package).returncode == 0
+
+
+def test_no_package_vouches_for_an_entry_altered_in_the_database(portal: Portal) -> None:
+    seqs = _plant(portal)
+    with portal.wired.engine.begin() as conn:
+        drop_ledger_triggers(conn, "ledger_entries")
+        conn.execute(
+            text("UPDATE ledger_entries SET source = '10.9.9.9' WHERE seq = :seq"), {"seq": seqs["e3"]}
+        )
+    answer = portal.client.get(
+        "/api/v1/trails/evidence", params={"actor": "bob"}, headers=portal.as_role(AUDITOR)
+    )
+    assert answer.status_code == 409
+    assert f"ledger entry {seqs['e3']}: content does not match its hash" in answer.json()["detail"]
+    with portal.wired.sessions() as session:
+        assert checkpoints.latest(session) is None  # nothing signed over it either
 
 
 # --- the page ------------------------------------------------------------------------------------

@@ -269,6 +269,13 @@ def evidence_package(
         ],
         widths=[width for _, width in PDF_COLUMNS],
         note=translate(lang, "trails.pdf.note"),
+        footer=translate(
+            lang,
+            "trails.pdf.footer",
+            title=title_of(lang, query).replace("%", "%%"),
+            at=local_time(now, seconds=True),
+            page="%(page)s",
+        ),
     )
     jwks = canonical_json(wired.keyring.jwks()).encode("utf-8")
     readme = (translate("zh", README) + "\n\n" + translate("en", README) + "\n").encode("utf-8")
