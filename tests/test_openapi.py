@@ -210,6 +210,11 @@ def test_internal_answers_match_their_declared_schemas(
         (200, "GET", "/api/v1/ledger/verify", "/api/v1/ledger/verify", {"headers": auditor}),
         (200, "GET", "/api/v1/ledger/jwks", "/api/v1/ledger/jwks", {"headers": auditor}),
         (200, "GET", "/api/v1/ledger/checkpoints", "/api/v1/ledger/checkpoints", {"headers": auditor}),
+        (200, "GET", "/api/v1/trails", "/api/v1/trails?actor=archivist", {"headers": auditor}),
+        (422, "GET", "/api/v1/trails", "/api/v1/trails", {"headers": auditor}),  # the field named
+        (403, "GET", "/api/v1/trails", "/api/v1/trails?actor=archivist", {"headers": archivist}),
+        (200, "GET", "/api/v1/trails.csv", f"/api/v1/trails.csv?case_no={CASE_NO}", {"headers": auditor}),
+        (200, "GET", "/api/v1/trails/evidence", "/api/v1/trails/evidence?record=d2", {"headers": auditor}),
         (201, "POST", "/api/v1/retrievals", "/api/v1/retrievals", {"headers": supervisor, "json": retrieval}),
         (200, "GET", "/api/v1/retrievals", "/api/v1/retrievals", {"headers": manager}),
         (200, "GET", "/api/v1/retrievals.csv", "/api/v1/retrievals.csv", {"headers": manager}),
