@@ -456,6 +456,9 @@ def test_no_package_vouches_for_an_entry_altered_in_the_database(portal: Portal)
     assert f"ledger entry {seqs['e3']}: content does not match its hash" in answer.json()["detail"]
     with portal.wired.sessions() as session:
         assert checkpoints.latest(session) is None  # nothing signed over it either
+        exports = session.scalars(select(LedgerEntry).where(LedgerEntry.action == "trail.export")).all()
+    assert [e.outcome for e in exports] == ["allowed", "failed"]  # what was let, and how it ended
+    assert "content does not match its hash" in exports[1].detail["error"]
 
 
 # --- the page ------------------------------------------------------------------------------------

@@ -15,7 +15,8 @@ from pydantic import AwareDatetime
 from access import retrieval, trails
 from access.checkpoints import LedgerTampered
 from access.ledger import LedgerEntry
-from access.policy import Action, collection, enforce
+from access.policy import Action, Decision, collection, enforce
+from access.policy import record as ledger_decision
 from access.trails import TrailQuery
 from archive.errors import Refused
 from portal.internal.trails import operations
@@ -62,7 +63,7 @@ def trail_query(
 
 def decide(
     request: Request, session: DB, caller: Principal, action: Action, query: TrailQuery, **detail: Any
-) -> None:
+) -> Decision:
     """Decide and ledger the call (with the trail's filter) and commit; 403 when refused."""
     decision = enforce(
         session,
@@ -75,6 +76,8 @@ def decide(
     session.commit()
     if not decision.allowed:
         raise Denied(decision)
+    return decision
+    return decision
 
 
 def entry_json(entry: LedgerEntry, row: operations.TrailRow) -> dict[str, Any]:
@@ -146,9 +149,10 @@ def trail(
 
 def export_entries(
     request: Request, session: DB, caller: Principal, query: TrailQuery, kind: str
-) -> list[LedgerEntry]:
-    """Decide and ledger an export, then the trail's entries oldest first; 422 past MAX_EXPORT."""
-    decide(request, session, caller, Action.trail_export, query, format=kind)
+) -> tuple[list[LedgerEntry], Decision]:
+    """Decide and ledger an export; the trail's entries oldest first, and the decision. 422 past
+    MAX_EXPORT."""
+    decision = decide(request, session, caller, Action.trail_export, query, format=kind)
     found = trails.find(session, query=query, limit=trails.MAX_EXPORT + 1, oldest_first=True)
     if len(found) > trails.MAX_EXPORT:
         raise HTTPException(
@@ -160,7 +164,7 @@ def export_entries(
                 }
             ],
         )
-    return found
+    return found, decision
 
 
 def _attachment(name: str) -> dict[str, str]:
@@ -191,7 +195,7 @@ def trail_csv(
 ) -> Response:
     """The whole trail, oldest first, as CSV for a spreadsheet; ledgered as `trail.export`."""
     query = trail_query(actor=actor, case_no=case_no, record=record, since=since, until=until)
-    found = export_entries(request, session, caller, query, "csv")
+    found, _decision = export_entries(request, session, caller, query, "csv")
     rows = operations.rows_of("zh", found, operations.names_of(session, found))
     return Response(
         operations.trail_csv(rows),
@@ -225,11 +229,24 @@ def trail_evidence(
     """The whole trail as a signed evidence package (ZIP); ledgered as `trail.export`. A checkpoint
     covering the entries is signed first when the latest does not; 409 if the ledger was tampered with."""
     query = trail_query(actor=actor, case_no=case_no, record=record, since=since, until=until)
-    found = export_entries(request, session, caller, query, "evidence")
+    found, decision = export_entries(request, session, caller, query, "evidence")
     try:
         data = operations.evidence_package(
             wired_of(request), session, query=query, entries=found, generated_by=caller.subject.username
         )
     except LedgerTampered as exc:
+        # The export was allowed and ledgered; that it failed, and why, is ledgered too.
+        session.rollback()
+        ledger_decision(
+            session,
+            subject=caller.subject,
+            action=Action.trail_export,
+            resource=collection("ledger"),
+            context=policy_context(request, session, caller),
+            decision=decision,
+            outcome="failed",
+            detail={"trail": query.as_json(), "format": "evidence", "error": str(exc)},
+        )
+        session.commit()
         raise HTTPException(409, str(exc)) from exc
     return Response(data, media_type=ZIP, headers=_attachment(f"trail-{query.kind}-{_stamp(request)}.zip"))
