@@ -97,6 +97,8 @@ MAY = {
     "security_auditor": {
         "ledger.read",
         "ledger.verify",
+        "trail.read",
+        "trail.export",
         "register.read",
         "copy.trace",
         "holds.read",
@@ -135,6 +137,8 @@ ON_COLLECTION = {
     "store.reconcile": "archive",
     "ledger.read": "ledger",
     "ledger.verify": "ledger",
+    "trail.read": "ledger",
+    "trail.export": "ledger",
     "copy.trace": "ledger",
     "user.read": "users",
     "user.create": "users",
