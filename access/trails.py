@@ -313,7 +313,8 @@ def table_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
 
 
 def _escaped(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Text for a reportlab paragraph: its markup characters escaped, its line breaks kept."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\n", "<br/>")
 
 
 def table_pdf(

@@ -331,6 +331,9 @@ def test_evidence_package_verifies_and_each_alteration_is_named(portal: Portal, 
     printed = PdfReader(io.BytesIO(files["trail.pdf"])).pages[0].extract_text()
     assert f"案件 {C1} 的审计轨迹" in printed and "第 1 页" in printed
     assert "来源地址" in printed and "10.0.0.4" in printed and "在调取授权第 7 号范围内" in printed
+    with portal.wired.sessions() as session:
+        e4 = session.get(LedgerEntry, seqs["e4"])
+        assert e4 is not None and e4.entry_hash[:12] in printed  # each row names its entry's hash
     body = json.loads(files["entries.json"])
     assert [e["seq"] for e in body["entries"]] == [seqs[n] for n in ("e1", "e3", "e4", "e5")]
     assert body["count"] == 4 and body["trail"] == "case" and body["query"]["case_no"] == C1

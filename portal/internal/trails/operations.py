@@ -53,7 +53,7 @@ CSV_COLUMNS = [
 ]
 # The PDF's columns and their relative widths.
 PDF_COLUMNS = (
-    (N_("trails.seq"), 5),
+    (N_("trails.seq_hash"), 8),
     (N_("trails.at"), 12),
     (N_("trails.who"), 13),
     (N_("trails.action"), 12),
@@ -61,7 +61,7 @@ PDF_COLUMNS = (
     (N_("trails.record"), 6),
     (N_("trails.source"), 9),
     (N_("trails.outcome"), 6),
-    (N_("trails.reason"), 24),
+    (N_("trails.reason"), 21),
 )
 
 
@@ -264,7 +264,17 @@ def evidence_package(
         facts=_pdf_facts(lang, query, checkpoint=checkpoint, count=len(entries), now=now, by=generated_by),
         header=[translate(lang, key) for key, _ in PDF_COLUMNS],
         rows=[
-            [str(r.seq), r.at, r.who, r.action, r.case_no, r.record_id, r.source, r.outcome, r.reason]
+            [
+                f"{r.seq}\n{r.entry_hash[:12]}",
+                r.at,
+                r.who,
+                r.action,
+                r.case_no,
+                r.record_id,
+                r.source,
+                r.outcome,
+                r.reason,
+            ]
             for r in rows
         ],
         widths=[width for _, width in PDF_COLUMNS],
