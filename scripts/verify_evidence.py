@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Check a casevault trail evidence package (审计轨迹证据包) offline, without casevault.
 
-    verify_evidence.py PACKAGE.zip [--jwks JWKS.json]
+    verify_evidence.py PACKAGE.zip --jwks JWKS.json
+    verify_evidence.py PACKAGE.zip --package-keys     (self-consistency only)
 
 PACKAGE is the ZIP of `GET /api/v1/trails/evidence`. Checked, all of it, every failure named:
 
@@ -15,10 +16,12 @@ PACKAGE is the ZIP of `GET /api/v1/trails/evidence`. Checked, all of it, every f
   that hash to the checkpoint's signed root;
 - that every entry is of the trail the package says it holds (person, case, record, period).
 
-The JWKS is the package's own `jwks.json` unless `--jwks` gives the archive's published one
-(recommended: a package signed by someone else's key carries that key). Prints OK or each
+The keys are the archive's published JWKS given with `--jwks`: a package forged and signed by
+someone else's key carries that key in its own `jwks.json`, so the package's keys prove only
+that it is self-consistent. `--package-keys` checks against them all the same, and says so on
+its OK line ("OK (self-consistent only, ...)"); one of the two must be given. Prints OK or each
 failure on a line of its own ("FAILED: entry 17: ..."); exit status 0 when everything holds,
-1 otherwise, 2 when the package cannot be read at all.
+1 otherwise, 2 when the package cannot be read at all or neither option is given.
 
 Needs only the Python standard library and python-jose (with its cryptography backend); it
 imports nothing from casevault.
@@ -300,7 +303,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("package", help="the evidence package (ZIP)")
-    parser.add_argument("--jwks", help="the archive's published JWKS (default: the package's own jwks.json)")
+    keys = parser.add_mutually_exclusive_group(required=True)
+    keys.add_argument("--jwks", help="the archive's published JWKS: the keys the package must be signed by")
+    keys.add_argument(
+        "--package-keys",
+        action="store_true",
+        help="check against the package's own jwks.json: proves it self-consistent, not the archive's",
+    )
     args = parser.parse_args(argv)
     try:
         files = read_package(args.package)
@@ -316,7 +325,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"FAILED: {line}")
     if failures:
         return 1
-    print("OK: " + "; ".join(held))
+    prefix = "OK: " if trusted is not None else "OK (self-consistent only, by the package's own keys): "
+    print(prefix + "; ".join(held))
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import csv
+import hashlib
 import io
 import json
 import re
@@ -16,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jose import jws
 from pypdf import PdfReader
 from sqlalchemy import select, text
 
 from access import checkpoints, ledger
 from access.ledger import LedgerEntry
-from archive.seal import Keyring
+from archive.seal import Keyring, sign_jws
 from portal.internal.ledger import operations as ledger_operations
 from tests.support import disclosure_pages
 from tests.support.ledger import drop_ledger_triggers
@@ -347,9 +349,11 @@ def test_evidence_package_verifies_and_each_alteration_is_named(portal: Portal, 
 
     package = tmp_path / "evidence.zip"
     package.write_bytes(answer.content)
-    ok = _verify(package)
+    ok = _verify(package, "--package-keys")
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert ok.stdout.startswith("OK:") and "4 of 4" in ok.stdout and latest.kid in ok.stdout
+    assert (
+        ok.stdout.startswith("OK (self-consistent only") and "4 of 4" in ok.stdout and latest.kid in ok.stdout
+    )
     published = tmp_path / "published-jwks.json"
     published.write_text(json.dumps(portal.wired.keyring.jwks()), encoding="utf-8")
     assert _verify(package, "--jwks", published).returncode == 0
@@ -360,7 +364,7 @@ def test_evidence_package_verifies_and_each_alteration_is_named(portal: Portal, 
         copy = json.loads(files["entries.json"])
         change(copy)
         changed = {**files, "entries.json": json.dumps(copy, ensure_ascii=False).encode("utf-8")}
-        return _verify(_repack(tmp_path / f"{name}.zip", changed))
+        return _verify(_repack(tmp_path / f"{name}.zip", changed), "--package-keys")
 
     def entry(body: dict[str, Any]) -> dict[str, Any]:
         return next(e for e in body["entries"] if e["seq"] == e3)
@@ -406,18 +410,20 @@ def test_evidence_package_verifies_and_each_alteration_is_named(portal: Portal, 
     manifest = json.loads(files["manifest.json"])
     manifest["files"]["trail.pdf"]["sha256"] = "0" * 64
     bad = {**files, "manifest.json": json.dumps(manifest).encode()}
-    result = _verify(_repack(tmp_path / "manifest.zip", bad))
+    result = _verify(_repack(tmp_path / "manifest.zip", bad), "--package-keys")
     assert (
         result.returncode == 1 and "manifest: manifest.json is not what manifest.jws signs" in result.stdout
     )
     # a file swapped under the manifest
-    result = _verify(_repack(tmp_path / "pdf.zip", {**files, "trail.pdf": b"%PDF-1.4 another"}))
+    result = _verify(
+        _repack(tmp_path / "pdf.zip", {**files, "trail.pdf": b"%PDF-1.4 another"}), "--package-keys"
+    )
     assert result.returncode == 1 and "manifest: trail.pdf: SHA-256" in result.stdout
     # the JWKS key swapped for another's
     stranger = Keyring(tmp_path / "stranger")
     stranger.signing_key()
     swapped = {**files, "jwks.json": json.dumps(stranger.jwks()).encode()}
-    result = _verify(_repack(tmp_path / "jwks.zip", swapped))
+    result = _verify(_repack(tmp_path / "jwks.zip", swapped), "--package-keys")
     assert result.returncode == 1
     assert "checkpoint: key id" in result.stdout and "is not in the JWKS" in result.stdout
     assert "manifest: jwks.json" in result.stdout
@@ -426,7 +432,47 @@ def test_evidence_package_verifies_and_each_alteration_is_named(portal: Portal, 
     assert _verify(package, "--jwks", theirs).returncode == 1
     # not a package at all
     (tmp_path / "junk.zip").write_bytes(b"not a zip")
-    assert _verify(tmp_path / "junk.zip").returncode == 2
+    assert _verify(tmp_path / "junk.zip", "--package-keys").returncode == 2
+
+
+@pytest.mark.only_on("sqlite", why="the verifier reads a file; the database does not matter")
+def test_a_package_re_signed_by_a_forger_is_not_ok_without_the_archives_keys(
+    portal: Portal, tmp_path: Path
+) -> None:
+    """A forger who re-signs the checkpoint and the manifest with their own key and ships that key
+    as jwks.json makes a self-consistent package: the script never calls it OK unless it is told
+    which keys to trust, and against the archive's published keys it fails."""
+    _plant(portal)
+    answer = portal.client.get(
+        "/api/v1/trails/evidence", params={"actor": "bob"}, headers=portal.as_role(AUDITOR)
+    )
+    assert answer.status_code == 200
+    files = _files(answer.content)
+    forger = Keyring(tmp_path / "forger")
+    body = json.loads(files["entries.json"])
+    claims = jws.get_unverified_claims(body["checkpoint"]["jws"])
+    body["checkpoint"]["jws"] = sign_jws(claims, keyring=forger)[1].decode()
+    forged = {
+        **{k: v for k, v in files.items() if k not in ("manifest.json", "manifest.jws")},
+        "entries.json": json.dumps(body, ensure_ascii=False).encode(),
+        "jwks.json": json.dumps(forger.jwks()).encode(),
+    }
+    manifest = json.dumps(
+        {"files": {n: {"sha256": hashlib.sha256(d).hexdigest(), "bytes": len(d)} for n, d in forged.items()}}
+    ).encode()
+    forged["manifest.json"] = manifest
+    forged["manifest.jws"] = sign_jws(manifest, keyring=forger)[1]
+    package = _repack(tmp_path / "forged.zip", forged)
+
+    bare = _verify(package)
+    assert bare.returncode == 2 and "OK" not in bare.stdout
+    assert "--jwks" in bare.stderr
+    own = _verify(package, "--package-keys")
+    assert own.returncode == 0 and own.stdout.startswith("OK (self-consistent only")
+    published = tmp_path / "published-jwks.json"
+    published.write_text(json.dumps(portal.wired.keyring.jwks()), encoding="utf-8")
+    pinned = _verify(package, "--jwks", published)
+    assert pinned.returncode == 1 and "is not in the JWKS" in pinned.stdout
 
 
 @pytest.mark.only_on("sqlite", why="which checkpoint is used does not depend on the database")
@@ -442,7 +488,7 @@ def test_the_latest_checkpoint_is_used_when_it_covers_the_trail(portal: Portal, 
     assert body["checkpoint"]["tree_size"] == made.tree_size  # no new one signed for it
     package = tmp_path / "bob.zip"
     package.write_bytes(answer.content)
-    assert _verify(package).returncode == 0
+    assert _verify(package, "--package-keys").returncode == 0
 
 
 def test_no_package_vouches_for_an_entry_altered_in_the_database(portal: Portal) -> None:
