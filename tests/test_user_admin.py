@@ -388,3 +388,35 @@ def test_two_administrators_creating_the_same_account_at_once_make_one(portal: P
     assert refused.json()["detail"].startswith("username:")
     with portal.wired.sessions() as session:
         assert len(list(session.scalars(select(User).where(User.username == "wang.fang")))) == 1
+
+
+def test_the_last_enabled_security_administrator_is_neither_disabled_nor_demoted(portal: Portal) -> None:
+    """Disabling or demoting the only security administrator (oneself included) would leave nobody
+    to administer accounts: refused naming the field, nothing changed; with a second one, it may."""
+    for change, field in (({"disabled": True}, "disabled"), ({"role": "archivist"}, "role")):
+        answer = _patch(portal, ADMIN, change | {"reason": "离职"})
+        if field == "role":  # one's own role is the own-account rule's
+            assert answer.status_code == 403
+            continue
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["detail"].startswith(f"{field}: {ADMIN} is the last enabled")
+    mine = _user(portal, ADMIN)
+    assert not mine.disabled and mine.role == "security_admin"
+
+    created = portal.client.post(
+        "/api/v1/users",
+        json={"username": "zhao.lei", "role": "security_admin", "password": PASSWORD, "reason": "第二名"},
+        headers=portal.as_role("security_admin"),
+    )
+    assert created.status_code == 201
+    token = portal.client.post("/api/v1/token", data={"username": "zhao.lei", "password": PASSWORD}).json()
+    zhao = {"Authorization": f"Bearer {token['access_token']}"}
+    demoted = portal.client.patch(
+        f"/api/v1/users/{ADMIN}", json={"role": "archivist", "reason": "调岗"}, headers=zhao
+    )
+    assert demoted.status_code == 200 and demoted.json()["role"] == "archivist"
+    last = portal.client.patch(
+        "/api/v1/users/zhao.lei", json={"disabled": True, "reason": "离职"}, headers=zhao
+    )
+    assert last.status_code == 422 and last.json()["detail"].startswith("disabled:")
+    assert not _user(portal, "zhao.lei").disabled

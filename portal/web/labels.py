@@ -597,6 +597,7 @@ LABELS: dict[str, dict[str, str]] = {
         "account.reason": N_("refusal.account.reason"),
         "account.reason_long": N_("refusal.account.reason_long"),
         "account.applicant_role": N_("refusal.account.applicant_role"),
+        "account.last_security_admin": N_("refusal.account.last_security_admin"),
         "applicant.phone": N_("refusal.applicant.phone"),
         "applicant.email": N_("refusal.applicant.email"),
         "disclosure.basis_not_applicable": N_("refusal.disclosure.basis_not_applicable"),

@@ -134,6 +134,21 @@ def create_account(
         raise Refused(f"username: {attempt['username']!r} is taken", code="account.username_taken") from exc
 
 
+def _keep_a_security_admin(session: Session, *, user: User, field: str) -> None:
+    """Refuse to disable or demote the last enabled security administrator: nobody could then
+    administer accounts (the rows are locked, so two at once cannot each leave the other last)."""
+    others = session.scalars(
+        select(User.id)
+        .where(User.role == Role.security_admin, User.disabled.is_(False), User.id != user.id)
+        .with_for_update()
+    ).all()
+    if not others:
+        raise Refused(
+            f"{field}: {user.username} is the last enabled security administrator",
+            code="account.last_security_admin",
+        )
+
+
 def update_account(
     session: Session,
     *,
@@ -186,6 +201,9 @@ def update_account(
     else:
         department = user.department if role == Role.supervisor else None
     clearance = changes.get("clearance") or user.clearance
+    leaving = role != Role.security_admin or bool(changes.get("disabled"))
+    if user.role == Role.security_admin and not user.disabled and leaving:
+        _keep_a_security_admin(session, user=user, field="role" if role != user.role else "disabled")
     identities.change_standing(
         session,
         username=name,
