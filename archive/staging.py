@@ -93,13 +93,34 @@ def create_upload(
     """Stage a new, empty upload of `length` bytes for `owner`; beyond `limit` it is `TooLarge`."""
     if length > limit:
         raise TooLarge(f"Upload-Length: {length} bytes; {too_large(limit=limit)}", limit=limit)
-    upload_id = uuid.uuid4().hex
-    folder = _uploads(root) / upload_id
-    folder.mkdir(parents=True, mode=0o700)
-    (folder / "data").touch(mode=0o600)
-    info = {"owner": owner, "length": length, "metadata": metadata, "created_at": now.isoformat()}
-    (folder / "info.json").write_text(json.dumps(info, ensure_ascii=False), encoding="utf-8")
+    _uploads(root).mkdir(parents=True, exist_ok=True, mode=0o700)
+    with (root / "uploads.lock").open("a") as lock:  # one creation at a time: the sum holds
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        held = _held_by(root=root, owner=owner)
+        if held + length > limit:
+            raise TooLarge(
+                f"Upload-Length: {length} bytes, and {held} bytes of your uploads wait in staging; "
+                f"together {too_large(limit=limit)} (finish or delete them first)",
+                limit=limit,
+            )
+        upload_id = uuid.uuid4().hex
+        folder = _uploads(root) / upload_id
+        folder.mkdir(mode=0o700)
+        (folder / "data").touch(mode=0o600)
+        info = {"owner": owner, "length": length, "metadata": metadata, "created_at": now.isoformat()}
+        (folder / "info.json").write_text(json.dumps(info, ensure_ascii=False), encoding="utf-8")
     return Upload(upload_id, owner, length, dict(metadata), now, folder)
+
+
+def _held_by(*, root: Path, owner: int) -> int:
+    """The bytes `owner`'s uploads in staging declare: one person never stages more than a deposit."""
+    held = 0
+    for info in _uploads(root).glob("*/info.json"):
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            facts = json.loads(info.read_text(encoding="utf-8"))
+            if facts["owner"] == owner:
+                held += int(facts["length"])
+    return held
 
 
 def find_upload(*, root: Path, upload_id: str, owner: int) -> Upload:
@@ -146,15 +167,24 @@ def sweep(*, root: Path, now: datetime, older_than: timedelta) -> list[str]:
         if not parent.is_dir():
             continue
         for folder in parent.iterdir():  # an upload's or unpacked folder, or a received ZIP
-            inside = folder.glob("*") if folder.is_dir() else ()
-            touched = datetime.fromtimestamp(max(p.stat().st_mtime for p in (folder, *inside)), UTC)
-            if touched < now - older_than:
-                if folder.is_dir():
+            real = folder.is_dir() and not folder.is_symlink()  # a link is removed, never followed
+            inside = folder.glob("*") if real else ()
+            try:
+                stamps = [p.lstat().st_mtime for p in (folder, *inside)]
+            except FileNotFoundError:  # removed meanwhile (a DELETE, a deposit)
+                continue
+            if datetime.fromtimestamp(max(stamps), UTC) < now - older_than:
+                if real:
                     shutil.rmtree(folder, ignore_errors=True)
                 else:
                     folder.unlink(missing_ok=True)
                 gone.append(folder.name)
     return gone
+
+
+def _why(exc: Exception) -> str:
+    """What went wrong, for a refusal: an OS error's own words, never the staging path it names."""
+    return (exc.strerror or type(exc).__name__) if isinstance(exc, OSError) else str(exc)
 
 
 def new_deposit_folder(*, root: Path) -> Path:
@@ -188,18 +218,18 @@ def _strip_top(paths: list[str], *, where: str) -> dict[str, str]:
     raise DepositRefused(f"case.json: missing at the top of {where} (or of the one folder it holds)")
 
 
-def _unique(paths: list[str]) -> None:
+def _unique(paths: list[str], *, where: str = ZIP_NAME) -> None:
     seen: set[str] = set()
     for path in paths:
         key = path.rstrip("/")
         if key in seen:
-            raise DepositRefused(f"{key}: {ZIP_NAME} holds two entries of this name")
+            raise DepositRefused(f"{key}: {where} holds two entries of this name")
         seen.add(key)
     for path in paths:  # a file that is also another's folder
         parents = PurePosixPath(path).parents
         clash = next((str(p) for p in parents if str(p) in seen and str(p) != "."), None)
         if clash is not None and clash + "/" not in paths:
-            raise DepositRefused(f"{clash}: {ZIP_NAME} holds it both as a file and as a folder")
+            raise DepositRefused(f"{clash}: {where} holds it both as a file and as a folder")
 
 
 def unpack_zip(*, source: Path, dest: Path, limit: int) -> Path:
@@ -207,7 +237,7 @@ def unpack_zip(*, source: Path, dest: Path, limit: int) -> Path:
     try:
         archive = zipfile.ZipFile(source)
     except (zipfile.BadZipFile, OSError) as exc:
-        raise DepositRefused(f"{ZIP_NAME}: not a ZIP file ({exc})") from exc
+        raise DepositRefused(f"{ZIP_NAME}: not a ZIP file ({_why(exc)})") from exc
     with archive:
         members = archive.infolist()
         if len(members) > MAX_MEMBERS:
@@ -238,8 +268,8 @@ def unpack_zip(*, source: Path, dest: Path, limit: int) -> Path:
         written = 0
         for path, info in files:
             target = dest / under[path]
-            target.parent.mkdir(parents=True, exist_ok=True)
             try:
+                target.parent.mkdir(parents=True, exist_ok=True)
                 with archive.open(info) as member, target.open("xb") as out:
                     while chunk := member.read(CHUNK):
                         written += len(chunk)
@@ -249,7 +279,7 @@ def unpack_zip(*, source: Path, dest: Path, limit: int) -> Path:
                             )
                         out.write(chunk)
             except (zipfile.BadZipFile, EOFError, NotImplementedError, OSError) as exc:
-                raise DepositRefused(f"{path}: cannot be unpacked from {ZIP_NAME} ({exc})") from exc
+                raise DepositRefused(f"{path}: cannot be unpacked from {ZIP_NAME} ({_why(exc)})") from exc
     return dest
 
 
@@ -277,12 +307,16 @@ def lay_out_uploads(*, uploads: list[Upload], dest: Path, limit: int) -> Path:
         if path in seen:
             raise DepositRefused(f"{path}: uploaded twice")
         seen[path] = path
+    _unique(paths, where=where)
     under = _strip_top(paths, where=where)
     for path, upload in zip(paths, uploads, strict=True):
         target = dest / under[path]
-        target.parent.mkdir(parents=True, exist_ok=True)
         try:
-            os.link(upload.data, target)
-        except OSError:
-            shutil.copyfile(upload.data, target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(upload.data, target)
+            except OSError:
+                shutil.copyfile(upload.data, target)
+        except OSError as exc:
+            raise DepositRefused(f"{path}: cannot be laid out in {where} ({_why(exc)})") from exc
     return dest
