@@ -99,3 +99,27 @@ def test_the_sweep_removes_links_never_what_they_point_at_and_survives_dangling_
     assert sorted(gone) == ["dangling", "link"]
     assert (outside / "keep.txt").read_text(encoding="utf-8") == "not staging's"
     assert not (root / "uploads" / "link").is_symlink() and not (root / "deposits" / "dangling").is_symlink()
+
+
+@pytest.mark.parametrize("value", ["²", "-5", "1e3", "9" * 5000, " 12"])
+def test_byte_counts_that_are_not_plain_digits_are_400_naming_the_header(portal: Portal, value: str) -> None:
+    """`Upload-Length` and `Upload-Offset` are ASCII digits: a superscript, a sign, an exponent or
+    five thousand digits is a 400 naming the header, never a 500."""
+    created = portal.client.post(
+        "/api/v1/uploads",
+        headers={**portal.as_role("archivist"), **TUS, "Upload-Length": value.encode("latin-1")},
+    )
+    assert created.status_code == 400, created.text
+    assert created.json()["detail"].startswith("Upload-Length: ")
+    url = _create(portal, 5).headers["location"]
+    patched = portal.client.patch(
+        url,
+        content=b"x",
+        headers={
+            **portal.as_role("archivist"),
+            **TUS,
+            "Content-Type": "application/offset+octet-stream",
+            "Upload-Offset": value.encode("latin-1"),
+        },
+    )
+    assert patched.status_code == 400 and patched.json()["detail"].startswith("Upload-Offset: ")

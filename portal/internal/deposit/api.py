@@ -42,6 +42,7 @@ OFFSET_STREAM = "application/offset+octet-stream"
 # The routes whose bodies may be as large as a deposit (the body limits let them through to it).
 DEPOSIT_ROUTES = (re.compile(r"/api/v1/uploads/[^/]+"), re.compile(r"/api/v1/deposits"))
 JSON_BODY_LIMIT = 1 << 20
+MAX_DIGITS = 20  # a byte count in a header: 20 digits are more than any disk holds
 
 
 def _tus(**more: str) -> dict[str, str]:
@@ -113,7 +114,8 @@ def _may_deposit(request: Request, session: Session, caller: Principal) -> None:
 
 def _int_header(request: Request, name: str) -> int:
     value = request.headers.get(name, "")
-    if not value.isdigit():
+    # ASCII digits only ("²" is a digit to str.isdigit, not to int), and few enough for int()
+    if not (value.isascii() and value.isdigit()) or len(value) > MAX_DIGITS:
         raise HTTPException(400, f"{name}: required, a whole number of bytes", headers=_tus())
     return int(value)
 
