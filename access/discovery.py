@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from access import fields
 from access.policy import (
     CLEARANCE_RANK,
+    GRADES,
     Action,
     Context,
     Subject,
@@ -68,6 +69,12 @@ def above_clearance(subject: Subject, bundle: Bundle) -> bool:
     return CLEARANCE_RANK[subject.clearance.value] < CLEARANCE_RANK[bundle.grade or "top_secret"]
 
 
+def _grades_above(subject: Subject) -> frozenset[str]:
+    """The state-secret grades above the subject's clearance."""
+    mine = CLEARANCE_RANK[subject.clearance.value]
+    return frozenset(g for g in GRADES if CLEARANCE_RANK[g] > mine)
+
+
 def search_cases(
     session: Session,
     *,
@@ -97,6 +104,9 @@ def search_cases(
         closed_from=closed_from,
         closed_to=closed_to,
         limit=MAX_RESULTS,
+        # by party, a case above the clearance is left out in the query, not after the limit:
+        # else the results a search by party shows would shift for a secret case of that party
+        leave_out_secret=_grades_above(subject) if name else None,
     )
     for case, bundle in rows:
         withheld = above_clearance(subject, bundle)

@@ -15,6 +15,7 @@ from urllib.parse import unquote
 
 import pytest
 
+from access import discovery
 from portal.cli.demo import case_document
 from portal.internal.archive import operations
 from tests.support.portal import Portal
@@ -237,3 +238,22 @@ def test_the_search_page_speaks_english_on_request(portal: Portal) -> None:
     assert "Legal affairs" in text
     # Chinese is left only in the office's name and the language switch
     assert set(re.findall(r"[\u4e00-\u9fff]+", text)) <= {"深圳市民防委员会办公室", "中文"}
+
+
+def test_a_secret_case_of_the_same_party_never_shifts_what_a_search_by_party_shows(
+    portal: Portal, make_case: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A search by party leaves out the cases above the clearance before the limit, not after:
+    else a secret case of that party, closed later, would push a visible one off the list and
+    the shorter list would say the secret case has that party."""
+    document = case_document(SECRET_NO)
+    document["title"] = SECRET_TITLE
+    document["closed_at"] = "2026-07-10"  # newer than the visible case: first before the limit
+    document["parties"] = [{"name": "某商业管理有限公司", "kind": "organization", "role": "party"}]
+    for item in document["records"]:
+        item["classification"] = {"level": "state_secret", "grade": "secret"}
+    operations.deposit(portal.wired, folder=make_case(document), actor="test")
+    monkeypatch.setattr(discovery, "MAX_RESULTS", 1)
+    signed_in(portal, "supervisor")  # no state-secret clearance
+    assert found_rows(search(portal, party="商业管理").text) == [CASE_NO]
+    assert [c["case_no"] for c in api_search(portal, party="商业管理").json()["cases"]] == [CASE_NO]
