@@ -62,7 +62,7 @@ def _list_page(
 @router.get("/admin/activities")
 def activities_page(request: Request, session: DB, caller: PageCaller) -> Response:
     """The list as kept, published or not, with a change form for each activity and one to add one."""
-    web_api.guard(request, session, caller, Action.activities_edit, LIST)
+    web_api.guard(request, session, caller, Action.settings_read, LIST)
     return _list_page(request, session, caller)
 
 
