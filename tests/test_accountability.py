@@ -79,7 +79,9 @@ def test_findings_name_each_officer_by_badge_and_name(sealed: Portal) -> None:
     page = signed_in(sealed, "archivist").client.get(f"/bundles/{bundle_id}?lang=zh").text
     assert "责任人：张三（执法证号 44030001）" in page
     api = sealed.client.get(f"/api/v1/bundles/{bundle_id}", headers=sealed.as_role("archivist")).json()
-    assert {"badge_no": "44030001", "name": "张三", "department": "执法一科"} in api["findings"][0]["officers"]
+    assert {"badge_no": "44030001", "name": "张三", "department": "执法一科"} in api["findings"][0][
+        "officers"
+    ]
 
 
 def _no_decision_findings(portal: Portal) -> list[dict[str, Any]]:
@@ -102,7 +104,12 @@ def test_report_counts_findings_per_article_and_per_officer(sealed: Portal) -> N
         "evidence_incomplete": 1,
     }
     zhang, li = _officer(report, "44030001"), _officer(report, "44030002")
-    assert (zhang["officer"], zhang["department"], zhang["findings"], zhang["cases"]) == ("张三", "执法一科", 4, 2)
+    assert (zhang["officer"], zhang["department"], zhang["findings"], zhang["cases"]) == (
+        "张三",
+        "执法一科",
+        4,
+        2,
+    )
     assert zhang["by_article"] == {"9": 1, "14": 1, "16": 1, "17": 1}
     assert (li["findings"], li["by_article"]) == (1, {"9": 1})
     assert report["departments"] == ["执法一科", "执法二科"]
@@ -118,7 +125,10 @@ def test_report_counts_findings_per_article_and_per_officer(sealed: Portal) -> N
         ({"department": "执法二科"}, {(NO_DECISION, 9, "44030002")}),
         ({"article": 16}, {(LATE, 16, "44030001")}),
         ({"gap": "interruption_unexplained"}, {(LATE, 14, "44030001")}),
-        ({"from": "2025-01-01", "to": "2025-12-31"}, {(NO_DECISION, 9, "44030001"), (NO_DECISION, 9, "44030002")}),
+        (
+            {"from": "2025-01-01", "to": "2025-12-31"},
+            {(NO_DECISION, 9, "44030001"), (NO_DECISION, 9, "44030002")},
+        ),
         ({"officer": "44030002", "article": 16}, set()),
     ],
 )
@@ -129,7 +139,11 @@ def test_filters_keep_only_what_they_name(sealed: Portal, params: dict[str, Any]
 
 @pytest.mark.parametrize(
     ("params", "field"),
-    [({"article": "12"}, "article"), ({"gap": "lost"}, "gap"), ({"from": "2026-07-01", "to": "2026-01-01"}, "to")],
+    [
+        ({"article": "12"}, "article"),
+        ({"gap": "lost"}, "gap"),
+        ({"from": "2026-07-01", "to": "2026-01-01"}, "to"),
+    ],
 )
 def test_a_bad_filter_is_refused_naming_it(sealed: Portal, params: dict[str, str], field: str) -> None:
     answer = _report(sealed, **params)
@@ -142,7 +156,11 @@ def test_the_page_draws_articles_and_officers_and_says_a_bad_date_in_chinese(sea
     page = client.get("/accountability?lang=zh")
     assert page.status_code == 200
     html = page.text
-    assert '<svg xmlns="http://www.w3.org/2000/svg"' in html and 'id="by-article"' in html and 'id="by-officer"' in html
+    assert (
+        '<svg xmlns="http://www.w3.org/2000/svg"' in html
+        and 'id="by-article"' in html
+        and 'id="by-officer"' in html
+    )
     bars = dict(re.findall(r'<g class="bar" data-key="([^"]*)" data-count="(\d+)"', html))
     assert bars["16"] == "1" and bars["44030001"] == "4" and bars["44030002"] == "1"
     assert "张三（执法证号 44030001）" in html and "未在 24 小时内存储" in html and "第 16 条" in html
@@ -184,7 +202,9 @@ def test_the_print_view_is_an_a4_page_without_navigation(sealed: Portal) -> None
     assert "@page { size: A4" in css
 
 
-@pytest.mark.parametrize("role", ["archivist", "supervisor", "sysadmin", "security_admin", "disclosure_officer"])
+@pytest.mark.parametrize(
+    "role", ["archivist", "supervisor", "sysadmin", "security_admin", "disclosure_officer"]
+)
 def test_other_roles_are_refused_and_the_refusal_is_ledgered(sealed: Portal, role: str) -> None:
     assert _report(sealed, role).status_code == 403
     csv_answer = sealed.client.get("/api/v1/accountability.csv", headers=sealed.as_role(role))
@@ -193,7 +213,9 @@ def test_other_roles_are_refused_and_the_refusal_is_ledgered(sealed: Portal, rol
     assert page.status_code == 403 and "张三" not in page.text
     with sealed.wired.sessions() as session:
         refused = session.scalars(
-            select(LedgerEntry).where(LedgerEntry.action == "accountability.read", LedgerEntry.outcome == "denied")
+            select(LedgerEntry).where(
+                LedgerEntry.action == "accountability.read", LedgerEntry.outcome == "denied"
+            )
         ).all()
     assert len(refused) == 3
 
@@ -206,7 +228,11 @@ def test_every_look_is_ledgered_with_its_filters(sealed: Portal) -> None:
             select(LedgerEntry).where(LedgerEntry.action == "accountability.read").order_by(LedgerEntry.seq)
         ).all()
     assert [(e.actor, e.outcome) for e in seen] == [("security-auditor", "allowed")] * 2
-    assert (seen[0].detail["officer"], seen[0].detail["article"], seen[0].detail["export"]) == ("44030001", 16, "api")
+    assert (seen[0].detail["officer"], seen[0].detail["article"], seen[0].detail["export"]) == (
+        "44030001",
+        16,
+        "api",
+    )
     assert seen[1].detail["export"] == "csv"
 
 
@@ -222,7 +248,9 @@ def test_findings_sealed_before_they_named_officers_fall_to_who_recorded(sealed:
     assert [(ln["badge_no"], ln["officer"]) for ln in report["lines"]] == [("44030001", None)]
 
 
-def test_state_secret_cases_show_number_and_officers_only(sealed: Portal, make_case: Callable[..., Path]) -> None:
+def test_state_secret_cases_show_number_and_officers_only(
+    sealed: Portal, make_case: Callable[..., Path]
+) -> None:
     document = _late_case()
     document["case_no"] = "深民防罚〔2026〕202号"
     document["title"] = "某涉密工程案"

@@ -78,7 +78,9 @@ def test_the_system_administrator_changes_it_with_a_reason_ledgered(portal: Port
     assert (hearing["name_zh"], hearing["continuous"], hearing["position"]) == ("听证会", True, 5)
     with portal.wired.sessions() as session:
         entry = session.scalars(
-            select(LedgerEntry).where(LedgerEntry.action == "activities.edit", LedgerEntry.outcome == "allowed")
+            select(LedgerEntry).where(
+                LedgerEntry.action == "activities.edit", LedgerEntry.outcome == "allowed"
+            )
         ).one()
     assert entry.actor == "sysadmin"
     assert entry.detail["reason"] == "听证应全程无间断记录"
@@ -88,9 +90,13 @@ def test_the_system_administrator_changes_it_with_a_reason_ledgered(portal: Port
 
 def test_an_activity_is_added_and_one_withdrawn_from_the_public_list(portal: Portal) -> None:
     signed_in(portal, "sysadmin")
-    added = _change(portal, code="sealing", name_zh="查封现场", name_en="Sealing", position="8", reason="新增")
+    added = _change(
+        portal, code="sealing", name_zh="查封现场", name_en="Sealing", position="8", reason="新增"
+    )
     assert added.status_code == 303  # type: ignore[attr-defined]
-    hidden = _change(portal, code="service", name_zh="送达", name_en="Service", published="", reason="另行公开")
+    hidden = _change(
+        portal, code="service", name_zh="送达", name_en="Service", published="", reason="另行公开"
+    )
     assert hidden.status_code == 303  # type: ignore[attr-defined]
     codes = [a["code"] for a in _public_list(portal)]
     assert "sealing" in codes and "service" not in codes
@@ -116,7 +122,9 @@ def test_bad_input_names_the_field_and_changes_nothing(
     assert next(a for a in _public_list(portal) if a["code"] == "hearing")["name_zh"] == "听证"
     with portal.wired.sessions() as session:
         assert not session.scalars(
-            select(LedgerEntry).where(LedgerEntry.action == "activities.edit", LedgerEntry.outcome == "allowed")
+            select(LedgerEntry).where(
+                LedgerEntry.action == "activities.edit", LedgerEntry.outcome == "allowed"
+            )
         ).all()
 
 
@@ -136,7 +144,10 @@ def test_nobody_else_may_change_it(portal: Portal, role: str) -> None:
     assert sorted(e.action for e in refused) == ["activities.edit", "settings.read"]
     assert len(refused) == 2 and {e.actor for e in refused} == {role.replace("_", "-")}
     with portal.wired.sessions() as session:
-        assert session.scalar(select(RecordedActivity).where(RecordedActivity.code == "hearing")).name_zh == "听证"  # type: ignore[union-attr]
+        assert (
+            session.scalar(select(RecordedActivity).where(RecordedActivity.code == "hearing")).name_zh
+            == "听证"
+        )  # type: ignore[union-attr]
 
 
 def test_signed_out_the_edit_page_asks_to_sign_in(portal: Portal) -> None:
