@@ -107,7 +107,13 @@ MAY = {
     | FIXITY
     | STAFF,
     "security_admin": {"user.read", "user.create", "user.update", "user.role"} | STAFF,
-    "sysadmin": {"bundle.verify", "calendar.edit", "retention.schedule.edit", "settings.read", "activities.edit"}
+    "sysadmin": {
+        "bundle.verify",
+        "calendar.edit",
+        "retention.schedule.edit",
+        "settings.read",
+        "activities.edit",
+    }
     | STAFF
     | SCHEDULE,
     "applicant": {
