@@ -263,3 +263,10 @@ def test_state_secret_cases_show_number_and_officers_only(
     page = signed_in(sealed, "security_auditor").client.get("/accountability?lang=zh").text
     assert "涉及国家秘密，名称与说明不显示" in page
     assert "某涉密工程案" not in page and "深民防罚〔2026〕202号" in page
+
+
+def test_the_report_reads_in_english_too(sealed: Portal) -> None:
+    client = signed_in(sealed, "archive_manager").client
+    page = client.get("/accountability?lang=en").text
+    assert "Accountability report" in page and "张三 (badge 44030001)" in page and "stored late" in page
+    assert "Reviewed by" in client.get("/accountability/print?lang=en").text

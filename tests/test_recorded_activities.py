@@ -212,3 +212,11 @@ def test_a_year_out_of_range_is_refused(portal: Portal, year: str) -> None:
     assert portal.client.get("/public/api/v1/disclosure-statistics", params={"year": year}).status_code == 422
     page = portal.client.get(f"/public/disclosure-statistics?year={year}&lang=zh")
     assert page.status_code == 422 and "<html" in page.text
+
+
+def test_the_public_pages_read_in_english_too(portal: Portal) -> None:
+    listed = portal.client.get("/public/recorded-activities?lang=en").text
+    assert "On-site inspection" in listed and "recorded throughout, without interruption" in listed
+    assert "Outcomes" in portal.client.get("/public/disclosure-statistics?lang=en").text
+    signed_in(portal, "sysadmin")
+    assert "Reason for the change" in portal.client.get("/admin/activities?lang=en").text
