@@ -87,6 +87,8 @@ class Action(StrEnum):
     disposition_approve = "disposition.approve"  # a manager's approval or refusal of a list
     disposition_read = "disposition.read"  # what is due, the lists, tombstones and certificates
     disposition_execute = "disposition.execute"  # carry out approved destructions (retention run)
+    accountability_read = "accountability.read"  # the art. 20 report: findings by officer and article
+    activities_edit = "activities.edit"  # the published list of activities recorded on video (art. 12)
 
 
 CONTENT = frozenset(
@@ -152,6 +154,7 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.disclosure_extension_decide,
             Action.disposition_approve,
             Action.disposition_read,
+            Action.accountability_read,
         }
     ),
     Role.disclosure_officer: frozenset(
@@ -188,6 +191,7 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.copy_trace,
             Action.holds_read,
             Action.disposition_read,
+            Action.accountability_read,
         }
         | _FIXITY
         | _STAFF
@@ -198,7 +202,13 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
         {Action.user_read, Action.user_create, Action.user_update, Action.user_role} | _STAFF
     ),
     Role.sysadmin: frozenset(
-        {Action.bundle_verify, Action.calendar_edit, Action.retention_schedule_edit, Action.settings_read}
+        {
+            Action.bundle_verify,
+            Action.calendar_edit,
+            Action.retention_schedule_edit,
+            Action.settings_read,
+            Action.activities_edit,
+        }
         | _STAFF
         | _SCHEDULE
     ),
@@ -254,6 +264,8 @@ COLLECTIONS = frozenset(
         "retention",
         "holds",
         "disposition",
+        "accountability",
+        "activities",
     }
 )
 

@@ -18,6 +18,8 @@ from typing import Literal
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse, Response
 
+from portal.internal.accountability import api as accountability_api
+from portal.internal.accountability import pages as accountability_pages
 from portal.internal.archive import api as archive_api
 from portal.internal.archive import copies as archive_copies
 from portal.internal.archive import pages as archive_pages
@@ -36,6 +38,7 @@ from portal.internal.retention import audit_rounds, disposition_pages, fixity_pa
 from portal.internal.retention import service as retention_service
 from portal.internal.retrieval import api as retrieval_api
 from portal.internal.retrieval import pages as retrieval_pages
+from portal.internal.system import activities_pages
 from portal.internal.system import pages as system_pages
 from portal.internal.trails import api as trails_api
 from portal.internal.trails import pages as trails_pages
@@ -175,6 +178,7 @@ def create_app(wired: Wired, *, kind: AppKind = "both") -> FastAPI:
         trails_api.router,
         retrieval_api.router,
         retention_api.router,
+        accountability_api.router,
         sso.router,
         retrieval_pages.router,
         disclosure_pages.router,
@@ -185,6 +189,8 @@ def create_app(wired: Wired, *, kind: AppKind = "both") -> FastAPI:
         identity_pages.router,
         user_pages.router,
         system_pages.router,
+        activities_pages.router,
+        accountability_pages.router,
         ledger_pages.router,
         trails_pages.router,
         deposit_pages.router,

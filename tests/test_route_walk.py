@@ -149,6 +149,16 @@ GUARDED: dict[tuple[str, str], tuple[str, str, dict[str, Any] | None]] = {
     ("POST", "/admin/users/{username}/state"): (STATE, "sysadmin", {"data": {"disabled": "1", **WHY}}),
     ("POST", "/admin/users/{username}/password"): (STATE, "sysadmin", {"data": {"password": "p" * 12} | WHY}),
     ("GET", "/admin/settings"): (METADATA, "security_admin", None),
+    ("GET", "/admin/activities"): (METADATA, "archivist", None),
+    ("POST", "/admin/activities"): (
+        STATE,
+        "archivist",
+        {"data": {"code": "hearing", "name_zh": "听证", "name_en": "Hearing", "position": "5", **WHY}},
+    ),
+    ("GET", "/api/v1/accountability"): (METADATA, "supervisor", None),
+    ("GET", "/api/v1/accountability.csv"): (METADATA, "supervisor", None),
+    ("GET", "/accountability"): (METADATA, "supervisor", None),
+    ("GET", "/accountability/print"): (METADATA, "supervisor", None),
     # the public app: another applicant's request is refused (and answered as not found)
     ("GET", f"/public/api/v1/disclosures/{D}"): (METADATA, "other-applicant", None),
     ("POST", f"/public/api/v1/disclosures/{D}/correction"): (
@@ -194,6 +204,10 @@ OTHER = {
     ("POST", "/logout"): "sign-out of one's own session",
     ("GET", "/"): "the catalogue page: the same decisions as GET /api/v1/cases, walked there",
     ("GET", "/public/"): "the published list of recorded activities",
+    ("GET", "/public/recorded-activities"): "the published list of recorded activities (art. 12)",
+    ("GET", "/public/api/v1/recorded-activities"): "the published list of recorded activities (art. 12)",
+    ("GET", "/public/disclosure-statistics"): "yearly counts of disclosure requests, published (OGI art. 50)",
+    ("GET", "/public/api/v1/disclosure-statistics"): "yearly counts of disclosure requests, published",
     ("POST", "/public/api/v1/register"): "an applicant's registration",
     ("POST", "/public/api/v1/token"): "an applicant's sign-in",
     ("POST", "/public/api/v1/disclosures"): "filing a request is every applicant's right (ledgered)",
