@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from portal.public import api as public_api
+from portal.public import ledger as public_ledger
 from portal.public import pages as public_pages
 from portal.web.i18n import render
 from portal.wiring import PublicWired
@@ -49,6 +50,7 @@ def create_public_app(wired: PublicWired) -> FastAPI:
             me=None,
         )
 
-    for router in (public_api.signin, public_api.router, public_pages.signin, public_pages.router):
+    routers = (public_api.signin, public_api.router, public_ledger.router)
+    for router in (*routers, public_pages.signin, public_pages.router):
         app.include_router(router)
     return app
