@@ -82,7 +82,7 @@ class Verifier:
 
 def parse_vkey(text: str) -> Verifier:
     """A verifier key from its text; raises NoteInvalid naming what is wrong."""
-    parts = text.strip().split("+")
+    parts = text.strip().split("+", 2)
     if len(parts) != 3:
         raise NoteInvalid("a verifier key is name+keyid+base64 key")
     name, hex_id, encoded = parts

@@ -87,7 +87,7 @@ def public_checkpoints(
     )
     if before is not None:
         query = query.where(LedgerCheckpoint.tree_size < before)
-    rows = list(session.execute(query).tuples())
+    rows = [(row[0], row[1]) for row in session.execute(query)]
     found = [
         {
             "tree_size": checkpoint.tree_size,

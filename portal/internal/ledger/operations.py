@@ -64,6 +64,7 @@ def checkpoint_and_witness(
             jwks=wired.keyring.jwks(),
             retain_for=wired.settings.checkpoint_retention,
         )
+    with wired.sessions() as session:  # a session of its own: the witness calls roll back between rounds
         answers = note_and_witness(wired, session=session)
     return made, answers
 
