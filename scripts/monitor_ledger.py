@@ -90,7 +90,7 @@ def consistent(
 def parse_vkey(text: str) -> tuple[str, bytes, Ed25519PublicKey]:
     """(name, key ID, key) of a verifier key name+hexid+base64(0x01 || Ed25519 key)."""
     try:
-        name, hex_id, encoded = text.strip().split("+")
+        name, hex_id, encoded = text.strip().split("+", 2)
         raw = base64.b64decode(encoded, validate=True)
         key_id = bytes.fromhex(hex_id)
     except (ValueError, binascii.Error) as exc:

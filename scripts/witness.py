@@ -106,7 +106,7 @@ def _raw(public: Ed25519PublicKey) -> bytes:
 def parse_vkey(text: str) -> tuple[str, bytes, Ed25519PublicKey]:
     """(name, key ID, key) of an Ed25519 verifier key name+hexid+base64(0x01 || key)."""
     try:
-        name, hex_id, encoded = text.strip().split("+")
+        name, hex_id, encoded = text.strip().split("+", 2)
         raw = base64.b64decode(encoded, validate=True)
         wanted = bytes.fromhex(hex_id)
     except (ValueError, binascii.Error) as exc:

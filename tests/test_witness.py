@@ -33,6 +33,7 @@ from portal.wiring import Wired
 from tests.support.ledger import drop_ledger_triggers
 from tests.support.portal import Portal, append_entries
 from tests.support.services import free_port
+from tests.support.web import session_csrf, signed_in
 
 ROOT = Path(__file__).resolve().parent.parent
 MONITOR = ROOT / "scripts" / "monitor_ledger.py"
@@ -571,3 +572,22 @@ def test_verify_reports_the_cosignatures(
     assert failed.exit_code == 1, failed.output
     assert f"cosignature by {witness.key.name} at {row.tree_size} entries FAILS: " in failed.output
     assert "does not verify" in failed.output
+
+
+def test_the_ledger_page_shows_the_cosignatures_verification_found(
+    portal: Portal, witness: witnessing.Witness
+) -> None:
+    client = signed_in(portal, "security_auditor").client
+    client.post("/ledger/verify", data={"csrf_token": session_csrf(portal)})
+    assert "尚无见证方联署签名" in client.get("/ledger").text
+    made, answers = ledger_operations.checkpoint_and_witness(portal.wired, force=True)
+    assert made is not None and answers[0].cosigned
+    done = client.post("/ledger/verify", data={"csrf_token": session_csrf(portal)}, follow_redirects=False)
+    assert done.status_code == 303
+    page = client.get("/ledger").text
+    assert f"见证方 {witness.key.name} 已联署 1 个检查点，最新一个覆盖 {made.tree_size} 条记录" in page
+    english = client.get("/ledger", params={"lang": "en"}).text
+    assert (
+        f"Witness {witness.key.name} has cosigned 1 checkpoints, the newest covering {made.tree_size}"
+        in english
+    )
