@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
@@ -370,8 +371,28 @@ def submit(session: Session, *, witness: Witness, checkpoint: LedgerCheckpoint, 
     return answer(False, status, "the answer carries no valid cosignature by the witness's key")
 
 
-def submit_latest(session: Session, *, witnesses: Sequence[Witness]) -> list[WitnessAnswer]:
-    """Send the newest noted checkpoint to each witness that has not cosigned it; commits each cosignature."""
+# (witness URL, key ID) → (tree size, when, refused outright) of the last attempt that got no
+# cosignature, so a witness that refuses or is down is not sent the same checkpoint (and the
+# proof, which reads every entry hash, is not recomputed) every housekeeping round.
+_UNANSWERED: dict[tuple[str, bytes], tuple[int, float, bool]] = {}
+RETRY_SECONDS = 600.0
+
+
+def _skip(witness: Witness, tree_size: int) -> bool:
+    last = _UNANSWERED.get((witness.url, witness.key.key_id))
+    if last is None or last[0] != tree_size:
+        return False
+    return last[2] or time.monotonic() - last[1] < RETRY_SECONDS
+
+
+def submit_latest(
+    session: Session, *, witnesses: Sequence[Witness], retry: bool = False
+) -> list[WitnessAnswer]:
+    """Send the newest noted checkpoint to each witness that has not cosigned it; commits each cosignature.
+
+    A checkpoint a witness refused is not sent to it again, nor one it did not answer within
+    `RETRY_SECONDS`, unless `retry` (the command line's `ledger checkpoint`).
+    """
     latest = session.scalars(select(LedgerNote).order_by(LedgerNote.tree_size.desc()).limit(1)).first()
     if latest is None:
         return []
@@ -382,9 +403,16 @@ def submit_latest(session: Session, *, witnesses: Sequence[Witness]) -> list[Wit
     for witness in witnesses:
         if last_cosigned(session, witness=witness) >= latest.tree_size:
             continue
+        if not retry and _skip(witness, latest.tree_size):
+            continue
         answer = submit(session, witness=witness, checkpoint=checkpoint, note=latest.note)
         session.commit()
-        if not answer.cosigned:
+        key = (witness.url, witness.key.key_id)
+        if answer.cosigned:
+            _UNANSWERED.pop(key, None)
+        else:
+            refused = answer.status is not None and 400 <= answer.status < 500
+            _UNANSWERED[key] = (latest.tree_size, time.monotonic(), refused)
             log.warning(
                 "witness %s did not cosign %d entries: %s", answer.witness, answer.tree_size, answer.message
             )

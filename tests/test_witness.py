@@ -512,6 +512,10 @@ def test_the_witness_refuses_a_truncated_or_rewritten_ledger(
     assert not answer.cosigned
     assert answer.status == (422 if grow else 409)
     assert _cosignatures(wired) == []
+    # The serving loop does not send the refused checkpoint again; the command line does.
+    assert ledger_operations.checkpoint_and_witness(wired) == (None, [])
+    _, [again] = ledger_operations.checkpoint_and_witness(wired, force=True)
+    assert not again.cosigned and again.status == answer.status
     # Straight to the witness: the same checkpoint with no proof at all is refused too.
     with wired.sessions() as session:
         note = session.get(witnessing.LedgerNote, made.tree_size)

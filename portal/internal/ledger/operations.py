@@ -65,15 +65,17 @@ def checkpoint_and_witness(
             retain_for=wired.settings.checkpoint_retention,
         )
     with wired.sessions() as session:  # a session of its own: the witness calls roll back between rounds
-        answers = note_and_witness(wired, session=session)
+        answers = note_and_witness(wired, session=session, retry=force)
     return made, answers
 
 
-def note_and_witness(wired: Wired, *, session: Session) -> list[witnessing.WitnessAnswer]:
+def note_and_witness(
+    wired: Wired, *, session: Session, retry: bool = False
+) -> list[witnessing.WitnessAnswer]:
     """Sign in note form the checkpoints that lack it, then offer the newest to the witnesses."""
     try:
         witnessing.write_notes(session, key=wired.note_key, jwks=wired.keyring.jwks())
         session.commit()
     except IntegrityError:
         session.rollback()  # another process wrote the same notes: theirs stand (Ed25519 is deterministic)
-    return witnessing.submit_latest(session, witnesses=wired.witnesses)
+    return witnessing.submit_latest(session, witnesses=wired.witnesses, retry=retry)
