@@ -7,11 +7,12 @@ from `/api/v1/ledger/checkpoints`, checks its C2SP signed note against the pinne
 and, when it remembers an earlier checkpoint, asks `/api/v1/ledger/consistency` for the RFC 9162
 proof that the earlier tree is a prefix of the new one and checks it.
 
-    python scripts/monitor_ledger.py URL [--state FILE] [--key VKEY]
+    python scripts/monitor_ledger.py URL [--state FILE] [--key VKEY] [--witness VKEY ...]
 
 The key is the one given with --key, else the one pinned in the state file, else — on the first
 run only — the one `/api/v1/ledger/key` names, which is then pinned. The state file (default
 `ledger-monitor.json`) keeps the key and the last checkpoint seen, and is only moved forward.
+Each --witness key's cosignature on the checkpoint, when there is one, must verify.
 
 Exit 0 with a one-line summary when the ledger is the one seen before or grew consistently;
 1 naming the sizes when it was cut short or rewritten (or a signature or proof fails);
@@ -102,14 +103,47 @@ def parse_vkey(text: str) -> tuple[str, bytes, Ed25519PublicKey]:
     return name, key_id, Ed25519PublicKey.from_public_bytes(raw[1:])
 
 
-def open_note(note: str, vkey: str) -> tuple[str, int, bytes, int]:
-    """(origin, size, root, cosignature count) of a checkpoint note the key signed; raises Alarm."""
+def parse_witness_key(text: str) -> tuple[str, bytes, Ed25519PublicKey]:
+    """(name, key ID, key) of a witness's verifier key name+hexid+base64(0x04 || Ed25519 key)."""
+    try:
+        name, hex_id, encoded = text.strip().split("+", 2)
+        raw = base64.b64decode(encoded, validate=True)
+        key_id = bytes.fromhex(hex_id)
+    except (ValueError, binascii.Error) as exc:
+        raise BadInput(f"{text!r} is not a verifier key name+keyid+key") from exc
+    if len(raw) != 33 or raw[0] != 0x04 or hashlib.sha256(name.encode() + b"\n" + raw).digest()[:4] != key_id:
+        raise BadInput(f"{text!r} is not a witness's cosignature key (type 0x04) whose key ID matches")
+    return name, key_id, Ed25519PublicKey.from_public_bytes(raw[1:])
+
+
+def check_cosignatures(text: str, lines: list[tuple[str, bytes]], witnesses: Sequence[str]) -> list[str]:
+    """The names of the given witnesses whose cosignature/v1 on the text verifies; Alarm on a bad one."""
+    found = []
+    for vkey in witnesses:
+        name, key_id, public = parse_witness_key(vkey)
+        for signer, raw in lines:
+            if signer != name or raw[:4] != key_id:
+                continue
+            stamp = int.from_bytes(raw[4:12], "big")
+            message = f"cosignature/v1\ntime {stamp}\n{text}".encode()
+            try:
+                public.verify(raw[12:], message)
+            except (InvalidSignature, ValueError):
+                raise Alarm(f"the cosignature by witness {name} does not verify") from None
+            found.append(name)
+    return found
+
+
+def open_note(note: str, vkey: str, witnesses: Sequence[str] = ()) -> tuple[str, int, bytes, int, list[str]]:
+    """(origin, size, root, other signatures, witnesses that cosigned) of a checkpoint note the key
+    signed; raises Alarm."""
     name, key_id, public = parse_vkey(vkey)
     text, sep, tail = note.rpartition("\n\n")
     if not sep or not tail.endswith("\n"):
         raise Alarm("the checkpoint is not a signed note")
     text += "\n"
     signed, others = False, 0
+    lines_seen: list[tuple[str, bytes]] = []
     for line in tail.removesuffix("\n").split("\n"):
         parts = line.split(" ")
         if len(parts) != 3 or parts[0] != DASH:
@@ -118,6 +152,7 @@ def open_note(note: str, vkey: str) -> tuple[str, int, bytes, int]:
             raw = base64.b64decode(parts[2], validate=True)
         except binascii.Error as exc:
             raise Alarm("a checkpoint signature is not base64") from exc
+        lines_seen.append((parts[1], raw))
         if parts[1] == name and raw[:4] == key_id:
             try:
                 public.verify(raw[4:], text.encode())
@@ -137,7 +172,7 @@ def open_note(note: str, vkey: str) -> tuple[str, int, bytes, int]:
         raise Alarm("the checkpoint's root is not base64") from exc
     if len(root) != 32 or lines[0] != name:
         raise Alarm(f"the checkpoint is for {lines[0]!r}, not the pinned {name!r}")
-    return lines[0], int(lines[1]), root, others
+    return lines[0], int(lines[1]), root, others, check_cosignatures(text, lines_seen, witnesses)
 
 
 def fetch(base: str, path: str, **query: int) -> Any:
@@ -174,7 +209,9 @@ def _save_state(path: Path, state: dict[str, Any]) -> None:
     os.replace(temporary, path)
 
 
-def check(base: str, state: dict[str, Any], key: str | None) -> tuple[dict[str, Any], str]:
+def check(
+    base: str, state: dict[str, Any], key: str | None, witnesses: Sequence[str] = ()
+) -> tuple[dict[str, Any], str]:
     """The new state and the summary line; raises Alarm, Unreachable or BadInput."""
     pinned = key or state.get("vkey")
     first_run = pinned is None
@@ -188,9 +225,12 @@ def check(base: str, state: dict[str, Any], key: str | None) -> tuple[dict[str, 
         if "size" in state:
             raise Alarm(f"the ledger publishes no checkpoint now; {state['size']} entries were seen before")
         return {**state, "vkey": pinned}, "OK: no checkpoint published yet"
-    origin, size, root, cosigned = open_note(str(page["checkpoints"][0]["note"]), pinned)
+    note = str(page["checkpoints"][0]["note"])
+    origin, size, root, cosigned, by = open_note(note, pinned, witnesses)
     new = {"vkey": pinned, "origin": origin, "size": size, "root": base64.b64encode(root).decode()}
     witnessed = f", {cosigned} cosignature(s)" if cosigned else ""
+    if by:
+        witnessed += f", cosigned by {', '.join(by)}"
     if "size" not in state:
         how = "key fetched and pinned" if first_run else "key given"
         return new, f"OK: {origin} at {size} entries, first checkpoint seen ({how}){witnessed}"
@@ -227,11 +267,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("url", help="the public portal, e.g. https://archive.example/public")
     parser.add_argument("--state", type=Path, default=Path("ledger-monitor.json"), help="state file")
     parser.add_argument("--key", help="the checkpoint key's verifier key (name+keyid+key); pinned")
+    parser.add_argument(
+        "--witness", action="append", default=[], help="a witness's cosignature key, checked when present"
+    )
     args = parser.parse_args(argv)
     base = args.url.rstrip("/")
     try:
         state = _load_state(args.state)
-        new, summary = check(base, state, args.key)
+        new, summary = check(base, state, args.key, args.witness)
     except BadInput as exc:
         print(f"ERROR: {exc}")
         return 2

@@ -468,7 +468,7 @@ def _post(url: str, body: bytes) -> tuple[int, str]:
 
 @FILE_STORE
 def test_the_witness_cosigns_consistent_checkpoints(
-    wired: Wired, witness: witnessing.Witness, public: TestClient
+    wired: Wired, witness: witnessing.Witness, public: TestClient, served: str, tmp_path: Path
 ) -> None:
     append_entries(wired, 4)
     made, answers = ledger_operations.checkpoint_and_witness(wired, force=True)
@@ -487,6 +487,11 @@ def test_the_witness_cosigns_consistent_checkpoints(
     assert abs(stamp - time.time()) < 3600
     message = b"cosignature/v1\ntime " + str(stamp).encode() + b"\n" + body.encode()
     Ed25519PublicKey.from_public_bytes(witness.key.public).verify(cosigned[0].signature[8:], message)
+
+    # The monitor checks the cosignature too, given the witness's key.
+    watched = _monitor(served, tmp_path / "m.json", "--witness", witness.key.vkey)
+    assert watched.returncode == 0, watched.stdout
+    assert watched.stdout.strip().endswith(f"1 cosignature(s), cosigned by {witness.key.name}")
 
     # A checkpoint the witness already cosigned is not sent again.
     assert ledger_operations.checkpoint_and_witness(wired, force=True) == (None, [])
