@@ -236,9 +236,15 @@ def _checkpoint(wired: Wired) -> LedgerCheckpoint:
     return made
 
 
+@pytest.fixture(autouse=True)
+def _fresh_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with its own call counts and no proof kept from another database."""
+    monkeypatch.setattr(public_ledger, "WINDOW", public_ledger._Window(public_ledger.PER_MINUTE))
+    public_ledger._PROOFS.clear()
+
+
 @pytest.fixture
 def public(wired: Wired) -> Iterator[TestClient]:
-    public_ledger._PROOFS.clear()
     with TestClient(create_public_only(wired.public())) as client:
         yield client
 
@@ -339,7 +345,6 @@ def served(wired: Wired) -> Iterator[str]:
     """The public portal alone, served by uvicorn on a loopback port."""
     import uvicorn
 
-    public_ledger._PROOFS.clear()
     port = free_port()
     config = uvicorn.Config(
         create_public_only(wired.public()), host="127.0.0.1", port=port, log_level="warning"
@@ -552,9 +557,11 @@ def test_the_witness_refuses_what_its_log_did_not_sign(wired: Wired, witness: wi
 def test_verify_reports_the_cosignatures(
     wired: Wired, witness: witnessing.Witness, cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    assert cli("ledger", "key").output.strip() == wired.note_key.verifier.vkey
     append_entries(wired, 3)
-    ledger_operations.checkpoint_and_witness(wired, force=True)
     monkeypatch.setenv("CASEVAULT_WITNESSES", f"{witness.url} {witness.key.vkey}")
+    signed = cli("ledger", "checkpoint")
+    assert signed.exit_code == 0 and f"witness {witness.key.name}: cosigned " in signed.output, signed.output
     result = cli("ledger", "verify")
     assert result.exit_code == 0, result.output
     assert f"witness {witness.key.name}: 1 cosignature(s), newest at " in result.output

@@ -449,6 +449,14 @@ def ledger_checkpoint(
     _emit(as_json, {"created": True, "checkpoint": made.as_json(), "witnesses": answered}, [line, *witnessed])
 
 
+@ledger_app.command("key")
+def ledger_key() -> None:
+    """Print the checkpoint key's verifier key (C2SP note form), for witnesses, monitors and a
+    separately deployed public portal (CASEVAULT_LEDGER_NOTE_VKEY)."""
+    wired = _wired()
+    typer.echo(wired.note_key.verifier.vkey)
+
+
 def _read_password(from_stdin: bool) -> str | None:
     if from_stdin:
         return sys.stdin.readline().rstrip("\n")
