@@ -444,17 +444,18 @@ def witness(wired: Wired, tmp_path: Path) -> Iterator[witnessing.Witness]:
         "--state", str(tmp_path / "witness-state.json"), "--log-key", wired.note_key.verifier.vkey,
         "--port", "0",
     ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = tmp_path / "witness.log"
+    with log.open("w") as errors:  # the witness logs every request there: never a full pipe
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True)
     assert process.stdout is not None
     listening = process.stdout.readline().strip()
-    assert listening.startswith(f"witness {name} listening on "), (
-        process.stderr.read() if process.stderr else ""
-    )
+    assert listening.startswith(f"witness {name} listening on "), log.read_text()
     url = listening.rsplit(" ", 1)[1]
     wired.witnesses = witnessing.parse_witnesses(f"{url} {vkey}")
     yield wired.witnesses[0]
     process.terminate()
     process.wait(timeout=10)
+    process.stdout.close()
 
 
 def _cosignatures(wired: Wired) -> list[LedgerCosignature]:
