@@ -608,3 +608,43 @@ def test_the_ledger_page_shows_the_cosignatures_verification_found(
         f"Witness {witness.key.name} has cosigned 1 checkpoints, the newest covering {made.tree_size}"
         in english
     )
+
+
+@FILE_STORE
+def test_the_witness_takes_one_of_two_racing_checkpoints_and_never_moves_back(
+    wired: Wired, witness: witnessing.Witness
+) -> None:
+    def signed(size: int, leaves: list[bytes] = LEAVES) -> str:
+        body = notes.checkpoint_text(
+            origin=wired.settings.ledger_origin, tree_size=size, root=merkle_root(leaves[:size])
+        )
+        return notes.signed_note(body, wired.note_key.signature_line(body))
+
+    answers: list[int] = []
+    racers = [
+        threading.Thread(
+            target=lambda n=n: answers.append(_post(witness.url, f"old 0\n\n{signed(n)}".encode())[0])
+        )
+        for n in (4, 8)
+    ]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join(timeout=30)
+    assert sorted(answers) == [200, 409]
+    status, size = _post(witness.url, f"old 0\n\n{signed(8)}".encode())
+    held = int(size)  # the size it holds: 4 or 8, whichever came first
+    assert status == 409 and held in (4, 8)
+    # The same size with another root, and a proof that does not hold, are refused.
+    other = [hashlib.sha256(b"\x00x").digest(), *LEAVES[1:]]
+    assert _post(witness.url, f"old {held}\n\n{signed(held, other)}".encode())[0] == 409
+    if held == 4:
+        proof = consistency_path(first=4, leaves=LEAVES)
+        flipped = [bytes([proof[0][0] ^ 1]) + proof[0][1:], *proof[1:]]
+        wrong = "".join(base64.b64encode(node).decode() + "\n" for node in flipped)
+        assert _post(witness.url, f"old 4\n{wrong}\n{signed(8)}".encode())[0] == 422
+        right = "".join(
+            base64.b64encode(node).decode() + "\n" for node in consistency_path(first=4, leaves=LEAVES)
+        )
+        status, line = _post(witness.url, f"old 4\n{right}\n{signed(8)}".encode())
+        assert status == 200 and line.startswith(f"\u2014 {witness.key.name} ")
