@@ -4,7 +4,8 @@ import access.activities
 import access.checkpoints
 import access.disclosure.models
 import access.ledger
-import access.models  # noqa: F401
+import access.models
+import access.witnessing  # noqa: F401
 import archive.models  # noqa: F401
 import retention.audit_models
 import retention.disposition

@@ -15,7 +15,8 @@ from fastapi.routing import APIRoute
 from jsonschema import Draft202012Validator
 from starlette.routing import Mount
 
-from tests.support.portal import Portal
+from portal.internal.ledger import operations as ledger_operations
+from tests.support.portal import Portal, append_entries
 from tests.support.public import API, CASE_NO, applicant, submit
 
 pytestmark = pytest.mark.store("file")
@@ -248,6 +249,18 @@ def test_internal_answers_match_their_declared_schemas(
     job = portal.client.post(f"{bundle}/records/d2/copies", headers=archivist).json()["job_id"]
     status = (200, "GET", "/api/v1/copies/{job_id}", f"/api/v1/copies/{job}", {"headers": archivist})
     assert mismatches(portal, "internal", [status]) == []
+    # consistency between two signed checkpoints
+    first = ledger_operations.checkpoint_ledger(portal.wired, force=True)
+    append_entries(portal.wired, 3)
+    second = ledger_operations.checkpoint_ledger(portal.wired, force=True)
+    assert first is not None and second is not None
+    route = "/api/v1/ledger/consistency"
+    proof = f"{route}?from={first.tree_size}&to={second.tree_size}"
+    consistency: list[Call] = [
+        (200, "GET", route, proof, {"headers": auditor}),
+        (404, "GET", route, f"{route}?from=1&to=2", {"headers": auditor}),
+    ]
+    assert mismatches(portal, "internal", consistency) == []
     # every JSON body of those calls (and the tokens fetched for them) left as the handler built it
     assert len(as_built) >= 14
     assert [sent for sent, built in as_built if sent != built] == []
@@ -275,5 +288,18 @@ def test_public_answers_match_their_declared_schemas(
         (422, "GET", "/api/v1/disclosure-statistics", "/disclosure-statistics?year=1", {}),
     ]
     assert mismatches(portal, "public", calls, prefix=API) == []
+    first = ledger_operations.checkpoint_ledger(portal.wired, force=True)
+    append_entries(portal.wired, 3)
+    second = ledger_operations.checkpoint_ledger(portal.wired, force=True)
+    assert first is not None and second is not None
+    consistency = "/api/v1/ledger/consistency"
+    feed: list[Call] = [
+        (200, "GET", "/api/v1/ledger/checkpoints", "/ledger/checkpoints", {}),
+        (200, "GET", "/api/v1/ledger/key", "/ledger/key", {}),
+        (200, "GET", consistency, f"/ledger/consistency?from={first.tree_size}&to={second.tree_size}", {}),
+        (404, "GET", consistency, "/ledger/consistency?from=1&to=2", {}),
+        (422, "GET", consistency, "/ledger/consistency?from=0&to=2", {}),
+    ]
+    assert mismatches(portal, "public", feed, prefix=API) == []
     assert len(as_built) >= 6
     assert [sent for sent, built in as_built if sent != built] == []

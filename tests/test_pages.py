@@ -352,6 +352,7 @@ def test_ledger_page_shows_the_checkpoint_and_last_verification_without_walking(
         "signatures_checked",
         "locked_checkpoint",
         "missing_range",
+        "cosignatures",
     }
     _no_walk(monkeypatch)
     client = signed_in(portal, "security_auditor").client

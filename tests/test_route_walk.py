@@ -54,6 +54,7 @@ GUARDED: dict[tuple[str, str], tuple[str, str, dict[str, Any] | None]] = {
     ("GET", "/api/v1/trails.csv"): (METADATA, "supervisor", {"params": {"case_no": "X"}}),
     ("GET", "/api/v1/trails/evidence"): (METADATA, "security_admin", {"params": {"record": "d2"}}),
     ("GET", "/trails"): (METADATA, "archivist", {"params": {"actor": "archivist"}}),
+    ("GET", "/api/v1/ledger/consistency"): (METADATA, "archivist", {"params": {"from": 1, "to": 1}}),
     ("GET", "/retrievals/new"): (METADATA, "security_admin", None),
     ("POST", "/retrievals/new"): (
         STATE,
@@ -208,6 +209,9 @@ OTHER = {
     ("GET", "/public/api/v1/recorded-activities"): "the published list of recorded activities (art. 12)",
     ("GET", "/public/disclosure-statistics"): "yearly counts of disclosure requests, published (OGI art. 50)",
     ("GET", "/public/api/v1/disclosure-statistics"): "yearly counts of disclosure requests, published",
+    ("GET", "/public/api/v1/ledger/checkpoints"): "the public checkpoint feed: signed tree heads, no entry",
+    ("GET", "/public/api/v1/ledger/consistency"): "consistency proofs: interior Merkle hashes, no entry",
+    ("GET", "/public/api/v1/ledger/key"): "the checkpoint key, published for anyone",
     ("POST", "/public/api/v1/register"): "an applicant's registration",
     ("POST", "/public/api/v1/token"): "an applicant's sign-in",
     ("POST", "/public/api/v1/disclosures"): "filing a request is every applicant's right (ledgered)",

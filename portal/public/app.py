@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from access import activities
 from portal.public import api as public_api
+from portal.public import ledger as public_ledger
 from portal.public import openness
 from portal.public import pages as public_pages
 from portal.web.auth import DB
@@ -46,6 +47,7 @@ def create_public_app(wired: PublicWired) -> FastAPI:
     for router in (
         public_api.signin,
         public_api.router,
+        public_ledger.router,
         openness.api,
         public_pages.signin,
         public_pages.router,

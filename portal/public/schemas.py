@@ -142,3 +142,47 @@ class DisclosureStatistics(Body):
     timeliness: dict[str, int] = Field(
         description="in_time, late (answered after the deadline), open_in_time, open_overdue, no_deadline"
     )
+
+
+class PublicCheckpoint(Body):
+    """A signed tree head of the access ledger: its size, root and C2SP signed note, nothing of any entry."""
+
+    tree_size: int
+    root_hash: str
+    created_at: Timestamp
+    note: str
+
+
+class PublicCheckpoints(Body):
+    """`GET /public/api/v1/ledger/checkpoints`: newest first; `next_before` asks for the page after."""
+
+    origin: str
+    checkpoints: list[PublicCheckpoint]
+    next_before: int | None
+
+
+class PublicConsistency(Body):
+    """`GET /public/api/v1/ledger/consistency`: RFC 9162 §2.1.4 proof between two tree sizes."""
+
+    from_size: int
+    to_size: int
+    from_root: str
+    to_root: str
+    proof: list[str]
+
+
+class WitnessKey(Body):
+    """A witness whose cosignatures the archive collects: its name and verifier key."""
+
+    name: str
+    vkey: str
+
+
+class LedgerKey(Body):
+    """`GET /public/api/v1/ledger/key`: the key checkpoints are signed with, as a C2SP verifier key."""
+
+    origin: str
+    vkey: str
+    key_id: str
+    public_key: str
+    witnesses: list[WitnessKey]
