@@ -89,7 +89,8 @@ BOUNDS: dict[str, tuple[int, int]] = {
 }
 # Reading a record's content: what after-hours, bulk and state-secret rules watch.
 READS = frozenset(
-    a.value for a in (Action.record_view, Action.record_download, Action.record_original, Action.bundle_export)
+    a.value
+    for a in (Action.record_view, Action.record_download, Action.record_original, Action.bundle_export)
 )
 SIGN_INS = frozenset({"auth.login", "auth.sso"})
 ADMIN_ROLES = frozenset({Role.security_admin.value, Role.sysadmin.value})
@@ -403,7 +404,9 @@ class _Lookup:
         self.seen_bundles |= set(wanted)
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
-            bundles = select(Bundle.id, Bundle.classification, Bundle.payload_bytes).where(Bundle.id.in_(chunk))
+            bundles = select(Bundle.id, Bundle.classification, Bundle.payload_bytes).where(
+                Bundle.id.in_(chunk)
+            )
             for bundle_id, classification, size in self.session.execute(bundles):
                 self.bundles[bundle_id] = _Material(classification, size or 0)
             records = (
@@ -431,7 +434,9 @@ def _epoch(at: datetime) -> float:
     return at.timestamp()
 
 
-def _windowed(kind: AnomalyKind, states: _States, key: str, entry: _Entry, weight: int, minutes: int) -> list[Any]:
+def _windowed(
+    kind: AnomalyKind, states: _States, key: str, entry: _Entry, weight: int, minutes: int
+) -> list[Any]:
     """The sliding window of one key with this entry added, older than `minutes` dropped."""
     now = _epoch(entry.at)
     window = [item for item in (states.get(kind, key) or []) if now - item[1] < minutes * 60]
@@ -489,14 +494,23 @@ class _Rules:
                 self._outside_grant(entry, decoded)
         if entry.action in READS:
             material = self.lookup.material(entry)
-            if AnomalyKind.state_secret in on and material is not None and material.classification == "state_secret":
+            if (
+                AnomalyKind.state_secret in on
+                and material is not None
+                and material.classification == "state_secret"
+            ):
                 self.raise_(AnomalyKind.state_secret, entry, {"outcome": entry.outcome}, [entry.seq])
             if entry.outcome != "denied":
                 if self.hours is not None:
                     self._after_hours(entry)
                 if AnomalyKind.bulk in on:
                     self._bulk(entry, on[AnomalyKind.bulk], material.size if material else 0)
-        if AnomalyKind.new_address in on and entry.action in SIGN_INS and entry.outcome == "ok" and entry.source:
+        if (
+            AnomalyKind.new_address in on
+            and entry.action in SIGN_INS
+            and entry.outcome == "ok"
+            and entry.source
+        ):
             self._new_address(entry)
         if AnomalyKind.admin_action in on and entry.actor in self.lookup.admins:
             self.raise_(AnomalyKind.admin_action, entry, {"action": entry.action}, [entry.seq])
@@ -756,4 +770,3 @@ def acknowledge(
     )
     session.commit()
     return flag
-
