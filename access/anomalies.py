@@ -214,7 +214,7 @@ def parse_params(kind: AnomalyKind, values: Mapping[str, str]) -> dict[str, int 
                 parsed[name] = _hhmm(raw).strftime("%H:%M")
             except ValueError as exc:
                 raise Refused(f"{name}: a time of day as HH:MM, not {raw!r}") from exc
-    if kind is AnomalyKind.after_hours and parsed["start"] >= parsed["end"]:
+    if kind is AnomalyKind.after_hours and str(parsed["start"]) >= str(parsed["end"]):
         raise Refused("end: working hours end after they start")
     return parsed
 
@@ -335,7 +335,12 @@ _COLUMNS = (
 def _read(session: Session, *, after: int, limit: int) -> list[_Entry]:
     """The entries after `after`, in order, at most `limit`."""
     query = select(*_COLUMNS).where(LedgerEntry.seq > after).order_by(LedgerEntry.seq).limit(limit)
-    return [_Entry(*row) for row in session.execute(query)]
+    return [
+        _Entry(seq, at, actor, action, outcome, case_no, bundle_id, record_id, source, detail)
+        for seq, at, actor, action, outcome, case_no, bundle_id, record_id, source, detail in session.execute(
+            query
+        )
+    ]
 
 
 class _States:
@@ -525,16 +530,21 @@ class _Rules:
 
     def _burst(self, entry: _Entry, params: Mapping[str, int | str]) -> None:
         count, minutes = int(params["count"]), int(params["minutes"])
-        for by, value in (("actor", entry.actor), ("source", entry.source)):
+        by: list[str] = []
+        seqs: set[int] = set()
+        for name, value in (("actor", entry.actor), ("source", entry.source)):
             if not value:
                 continue
-            key = f"{by}:{value}"
+            key = f"{name}:{value}"
             window = _windowed(AnomalyKind.denial_burst, self.states, key, entry, 1, minutes)
             if len(window) >= count:
-                detail = {"by": by, "count": len(window), "minutes": minutes}
-                self.raise_(AnomalyKind.denial_burst, entry, detail, [item[0] for item in window])
+                by.append(name)
+                seqs |= {item[0] for item in window}
                 window = []  # the next flag needs a new burst
             self.states.put(AnomalyKind.denial_burst, key, window)
+        if by:  # one flag, whether the person's burst, the address's or both ended here
+            detail = {"by": "+".join(by), "count": count, "minutes": minutes}
+            self.raise_(AnomalyKind.denial_burst, entry, detail, sorted(seqs))
 
     def _outside_grant(self, entry: _Entry, detail: Mapping[str, Any]) -> None:
         code = _GRANT_REASONS.get(str(detail.get("reason", "")))
