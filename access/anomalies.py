@@ -33,10 +33,12 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    insert,
     select,
     type_coerce,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from access import workdays
@@ -49,7 +51,7 @@ from archive.errors import Refused
 from archive.models import Bundle, BundleFile, CaseRecord
 
 CHINA = ZoneInfo("Asia/Shanghai")  # working hours are China time, as the official calendar is
-BATCH = 20_000  # entries evaluated per transaction
+BATCH = 50_000  # entries evaluated per transaction (state is written back once per batch)
 NOTE_MAX = 2000
 LINKED_MAX = 200  # entries linked to one flag, at most
 ADDRESSES_MAX = 200  # addresses remembered per person (the most recent)
@@ -344,11 +346,10 @@ def _read(session: Session, *, after: int, limit: int) -> list[_Entry]:
 
 
 class _States:
-    """The state rows one batch touches, loaded once and written back once."""
+    """The state rows one batch touches, loaded once and written back once (one upsert)."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self.rows: dict[tuple[str, str], AnomalyState] = {}
         self.values: dict[tuple[str, str], Any] = {}
         self.changed: set[tuple[str, str]] = set()
 
@@ -357,10 +358,11 @@ class _States:
         wanted = sorted({k for k in keys if (kind.value, k) not in self.values})
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
-            query = select(AnomalyState).where(AnomalyState.kind == kind.value, AnomalyState.key.in_(chunk))
-            for row in self.session.scalars(query):
-                self.rows[(row.kind, row.key)] = row
-                self.values[(row.kind, row.key)] = row.value
+            query = select(AnomalyState.key, AnomalyState.value).where(
+                AnomalyState.kind == kind.value, AnomalyState.key.in_(chunk)
+            )
+            for key, value in self.session.execute(query):
+                self.values[(kind.value, key)] = value
         for key in wanted:
             self.values.setdefault((kind.value, key), None)
 
@@ -374,14 +376,20 @@ class _States:
         self.changed.add((kind.value, key))
 
     def flush(self) -> None:
-        """Write back what changed."""
-        for name in sorted(self.changed):
-            row = self.rows.get(name)
-            if row is None:
-                self.session.add(AnomalyState(kind=name[0], key=name[1], value=self.values[name]))
-            else:
-                row.value = self.values[name]
+        """Write back what changed, inserted or updated in one statement."""
+        rows = [
+            {"kind": kind, "key": key, "value": self.values[(kind, key)]}
+            for kind, key in sorted(self.changed)
+        ]
         self.changed.clear()
+        if not rows:
+            return
+        dialect = postgresql if self.session.get_bind().dialect.name == "postgresql" else sqlite
+        upsert = dialect.insert(AnomalyState)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=["kind", "key"], set_={"value": upsert.excluded.value}
+        )
+        self.session.execute(upsert, rows)
 
 
 @dataclass(frozen=True)
@@ -584,28 +592,33 @@ class _Rules:
 
 
 def _write(session: Session, raised: Sequence[_Raised], now: datetime) -> None:
-    """The flags and the entries each links to."""
-    flags = []
-    for item in raised:
-        entry = item.entry
-        flag = AnomalyFlag(
-            kind=item.kind.value,
-            seq=entry.seq,
-            at=entry.at,
-            actor=entry.actor,
-            source=entry.source,
-            case_no=entry.case_no,
-            detail=item.detail | {"action": entry.action},
-            raised_at=now,
-        )
-        flags.append(flag)
-    session.add_all(flags)
-    session.flush()
-    session.add_all(
-        AnomalyFlagEntry(flag_id=flag.id, seq=seq)
-        for flag, item in zip(flags, raised, strict=True)
+    """The flags and the entries each links to: two bulk INSERTs."""
+    if not raised:
+        return
+    rows = [
+        {
+            "kind": item.kind.value,
+            "seq": item.entry.seq,
+            "at": item.entry.at,
+            "actor": item.entry.actor,
+            "source": item.entry.source,
+            "case_no": item.entry.case_no,
+            "detail": item.detail | {"action": item.entry.action},
+            "raised_at": now,
+            "acknowledged_at": None,
+            "acknowledged_by": None,
+            "note": None,
+        }
+        for item in raised
+    ]
+    made = insert(AnomalyFlag).returning(AnomalyFlag.id, sort_by_parameter_order=True)
+    ids = list(session.scalars(made, rows))
+    links = [
+        {"flag_id": flag_id, "seq": seq}
+        for flag_id, item in zip(ids, raised, strict=True)
         for seq in sorted(set(item.linked))
-    )
+    ]
+    session.execute(insert(AnomalyFlagEntry), links)
 
 
 def evaluate(session: Session, *, now: datetime, limit: int | None = None, batch: int = BATCH) -> Evaluation:
@@ -613,6 +626,7 @@ def evaluate(session: Session, *, now: datetime, limit: int | None = None, batch
     committed with its flags, state and the moved cursor. Concurrent calls wait for each other
     and never evaluate an entry twice."""
     done = Evaluation()
+    lookup: _Lookup | None = None
     session.commit()  # start clean: the lock below is the first statement of each transaction
     while limit is None or done.entries < limit:
         cursor = _lock_cursor(session)
@@ -623,7 +637,8 @@ def evaluate(session: Session, *, now: datetime, limit: int | None = None, batch
             session.commit()
             break
         states = _States(session)
-        rules = _Rules(rule_settings(session), states, _Lookup(session))
+        lookup = lookup or _Lookup(session)  # the administrators, the calendar, the material: once a call
+        rules = _Rules(rule_settings(session), states, lookup)
         rules.prepare(entries)
         for entry in entries:
             rules.run(entry)
