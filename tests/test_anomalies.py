@@ -366,7 +366,7 @@ def test_the_auditor_starts_on_the_anomalies_page_in_chinese(portal: Portal) -> 
     assert "supervisor-1 在 10 分钟内被拒绝 5 次" in html
     assert KEYLIKE.findall(re.sub(r"<[^>]+>", " ", html)) == []
     english = signed.client.get("/anomalies", params={"lang": "en"}).text
-    assert "Today&#39;s anomalies (2)" in english and "supervisor-1 refused 5 times within 10 minutes" in english
+    assert "Today's anomalies (2)" in english and "supervisor-1 refused 5 times within 10 minutes" in english
     signed.client.get("/anomalies", params={"lang": "zh"})
 
 
