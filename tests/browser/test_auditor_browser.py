@@ -35,6 +35,7 @@ def test_the_auditor_reviews_the_administrators_and_verifies_the_chain(live: Liv
     with page.expect_navigation():
         flagged.first.get_by_role("button", name="确认").click()
     assert "已核对审批单，调整属实" in page.locator("#today").inner_text()
+    page.screenshot(path="/tmp/casevault-anomalies.png", full_page=True)
 
     with page.expect_navigation():
         page.get_by_role("navigation").get_by_role("link", name="访问台账").click()
