@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
 from access import anomalies, identities, ledger
@@ -22,6 +23,7 @@ from access.models import Role
 from access.policy import Context, Denied, Subject
 from archive.errors import Refused
 from archive.models import CaseRecord
+from portal import app as app_module
 from portal.cli.demo import DEMO_CASE_NO
 from portal.wiring import Wired
 from tests.support.disclosure_pages import as_role, post
@@ -271,6 +273,21 @@ def test_two_evaluations_at_once_flag_each_anomaly_once(wired: Wired) -> None:
         count = session.scalar(select(func.count(AnomalyFlag.id)).where(AnomalyFlag.kind == "after_hours"))
     assert sum(d.entries for d in done) == total
     assert count == 30
+
+
+def test_the_serve_loop_evaluates_what_arrived(wired: Wired, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(app_module, "HOUSEKEEPING_SECONDS", 0.05)
+    late = add(wired, at=datetime(2026, 12, 2, 22, 0, tzinfo=CST))
+    pause = threading.Event()  # never set: only something to wait on between looks
+    with TestClient(app_module.create_app(wired), base_url="https://testserver"):
+        for _ in range(600):  # a bound, not a timing: the loop's first round ends long before
+            with wired.sessions() as session:
+                if anomalies.standing(session).cursor >= late:
+                    break
+            pause.wait(0.1)
+    with wired.sessions() as session:
+        assert anomalies.standing(session).cursor >= late
+        assert [f.seq for f in anomalies.find_flags(session, kind="after_hours")] == [late]
 
 
 # --- acknowledging and tuning ---------------------------------------------------------------

@@ -101,6 +101,9 @@ MAY = {
         "copy.trace",
         "holds.read",
         "disposition.read",
+        "anomaly.read",
+        "anomaly.acknowledge",
+        "anomaly.rules.edit",
     }
     | FIXITY
     | STAFF,
@@ -156,6 +159,9 @@ ON_COLLECTION = {
     "disposition.propose": "disposition",
     "disposition.read": "disposition",
     "disposition.execute": "disposition",
+    "anomaly.read": "anomalies",
+    "anomaly.acknowledge": "anomalies",
+    "anomaly.rules.edit": "anomalies",
 }
 ON_REQUEST = {
     "retrieval.request": "retrieval",
