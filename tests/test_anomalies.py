@@ -324,6 +324,34 @@ def test_acknowledging_needs_a_note_and_is_ledgered(wired: Wired) -> None:
     ]
 
 
+def test_two_acknowledgements_at_once_close_the_flag_once(wired: Wired) -> None:
+    flag = _one_flag(wired)
+    barrier = threading.Barrier(2)
+    results: list[str] = []
+
+    def run(n: int) -> None:
+        with wired.sessions() as session:
+            barrier.wait()
+            try:
+                anomalies.acknowledge(
+                    session, subject=AUDITOR, context=Context(now=WORK), flag_id=flag.id, note=f"note {n}"
+                )
+                results.append("ok")
+            except Conflict:
+                results.append("closed")
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == ["closed", "ok"]
+    with wired.sessions() as session:
+        done = session.scalars(select(LedgerEntry).where(LedgerEntry.action == "anomaly.acknowledge")).all()
+        closed = session.get(AnomalyFlag, flag.id)
+    assert len(done) == 1 and closed is not None and closed.note == done[0].detail["note"]
+
+
 def test_only_the_auditor_acknowledges_or_tunes_and_refusals_are_ledgered(wired: Wired) -> None:
     flag = _one_flag(wired)
     admin = Subject(username="secadmin", role=Role.security_admin)
