@@ -315,7 +315,7 @@ def _lock_cursor(session: Session) -> AnomalyCursor:
         .execution_options(populate_existing=True)
     )
     cursor = session.execute(query).scalar_one_or_none()
-    if cursor is None:  # a database migrated before the cursor row existed cannot be: 0012 adds it
+    if cursor is None:  # a database migrated before the cursor row existed cannot be: 0013 adds it
         raise NotFound("the anomaly cursor row (id 1) is missing; is the database migrated?")
     return cursor
 

@@ -48,6 +48,8 @@ class Action(StrEnum):
     store_reconcile = "store.reconcile"  # clear what interrupted deposits left in the store
     ledger_read = "ledger.read"
     ledger_verify = "ledger.verify"
+    trail_read = "trail.read"  # one person's, case's or record's trail in the ledger (审计轨迹)
+    trail_export = "trail.export"  # the same as CSV or a signed evidence package (证据包)
     user_read = "user.read"  # the accounts: role, department, clearance, state; never a password hash
     user_create = "user.create"  # add an account
     user_update = "user.update"  # disable, enable, reset the password, change the department
@@ -88,6 +90,8 @@ class Action(StrEnum):
     anomaly_read = "anomaly.read"  # the anomalies flagged from the ledger, and the rules' settings
     anomaly_acknowledge = "anomaly.acknowledge"  # acknowledge a flag with a note
     anomaly_rules_edit = "anomaly.rules.edit"  # tune a rule: on or off, its thresholds
+    accountability_read = "accountability.read"  # the art. 20 report: findings by officer and article
+    activities_edit = "activities.edit"  # the published list of activities recorded on video (art. 12)
 
 
 CONTENT = frozenset(
@@ -153,6 +157,7 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.disclosure_extension_decide,
             Action.disposition_approve,
             Action.disposition_read,
+            Action.accountability_read,
         }
     ),
     Role.disclosure_officer: frozenset(
@@ -183,6 +188,8 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
         {
             Action.ledger_read,
             Action.ledger_verify,
+            Action.trail_read,
+            Action.trail_export,
             Action.register_read,
             Action.copy_trace,
             Action.holds_read,
@@ -190,6 +197,7 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.anomaly_read,
             Action.anomaly_acknowledge,
             Action.anomaly_rules_edit,
+            Action.accountability_read,
         }
         | _FIXITY
         | _STAFF
@@ -200,7 +208,13 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
         {Action.user_read, Action.user_create, Action.user_update, Action.user_role} | _STAFF
     ),
     Role.sysadmin: frozenset(
-        {Action.bundle_verify, Action.calendar_edit, Action.retention_schedule_edit, Action.settings_read}
+        {
+            Action.bundle_verify,
+            Action.calendar_edit,
+            Action.retention_schedule_edit,
+            Action.settings_read,
+            Action.activities_edit,
+        }
         | _STAFF
         | _SCHEDULE
     ),
@@ -257,6 +271,8 @@ COLLECTIONS = frozenset(
         "holds",
         "disposition",
         "anomalies",
+        "accountability",
+        "activities",
     }
 )
 

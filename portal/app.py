@@ -18,6 +18,8 @@ from typing import Literal
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse, Response
 
+from portal.internal.accountability import api as accountability_api
+from portal.internal.accountability import pages as accountability_pages
 from portal.internal.anomalies import api as anomalies_api
 from portal.internal.anomalies import operations as anomalies_operations
 from portal.internal.anomalies import pages as anomalies_pages
@@ -39,7 +41,10 @@ from portal.internal.retention import audit_rounds, disposition_pages, fixity_pa
 from portal.internal.retention import service as retention_service
 from portal.internal.retrieval import api as retrieval_api
 from portal.internal.retrieval import pages as retrieval_pages
+from portal.internal.system import activities_pages
 from portal.internal.system import pages as system_pages
+from portal.internal.trails import api as trails_api
+from portal.internal.trails import pages as trails_pages
 from portal.public import app as public_app
 from portal.public import pages as public_pages
 from portal.settings import Settings
@@ -176,8 +181,10 @@ def create_app(wired: Wired, *, kind: AppKind = "both") -> FastAPI:
         identity_api.accounts,
         ledger_api.router,
         anomalies_api.router,
+        trails_api.router,
         retrieval_api.router,
         retention_api.router,
+        accountability_api.router,
         sso.router,
         retrieval_pages.router,
         disclosure_pages.router,
@@ -188,8 +195,11 @@ def create_app(wired: Wired, *, kind: AppKind = "both") -> FastAPI:
         identity_pages.router,
         user_pages.router,
         system_pages.router,
+        activities_pages.router,
+        accountability_pages.router,
         ledger_pages.router,
         anomalies_pages.router,
+        trails_pages.router,
         deposit_pages.router,
         archive_pages.router,
     ):

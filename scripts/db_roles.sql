@@ -53,7 +53,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON web_sessions TO casevault_public;
 -- An open disclosure request holds the case it names (冻结): its id is all the public app reads.
 GRANT SELECT (id, case_no) ON cases TO casevault_public;
 GRANT SELECT, INSERT, UPDATE ON legal_holds TO casevault_public;
-GRANT SELECT ON released_items, holiday_days, holiday_years, retrieval_grants, alembic_version
+GRANT SELECT ON released_items, holiday_days, holiday_years, retrieval_grants, recorded_activities, alembic_version
     TO casevault_public;
 -- Appending a decision: the entry goes in, and the statement returns its place in the chain
 -- (RETURNING needs SELECT on those columns); who did what stays unreadable.

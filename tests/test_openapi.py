@@ -210,6 +210,11 @@ def test_internal_answers_match_their_declared_schemas(
         (200, "GET", "/api/v1/ledger/verify", "/api/v1/ledger/verify", {"headers": auditor}),
         (200, "GET", "/api/v1/ledger/jwks", "/api/v1/ledger/jwks", {"headers": auditor}),
         (200, "GET", "/api/v1/ledger/checkpoints", "/api/v1/ledger/checkpoints", {"headers": auditor}),
+        (200, "GET", "/api/v1/trails", "/api/v1/trails?actor=archivist", {"headers": auditor}),
+        (422, "GET", "/api/v1/trails", "/api/v1/trails", {"headers": auditor}),  # the field named
+        (403, "GET", "/api/v1/trails", "/api/v1/trails?actor=archivist", {"headers": archivist}),
+        (200, "GET", "/api/v1/trails.csv", f"/api/v1/trails.csv?case_no={CASE_NO}", {"headers": auditor}),
+        (200, "GET", "/api/v1/trails/evidence", "/api/v1/trails/evidence?record=d2", {"headers": auditor}),
         (201, "POST", "/api/v1/retrievals", "/api/v1/retrievals", {"headers": supervisor, "json": retrieval}),
         (200, "GET", "/api/v1/retrievals", "/api/v1/retrievals", {"headers": manager}),
         (200, "GET", "/api/v1/retrievals.csv", "/api/v1/retrievals.csv", {"headers": manager}),
@@ -218,6 +223,10 @@ def test_internal_answers_match_their_declared_schemas(
         (200, "GET", "/api/v1/holds", "/api/v1/holds", {"headers": manager}),
         (200, "GET", "/api/v1/dispositions", "/api/v1/dispositions", {"headers": archivist}),
         (404, "GET", "/api/v1/copies/{job_id}", "/api/v1/copies/unknown", {"headers": archivist}),
+        (200, "GET", "/api/v1/accountability", "/api/v1/accountability", {"headers": auditor}),
+        (422, "GET", "/api/v1/accountability", "/api/v1/accountability?article=99", {"headers": auditor}),
+        (403, "GET", "/api/v1/accountability", "/api/v1/accountability", {"headers": archivist}),
+        (200, "GET", "/api/v1/accountability.csv", "/api/v1/accountability.csv", {"headers": manager}),
     ]
     assert mismatches(portal, "internal", calls) == []
     # accounts: made, listed, changed; one's own role refused; a change without a reason
@@ -261,6 +270,9 @@ def test_public_answers_match_their_declared_schemas(
         (200, "POST", f"{request}/withdrawal", f"{one}/withdrawal", {"headers": headers, "json": {}}),
         (409, "POST", f"{request}/withdrawal", f"{one}/withdrawal", {"headers": headers, "json": {}}),
         (422, "POST", "/api/v1/register", "/register", {"json": {"username": "x"}}),
+        (200, "GET", "/api/v1/recorded-activities", "/recorded-activities", {}),
+        (200, "GET", "/api/v1/disclosure-statistics", "/disclosure-statistics", {}),
+        (422, "GET", "/api/v1/disclosure-statistics", "/disclosure-statistics?year=1", {}),
     ]
     assert mismatches(portal, "public", calls, prefix=API) == []
     assert len(as_built) >= 6

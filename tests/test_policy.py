@@ -78,6 +78,7 @@ MAY = {
         "disclosure.extension.decide",
         "disposition.approve",
         "disposition.read",
+        "accountability.read",
     },
     "disclosure_officer": {"case.list", "bundle.read", "record.view"}
     | QUEUE
@@ -97,6 +98,8 @@ MAY = {
     "security_auditor": {
         "ledger.read",
         "ledger.verify",
+        "trail.read",
+        "trail.export",
         "register.read",
         "copy.trace",
         "holds.read",
@@ -104,11 +107,18 @@ MAY = {
         "anomaly.read",
         "anomaly.acknowledge",
         "anomaly.rules.edit",
+        "accountability.read",
     }
     | FIXITY
     | STAFF,
     "security_admin": {"user.read", "user.create", "user.update", "user.role"} | STAFF,
-    "sysadmin": {"bundle.verify", "calendar.edit", "retention.schedule.edit", "settings.read"}
+    "sysadmin": {
+        "bundle.verify",
+        "calendar.edit",
+        "retention.schedule.edit",
+        "settings.read",
+        "activities.edit",
+    }
     | STAFF
     | SCHEDULE,
     "applicant": {
@@ -138,6 +148,8 @@ ON_COLLECTION = {
     "store.reconcile": "archive",
     "ledger.read": "ledger",
     "ledger.verify": "ledger",
+    "trail.read": "ledger",
+    "trail.export": "ledger",
     "copy.trace": "ledger",
     "user.read": "users",
     "user.create": "users",
@@ -162,6 +174,8 @@ ON_COLLECTION = {
     "anomaly.read": "anomalies",
     "anomaly.acknowledge": "anomalies",
     "anomaly.rules.edit": "anomalies",
+    "accountability.read": "accountability",
+    "activities.edit": "activities",
 }
 ON_REQUEST = {
     "retrieval.request": "retrieval",

@@ -50,6 +50,10 @@ GUARDED: dict[tuple[str, str], tuple[str, str, dict[str, Any] | None]] = {
     ("POST", f"/api/v1/bundles/{B}/records/{R}/copies"): (CONTENT, "security_admin", None),
     ("GET", "/api/v1/ledger/checkpoints"): (METADATA, "archivist", None),
     ("GET", "/api/v1/ledger/entries/{seq}/proof"): (METADATA, "archivist", None),
+    ("GET", "/api/v1/trails"): (METADATA, "archivist", {"params": {"actor": "archivist"}}),
+    ("GET", "/api/v1/trails.csv"): (METADATA, "supervisor", {"params": {"case_no": "X"}}),
+    ("GET", "/api/v1/trails/evidence"): (METADATA, "security_admin", {"params": {"record": "d2"}}),
+    ("GET", "/trails"): (METADATA, "archivist", {"params": {"actor": "archivist"}}),
     ("GET", "/retrievals/new"): (METADATA, "security_admin", None),
     ("POST", "/retrievals/new"): (
         STATE,
@@ -150,6 +154,16 @@ GUARDED: dict[tuple[str, str], tuple[str, str, dict[str, Any] | None]] = {
     ("POST", "/admin/users/{username}/state"): (STATE, "sysadmin", {"data": {"disabled": "1", **WHY}}),
     ("POST", "/admin/users/{username}/password"): (STATE, "sysadmin", {"data": {"password": "p" * 12} | WHY}),
     ("GET", "/admin/settings"): (METADATA, "security_admin", None),
+    ("GET", "/admin/activities"): (METADATA, "archivist", None),
+    ("POST", "/admin/activities"): (
+        STATE,
+        "archivist",
+        {"data": {"code": "hearing", "name_zh": "听证", "name_en": "Hearing", "position": "5", **WHY}},
+    ),
+    ("GET", "/api/v1/accountability"): (METADATA, "supervisor", None),
+    ("GET", "/api/v1/accountability.csv"): (METADATA, "supervisor", None),
+    ("GET", "/accountability"): (METADATA, "supervisor", None),
+    ("GET", "/accountability/print"): (METADATA, "supervisor", None),
     # the public app: another applicant's request is refused (and answered as not found)
     ("GET", f"/public/api/v1/disclosures/{D}"): (METADATA, "other-applicant", None),
     ("POST", f"/public/api/v1/disclosures/{D}/correction"): (
@@ -195,6 +209,10 @@ OTHER = {
     ("POST", "/logout"): "sign-out of one's own session",
     ("GET", "/"): "the catalogue page: the same decisions as GET /api/v1/cases, walked there",
     ("GET", "/public/"): "the published list of recorded activities",
+    ("GET", "/public/recorded-activities"): "the published list of recorded activities (art. 12)",
+    ("GET", "/public/api/v1/recorded-activities"): "the published list of recorded activities (art. 12)",
+    ("GET", "/public/disclosure-statistics"): "yearly counts of disclosure requests, published (OGI art. 50)",
+    ("GET", "/public/api/v1/disclosure-statistics"): "yearly counts of disclosure requests, published",
     ("POST", "/public/api/v1/register"): "an applicant's registration",
     ("POST", "/public/api/v1/token"): "an applicant's sign-in",
     ("POST", "/public/api/v1/disclosures"): "filing a request is every applicant's right (ledgered)",

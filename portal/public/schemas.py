@@ -109,3 +109,36 @@ class RequestDetail(RequestSummary):
     items: list[ReleasedItem]
     release_until: Timestamp | None
     release_open: bool
+
+
+class RecordedActivity(Body):
+    """One kind of enforcement activity the office records on video (rules art. 12)."""
+
+    code: str
+    name_zh: str
+    name_en: str
+    continuous: bool = Field(description="recorded throughout, without interruption (全过程无间断)")
+    basis: str
+    position: int
+    changed_at: Timestamp
+
+
+class RecordedActivities(Body):
+    """The published list, in order."""
+
+    activities: list[RecordedActivity]
+    count: int
+
+
+class DisclosureStatistics(Body):
+    """The requests received in one year (by receipt day): by outcome and by deadline met."""
+
+    year: int
+    received: int
+    outcomes: dict[str, int] = Field(
+        description="released, partly_released, not_released, not_exist, not_this_office, repeated, "
+        "withdrawn, open"
+    )
+    timeliness: dict[str, int] = Field(
+        description="in_time, late (answered after the deadline), open_in_time, open_overdue, no_deadline"
+    )

@@ -15,6 +15,7 @@ from access.id_numbers import IdType
 from access.models import Clearance, Department, RequestStatus, Role
 from access.policy import Action
 from access.workdays import CalendarSource
+from archive.compliance import Gap
 from archive.sip import Activity, DocType, EnforcementType, Grade, Level, Stage
 from retention.disposition import DispositionAction
 from retention.disposition import Status as DispositionStatus
@@ -28,6 +29,36 @@ def N_(key: str) -> str:
 
 
 LABELS: dict[str, dict[str, str]] = {
+    "finding.gap": {
+        "missing_stage": N_("finding.gap.missing_stage"),
+        "officers_unlisted": N_("finding.gap.officers_unlisted"),
+        "id_not_shown": N_("finding.gap.id_not_shown"),
+        "rights_not_notified": N_("finding.gap.rights_not_notified"),
+        "active_content": N_("finding.gap.active_content"),
+        "no_voice_statement": N_("finding.gap.no_voice_statement"),
+        "interruption_unexplained": N_("finding.gap.interruption_unexplained"),
+        "interrupted_continuous": N_("finding.gap.interrupted_continuous"),
+        "return_unrecorded": N_("finding.gap.return_unrecorded"),
+        "stored_late": N_("finding.gap.stored_late"),
+        "evidence_incomplete": N_("finding.gap.evidence_incomplete"),
+    },
+    "statistics.outcome": {
+        "released": N_("statistics.outcome.released"),
+        "partly_released": N_("statistics.outcome.partly_released"),
+        "not_released": N_("statistics.outcome.not_released"),
+        "not_exist": N_("statistics.outcome.not_exist"),
+        "not_this_office": N_("statistics.outcome.not_this_office"),
+        "repeated": N_("statistics.outcome.repeated"),
+        "withdrawn": N_("statistics.outcome.withdrawn"),
+        "open": N_("statistics.outcome.open"),
+    },
+    "statistics.timely": {
+        "in_time": N_("statistics.timely.in_time"),
+        "late": N_("statistics.timely.late"),
+        "open_in_time": N_("statistics.timely.open_in_time"),
+        "open_overdue": N_("statistics.timely.open_overdue"),
+        "no_deadline": N_("statistics.timely.no_deadline"),
+    },
     "action": {
         "case.list": N_("action.case.list"),
         "case.search": N_("action.case.search"),
@@ -44,6 +75,8 @@ LABELS: dict[str, dict[str, str]] = {
         "store.reconcile": N_("action.store.reconcile"),
         "ledger.read": N_("action.ledger.read"),
         "ledger.verify": N_("action.ledger.verify"),
+        "trail.read": N_("action.trail.read"),
+        "trail.export": N_("action.trail.export"),
         "user.read": N_("action.user.read"),
         "user.update": N_("action.user.update"),
         "user.role": N_("action.user.role"),
@@ -83,6 +116,8 @@ LABELS: dict[str, dict[str, str]] = {
         "anomaly.read": N_("action.anomaly.read"),
         "anomaly.acknowledge": N_("action.anomaly.acknowledge"),
         "anomaly.rules.edit": N_("action.anomaly.rules.edit"),
+        "accountability.read": N_("action.accountability.read"),
+        "activities.edit": N_("action.activities.edit"),
         "applicant.register": N_("action.applicant.register"),
         "auth.login": N_("action.auth.login"),
         "auth.session_start": N_("action.auth.session_start"),
@@ -690,6 +725,7 @@ ENUM_KINDS: dict[type[StrEnum], str] = {
     DocType: "doc_type",
     EnforcementType: "enforcement",
     Event: "retention.from",
+    Gap: "finding.gap",
     Grade: "grade",
     IdType: "handling.id_type",
     Level: "classification",

@@ -166,6 +166,7 @@ def _frame(request: Request) -> dict[str, Any]:
         "notices": notice_count(request, caller),
         "fixity": permits(caller.subject, Action.fixity_read),
         "alerts": alert_count(request, caller),
+        "accountability": permits(caller.subject, Action.accountability_read),
     }
     return frame
 
