@@ -87,6 +87,9 @@ class Action(StrEnum):
     disposition_approve = "disposition.approve"  # a manager's approval or refusal of a list
     disposition_read = "disposition.read"  # what is due, the lists, tombstones and certificates
     disposition_execute = "disposition.execute"  # carry out approved destructions (retention run)
+    anomaly_read = "anomaly.read"  # the anomalies flagged from the ledger, and the rules' settings
+    anomaly_acknowledge = "anomaly.acknowledge"  # acknowledge a flag with a note
+    anomaly_rules_edit = "anomaly.rules.edit"  # tune a rule: on or off, its thresholds
     accountability_read = "accountability.read"  # the art. 20 report: findings by officer and article
     activities_edit = "activities.edit"  # the published list of activities recorded on video (art. 12)
 
@@ -191,6 +194,9 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.copy_trace,
             Action.holds_read,
             Action.disposition_read,
+            Action.anomaly_read,
+            Action.anomaly_acknowledge,
+            Action.anomaly_rules_edit,
             Action.accountability_read,
         }
         | _FIXITY
@@ -264,6 +270,7 @@ COLLECTIONS = frozenset(
         "retention",
         "holds",
         "disposition",
+        "anomalies",
         "accountability",
         "activities",
     }

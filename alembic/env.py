@@ -1,6 +1,7 @@
 """Migration environment: one history for every package's tables."""
 
 import access.activities
+import access.anomalies
 import access.checkpoints
 import access.disclosure.models
 import access.ledger

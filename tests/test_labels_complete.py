@@ -281,6 +281,7 @@ def test_chinese_pages_have_no_loose_ends(portal: Portal) -> None:
     disclosure_pages.as_role(portal, "security_auditor")
     ledger = look("/ledger")
     assert "浏览案件目录" in ledger or "登录" in ledger
+    look("/anomalies")
     look(f"{bundle}/records/d2", 403)  # three-role separation, said in Chinese
     look("/ledger/1")
     disclosure_pages.as_role(portal, "supervisor")

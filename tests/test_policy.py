@@ -104,6 +104,9 @@ MAY = {
         "copy.trace",
         "holds.read",
         "disposition.read",
+        "anomaly.read",
+        "anomaly.acknowledge",
+        "anomaly.rules.edit",
         "accountability.read",
     }
     | FIXITY
@@ -168,6 +171,9 @@ ON_COLLECTION = {
     "disposition.propose": "disposition",
     "disposition.read": "disposition",
     "disposition.execute": "disposition",
+    "anomaly.read": "anomalies",
+    "anomaly.acknowledge": "anomalies",
+    "anomaly.rules.edit": "anomalies",
     "accountability.read": "accountability",
     "activities.edit": "activities",
 }

@@ -95,6 +95,11 @@ GUARDED: dict[tuple[str, str], tuple[str, str, dict[str, Any] | None]] = {
     ("POST", "/ledger/verify"): (STATE, "archivist", {"data": {}}),
     ("GET", "/ledger/{seq}"): (METADATA, "archivist", None),
     ("GET", "/fixity"): (METADATA, "security_admin", None),
+    ("GET", "/anomalies"): (METADATA, "archivist", None),
+    ("POST", "/anomalies/{flag_id}/acknowledge"): (STATE, "archivist", {"data": {"note": "n"}}),
+    ("POST", "/anomalies/rules/{kind}"): (STATE, "archivist", {"data": {"enabled": "1", "count": "3"}}),
+    ("GET", "/api/v1/anomalies"): (METADATA, "archivist", None),
+    ("POST", "/api/v1/anomalies/{flag_id}/acknowledge"): (STATE, "supervisor", {"json": {"note": "n"}}),
     ("POST", "/fixity/alerts/{alert_id}/acknowledge"): (STATE, "security_admin", {"data": {"note": "n"}}),
     ("GET", "/api/v1/holds"): (METADATA, "supervisor", None),
     ("POST", "/api/v1/holds"): (
@@ -312,6 +317,8 @@ def _ids(portal: Portal) -> dict[str, str]:
         "{seq}": "1",
         "{year}": "2026",
         "{alert_id}": "1",
+        "{flag_id}": "1",
+        "{kind}": "denial_burst",
         "{hold_id}": "1",  # the hold the disclosure request placed on its case
         "{disposition_id}": "1",
         "{username}": "archivist",
@@ -396,6 +403,7 @@ ALLOWED = {
     ("GET", f"/api/v1/bundles/{B}"): "archivist",
     ("GET", f"/api/v1/bundles/{B}/records/{R}/content"): "archivist",
     ("GET", "/api/v1/ledger"): "security_auditor",
+    ("GET", "/api/v1/anomalies"): "security_auditor",
     ("GET", f"/api/v1/retrievals/{Q}"): "archive_manager",
     ("GET", "/retrievals/new?case_no={case_no}"): "supervisor",
     ("GET", f"/bundles/{B}"): "archivist",

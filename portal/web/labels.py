@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from access.anomalies import AnomalyKind
 from access.disclosure.models import DisclosureStatus
 from access.disclosure.schemas import Basis, DecisionType, Delivery, Relation
 from access.disclosure.transitions import Step
@@ -112,6 +113,9 @@ LABELS: dict[str, dict[str, str]] = {
         "disposition.approve": N_("action.disposition.approve"),
         "disposition.read": N_("action.disposition.read"),
         "disposition.execute": N_("action.disposition.execute"),
+        "anomaly.read": N_("action.anomaly.read"),
+        "anomaly.acknowledge": N_("action.anomaly.acknowledge"),
+        "anomaly.rules.edit": N_("action.anomaly.rules.edit"),
         "accountability.read": N_("action.accountability.read"),
         "activities.edit": N_("action.activities.edit"),
         "applicant.register": N_("action.applicant.register"),
@@ -126,6 +130,16 @@ LABELS: dict[str, dict[str, str]] = {
         "user.reset_password": N_("action.user.reset_password"),
         "user.sso_update": N_("action.user.sso_update"),
         "user.change": N_("action.user.change"),
+    },
+    "anomaly.kind": {
+        "denial_burst": N_("anomaly.kind.denial_burst"),
+        "after_hours": N_("anomaly.kind.after_hours"),
+        "bulk": N_("anomaly.kind.bulk"),
+        "state_secret": N_("anomaly.kind.state_secret"),
+        "outside_grant": N_("anomaly.kind.outside_grant"),
+        "new_address": N_("anomaly.kind.new_address"),
+        "dormant": N_("anomaly.kind.dormant"),
+        "admin_action": N_("anomaly.kind.admin_action"),
     },
     "accounts.done": {
         "created": N_("accounts.done.created"),
@@ -698,6 +712,7 @@ LABELS: dict[str, dict[str, str]] = {
 ENUM_KINDS: dict[type[StrEnum], str] = {
     Action: "action",
     Activity: "activity",
+    AnomalyKind: "anomaly.kind",
     Basis: "handling.basis",
     CalendarSource: "calendar.source",
     Clearance: "clearance",
