@@ -45,6 +45,8 @@ class ChainReport:
     # held to), and the entries known to be gone at the end of the chain, first and last.
     locked_checkpoint: int | None = None
     missing_range: tuple[int, int] | None = None
+    # Witnesses' cosignatures found on the checkpoints, each checked (`access.witnessing`).
+    cosignatures: tuple[dict[str, Any], ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         """The `ledger verify --json` and `GET /api/v1/ledger/verify` body."""
@@ -59,6 +61,7 @@ class ChainReport:
             "signatures_checked": self.signatures_checked,
             "locked_checkpoint": self.locked_checkpoint,
             "missing_range": list(self.missing_range) if self.missing_range else None,
+            "cosignatures": list(self.cosignatures),
         }
 
 

@@ -87,6 +87,11 @@ class Action(StrEnum):
     disposition_approve = "disposition.approve"  # a manager's approval or refusal of a list
     disposition_read = "disposition.read"  # what is due, the lists, tombstones and certificates
     disposition_execute = "disposition.execute"  # carry out approved destructions (retention run)
+    anomaly_read = "anomaly.read"  # the anomalies flagged from the ledger, and the rules' settings
+    anomaly_acknowledge = "anomaly.acknowledge"  # acknowledge a flag with a note
+    anomaly_rules_edit = "anomaly.rules.edit"  # tune a rule: on or off, its thresholds
+    accountability_read = "accountability.read"  # the art. 20 report: findings by officer and article
+    activities_edit = "activities.edit"  # the published list of activities recorded on video (art. 12)
 
 
 CONTENT = frozenset(
@@ -152,6 +157,7 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.disclosure_extension_decide,
             Action.disposition_approve,
             Action.disposition_read,
+            Action.accountability_read,
         }
     ),
     Role.disclosure_officer: frozenset(
@@ -188,6 +194,10 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.copy_trace,
             Action.holds_read,
             Action.disposition_read,
+            Action.anomaly_read,
+            Action.anomaly_acknowledge,
+            Action.anomaly_rules_edit,
+            Action.accountability_read,
         }
         | _FIXITY
         | _STAFF
@@ -198,7 +208,13 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
         {Action.user_read, Action.user_create, Action.user_update, Action.user_role} | _STAFF
     ),
     Role.sysadmin: frozenset(
-        {Action.bundle_verify, Action.calendar_edit, Action.retention_schedule_edit, Action.settings_read}
+        {
+            Action.bundle_verify,
+            Action.calendar_edit,
+            Action.retention_schedule_edit,
+            Action.settings_read,
+            Action.activities_edit,
+        }
         | _STAFF
         | _SCHEDULE
     ),
@@ -254,6 +270,9 @@ COLLECTIONS = frozenset(
         "retention",
         "holds",
         "disposition",
+        "anomalies",
+        "accountability",
+        "activities",
     }
 )
 

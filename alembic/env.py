@@ -1,9 +1,12 @@
 """Migration environment: one history for every package's tables."""
 
+import access.activities
+import access.anomalies
 import access.checkpoints
 import access.disclosure.models
 import access.ledger
-import access.models  # noqa: F401
+import access.models
+import access.witnessing  # noqa: F401
 import archive.models  # noqa: F401
 import retention.audit_models
 import retention.disposition

@@ -168,6 +168,7 @@ class Party(_Strict):
 class Officer(_Strict):
     name: Text
     badge_no: Text
+    department: Text | None = None  # the unit the officer serves in (执法科室), for the art. 20 report
 
 
 class Interruption(_Strict):

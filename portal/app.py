@@ -18,6 +18,11 @@ from typing import Literal
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse, Response
 
+from portal.internal.accountability import api as accountability_api
+from portal.internal.accountability import pages as accountability_pages
+from portal.internal.anomalies import api as anomalies_api
+from portal.internal.anomalies import operations as anomalies_operations
+from portal.internal.anomalies import pages as anomalies_pages
 from portal.internal.archive import api as archive_api
 from portal.internal.archive import copies as archive_copies
 from portal.internal.archive import pages as archive_pages
@@ -36,6 +41,7 @@ from portal.internal.retention import audit_rounds, disposition_pages, fixity_pa
 from portal.internal.retention import service as retention_service
 from portal.internal.retrieval import api as retrieval_api
 from portal.internal.retrieval import pages as retrieval_pages
+from portal.internal.system import activities_pages
 from portal.internal.system import pages as system_pages
 from portal.internal.trails import api as trails_api
 from portal.internal.trails import pages as trails_pages
@@ -88,13 +94,15 @@ HOUSEKEEPING_SECONDS = 60
 async def _housekeeping(app: FastAPI) -> AsyncIterator[None]:
     """While serving: sign a ledger checkpoint when one is due, withdraw disclosure requests
     whose correction period lapsed (so the applicant's page says so without anyone looking first),
-    keep holds and approved destructions going (`portal.internal.retention.service.housekeeping`), and every
+    keep holds and approved destructions going (`portal.internal.retention.service.housekeeping`),
+    evaluate the ledger entries the anomaly rules have not seen yet, and every
     `audit_run_every_minutes` (0: never) audit the bundles that are due."""
     wired: Wired = app.state.wired
     chores = (
         ledger_operations.checkpoint_ledger,
         disclosure_operations.expire_corrections,
         retention_service.housekeeping,
+        anomalies_operations.evaluate_anomalies,
     )
 
     async def loop() -> None:
@@ -172,9 +180,11 @@ def create_app(wired: Wired, *, kind: AppKind = "both") -> FastAPI:
         identity_api.router,
         identity_api.accounts,
         ledger_api.router,
+        anomalies_api.router,
         trails_api.router,
         retrieval_api.router,
         retention_api.router,
+        accountability_api.router,
         sso.router,
         retrieval_pages.router,
         disclosure_pages.router,
@@ -185,7 +195,10 @@ def create_app(wired: Wired, *, kind: AppKind = "both") -> FastAPI:
         identity_pages.router,
         user_pages.router,
         system_pages.router,
+        activities_pages.router,
+        accountability_pages.router,
         ledger_pages.router,
+        anomalies_pages.router,
         trails_pages.router,
         deposit_pages.router,
         archive_pages.router,

@@ -62,6 +62,14 @@ class Settings(BaseSettings):
     checkpoint_every_minutes: int = 5
     # How long each checkpoint's copy stays locked in the archive store.
     checkpoint_retention_years: int = 30
+    # The ledger's name in its C2SP checkpoints (and its Ed25519 key's name): a schema-less URL.
+    ledger_origin: str = "casevault.invalid/ledger"
+    # The checkpoint key's verifier key (name+id+key), for a public portal on its own host;
+    # unset: the public half the internal portal leaves in the data dir.
+    ledger_note_vkey: str | None = None
+    # Witnesses that cosign each new checkpoint: "URL VKEY" items separated by commas, VKEY
+    # being the witness's cosignature key (`python scripts/witness.py vkey`).
+    witnesses: str = ""
     # Request bodies: JSON and forms, and the routes that take files (redacted copies).
     body_limit_bytes: int = 1 << 20
     upload_limit_bytes: int = 2 << 30

@@ -18,9 +18,10 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from access import id_numbers
+from access import id_numbers, notes
 from access.models import Clearance, Role
 from access.policy import Subject
+from access.witnessing import Witness, parse_witnesses
 from archive.s3store import S3Store
 from archive.seal import Keyring
 from archive.store import FileStore, ObjectStore
@@ -88,6 +89,23 @@ def id_number_public_key(settings: Settings) -> X25519PublicKey:
     return id_numbers.load_public_key(written.read_text().strip())
 
 
+def ledger_note_key(settings: Settings) -> notes.NoteKey:
+    """The Ed25519 key that signs checkpoints in note form, named by the ledger's origin; created
+    once under the data dir, its verifier key written beside it for a public portal sharing it."""
+    folder = settings.data_dir / "keys"
+    key = notes.load_note_key(folder / "ledger-note-key", name=settings.ledger_origin)
+    _key_file(settings, "ledger-note-key.vkey", lambda: key.verifier.vkey)
+    return key
+
+
+def ledger_verifier(settings: Settings) -> notes.Verifier | None:
+    """The checkpoint key's public half for the public portal: configured, or left in the data dir."""
+    if settings.ledger_note_vkey:
+        return notes.parse_vkey(settings.ledger_note_vkey)
+    written = settings.data_dir / "keys" / "ledger-note-key.vkey"
+    return notes.parse_vkey(written.read_text()) if written.exists() else None
+
+
 @dataclass(kw_only=True)
 class PublicWired:
     """What the public portal needs: the database, the release realm and its own keys."""
@@ -98,6 +116,9 @@ class PublicWired:
     release: ObjectStore
     id_number_key: X25519PublicKey
     clock: Callable[[], datetime] = field(default=_utcnow)
+    # The checkpoint key's public half (None: not known to this host) and the witnesses.
+    ledger_key: notes.Verifier | None = None
+    witnesses: list[Witness] = field(default_factory=list)
 
 
 @dataclass(kw_only=True)
@@ -106,6 +127,7 @@ class Wired(PublicWired):
 
     store: ObjectStore
     keyring: Keyring
+    note_key: notes.NoteKey
 
     def public(self) -> PublicWired:
         """The public portal's share: same database, clock and release realm, no archive realm."""
@@ -116,6 +138,8 @@ class Wired(PublicWired):
             release=self.release,
             id_number_key=self.id_number_key,
             clock=lambda: self.clock(),  # late-bound: one clock for both apps, even when replaced
+            ledger_key=self.note_key.verifier,
+            witnesses=self.witnesses,
         )
 
 
@@ -144,6 +168,8 @@ def wire(settings: Settings) -> Wired:
         release=_release_store(settings),
         id_number_key=id_number_private_key(settings).public_key(),
         keyring=Keyring(settings.data_dir / "keys"),
+        note_key=ledger_note_key(settings),
+        witnesses=parse_witnesses(settings.witnesses),
     )
 
 
@@ -157,6 +183,8 @@ def wire_public(settings: Settings) -> PublicWired:
         sessions=sessions,
         release=_release_store(settings),
         id_number_key=id_number_public_key(settings),
+        ledger_key=ledger_verifier(settings),
+        witnesses=parse_witnesses(settings.witnesses),
     )
 
 

@@ -42,7 +42,8 @@ END $$;
 
 -- The internal app: the ledger only grows (the triggers refuse the rest as well), and the
 -- migration history is read, never written.
-REVOKE UPDATE, DELETE ON ledger_entries, ledger_checkpoints FROM casevault_app;
+REVOKE UPDATE, DELETE ON ledger_entries, ledger_checkpoints, ledger_notes, ledger_cosignatures
+    FROM casevault_app;
 REVOKE INSERT, DELETE ON ledger_head FROM casevault_app;
 REVOKE INSERT, UPDATE, DELETE ON alembic_version FROM casevault_app;
 
@@ -53,13 +54,16 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON web_sessions TO casevault_public;
 -- An open disclosure request holds the case it names (冻结): its id is all the public app reads.
 GRANT SELECT (id, case_no) ON cases TO casevault_public;
 GRANT SELECT, INSERT, UPDATE ON legal_holds TO casevault_public;
-GRANT SELECT ON released_items, holiday_days, holiday_years, retrieval_grants, alembic_version
+GRANT SELECT ON released_items, holiday_days, holiday_years, retrieval_grants, recorded_activities, alembic_version
     TO casevault_public;
 -- Appending a decision: the entry goes in, and the statement returns its place in the chain
 -- (RETURNING needs SELECT on those columns); who did what stays unreadable.
 GRANT INSERT ON ledger_entries TO casevault_public;
 GRANT SELECT (seq, prev_hash, entry_hash) ON ledger_entries TO casevault_public;
 GRANT SELECT, UPDATE ON ledger_head TO casevault_public;
+-- The public checkpoint feed: signed tree heads, their notes and cosignatures (nothing of an
+-- entry; consistency proofs are hashed from the entry hashes above).
+GRANT SELECT ON ledger_checkpoints, ledger_notes, ledger_cosignatures TO casevault_public;
 DO $$
 DECLARE
     owned text;

@@ -283,6 +283,8 @@ def test_findings_sorted_and_serialised() -> None:
         "severity": "warning",
         "message": findings[0].message,
         "message_zh": findings[0].message_zh,
+        "gap": "missing_stage",
+        "officers": [o.as_json() for o in findings[0].officers],
     }
     assert "立案环节" in findings[0].message_zh
     assert all(isinstance(f, Finding) and f.severity == "warning" for f in findings)

@@ -253,7 +253,16 @@ def test_chinese_pages_have_no_loose_ends(portal: Portal) -> None:
             seen[path] = problems
         return html
 
-    for path in ("/login", "/no-such-page", "/public/", "/public/login", "/public/register", "/public/nope"):
+    for path in (
+        "/login",
+        "/no-such-page",
+        "/public/",
+        "/public/login",
+        "/public/register",
+        "/public/nope",
+        "/public/recorded-activities",
+        "/public/disclosure-statistics",
+    ):
         look(path, 200 if "no" not in path else 404)
     signed_in(portal, "archivist")
     for path in (
@@ -272,6 +281,7 @@ def test_chinese_pages_have_no_loose_ends(portal: Portal) -> None:
     disclosure_pages.as_role(portal, "security_auditor")
     ledger = look("/ledger")
     assert "浏览案件目录" in ledger or "登录" in ledger
+    look("/anomalies")
     look(f"{bundle}/records/d2", 403)  # three-role separation, said in Chinese
     look("/ledger/1")
     disclosure_pages.as_role(portal, "supervisor")
@@ -285,6 +295,8 @@ def test_chinese_pages_have_no_loose_ends(portal: Portal) -> None:
     disclosure_pages.as_role(portal, "archive_manager")
     look("/retrievals/pending")
     look("/register")
+    look("/accountability")
+    look("/accountability/print")
     look("/disclosures/dashboard")
     disclosure_pages.as_role(portal, "disclosure_officer")
     look("/disclosures")
@@ -295,6 +307,7 @@ def test_chinese_pages_have_no_loose_ends(portal: Portal) -> None:
     look("/admin/users/supervisor")
     disclosure_pages.as_role(portal, "sysadmin")
     look("/admin/settings")
+    look("/admin/activities")
     look("/calendar")
     token = session_csrf(portal)
     years = re.findall(r'action="/calendar/(\d{4})"', portal.client.get("/calendar").text)

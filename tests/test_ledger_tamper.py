@@ -250,13 +250,14 @@ def test_the_public_role_reaches_only_what_the_public_portal_needs(
     for statement in [
         "SELECT actor, action, detail FROM ledger_entries",
         "SELECT * FROM ledger_entries",
-        "SELECT * FROM ledger_checkpoints",
         "SELECT * FROM bundles",
         "SELECT * FROM case_records",
         "SELECT * FROM retrieval_requests",
         "DELETE FROM ledger_entries",
         "UPDATE ledger_entries SET actor = 'x'",
         "DELETE FROM disclosure_requests",
+        "DELETE FROM ledger_cosignatures",
+        "INSERT INTO ledger_notes (tree_size, note) VALUES (1, 'x')",
         "DROP TRIGGER ledger_head_forward_only ON ledger_head",
     ]:
         _refused(public, statement, "permission denied|must be owner")
@@ -281,6 +282,16 @@ def test_the_public_role_reaches_only_what_the_public_portal_needs(
         mine = client.get(f"{API}/disclosures", headers=headers)
         assert mine.status_code == 200, mine.text
         assert [r["id"] for r in mine.json()["requests"]] == [request["id"]]
+        # …and publishes the signed checkpoints and proves them consistent, reading no entry.
+        first = _checkpoint(wired)
+        append_entries(wired, 2)
+        second = _checkpoint(wired)
+        feed = client.get("/public/api/v1/ledger/checkpoints")
+        assert feed.status_code == 200 and feed.json()["checkpoints"][0]["tree_size"] == second.tree_size
+        proof = client.get(
+            "/public/api/v1/ledger/consistency", params={"from": first.tree_size, "to": second.tree_size}
+        )
+        assert proof.status_code == 200 and proof.json()["to_root"] == second.root_hash
         client.close()
     finally:
         public_wired.engine.dispose()

@@ -15,7 +15,8 @@ from fastapi.routing import APIRoute
 from jsonschema import Draft202012Validator
 from starlette.routing import Mount
 
-from tests.support.portal import Portal
+from portal.internal.ledger import operations as ledger_operations
+from tests.support.portal import Portal, append_entries
 from tests.support.public import API, CASE_NO, applicant, submit
 
 pytestmark = pytest.mark.store("file")
@@ -223,6 +224,10 @@ def test_internal_answers_match_their_declared_schemas(
         (200, "GET", "/api/v1/holds", "/api/v1/holds", {"headers": manager}),
         (200, "GET", "/api/v1/dispositions", "/api/v1/dispositions", {"headers": archivist}),
         (404, "GET", "/api/v1/copies/{job_id}", "/api/v1/copies/unknown", {"headers": archivist}),
+        (200, "GET", "/api/v1/accountability", "/api/v1/accountability", {"headers": auditor}),
+        (422, "GET", "/api/v1/accountability", "/api/v1/accountability?article=99", {"headers": auditor}),
+        (403, "GET", "/api/v1/accountability", "/api/v1/accountability", {"headers": archivist}),
+        (200, "GET", "/api/v1/accountability.csv", "/api/v1/accountability.csv", {"headers": manager}),
     ]
     assert mismatches(portal, "internal", calls) == []
     # accounts: made, listed, changed; one's own role refused; a change without a reason
@@ -244,6 +249,18 @@ def test_internal_answers_match_their_declared_schemas(
     job = portal.client.post(f"{bundle}/records/d2/copies", headers=archivist).json()["job_id"]
     status = (200, "GET", "/api/v1/copies/{job_id}", f"/api/v1/copies/{job}", {"headers": archivist})
     assert mismatches(portal, "internal", [status]) == []
+    # consistency between two signed checkpoints
+    first = ledger_operations.checkpoint_ledger(portal.wired, force=True)
+    append_entries(portal.wired, 3)
+    second = ledger_operations.checkpoint_ledger(portal.wired, force=True)
+    assert first is not None and second is not None
+    route = "/api/v1/ledger/consistency"
+    proof = f"{route}?from={first.tree_size}&to={second.tree_size}"
+    consistency: list[Call] = [
+        (200, "GET", route, proof, {"headers": auditor}),
+        (404, "GET", route, f"{route}?from=1&to=2", {"headers": auditor}),
+    ]
+    assert mismatches(portal, "internal", consistency) == []
     # every JSON body of those calls (and the tokens fetched for them) left as the handler built it
     assert len(as_built) >= 14
     assert [sent for sent, built in as_built if sent != built] == []
@@ -266,7 +283,23 @@ def test_public_answers_match_their_declared_schemas(
         (200, "POST", f"{request}/withdrawal", f"{one}/withdrawal", {"headers": headers, "json": {}}),
         (409, "POST", f"{request}/withdrawal", f"{one}/withdrawal", {"headers": headers, "json": {}}),
         (422, "POST", "/api/v1/register", "/register", {"json": {"username": "x"}}),
+        (200, "GET", "/api/v1/recorded-activities", "/recorded-activities", {}),
+        (200, "GET", "/api/v1/disclosure-statistics", "/disclosure-statistics", {}),
+        (422, "GET", "/api/v1/disclosure-statistics", "/disclosure-statistics?year=1", {}),
     ]
     assert mismatches(portal, "public", calls, prefix=API) == []
+    first = ledger_operations.checkpoint_ledger(portal.wired, force=True)
+    append_entries(portal.wired, 3)
+    second = ledger_operations.checkpoint_ledger(portal.wired, force=True)
+    assert first is not None and second is not None
+    consistency = "/api/v1/ledger/consistency"
+    feed: list[Call] = [
+        (200, "GET", "/api/v1/ledger/checkpoints", "/ledger/checkpoints", {}),
+        (200, "GET", "/api/v1/ledger/key", "/ledger/key", {}),
+        (200, "GET", consistency, f"/ledger/consistency?from={first.tree_size}&to={second.tree_size}", {}),
+        (404, "GET", consistency, "/ledger/consistency?from=1&to=2", {}),
+        (422, "GET", consistency, "/ledger/consistency?from=0&to=2", {}),
+    ]
+    assert mismatches(portal, "public", feed, prefix=API) == []
     assert len(as_built) >= 6
     assert [sent for sent, built in as_built if sent != built] == []

@@ -285,7 +285,7 @@ def test_static_files_are_served_to_both_apps(portal: Portal) -> None:
 
 def test_ledger_page_for_the_auditor(portal: Portal) -> None:
     client = signed_in(portal, "security_auditor").client
-    assert client.get("/", follow_redirects=False).headers["location"] == "/ledger"
+    assert client.get("/", follow_redirects=False).headers["location"] == "/anomalies"
     page = client.get("/ledger")
     assert page.status_code == 200
     assert "尚无完整校验的记录" in page.text and "尚未签发检查点" in page.text
@@ -352,6 +352,7 @@ def test_ledger_page_shows_the_checkpoint_and_last_verification_without_walking(
         "signatures_checked",
         "locked_checkpoint",
         "missing_range",
+        "cosignatures",
     }
     _no_walk(monkeypatch)
     client = signed_in(portal, "security_auditor").client

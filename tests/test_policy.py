@@ -78,6 +78,7 @@ MAY = {
         "disclosure.extension.decide",
         "disposition.approve",
         "disposition.read",
+        "accountability.read",
     },
     "disclosure_officer": {"case.list", "bundle.read", "record.view"}
     | QUEUE
@@ -103,11 +104,21 @@ MAY = {
         "copy.trace",
         "holds.read",
         "disposition.read",
+        "anomaly.read",
+        "anomaly.acknowledge",
+        "anomaly.rules.edit",
+        "accountability.read",
     }
     | FIXITY
     | STAFF,
     "security_admin": {"user.read", "user.create", "user.update", "user.role"} | STAFF,
-    "sysadmin": {"bundle.verify", "calendar.edit", "retention.schedule.edit", "settings.read"}
+    "sysadmin": {
+        "bundle.verify",
+        "calendar.edit",
+        "retention.schedule.edit",
+        "settings.read",
+        "activities.edit",
+    }
     | STAFF
     | SCHEDULE,
     "applicant": {
@@ -160,6 +171,11 @@ ON_COLLECTION = {
     "disposition.propose": "disposition",
     "disposition.read": "disposition",
     "disposition.execute": "disposition",
+    "anomaly.read": "anomalies",
+    "anomaly.acknowledge": "anomalies",
+    "anomaly.rules.edit": "anomalies",
+    "accountability.read": "accountability",
+    "activities.edit": "activities",
 }
 ON_REQUEST = {
     "retrieval.request": "retrieval",

@@ -25,7 +25,7 @@ HEADINGS = {
     "archive_manager": "共",
     "supervisor": "查找案件",  # the case search: supervisors find what they may ask for
     "disclosure_officer": "依申请公开",
-    "security_auditor": "访问台账",
+    "security_auditor": "异常行为",
     "security_admin": "账户管理",
     "sysadmin": "系统设置",
     "applicant": "我的申请",

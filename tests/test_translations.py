@@ -5,6 +5,7 @@ translations` would write, and pages in either language show no raw key."""
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -40,6 +41,7 @@ def _messages(lang: str) -> dict[str, str]:
     return {m.id: m.string for m in _catalogue(lang) if m.id}
 
 
+@functools.cache  # the tree does not change during a run; walking it is the slow part
 def _extracted() -> list[str]:
     """The keys `pybabel extract -F babel.cfg` finds, in its sorted order."""
     with (ROOT / "babel.cfg").open() as config:

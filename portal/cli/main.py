@@ -7,7 +7,7 @@ import getpass
 import json
 import shutil
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar, overload
@@ -392,8 +392,30 @@ def ledger_verify(
         lines.append(f"held to the checkpoint at {report.locked_checkpoint} entries locked in the store")
     if report.checkpoints and not report.signatures_checked:
         lines.append("checkpoint signatures were not checked (no JWKS given)")
+    lines.extend(_cosignature_lines(report.cosignatures))
     _emit(as_json, report.as_json(), lines)
-    raise typer.Exit(0 if report.intact else 1)
+    bad_cosignature = any(not found["valid"] for found in report.cosignatures)
+    raise typer.Exit(0 if report.intact and not bad_cosignature else 1)
+
+
+def _cosignature_lines(cosignatures: Sequence[dict[str, Any]]) -> list[str]:
+    """One line per witness (its newest valid cosignature), and one per cosignature that fails."""
+    newest: dict[str, dict[str, Any]] = {}
+    lines = []
+    for found in cosignatures:
+        if found["valid"]:
+            newest[found["witness"]] = found
+        else:
+            lines.append(
+                f"cosignature by {found['witness']} at {found['tree_size']} entries FAILS: {found['reason']}"
+            )
+    for witness, found in newest.items():
+        count = sum(1 for c in cosignatures if c["witness"] == witness and c["valid"])
+        lines.append(
+            f"witness {witness}: {count} cosignature(s), "
+            f"newest at {found['tree_size']} entries ({found['cosigned_at']})"
+        )
+    return lines
 
 
 @ledger_app.command("checkpoint")
@@ -403,12 +425,36 @@ def ledger_checkpoint(
     """Sign a checkpoint (Merkle tree head) over every entry now; exit 1 if the ledger was tampered."""
     wired = _wired()
     with _errors():
-        made = ledger_operations.checkpoint_ledger(wired, force=True)
+        made, answers = ledger_operations.checkpoint_and_witness(wired, force=True)
+    witnessed = [
+        f"witness {a.witness}: "
+        + (a.message if a.cosigned else f"refused ({a.status or 'no answer'}): {a.message}")
+        for a in answers
+    ]
+    answered = [
+        {
+            "witness": a.witness,
+            "tree_size": a.tree_size,
+            "cosigned": a.cosigned,
+            "status": a.status,
+            "message": a.message,
+        }
+        for a in answers
+    ]
     if made is None:
-        _emit(as_json, {"created": False, "checkpoint": None}, ["no new entries since the last checkpoint"])
+        lines = ["no new entries since the last checkpoint", *witnessed]
+        _emit(as_json, {"created": False, "checkpoint": None, "witnesses": answered}, lines)
         return
     line = f"checkpoint signed: {made.tree_size} entries, root {made.root_hash}, key {made.kid}"
-    _emit(as_json, {"created": True, "checkpoint": made.as_json()}, [line])
+    _emit(as_json, {"created": True, "checkpoint": made.as_json(), "witnesses": answered}, [line, *witnessed])
+
+
+@ledger_app.command("key")
+def ledger_key() -> None:
+    """Print the checkpoint key's verifier key (C2SP note form), for witnesses, monitors and a
+    separately deployed public portal (CASEVAULT_LEDGER_NOTE_VKEY)."""
+    wired = _wired()
+    typer.echo(wired.note_key.verifier.vkey)
 
 
 def _read_password(from_stdin: bool) -> str | None:

@@ -13,22 +13,16 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
+from access import activities
 from portal.public import api as public_api
+from portal.public import ledger as public_ledger
+from portal.public import openness
 from portal.public import pages as public_pages
+from portal.web.auth import DB
 from portal.web.i18n import render
 from portal.wiring import PublicWired
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
-# The activities the rules (art. 12) require to be recorded on camera, in the rules' order.
-RECORDED_ACTIVITIES = (
-    "on_site_inspection",
-    "random_inspection",
-    "evidence_collection",
-    "evidence_preservation",
-    "hearing",
-    "coercion",
-    "service",
-)
 
 
 def create_public_app(wired: PublicWired) -> FastAPI:
@@ -38,17 +32,26 @@ def create_public_app(wired: PublicWired) -> FastAPI:
     organization = wired.settings.source_organization
 
     @app.get("/", include_in_schema=False)
-    def recorded_activities(request: Request) -> Response:
-        """The published list of enforcement activities recorded on camera, and how to ask for records."""
+    def recorded_activities(request: Request, session: DB) -> Response:
+        """The published list of enforcement activities recorded on camera (kept by the system
+        administrator, `access.activities`), and how to ask for records."""
         return render(
             request,
             "public/index.html",
             organization=organization,
-            activities=RECORDED_ACTIVITIES,
+            activities=activities.published(session),
             root=str(request.scope.get("root_path", "")),
             me=None,
         )
 
-    for router in (public_api.signin, public_api.router, public_pages.signin, public_pages.router):
+    for router in (
+        public_api.signin,
+        public_api.router,
+        public_ledger.router,
+        openness.api,
+        public_pages.signin,
+        public_pages.router,
+        openness.pages,
+    ):
         app.include_router(router)
     return app

@@ -109,3 +109,80 @@ class RequestDetail(RequestSummary):
     items: list[ReleasedItem]
     release_until: Timestamp | None
     release_open: bool
+
+
+class RecordedActivity(Body):
+    """One kind of enforcement activity the office records on video (rules art. 12)."""
+
+    code: str
+    name_zh: str
+    name_en: str
+    continuous: bool = Field(description="recorded throughout, without interruption (全过程无间断)")
+    basis: str
+    position: int
+    changed_at: Timestamp
+
+
+class RecordedActivities(Body):
+    """The published list, in order."""
+
+    activities: list[RecordedActivity]
+    count: int
+
+
+class DisclosureStatistics(Body):
+    """The requests received in one year (by receipt day): by outcome and by deadline met."""
+
+    year: int
+    received: int
+    outcomes: dict[str, int] = Field(
+        description="released, partly_released, not_released, not_exist, not_this_office, repeated, "
+        "withdrawn, open"
+    )
+    timeliness: dict[str, int] = Field(
+        description="in_time, late (answered after the deadline), open_in_time, open_overdue, no_deadline"
+    )
+
+
+class PublicCheckpoint(Body):
+    """A signed tree head of the access ledger: its size, root and C2SP signed note, nothing of any entry."""
+
+    tree_size: int
+    root_hash: str
+    created_at: Timestamp
+    note: str
+
+
+class PublicCheckpoints(Body):
+    """`GET /public/api/v1/ledger/checkpoints`: newest first; `next_before` asks for the page after."""
+
+    origin: str
+    checkpoints: list[PublicCheckpoint]
+    next_before: int | None
+
+
+class PublicConsistency(Body):
+    """`GET /public/api/v1/ledger/consistency`: RFC 9162 §2.1.4 proof between two tree sizes."""
+
+    from_size: int
+    to_size: int
+    from_root: str
+    to_root: str
+    proof: list[str]
+
+
+class WitnessKey(Body):
+    """A witness whose cosignatures the archive collects: its name and verifier key."""
+
+    name: str
+    vkey: str
+
+
+class LedgerKey(Body):
+    """`GET /public/api/v1/ledger/key`: the key checkpoints are signed with, as a C2SP verifier key."""
+
+    origin: str
+    vkey: str
+    key_id: str
+    public_key: str
+    witnesses: list[WitnessKey]

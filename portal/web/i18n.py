@@ -146,7 +146,8 @@ def policy_reason(lang: str, reason: str) -> str:
 
 # What a finding's Chinese text may name by its identifier: record types and case.json fields.
 _FINDING_TERMS = re.compile(
-    r"( ?)(?<![A-Za-z0-9_])([a-z][a-z0-9]*(?:_[a-z0-9]+)+|place|collector)(?![A-Za-z0-9_])( ?)"
+    r"( ?)(?<![A-Za-z0-9_])([a-z][a-z0-9]*(?:_[a-z0-9]+)+|place|collector|decision|application)"
+    r"(?![A-Za-z0-9_])( ?)"
 )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from access.anomalies import AnomalyKind
 from access.disclosure.models import DisclosureStatus
 from access.disclosure.schemas import Basis, DecisionType, Delivery, Relation
 from access.disclosure.transitions import Step
@@ -14,6 +15,7 @@ from access.id_numbers import IdType
 from access.models import Clearance, Department, RequestStatus, Role
 from access.policy import Action
 from access.workdays import CalendarSource
+from archive.compliance import Gap
 from archive.sip import Activity, DocType, EnforcementType, Grade, Level, Stage
 from retention.disposition import DispositionAction
 from retention.disposition import Status as DispositionStatus
@@ -27,6 +29,36 @@ def N_(key: str) -> str:
 
 
 LABELS: dict[str, dict[str, str]] = {
+    "finding.gap": {
+        "missing_stage": N_("finding.gap.missing_stage"),
+        "officers_unlisted": N_("finding.gap.officers_unlisted"),
+        "id_not_shown": N_("finding.gap.id_not_shown"),
+        "rights_not_notified": N_("finding.gap.rights_not_notified"),
+        "active_content": N_("finding.gap.active_content"),
+        "no_voice_statement": N_("finding.gap.no_voice_statement"),
+        "interruption_unexplained": N_("finding.gap.interruption_unexplained"),
+        "interrupted_continuous": N_("finding.gap.interrupted_continuous"),
+        "return_unrecorded": N_("finding.gap.return_unrecorded"),
+        "stored_late": N_("finding.gap.stored_late"),
+        "evidence_incomplete": N_("finding.gap.evidence_incomplete"),
+    },
+    "statistics.outcome": {
+        "released": N_("statistics.outcome.released"),
+        "partly_released": N_("statistics.outcome.partly_released"),
+        "not_released": N_("statistics.outcome.not_released"),
+        "not_exist": N_("statistics.outcome.not_exist"),
+        "not_this_office": N_("statistics.outcome.not_this_office"),
+        "repeated": N_("statistics.outcome.repeated"),
+        "withdrawn": N_("statistics.outcome.withdrawn"),
+        "open": N_("statistics.outcome.open"),
+    },
+    "statistics.timely": {
+        "in_time": N_("statistics.timely.in_time"),
+        "late": N_("statistics.timely.late"),
+        "open_in_time": N_("statistics.timely.open_in_time"),
+        "open_overdue": N_("statistics.timely.open_overdue"),
+        "no_deadline": N_("statistics.timely.no_deadline"),
+    },
     "action": {
         "case.list": N_("action.case.list"),
         "case.search": N_("action.case.search"),
@@ -81,6 +113,11 @@ LABELS: dict[str, dict[str, str]] = {
         "disposition.approve": N_("action.disposition.approve"),
         "disposition.read": N_("action.disposition.read"),
         "disposition.execute": N_("action.disposition.execute"),
+        "anomaly.read": N_("action.anomaly.read"),
+        "anomaly.acknowledge": N_("action.anomaly.acknowledge"),
+        "anomaly.rules.edit": N_("action.anomaly.rules.edit"),
+        "accountability.read": N_("action.accountability.read"),
+        "activities.edit": N_("action.activities.edit"),
         "applicant.register": N_("action.applicant.register"),
         "auth.login": N_("action.auth.login"),
         "auth.session_start": N_("action.auth.session_start"),
@@ -93,6 +130,16 @@ LABELS: dict[str, dict[str, str]] = {
         "user.reset_password": N_("action.user.reset_password"),
         "user.sso_update": N_("action.user.sso_update"),
         "user.change": N_("action.user.change"),
+    },
+    "anomaly.kind": {
+        "denial_burst": N_("anomaly.kind.denial_burst"),
+        "after_hours": N_("anomaly.kind.after_hours"),
+        "bulk": N_("anomaly.kind.bulk"),
+        "state_secret": N_("anomaly.kind.state_secret"),
+        "outside_grant": N_("anomaly.kind.outside_grant"),
+        "new_address": N_("anomaly.kind.new_address"),
+        "dormant": N_("anomaly.kind.dormant"),
+        "admin_action": N_("anomaly.kind.admin_action"),
     },
     "accounts.done": {
         "created": N_("accounts.done.created"),
@@ -666,6 +713,7 @@ LABELS: dict[str, dict[str, str]] = {
 ENUM_KINDS: dict[type[StrEnum], str] = {
     Action: "action",
     Activity: "activity",
+    AnomalyKind: "anomaly.kind",
     Basis: "handling.basis",
     CalendarSource: "calendar.source",
     Clearance: "clearance",
@@ -678,6 +726,7 @@ ENUM_KINDS: dict[type[StrEnum], str] = {
     DocType: "doc_type",
     EnforcementType: "enforcement",
     Event: "retention.from",
+    Gap: "finding.gap",
     Grade: "grade",
     IdType: "handling.id_type",
     Level: "classification",

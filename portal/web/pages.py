@@ -107,7 +107,7 @@ START_PAGES: dict[Role, str] = {
     Role.archive_manager: "/",
     Role.supervisor: "/",
     Role.disclosure_officer: "/disclosures",
-    Role.security_auditor: "/ledger",
+    Role.security_auditor: "/anomalies",
     Role.security_admin: "/admin/users",
     Role.sysadmin: "/admin/settings",
     Role.applicant: "/public/disclosures",
@@ -152,6 +152,7 @@ def _frame(request: Request) -> dict[str, Any]:
         "catalogue": permits(caller.subject, Action.case_list),
         "deposit": permits(caller.subject, Action.bundle_deposit),
         "ledger": permits(caller.subject, Action.ledger_read),
+        "anomalies": permits(caller.subject, Action.anomaly_read),
         "retrieval": permits(caller.subject, Action.retrieval_request),
         "decide": permits(caller.subject, Action.retrieval_decide),
         "register": permits(caller.subject, Action.register_read),
@@ -165,6 +166,7 @@ def _frame(request: Request) -> dict[str, Any]:
         "notices": notice_count(request, caller),
         "fixity": permits(caller.subject, Action.fixity_read),
         "alerts": alert_count(request, caller),
+        "accountability": permits(caller.subject, Action.accountability_read),
     }
     return frame
 

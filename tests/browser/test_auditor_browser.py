@@ -1,5 +1,6 @@
-"""The security auditor in a real browser: lands on the ledger, reviews the administrators' own
-actions, and verifies the whole hash chain from the page, the verification itself ledgered."""
+"""The security auditor in a real browser: lands on today's anomalies (the administrator's change
+among them), acknowledges it with a note, reviews the administrators' own actions in the ledger,
+and verifies the whole hash chain from the page, the verification itself ledgered."""
 
 from __future__ import annotations
 
@@ -25,7 +26,19 @@ def test_the_auditor_reviews_the_administrators_and_verifies_the_chain(live: Liv
         page.get_by_role("button", name="退出登录").click()
 
     live.sign_in(page, "security_auditor")
-    assert page.url.startswith(f"{live.url}/ledger")
+    assert page.url.startswith(f"{live.url}/anomalies")
+    assert page.get_by_role("heading", name="异常行为").first.is_visible()
+    assert page.locator("svg.activity").is_visible()  # 30 days of anomalies as a picture
+    flagged = page.locator('#today tr[data-kind="admin_action"]')
+    assert flagged.count() > 0 and "管理员操作" in flagged.first.inner_text()
+    flagged.first.locator("textarea").fill("已核对审批单，调整属实")
+    with page.expect_navigation():
+        flagged.first.get_by_role("button", name="确认").click()
+    assert "已核对审批单，调整属实" in page.locator("#today").inner_text()
+    page.screenshot(path="/tmp/casevault-anomalies.png", full_page=True)
+
+    with page.expect_navigation():
+        page.get_by_role("navigation").get_by_role("link", name="访问台账").click()
     assert page.get_by_role("heading", name="访问台账").first.is_visible()
     with page.expect_navigation():
         page.locator("#admins-link").click()

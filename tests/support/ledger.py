@@ -10,11 +10,15 @@ TRIGGERS = {
         "ledger_entries": ["ledger_entries_append_only"],
         "ledger_head": ["ledger_head_forward_only"],
         "ledger_checkpoints": ["ledger_checkpoints_append_only"],
+        "ledger_notes": ["ledger_notes_append_only"],
+        "ledger_cosignatures": ["ledger_cosignatures_append_only"],
     },
     "sqlite": {
         "ledger_entries": ["ledger_entries_no_update", "ledger_entries_no_delete"],
         "ledger_head": ["ledger_head_no_rewind", "ledger_head_no_delete"],
         "ledger_checkpoints": ["ledger_checkpoints_no_update", "ledger_checkpoints_no_delete"],
+        "ledger_notes": ["ledger_notes_no_update", "ledger_notes_no_delete"],
+        "ledger_cosignatures": ["ledger_cosignatures_no_update", "ledger_cosignatures_no_delete"],
     },
 }
 

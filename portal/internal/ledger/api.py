@@ -16,7 +16,7 @@ from fastapi import HTTPException, Query, Request
 from pydantic import AwareDatetime
 from sqlalchemy import or_, select
 
-from access import checkpoints
+from access import checkpoints, witnessing
 from access.checkpoints import LedgerCheckpoint, LedgerTampered
 from access.ledger import LedgerEntry
 from access.models import Role, User
@@ -27,7 +27,14 @@ from access.policy import (
     require,
 )
 from portal.internal.ledger import operations
-from portal.internal.ledger.schemas import ChainReport, CheckpointPage, EntryPage, InclusionProof, KeySet
+from portal.internal.ledger.schemas import (
+    ChainReport,
+    CheckpointPage,
+    ConsistencyProof,
+    EntryPage,
+    InclusionProof,
+    KeySet,
+)
 from portal.web.api import guard, service_errors
 from portal.web.auth import (
     API_CSRF,
@@ -201,6 +208,27 @@ def entry_proof(
         return checkpoints.inclusion_proof(session, seq=seq, checkpoint=checkpoint)
     except LedgerTampered as exc:
         raise HTTPException(409, str(exc)) from exc
+
+
+@router.get(
+    "/ledger/consistency",
+    response_model=ConsistencyProof,
+    responses=errors(401, 403, 404, 409, 422),
+)
+def ledger_consistency(
+    request: Request,
+    session: DB,
+    caller: Caller,
+    first: Annotated[int, Query(alias="from", ge=1, le=MAX_SEQ, description="the earlier tree size")],
+    second: Annotated[int, Query(alias="to", ge=1, le=MAX_SEQ, description="a checkpoint's tree size")],
+) -> dict[str, Any]:
+    """The consistency proof (RFC 9162 §2.1.4) from the first `from` entries to the checkpoint at `to`."""
+    guard(request, session, caller, Action.ledger_read, collection("ledger"))
+    try:
+        with service_errors():
+            return witnessing.prove(session, first=first, second=second).as_json()
+    except ValueError as exc:
+        raise HTTPException(422, [{"field": "from", "message": str(exc)}]) from exc
 
 
 @router.get("/ledger/jwks", response_model=KeySet, responses=errors(401, 403))

@@ -3,10 +3,12 @@ due, walk the chain against the checkpoints' locked copies."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from access import chain, checkpoints
+from access import chain, checkpoints, witnessing
 from portal.wiring import Wired
 
 
@@ -17,17 +19,28 @@ def verify_ledger(wired: Wired) -> chain.ChainReport:
 
 
 def verify_against_store(wired: Wired, *, session: Session) -> chain.ChainReport:
-    """`chain.verify_with_store` with this archive's store, keys and retention."""
-    return chain.verify_with_store(
+    """`chain.verify_with_store` with this archive's store, keys and retention, and the
+    witnesses' cosignatures checked against their configured keys."""
+    report = chain.verify_with_store(
         session,
         store=wired.store,
         jwks=wired.keyring.jwks(),
         retain_for=wired.settings.checkpoint_retention,
     )
+    found = witnessing.check_cosignatures(session, origin=wired.note_key.name, witnesses=wired.witnesses)
+    return replace(report, cosignatures=tuple(c.as_json() for c in found))
 
 
 def checkpoint_ledger(wired: Wired, *, force: bool = False) -> checkpoints.LedgerCheckpoint | None:
-    """Sign a ledger checkpoint if one is due (forced: whenever there are new entries)."""
+    """Sign a ledger checkpoint if one is due (forced: whenever there are new entries), put it in
+    note form and send it to the witnesses."""
+    return checkpoint_and_witness(wired, force=force)[0]
+
+
+def checkpoint_and_witness(
+    wired: Wired, *, force: bool = False
+) -> tuple[checkpoints.LedgerCheckpoint | None, list[witnessing.WitnessAnswer]]:
+    """`checkpoint_ledger`, with what each witness answered."""
     with wired.sessions() as session:
         made = checkpoints.maybe_checkpoint(
             session,
@@ -51,4 +64,18 @@ def checkpoint_ledger(wired: Wired, *, force: bool = False) -> checkpoints.Ledge
             jwks=wired.keyring.jwks(),
             retain_for=wired.settings.checkpoint_retention,
         )
-    return made
+    with wired.sessions() as session:  # a session of its own: the witness calls roll back between rounds
+        answers = note_and_witness(wired, session=session, retry=force)
+    return made, answers
+
+
+def note_and_witness(
+    wired: Wired, *, session: Session, retry: bool = False
+) -> list[witnessing.WitnessAnswer]:
+    """Sign in note form the checkpoints that lack it, then offer the newest to the witnesses."""
+    try:
+        witnessing.write_notes(session, key=wired.note_key, jwks=wired.keyring.jwks())
+        session.commit()
+    except IntegrityError:
+        session.rollback()  # another process wrote the same notes: theirs stand (Ed25519 is deterministic)
+    return witnessing.submit_latest(session, witnesses=wired.witnesses, retry=retry)

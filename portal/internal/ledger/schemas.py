@@ -32,6 +32,16 @@ class EntryPage(Body):
     next_before: int | None
 
 
+class Cosignature(Body):
+    """A witness's cosignature found on a checkpoint, checked against the witness's configured key."""
+
+    witness: str
+    tree_size: int
+    cosigned_at: Timestamp
+    valid: bool
+    reason: str | None
+
+
 class ChainReport(Body):
     """`GET /api/v1/ledger/verify`: where the chain or a checkpoint first fails, if anywhere."""
 
@@ -45,6 +55,7 @@ class ChainReport(Body):
     signatures_checked: bool
     locked_checkpoint: int | None
     missing_range: list[int] | None
+    cosignatures: list[Cosignature]
 
 
 class Checkpoint(Body):
@@ -92,3 +103,13 @@ class KeySet(Body):
     """`GET /api/v1/ledger/jwks`: every key the archive ever signed with."""
 
     keys: list[PublicKey]
+
+
+class ConsistencyProof(Body):
+    """The RFC 9162 §2.1.4 proof that the first `from_size` entries are unchanged in a signed checkpoint."""
+
+    from_size: int
+    to_size: int
+    from_root: str
+    to_root: str
+    proof: list[str]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from access import workdays
+from access import activities, workdays
 from access.policy import Action, collection, permits
 from portal.internal.system import operations
 from portal.web.api import guard
@@ -44,6 +44,8 @@ def settings_page(request: Request, session: DB, caller: PageCaller) -> Response
         rules=len(schedule.rules) if schedule else 0,
         may_calendar=permits(caller.subject, Action.calendar_edit),
         may_schedule=permits(caller.subject, Action.retention_schedule_edit),
+        activities=len(activities.published(session)),
+        may_activities=permits(caller.subject, Action.activities_edit),
     )
     if down:
         response.headers["Retry-After"] = RETRY_AFTER
