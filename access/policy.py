@@ -5,7 +5,9 @@ the three administrators (三员分立); state secrets need clearance at least t
 supervisors act only inside an approved, unexpired, unrevoked grant that names the record;
 nobody decides their own request (不得自行审批); applicants act on their own disclosure requests
 only, and see released material only inside its release period; only the officer a disclosure
-request is assigned to handles it; state-secret records are never released, whatever the clearance.
+request is assigned to handles it; state-secret records are never released, whatever the clearance;
+nobody changes their own role or clearance, and the three administrators' accounts are made and
+changed at the console (`casevault users`), never in the portal, so none of them becomes another.
 A resource the rules cannot judge — an unknown kind or classification, archive material without
 its case, bundle or record — is refused (`incomplete-resource`): resources are built only by the
 constructors below, never field by field, so nothing defaults to "unclassified".
@@ -98,6 +100,7 @@ CONTENT = frozenset(
     {Action.record_view, Action.record_download, Action.record_original, Action.bundle_export}
 )
 THREE_ROLES = frozenset({Role.sysadmin, Role.security_admin, Role.security_auditor})
+ACCOUNT_CHANGES = frozenset({Action.user_create, Action.user_update, Action.user_role})
 _ARCHIVE = {
     Action.case_list,
     Action.bundle_read,
@@ -296,6 +299,9 @@ REASONS: dict[str, str] = {
     "role": "role {role} may not {action}",
     "own_request": "nobody decides their own request (不得自行审批)",
     "own_account": "nobody changes their own account's role or clearance (三员分立)",
+    "admin_account": (
+        "the three administrators' accounts are made and changed at the console, not in the portal (三员分立)"
+    ),
     "applicant_own": "applicants see and act on their own requests only",
     "retrieval_own": "others' retrieval requests are read in the register",
     "take_unassigned": "officers take unassigned requests for themselves; managers reassign",
@@ -335,6 +341,7 @@ class Resource:
     assignee: str | None  # for a disclosure request: the officer handling it
     available_until: datetime | None  # for released material: the end of its release period
     assign_to: str | None  # for an assignment: the officer the request would go to (None: anyone)
+    account_roles: frozenset[str]  # for an account: the role it holds and any role it would take
 
 
 def resource_of(bundle: Bundle, record: CaseRecord | None = None) -> Resource:
@@ -351,18 +358,19 @@ def resource_of(bundle: Bundle, record: CaseRecord | None = None) -> Resource:
         assignee=None,
         available_until=None,
         assign_to=None,
+        account_roles=frozenset(),
     )
 
 
 def collection(kind: str, *, case_no: str | None = None) -> Resource:
     """A whole collection (the catalogue, the ledger, the register, ...), optionally of one case."""
-    return Resource(kind, case_no, None, None, None, None, None, None, None, None)
+    return Resource(kind, case_no, None, None, None, None, None, None, None, None, frozenset())
 
 
 def entry_of(entry: ledger.LedgerEntry) -> Resource:
     """The ledger, at one entry: the case, bundle and record it names."""
     return Resource(
-        "ledger", entry.case_no, entry.bundle_id, entry.record_id, None, None, None, None, None, None
+        "ledger", entry.case_no, entry.bundle_id, entry.record_id, *(None,) * 6, frozenset()
     )
 
 
@@ -379,13 +387,15 @@ def request_of(
 ) -> Resource:
     """A retrieval or disclosure request: its case, who filed it, who handles it, and what of it is asked."""
     return Resource(
-        kind, case_no, bundle_id, record_id, None, None, owner, assignee, available_until, assign_to
+        kind, case_no, bundle_id, record_id, None, None, owner, assignee, available_until, assign_to,
+        frozenset(),
     )
 
 
-def account_of(username: str) -> Resource:
-    """One account, by its username (the `owner`): what a change of its role or clearance is about."""
-    return Resource("users", None, None, None, None, None, username, None, None, None)
+def account_of(username: str, *, roles: Iterable[str]) -> Resource:
+    """One account, by its username (the `owner`), with the role it holds and any it would take:
+    what a new account or a change of one is about."""
+    return Resource("users", None, None, None, None, None, username, None, None, None, frozenset(roles))
 
 
 def release_of(request: Resource, material: Resource) -> Resource:
@@ -507,6 +517,10 @@ def decide(subject: Subject, action: Action, resource: Resource, context: Contex
         return _deny("own-requests-only", "applicant_own")
     if action is Action.user_role and resource.owner == subject.username:
         return _deny("own-account", "own_account")
+    if action in ACCOUNT_CHANGES and resource.account_roles & THREE_ROLES:
+        # Else a security administrator could make a second one, or reset a system administrator's
+        # or an auditor's password, and sign in as them: one person holding two of the three roles.
+        return _deny("admin-account", "admin_account")
     if action is Action.retrieval_read and resource.owner != subject.username:
         return _deny("own-requests-only", "retrieval_own")
     if (

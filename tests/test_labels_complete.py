@@ -145,15 +145,20 @@ def test_every_ledger_outcome_and_action_is_named(lang: str) -> None:
 def _refusals() -> list[policy.Decision]:
     """A refusal of every rule of `decide`, and more: every role × action on a few resources."""
     now = datetime(2026, 3, 5, tzinfo=UTC)
-    material = policy.Resource("record", "C1", "b1", "r1", "state_secret", "secret", None, None, None, None)
+    material = policy.Resource(
+        "record", "C1", "b1", "r1", "state_secret", "secret", None, None, None, None, frozenset()
+    )
     request = policy.request_of("disclosure", case_no="C1", owner="someone", assignee="other")
-    plain = policy.Resource("record", "C1", "b1", "r1", "none", None, None, None, None, None)
-    broken = policy.Resource("record", "C1", "b1", None, "nonsense", None, None, None, None, None)
+    plain = policy.Resource("record", "C1", "b1", "r1", "none", None, None, None, None, None, frozenset())
+    broken = policy.Resource(
+        "record", "C1", "b1", None, "nonsense", None, None, None, None, None, frozenset()
+    )
+    admin = policy.account_of("sysadmin", roles={"sysadmin"})
     decisions = []
     for role in policy.Role:
         subject = policy.Subject(username="someone", role=role)
         for action in policy.Action:
-            for resource in (material, plain, request, policy.collection("catalogue"), broken):
+            for resource in (material, plain, request, policy.collection("catalogue"), broken, admin):
                 decision = policy.decide(subject, action, resource, policy.Context(now=now))
                 if not decision.allowed:
                     decisions.append(decision)

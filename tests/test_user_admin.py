@@ -6,12 +6,14 @@ administrator's name — never the administrator's own role or clearance, and no
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from access import identities
 from access.ledger import LedgerEntry
 from access.models import User
 from tests.support.portal import PASSWORD, Portal
@@ -182,25 +184,8 @@ def test_nobody_changes_their_own_role_or_clearance(portal: Portal) -> None:
     mine = _user(portal, ADMIN)
     assert (mine.role, mine.clearance) == ("security_admin", "none")
 
-    # another security administrator may
-    created = portal.client.post(
-        "/api/v1/users",
-        json={
-            "username": "zhao.lei",
-            "role": "security_admin",
-            "password": PASSWORD,
-            "reason": "第二名安全保密管理员",
-        },
-        headers=portal.as_role("security_admin"),
-    )
-    assert created.status_code == 201
-    token = portal.client.post("/api/v1/token", data={"username": "zhao.lei", "password": PASSWORD}).json()
-    other = portal.client.patch(
-        f"/api/v1/users/{ADMIN}",
-        json={"clearance": "secret", "reason": "保密审查通过"},
-        headers={"Authorization": f"Bearer {token['access_token']}"},
-    )
-    assert other.status_code == 200 and other.json()["clearance"] == "secret"
+    # Nor does a second security administrator: the administrators' accounts are the console's.
+    assert _user(portal, ADMIN).clearance == "none"
 
 
 def test_no_other_role_manages_accounts_and_each_refusal_is_ledgered(portal: Portal) -> None:
@@ -338,7 +323,7 @@ def test_the_own_account_page_says_the_role_is_not_theirs_to_change(portal: Port
     }
     refused = client.post(f"/admin/users/{ADMIN}/standing", data=data)
     assert refused.status_code == 403
-    assert "不得更改本人权限" in refused.text and "另一名安全保密管理员" in refused.text
+    assert "不得更改本人权限" in refused.text and "管理员账号在服务器控制台办理" in refused.text
     assert _user(portal, ADMIN).role == "security_admin"
 
 
@@ -356,17 +341,17 @@ def test_other_roles_get_the_refusal_page_not_the_accounts(portal: Portal, role:
 def test_two_administrators_creating_the_same_account_at_once_make_one(portal: Portal) -> None:
     """A race for one username: one 201, the other a refusal naming the field — never a 500 — and
     one account in the end."""
-    second = portal.client.post(
-        "/api/v1/users",
-        json={
-            "username": "zhao.lei",
-            "role": "security_admin",
-            "password": PASSWORD,
-            "reason": "第二名管理员",
-        },
-        headers=portal.as_role("security_admin"),
-    )
-    assert second.status_code == 201
+    with portal.wired.sessions() as session:  # a second one, made at the console as administrators are
+        identities.create_user(
+            session,
+            username="zhao.lei",
+            role="security_admin",
+            actor="cli:root",
+            now=datetime.now(UTC),
+            password=PASSWORD,
+            reason="第二名管理员",
+        )
+        session.commit()
     token = portal.client.post("/api/v1/token", data={"username": "zhao.lei", "password": PASSWORD}).json()
     headers = [portal.as_role("security_admin"), {"Authorization": f"Bearer {token['access_token']}"}]
     start = threading.Barrier(2)
@@ -390,33 +375,50 @@ def test_two_administrators_creating_the_same_account_at_once_make_one(portal: P
         assert len(list(session.scalars(select(User).where(User.username == "wang.fang")))) == 1
 
 
-def test_the_last_enabled_security_administrator_is_neither_disabled_nor_demoted(portal: Portal) -> None:
-    """Disabling or demoting the only security administrator (oneself included) would leave nobody
-    to administer accounts: refused naming the field, nothing changed; with a second one, it may."""
-    for change, field in (({"disabled": True}, "disabled"), ({"role": "archivist"}, "role")):
-        answer = _patch(portal, ADMIN, change | {"reason": "离职"})
-        if field == "role":  # one's own role is the own-account rule's
-            assert answer.status_code == 403
-            continue
-        assert answer.status_code == 422, answer.text
-        assert answer.json()["detail"].startswith(f"{field}: {ADMIN} is the last enabled")
-    mine = _user(portal, ADMIN)
-    assert not mine.disabled and mine.role == "security_admin"
+@pytest.mark.parametrize(
+    ("username", "body"),
+    [
+        (None, {"username": "zhao.lei", "role": "security_admin", "password": PASSWORD}),  # a second one
+        (None, {"username": "sun.lei", "role": "sysadmin", "password": PASSWORD}),
+        (None, {"username": "wu.jing", "role": "security_auditor", "password": PASSWORD}),
+        ("sysadmin", {"password": NEW_PASSWORD}),  # then sign in as the system administrator
+        ("security-auditor", {"password": NEW_PASSWORD}),
+        ("security-auditor", {"disabled": True}),
+        ("security-admin", {"disabled": True}),  # oneself, or the last one: nobody left to administer
+        ("archivist", {"role": "sysadmin"}),  # a colluding account made an administrator
+        ("sysadmin", {"role": "archivist"}),
+    ],
+)
+def test_the_administrators_accounts_are_made_and_changed_only_at_the_console(
+    portal: Portal, username: str | None, body: dict[str, Any]
+) -> None:
+    """A security administrator who could make a second one, or reset a system administrator's or
+    an auditor's password, could sign in as them and hold two of the three roles: refused, ledgered."""
+    before = _head(portal)
+    if username is None:
+        answer = portal.client.post(
+            "/api/v1/users", json=body | {"reason": "增设"}, headers=portal.as_role("security_admin")
+        )
+    else:
+        answer = _patch(portal, username, body | {"reason": "调整"})
+    assert answer.status_code == 403, answer.text
+    assert answer.json()["detail"]["rule"] == "admin-account"
+    denied = [e for e in _entries(portal, after=before) if e.outcome == "denied"]
+    assert len(denied) == 1 and denied[0].actor == ADMIN
+    if username is None:
+        with portal.wired.sessions() as session:
+            assert session.scalar(select(User).where(User.username == body["username"])) is None
+    else:  # nothing changed: the same role, enabled, the old password and not the new one
+        account = _user(portal, username)
+        assert not account.disabled and account.role == username.replace("-", "_")
+        assert (_token_status(portal, username), _token_status(portal, username, NEW_PASSWORD)) == (200, 401)
 
-    created = portal.client.post(
-        "/api/v1/users",
-        json={"username": "zhao.lei", "role": "security_admin", "password": PASSWORD, "reason": "第二名"},
-        headers=portal.as_role("security_admin"),
-    )
-    assert created.status_code == 201
-    token = portal.client.post("/api/v1/token", data={"username": "zhao.lei", "password": PASSWORD}).json()
-    zhao = {"Authorization": f"Bearer {token['access_token']}"}
-    demoted = portal.client.patch(
-        f"/api/v1/users/{ADMIN}", json={"role": "archivist", "reason": "调岗"}, headers=zhao
-    )
-    assert demoted.status_code == 200 and demoted.json()["role"] == "archivist"
-    last = portal.client.patch(
-        "/api/v1/users/zhao.lei", json={"disabled": True, "reason": "离职"}, headers=zhao
-    )
-    assert last.status_code == 422 and last.json()["detail"].startswith("disabled:")
-    assert not _user(portal, "zhao.lei").disabled
+
+def test_an_administrators_account_page_offers_no_form_and_says_where_it_is_changed(portal: Portal) -> None:
+    client = signed_in(portal, "security_admin").client
+    for username in ("sysadmin", "security-auditor", ADMIN):
+        shown = client.get(f"/admin/users/{username}")
+        assert shown.status_code == 200 and 'id="at-console"' in shown.text
+        assert "casevault users" in shown.text and "/standing" not in shown.text and "/password" not in shown.text
+    ordinary = client.get("/admin/users/archivist")
+    assert 'id="at-console"' not in ordinary.text and "/admin/users/archivist/standing" in ordinary.text

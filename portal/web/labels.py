@@ -431,6 +431,7 @@ LABELS: dict[str, dict[str, str]] = {
         "role": N_("policy.reason.role"),
         "own_request": N_("policy.reason.own_request"),
         "own_account": N_("policy.reason.own_account"),
+        "admin_account": N_("policy.reason.admin_account"),
         "applicant_own": N_("policy.reason.applicant_own"),
         "retrieval_own": N_("policy.reason.retrieval_own"),
         "take_unassigned": N_("policy.reason.take_unassigned"),
@@ -581,6 +582,7 @@ LABELS: dict[str, dict[str, str]] = {
         "state-secret": N_("rule.state-secret"),
         "own-request": N_("rule.own-request"),
         "own-account": N_("rule.own-account"),
+        "admin-account": N_("rule.admin-account"),
     },
     "rule.name": {
         "three-role-separation": N_("rule.name.three-role-separation"),
@@ -592,6 +594,7 @@ LABELS: dict[str, dict[str, str]] = {
         "state-secret": N_("rule.name.state-secret"),
         "own-request": N_("rule.name.own-request"),
         "own-account": N_("rule.name.own-account"),
+        "admin-account": N_("rule.name.admin-account"),
     },
     "settings.service": {
         "database": N_("settings.service.database"),
@@ -644,7 +647,6 @@ LABELS: dict[str, dict[str, str]] = {
         "account.reason": N_("refusal.account.reason"),
         "account.reason_long": N_("refusal.account.reason_long"),
         "account.applicant_role": N_("refusal.account.applicant_role"),
-        "account.last_security_admin": N_("refusal.account.last_security_admin"),
         "applicant.phone": N_("refusal.applicant.phone"),
         "applicant.email": N_("refusal.applicant.email"),
         "disclosure.basis_not_applicable": N_("refusal.disclosure.basis_not_applicable"),

@@ -111,8 +111,9 @@ def create_account(
 ) -> User:
     """Add a staff account with a reason; the caller commits. Refusals name the field."""
     attempt = {"username": username.strip().lower(), "role": role, "clearance": clearance, "reason": reason}
+    account = account_of(attempt["username"], roles={role})
     _decided(
-        session, subject=subject, context=context, action=Action.user_create, resource=USERS, detail=attempt
+        session, subject=subject, context=context, action=Action.user_create, resource=account, detail=attempt
     )
     why = _reason(reason)
     if role == Role.applicant:
@@ -132,21 +133,6 @@ def create_account(
         )
     except IntegrityError as exc:  # the same username made by someone else a moment ago
         raise Refused(f"username: {attempt['username']!r} is taken", code="account.username_taken") from exc
-
-
-def _keep_a_security_admin(session: Session, *, user: User, field: str) -> None:
-    """Refuse to disable or demote the last enabled security administrator: nobody could then
-    administer accounts (the rows are locked, so two at once cannot each leave the other last)."""
-    others = session.scalars(
-        select(User.id)
-        .where(User.role == Role.security_admin, User.disabled.is_(False), User.id != user.id)
-        .with_for_update()
-    ).all()
-    if not others:
-        raise Refused(
-            f"{field}: {user.username} is the last enabled security administrator",
-            code="account.last_security_admin",
-        )
 
 
 def update_account(
@@ -172,13 +158,16 @@ def update_account(
         {"password": "(reset)"} if "password" in changes else {}
     )
     detail = {"username": name, "changes": shown, "reason": reason}
+    # The role it holds and the one it would take (an unknown account: found missing once decided).
+    held = session.scalar(select(User.role).where(User.username == name))
+    account = account_of(name, roles={r for r in (held, changes.get("role")) if r})
     if "role" in changes or "clearance" in changes:
         _decided(
             session,
             subject=subject,
             context=context,
             action=Action.user_role,
-            resource=account_of(name),
+            resource=account,
             detail=detail,
         )
     if set(changes) - {"role", "clearance"} or not changes:
@@ -187,7 +176,7 @@ def update_account(
             subject=subject,
             context=context,
             action=Action.user_update,
-            resource=account_of(name),
+            resource=account,
             detail=detail,
         )
     why = _reason(reason)
@@ -201,9 +190,6 @@ def update_account(
     else:
         department = user.department if role == Role.supervisor else None
     clearance = changes.get("clearance") or user.clearance
-    leaving = role != Role.security_admin or bool(changes.get("disabled"))
-    if user.role == Role.security_admin and not user.disabled and leaving:
-        _keep_a_security_admin(session, user=user, field="role" if role != user.role else "disabled")
     identities.change_standing(
         session,
         username=name,

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from access import policy
 from access.models import Department
 from archive.errors import Refused
 from portal.internal.identity import operations
@@ -162,6 +163,7 @@ def _account_page(
         status=status,
         account=account,
         own=user.username == caller.user.username,
+        at_console=user.role in policy.THREE_ROLES,  # rule admin-account: no form would be allowed
         standing=(form or {}) | {k: v for k, v in standing.items() if k not in (form or {})},
         errors=errors or {},
         done=done if done in DONE else "",
