@@ -206,7 +206,7 @@ def test_statistics_count_the_year_by_outcome_and_deadline_met(portal: Portal) -
     assert re.search(r'id="timeliness-late"><th scope="row">超过期限答复</th><td>1</td>', page.text)
 
 
-@pytest.mark.parametrize("year", ["1999", "2027", "abc"])
+@pytest.mark.parametrize("year", ["1999", "2027", "abc", "²"])  # "²" passes str.isdigit, not int
 def test_a_year_out_of_range_is_refused(portal: Portal, year: str) -> None:
     disclosure_pages.at(portal, disclosure_pages.MONDAY)
     assert portal.client.get("/public/api/v1/disclosure-statistics", params={"year": year}).status_code == 422

@@ -21,6 +21,7 @@ from portal.public.api import calendar
 from portal.public.pages import PublicPageRoute, page
 from portal.public.schemas import DisclosureStatistics, RecordedActivities
 from portal.web.auth import DB, public_wired_of
+from portal.web.params import whole_number
 from portal.web.schemas import api_router, errors
 
 api = api_router(prefix="/api/v1", tag="public")
@@ -70,9 +71,9 @@ def statistics_page(request: Request, session: DB, year: str = "") -> Response:
     """One year's disclosure statistics, with the other years to choose from."""
     chosen: int | None = None
     if year.strip():
-        if not year.strip().isdigit() or not FIRST_YEAR <= int(year) <= 2999:
+        chosen = whole_number(year)
+        if chosen is None or not FIRST_YEAR <= chosen <= 2999:
             raise HTTPException(422, "year")
-        chosen = int(year)
     found = _year_statistics(request, session, chosen)
     shown = sorted({found.year, *statistics.years(session)}, reverse=True)
     return page(

@@ -1,4 +1,4 @@
-"""Path parameters shared by the routes."""
+"""Path parameters shared by the routes, and the one reading of a whole number typed into a form."""
 
 from __future__ import annotations
 
@@ -12,3 +12,10 @@ RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 MAX_SEQ = 2**63 - 1
 Seq = Annotated[int, Path(ge=1, le=MAX_SEQ)]
 SeqBelow = Annotated[int | None, Query(ge=1, le=MAX_SEQ, description="page: positions below this")]
+
+
+def whole_number(text: str) -> int | None:
+    """A whole number typed into a form (ASCII digits, at most 9), or None: `str.isdigit` alone
+    lets "²" through, which `int` then refuses with a 500."""
+    text = text.strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None

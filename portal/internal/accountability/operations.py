@@ -19,6 +19,7 @@ from archive.compliance import Gap
 from portal.web import api as web_api
 from portal.web.auth import Principal, policy_context
 from portal.web.i18n import finding_message, label, translate
+from portal.web.params import whole_number
 
 REPORT = collection("accountability")
 CSV_COLUMNS = (
@@ -66,7 +67,7 @@ def parse(lang: str, values: dict[str, str]) -> tuple[Filters, dict[str, str]]:
     article: int | None = None
     raw = values.get("article", "").strip()
     if raw:
-        if raw.isdigit() and int(raw) in accountability.ARTICLES:
+        if whole_number(raw) in accountability.ARTICLES:
             article = int(raw)
         else:
             errors["article"] = translate(lang, "accountability.err.article", value=raw)

@@ -20,7 +20,7 @@ from portal.internal.retention.api import retention_errors
 from portal.web import auth
 from portal.web.auth import DB, PAGE_CSRF, wired_of
 from portal.web.pages import PageCaller, PageRoute, page
-from portal.web.params import RowId
+from portal.web.params import RowId, whole_number
 from retention import disposition, holds
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute, dependencies=[PAGE_CSRF])
@@ -75,7 +75,7 @@ def propose(
             case_nos=case_nos,
             action=action,
             opinion=opinion,
-            years=int(years) if years.strip().isdigit() else None,
+            years=whole_number(years),
         )
     session.commit()
     return RedirectResponse("/retention", status_code=303)

@@ -24,6 +24,7 @@ from portal.web import auth
 from portal.web.auth import DB, PAGE_CSRF, Principal, wired_of
 from portal.web.i18n import choose_lang, refusal, translate
 from portal.web.pages import PageCaller, PageRoute, page
+from portal.web.params import whole_number
 from retention import service as retention
 from retention.models import RetentionRule
 from retention.schedule import KINDS, Event, RuleSpec, Term
@@ -77,7 +78,7 @@ def rule_of(form: dict[str, str]) -> RuleSpec:
     if form["counts_from"] not in set(Event):
         raise Refused("counts_from: closing of the case or making of the record", code="schedule.counts_from")
     count = form["count"].strip()
-    if count and not count.isdigit():
+    if count and whole_number(count) is None:
         raise Refused("count: a whole number of years or months", code="schedule.count")
     return RuleSpec(
         code="",

@@ -21,6 +21,7 @@ from portal.web import auth
 from portal.web.auth import DB, PAGE_CSRF, Principal
 from portal.web.i18n import choose_lang, translate
 from portal.web.pages import PageCaller, PageRoute, page
+from portal.web.params import whole_number
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute, dependencies=[PAGE_CSRF])
 LIST = collection("activities")
@@ -97,7 +98,7 @@ def change_activity(
                 name_en=name_en,
                 continuous=continuous == "yes",
                 basis=basis,
-                position=int(position) if position.strip().isdigit() else None,
+                position=whole_number(position),
                 published=published == "yes",
                 reason=reason,
             )
