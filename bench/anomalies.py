@@ -46,8 +46,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from access import anomalies, identities, ledger, workdays
 from access.anomalies import AnomalyFlag
-from access.ledger import GENESIS, LedgerEntry, canonical_body, canonical_json, hash_body
-from bench.ledger import COLUMNS, PG_URL, Population, _copy_field, pg_schema, render
+from access.ledger import GENESIS, LedgerEntry, canonical_json
+from bench.ledger import COLUMNS, PG_URL, Population, copy_line, pg_schema, render
 
 CHINA = anomalies.CHINA
 YEAR = 2025
@@ -121,35 +121,8 @@ def load(engine: Engine, count: int, population: Population) -> float:
             for seq, (row, at) in enumerate(zip(rows, moments(count, rng), strict=True), start=1):
                 when = at.astimezone(UTC).isoformat(timespec="microseconds")
                 detail = canonical_json(row["detail"])
-                body = canonical_body(
-                    seq=seq,
-                    at=when,
-                    actor=row["actor"],
-                    action=row["action"],
-                    outcome=row["outcome"],
-                    case_no=row["case_no"],
-                    bundle_id=row["bundle_id"],
-                    record_id=row["record_id"],
-                    source=row["source"],
-                    detail=detail,
-                    prev_hash=previous,
-                )
-                digest = hash_body(body)
-                fields = (
-                    str(seq),
-                    when,
-                    row["actor"],
-                    row["action"],
-                    row["outcome"],
-                    _copy_field(row["case_no"]),
-                    _copy_field(row["bundle_id"]),
-                    _copy_field(row["record_id"]),
-                    _copy_field(row["source"]),
-                    _copy_field(detail),
-                    previous,
-                    digest,
-                )
-                buffer.write("\t".join(fields) + "\n")
+                line, digest = copy_line(seq=seq, at=when, row=row, detail=detail, previous=previous)
+                buffer.write(line)
                 previous = digest
                 if seq % 20_000 == 0:
                     copy.write(buffer.getvalue())

@@ -310,6 +310,39 @@ def _copy_field(value: str | None) -> str:
     return value
 
 
+def copy_line(*, seq: int, at: str, row: dict[str, Any], detail: str, previous: str) -> tuple[str, str]:
+    """One entry as `COPY … FROM STDIN` reads it, chained to `previous`; the line and its hash."""
+    body = canonical_body(
+        seq=seq,
+        at=at,
+        actor=row["actor"],
+        action=row["action"],
+        outcome=row["outcome"],
+        case_no=row["case_no"],
+        bundle_id=row["bundle_id"],
+        record_id=row["record_id"],
+        source=row["source"],
+        detail=detail,
+        prev_hash=previous,
+    )
+    digest = hash_body(body)
+    fields = (
+        str(seq),
+        at,
+        row["actor"],
+        row["action"],
+        row["outcome"],
+        _copy_field(row["case_no"]),
+        _copy_field(row["bundle_id"]),
+        _copy_field(row["record_id"]),
+        _copy_field(row["source"]),
+        _copy_field(detail),
+        previous,
+        digest,
+    )
+    return "\t".join(fields) + "\n", digest
+
+
 def generate_chain(count: int, population: Population, rng: random.Random) -> Iterator[str]:
     """COPY text lines of `count` valid chained entries (hashes as `entry_hash` computes them)."""
     gap = YEAR_US / count  # mean gap: `count` entries over a year
@@ -327,35 +360,8 @@ def generate_chain(count: int, population: Population, rng: random.Random) -> It
             detail = details.get(key)
             if detail is None:
                 detail = details[key] = canonical_json(row["detail"])
-            body = canonical_body(
-                seq=seq,
-                at=at,
-                actor=row["actor"],
-                action=row["action"],
-                outcome=row["outcome"],
-                case_no=row["case_no"],
-                bundle_id=row["bundle_id"],
-                record_id=row["record_id"],
-                source=row["source"],
-                detail=detail,
-                prev_hash=previous,
-            )
-            digest = hash_body(body)
-            fields = (
-                str(seq),
-                at,
-                row["actor"],
-                row["action"],
-                row["outcome"],
-                _copy_field(row["case_no"]),
-                _copy_field(row["bundle_id"]),
-                _copy_field(row["record_id"]),
-                _copy_field(row["source"]),
-                _copy_field(detail),
-                previous,
-                digest,
-            )
-            yield "\t".join(fields) + "\n"
+            line, digest = copy_line(seq=seq, at=at, row=row, detail=detail, previous=previous)
+            yield line
             previous = digest
 
 
