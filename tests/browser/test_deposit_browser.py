@@ -26,9 +26,10 @@ CHUNK = 16 << 20  # the page's tus chunk size
 SCREENSHOT = "/tmp/casevault-deposit.png"
 FORM_SCREENSHOT = "/tmp/casevault-deposit-form.png"
 
-# Wait until the recording's row has sent more than `bytes`, then cut every upload off.
+# Wait until the recording's row has sent more than `bytes`, then cut every upload off; -1 when
+# it has not within a minute (the test then fails, instead of waiting for ever).
 CUT_OFF = """async ([name, bytes]) => {
-    for (;;) {
+    for (const deadline = Date.now() + 60000; Date.now() < deadline;) {
         const rows = [...document.querySelectorAll('#upload-list li')];
         const row = rows.find(li => li.dataset.path.endsWith(name));
         if (row && Number(row.dataset.sent || 0) > bytes) {
@@ -37,7 +38,15 @@ CUT_OFF = """async ([name, bytes]) => {
         }
         await new Promise(r => setTimeout(r, 5));
     }
+    return -1;
 }"""
+
+
+def choose_folder(page: Any, folder: Path) -> None:
+    """Choose the folder once the page's script listens for the choice (it is deferred: on a busy
+    machine a choice made before it ran would start nothing)."""
+    page.wait_for_function("window.casevaultDeposit !== undefined")
+    page.set_input_files("#folder", str(folder))
 
 
 def big_case(make_case: Callable[..., Path]) -> tuple[Path, str]:
@@ -59,12 +68,12 @@ def test_an_archivist_deposits_a_folder_with_a_200_mb_recording_and_resumes(
     page.get_by_role("link", name="归档", exact=True).click()
     assert page.get_by_role("heading", name="归档案卷").is_visible()
 
-    page.set_input_files("#folder", str(folder))
+    choose_folder(page, folder)
     sent = page.evaluate(CUT_OFF, [video, 3 * CHUNK + (1 << 20)])
     assert sent > 3 * CHUNK
 
     page.reload()
-    page.set_input_files("#folder", str(folder))
+    choose_folder(page, folder)
     page.wait_for_selector("#deposit-submit:not([disabled])", timeout=120_000)
     row = page.locator(f"#upload-list li[data-path$='{video}']")
     resumed = int(row.get_attribute("data-resumed-from") or 0)
@@ -91,7 +100,7 @@ def test_a_case_already_sealed_is_offered_as_a_supplement(
     folder = make_case(name="已封存")  # the demo case, sealed as version 1 already
     live.sign_in(page, "archivist")
     page.goto(f"{live.url}/deposit")
-    page.set_input_files("#folder", str(folder))
+    choose_folder(page, folder)
     page.wait_for_selector("#deposit-submit:not([disabled])")
     with page.expect_navigation():
         page.click("#deposit-submit")
@@ -110,7 +119,7 @@ def test_a_refusal_shows_the_cli_s_words(live: Live, page: Any, make_case: Calla
     (folder / document["records"][0]["path"]).unlink()
     live.sign_in(page, "archivist")
     page.goto(f"{live.url}/deposit")
-    page.set_input_files("#folder", str(folder))
+    choose_folder(page, folder)
     page.wait_for_selector("#deposit-submit:not([disabled])")
     with page.expect_navigation():
         page.click("#deposit-submit")
