@@ -16,7 +16,10 @@ LINK = re.compile(r"\]\(([^)\s]+)\)")
 # A repository path in backticks: `archive/compliance.py`, `tests/test_compliance.py::test_art7_*`.
 NAMED = re.compile(r"`((?:archive|access|retention|portal|tests|docs|scripts|bench|alembic)/[\w./*-]+)")
 GENERATED = ("bench/out/",)  # what a benchmark run writes, not kept in the repository
-OUTSIDE = re.compile(r"\.\./|(?<![\w-])shared/|/work/|file://(?!<)|~/")
+# Outside the repository: a parent folder, a sibling's shared folder, this machine's own places
+# (the folder the checkout lies in, the home directory: read here, never written down), file URLs.
+MACHINE = "|".join(re.escape(f"{place}/") for place in (ROOT.parent, Path.home()))
+OUTSIDE = re.compile(rf"\.\./|(?<![\w-])shared/|{MACHINE}|file://(?!<)|~/")
 
 
 @pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: p.name)
