@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import HTTPException, Query, Request
+from fastapi import Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import AwareDatetime
 
@@ -59,6 +59,20 @@ def trail_query(
     if start is not None and end is not None and end <= start:
         raise HTTPException(422, [{"field": "until", "message": "until must be after since"}])
     return TrailQuery(actor=actor, case_no=case_no, record_id=record, since=start, until=end)
+
+
+def trail_asked(
+    actor: Actor = None,
+    case_no: CaseNo = None,
+    record: Record = None,
+    since: Since = None,
+    until: Until = None,
+) -> TrailQuery:
+    """The trail a route's query string asks for (its dependency): `trail_query` of the parameters."""
+    return trail_query(actor=actor, case_no=case_no, record=record, since=since, until=until)
+
+
+Asked = Annotated[TrailQuery, Depends(trail_asked)]
 
 
 def decide(
@@ -134,16 +148,11 @@ def trail(
     request: Request,
     session: DB,
     caller: Caller,
-    actor: Actor = None,
-    case_no: CaseNo = None,
-    record: Record = None,
-    since: Since = None,
-    until: Until = None,
+    query: Asked,
     before: SeqBelow = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
     """One person's (`actor`), case's or record's trail, newest first (security auditors only)."""
-    query = trail_query(actor=actor, case_no=case_no, record=record, since=since, until=until)
     return read_trail(request, session, caller, query, before=before, limit=limit)
 
 
@@ -187,14 +196,9 @@ def trail_csv(
     request: Request,
     session: DB,
     caller: Caller,
-    actor: Actor = None,
-    case_no: CaseNo = None,
-    record: Record = None,
-    since: Since = None,
-    until: Until = None,
+    query: Asked,
 ) -> Response:
     """The whole trail, oldest first, as CSV for a spreadsheet; ledgered as `trail.export`."""
-    query = trail_query(actor=actor, case_no=case_no, record=record, since=since, until=until)
     found, _decision = export_entries(request, session, caller, query, "csv")
     rows = operations.rows_of("zh", found, operations.names_of(session, found))
     return Response(
@@ -220,15 +224,10 @@ def trail_evidence(
     request: Request,
     session: DB,
     caller: Caller,
-    actor: Actor = None,
-    case_no: CaseNo = None,
-    record: Record = None,
-    since: Since = None,
-    until: Until = None,
+    query: Asked,
 ) -> Response:
     """The whole trail as a signed evidence package (ZIP); ledgered as `trail.export`. A checkpoint
     covering the entries is signed first when the latest does not; 409 if the ledger was tampered with."""
-    query = trail_query(actor=actor, case_no=case_no, record=record, since=since, until=until)
     found, decision = export_entries(request, session, caller, query, "evidence")
     try:
         data = operations.evidence_package(
