@@ -107,7 +107,10 @@ class SealedReader:
             raise BackupDamaged(f"{name}: the header's parameters are out of range")
         key, expected = _derive(passphrase, salt, log2_n, r, p)
         if not hmac.compare_digest(check, expected):
-            raise WrongPassphrase(f"{name}: wrong passphrase (nothing was written)")
+            raise WrongPassphrase(
+                f"{name}: the passphrase does not open this backup (a wrong passphrase, or a changed "
+                "header); nothing was written"
+            )
         self._source, self._name, self._header = source, name, header
         self._aead, self._prefix, self._chunk_size = AESGCM(key), prefix, chunk_size
 
