@@ -27,7 +27,7 @@ from portal.internal.ledger import operations as ledger_operations
 from portal.settings import Settings
 from portal.wiring import wire
 from tests.support.databases import Databases
-from tests.support.portal import Portal
+from tests.support.portal import Portal, append_entries
 from tests.support.retrieval import approved, content
 
 pytestmark = pytest.mark.store("file")
@@ -293,3 +293,17 @@ def test_backup_refuses_an_existing_file_without_force_and_a_passphrase_not_from
     forced = invoke(settings, monkeypatch, "backup", backup_file, "--passphrase-stdin", "--force")
     assert forced.exit_code == 0 and backup_file.read_bytes() != kept
     assert [p.name for p in backup_file.parent.iterdir() if p.name.endswith(".partial")] == []
+
+
+def test_a_restore_older_than_the_store_is_reported_as_cut_short(
+    backup_file: Path, portal: Portal, elsewhere: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The recovery point is the backup's: what the archive ledgered after it is named as missing
+    by `ledger verify`, from the checkpoint locked in the (replicated) store — never silent."""
+    append_entries(portal.wired, 3)
+    newer = ledger_operations.checkpoint_and_witness(portal.wired, force=True)[0]
+    assert newer is not None
+    assert invoke(elsewhere, monkeypatch, "restore", backup_file, "--passphrase-stdin").exit_code == 0
+    answer = invoke(elsewhere, monkeypatch, "ledger", "verify")
+    assert answer.exit_code == 1, answer.output
+    assert f"–{newer.tree_size} are missing" in answer.output, answer.output
