@@ -29,6 +29,7 @@ from portal.wiring import wire
 from tests.support.databases import Databases
 from tests.support.portal import Portal, append_entries
 from tests.support.retrieval import approved, content
+from tests.support.roles import ROLES_SQL, as_role_url, connecting_as
 
 pytestmark = pytest.mark.store("file")
 PASSPHRASE = "correct horse battery staple"
@@ -307,3 +308,67 @@ def test_a_restore_older_than_the_store_is_reported_as_cut_short(
     answer = invoke(elsewhere, monkeypatch, "ledger", "verify")
     assert answer.exit_code == 1, answer.output
     assert f"–{newer.tree_size} are missing" in answer.output, answer.output
+
+
+@pytest.mark.only_on("sqlite", why="the backup is made on SQLite and restored into PostgreSQL")
+def test_a_sqlite_backup_restores_into_postgresql(
+    backup_file: Path,
+    elsewhere: Settings,
+    databases: Databases,
+    postgres_available: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The embedded archive grows up: its backup restores into PostgreSQL, chain and seals intact."""
+    target = elsewhere.model_copy(update={"database_url": databases.empty_postgres()})
+    try:
+        done = invoke(target, monkeypatch, "restore", backup_file, "--passphrase-stdin")
+        assert done.exit_code == 0, done.output
+        for command in (("ledger", "verify"), ("verify", "--all")):
+            checked = invoke(target, monkeypatch, *command)
+            assert checked.exit_code == 0, checked.output
+        wired = wire(target)
+        try:
+            with wired.sessions() as session:
+                identities.create_user(
+                    session, username="on-postgresql", role="archivist", actor="test", now=datetime.now(UTC)
+                )
+                session.commit()
+            assert ledger_operations.verify_ledger(wired).intact
+        finally:
+            wired.engine.dispose()
+    finally:
+        databases.drop(target.database_url or "")
+
+
+@pytest.mark.only_on("postgresql", why="the app roles of scripts/db_roles.sql are PostgreSQL's")
+def test_after_a_restore_the_app_role_works_once_the_roles_script_has_run(
+    backup_file: Path, elsewhere: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Restore runs as the owner; the app role, granted its rights again, serves the restored rows."""
+    assert invoke(elsewhere, monkeypatch, "restore", backup_file, "--passphrase-stdin").exit_code == 0
+    owner = make_engine(elsewhere.resolved_database_url)
+    try:
+        raw = owner.raw_connection()
+        try:
+            raw.cursor().execute(ROLES_SQL.read_text(encoding="utf-8"))
+            raw.commit()
+        finally:
+            raw.close()
+    finally:
+        owner.dispose()
+    as_app = connecting_as(
+        elsewhere,
+        as_role_url(elsewhere.resolved_database_url, "casevault_app"),
+        owner=elsewhere.resolved_database_url,
+    )
+    wired = wire(as_app)
+    try:
+        with wired.sessions() as session:
+            identities.create_user(
+                session, username="served-by-app", role="archivist", actor="test", now=datetime.now(UTC)
+            )
+            session.commit()
+        report = ledger_operations.verify_ledger(wired)
+        assert report.intact, report.as_json()
+    finally:
+        wired.engine.dispose()

@@ -289,10 +289,10 @@ def restore(
         try:
             _schema_ready(engine, wanted=manifest["alembic_revision"], shown=shown)
             with engine.connect() as conn:
-                rows.require_empty(conn, rows.tables_of(conn), shown=shown)
-            with engine.connect() as conn:
                 transaction = conn.begin()
-                loader = rows.Loader(conn, rows.tables_of(conn))
+                tables = rows.tables_of(conn)
+                rows.require_empty(conn, tables, shown=shown)
+                loader = rows.Loader(conn, tables)
                 loader.clear_migration_rows()
                 loaded = 0
                 for _, record in _records(reader.chunks()):
