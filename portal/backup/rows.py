@@ -64,10 +64,12 @@ BATCH = 1000
 
 
 @contextlib.contextmanager
-def snapshot(engine: Engine, *, scratch: Path) -> Iterator[Connection]:
-    """A connection that sees the whole database as of one moment."""
+def snapshot(engine: Engine) -> Iterator[Connection]:
+    """A connection that sees the whole database as of one moment (on SQLite, a copy made beside
+    the database file, as well guarded as it, and removed afterwards)."""
     if engine.dialect.name == "sqlite":
-        with tempfile.TemporaryDirectory(dir=scratch, prefix=".backup-") as folder:
+        beside = Path(engine.url.database or ".").parent
+        with tempfile.TemporaryDirectory(dir=beside, prefix=".backup-") as folder:
             copy = Path(folder) / "snapshot.db"
             raw = engine.raw_connection()
             try:

@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect
 
 from alembic import command
 from archive.errors import Refused
@@ -63,6 +63,8 @@ def backup(
     """Write an encrypted backup of the database and the keys to `dest` (whole, or not at all)."""
     if len(passphrase) < MIN_PASSPHRASE:
         raise Refused(f"passphrase: at least {MIN_PASSPHRASE} characters")
+    if dest.is_dir():
+        raise Refused(f"{dest}: a folder; give the backup file's name")
     if dest.exists() and not force:
         raise Refused(f"{dest}: already exists; give --force to replace it")
     if not dest.parent.is_dir():
@@ -103,8 +105,7 @@ def _write(
 ) -> dict[str, Any]:
     sealed = SealedWriter(out, passphrase=passphrase)
     parts: list[dict[str, Any]] = []
-    scratch = settings.data_dir if settings.data_dir.is_dir() else Path(out.name).parent
-    with rows.snapshot(engine, scratch=scratch) as conn:
+    with rows.snapshot(engine) as conn:
         at = rows.revision(conn)
         tables = rows.tables_of(conn)
         preamble = {
@@ -127,6 +128,8 @@ def _write(
                 n += 1
             parts.append({"part": f"database/{table.name}", "rows": n, "sha256": digest.hexdigest()})
         head = rows.ledger_head(conn)
+    # Read after the snapshot: keys are only ever added, so every key a snapshot's seal or
+    # checkpoint names is here.
     for name, path in _key_files(settings):
         data = path.read_bytes()
         mode = path.stat().st_mode & 0o777
@@ -158,8 +161,13 @@ def _records(chunks: Iterator[bytes]) -> Iterator[tuple[bytes, Any]]:
         yield pending, json.loads(pending)
 
 
-def check(reader: SealedReader, *, name: str) -> dict[str, Any]:
-    """Read the whole backup and hold it to its manifest; the manifest, or `BackupDamaged`."""
+KeyFile = tuple[str, bytes, int]  # path under keys/, contents, mode
+
+
+def check(reader: SealedReader, *, name: str) -> tuple[dict[str, Any], list[KeyFile]]:
+    """Read the whole backup and hold it to its manifest: the manifest and the key files, or
+    `BackupDamaged` naming what is wrong."""
+    keys: list[KeyFile] = []
     digests: dict[str, Any] = {}
     current: str | None = None
     manifest: dict[str, Any] | None = None
@@ -183,6 +191,7 @@ def check(reader: SealedReader, *, name: str) -> dict[str, Any]:
                 current = None
                 data = base64.b64decode(record["data"])
                 digests[f"keys/{record['key']}"] = [hashlib.sha256(data), len(data)]
+                keys.append((record["key"], data, int(record["mode"]) & 0o777))
             elif "manifest" in record:
                 manifest = record["manifest"]
             else:
@@ -200,7 +209,7 @@ def check(reader: SealedReader, *, name: str) -> dict[str, Any]:
                 raise BackupDamaged(f"{name}: {part} does not match its manifest")
     except (ValueError, KeyError, TypeError, StopIteration) as exc:
         raise BackupDamaged(f"{name}: not a well-formed backup ({exc.__class__.__name__})") from None
-    return manifest
+    return manifest, keys
 
 
 # --- restoring ----------------------------------------------------------------------------------
@@ -213,20 +222,19 @@ def _key_target(keys: Path, name: str) -> Path:
     return keys.joinpath(*relative.parts)
 
 
-def _plan_keys(reader: SealedReader, *, settings: Settings) -> list[tuple[Path, bytes, int]]:
+def _plan_keys(keys: list[KeyFile], *, settings: Settings) -> list[tuple[Path, bytes, int]]:
     """The key files to write; refuses a data dir that holds a different key of the same name."""
-    keys, planned = settings.data_dir / "keys", []
-    for _, record in _records(reader.chunks()):
-        if isinstance(record, dict) and "key" in record:
-            target, data = _key_target(keys, record["key"]), base64.b64decode(record["data"])
-            if target.exists() or target.is_symlink():
-                if not target.is_file() or target.read_bytes() != data:
-                    raise Refused(
-                        f"{target}: the data dir holds a different key; restore into a data dir "
-                        "without keys (nothing was written)"
-                    )
-                continue
-            planned.append((target, data, int(record["mode"]) & 0o777))
+    folder, planned = settings.data_dir / "keys", []
+    for name, data, mode in keys:
+        target = _key_target(folder, name)
+        if target.exists() or target.is_symlink():
+            if not target.is_file() or target.read_bytes() != data:
+                raise Refused(
+                    f"{target}: the data dir holds a different key; restore into a data dir "
+                    "without keys (nothing was written)"
+                )
+            continue
+        planned.append((target, data, mode))
     return planned
 
 
@@ -263,6 +271,12 @@ def _schema_ready(engine: Engine, *, wanted: str, shown: str) -> None:
         )
     with engine.connect() as conn:
         found = rows.revision(conn)
+        foreign = found is None and inspect(conn).get_table_names()
+    if foreign:
+        raise Refused(
+            f"{shown}: the database holds tables ({', '.join(sorted(foreign))}) but no casevault "
+            "schema; restore into an empty database — nothing was written"
+        )
     if found is None:
         command.upgrade(db.alembic_config(engine), wanted)
     elif found != wanted:
@@ -282,8 +296,8 @@ def restore(
     shown = db.shown_url(url)
     with source.open("rb") as handle:
         reader = SealedReader(handle, passphrase=passphrase, name=str(source))
-        manifest = check(reader, name=str(source))
-        planned = _plan_keys(reader, settings=settings)
+        manifest, keys = check(reader, name=str(source))
+        planned = _plan_keys(keys, settings=settings)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = db.make_engine(url, create=True)
         try:
