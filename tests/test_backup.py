@@ -4,6 +4,8 @@ that holds rows, a data dir with other keys — each writing nothing."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import subprocess
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -21,7 +23,7 @@ from bench.load import casevault, environment
 from portal.app import create_app
 from portal.backup import container, rows
 from portal.cli.main import app
-from portal.db import make_engine
+from portal.db import make_engine, migrate, newest_revision
 from portal.internal.archive import operations
 from portal.internal.ledger import operations as ledger_operations
 from portal.settings import Settings
@@ -372,3 +374,44 @@ def test_after_a_restore_the_app_role_works_once_the_roles_script_has_run(
         assert report.intact, report.as_json()
     finally:
         wired.engine.dispose()
+
+
+def test_the_manifest_names_every_part_with_its_digest(
+    backup_file: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = invoke(settings, monkeypatch, "backup", backup_file, "--passphrase-stdin", "--force", "--json")
+    assert made.exit_code == 0, made.output
+    manifest = json.loads(made.output)
+    parts = {p["part"]: p for p in manifest["parts"]}
+    for name, data in key_files(settings).items():
+        assert parts[f"keys/{name}"]["sha256"] == hashlib.sha256(data).hexdigest()
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with engine.connect() as conn:
+            assert manifest["ledger_head"] == rows.ledger_head(conn)
+            for table in rows.tables_of(conn):
+                assert parts[f"database/{table.name}"]["rows"] == rows.count(conn, table), table.name
+    finally:
+        engine.dispose()
+    assert manifest["alembic_revision"] == newest_revision()
+
+
+@pytest.mark.only_on("sqlite", why="which revisions a restore takes does not depend on the database")
+def test_restore_refuses_a_backup_of_an_unknown_revision_and_a_database_at_another(
+    portal: Portal, settings: Settings, elsewhere: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(container, "LOG2_N", 10)
+    for claimed, target in (
+        ("0099_future", elsewhere),
+        ("0013", elsewhere.model_copy(update={"database_url": None})),
+    ):
+        with monkeypatch.context() as patched:
+            patched.setattr(rows, "revision", lambda _conn, claimed=claimed: claimed)
+            dest = tmp_path / f"{claimed}.cvbackup"
+            assert invoke(settings, monkeypatch, "backup", dest, "--passphrase-stdin").exit_code == 0
+        if target.database_url is None:  # a database already migrated to this version, empty
+            migrate(target.resolved_database_url)
+        answer = invoke(target, monkeypatch, "restore", dest, "--passphrase-stdin")
+        assert answer.exit_code == 2, answer.output
+        assert claimed in answer.output
+        assert not (target.data_dir / "keys").exists()
