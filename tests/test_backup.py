@@ -115,8 +115,11 @@ def test_restore_drill(
     portal: Portal, settings: Settings, elsewhere: Settings, make_case: Callable[..., Path], tmp_path: Path
 ) -> None:
     """Back up a working archive, restore it into an empty database beside the same store, and
-    it verifies and accepts everything it accepted before: a grant, a deposit, a checkpoint."""
+    it verifies and accepts everything it accepted before: a grant, a supplement, a checkpoint."""
     request_id = approved(portal)
+    # A second version, which points at the first (a row restored before the row it points at
+    # would be refused).
+    assert operations.deposit(portal.wired, folder=make_case(), actor="test")["version"] == 2
     assert content(portal, "d1").status_code == 200
     assert ledger_operations.checkpoint_and_witness(portal.wired, force=True)[0] is not None
     made_entries = entry_count(settings)
@@ -149,7 +152,7 @@ def test_restore_drill(
         assert grant.status_code == 200 and grant.json()["status"] == "approved", grant.text
         # A supplement to the restored case, a new account and a new checkpoint: ids and the chain go on.
         supplement = operations.deposit(wired, folder=make_case(), actor="test")
-        assert supplement["version"] == 2
+        assert supplement["version"] == 3
         with wired.sessions() as session:
             identities.create_user(
                 session, username="after-restore", role="archivist", actor="test", now=datetime.now(UTC)
