@@ -35,6 +35,7 @@ from archive.errors import ArchiveError, Refused, StoreUnavailable
 from archive.fixity import VerifyReport, verify_bag_dir
 from archive.service import latest_bundle
 from portal import db, wiring
+from portal.backup import service as backups
 from portal.cli.demo import (
     DEMO_APPLICANT,
     DEMO_CASE_NO,
@@ -560,6 +561,82 @@ def users_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
             for r in rows
         ],
     )
+
+
+def _passphrase(from_stdin: bool, *, confirm: bool) -> str:
+    """The backup passphrase: one line of standard input, or asked for without echo on a terminal."""
+    if not from_stdin:
+        _fail(
+            "--passphrase-stdin: required; the passphrase is read from standard input, "
+            "never from the command line or the environment",
+            EXIT_REFUSED,
+        )
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    passphrase = getpass.getpass("passphrase: ")
+    if confirm and getpass.getpass("passphrase again: ") != passphrase:
+        _fail("passphrase: the two do not match", EXIT_REFUSED)
+    return passphrase
+
+
+def _backup_lines(manifest: dict[str, Any]) -> list[str]:
+    tables = [p for p in manifest["parts"] if p["part"].startswith("database/")]
+    head = manifest["ledger_head"]
+    return [
+        f"revision     {manifest['alembic_revision']} ({manifest['engine']})",
+        f"tables       {len(tables)} ({sum(p['rows'] for p in tables)} rows)",
+        f"keys         {len(backups.key_parts(manifest))} file(s)",
+        f"ledger head  entry {head['seq']}  {head['entry_hash']}",
+    ]
+
+
+@app.command()
+def backup(
+    dest: Annotated[Path, typer.Argument(help="The backup file to write")],
+    passphrase_stdin: Annotated[
+        bool, typer.Option("--passphrase-stdin", help="Read the passphrase from stdin (required)")
+    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing DEST")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON")] = False,
+) -> None:
+    """Write the database (one consistent snapshot) and every key under keys/ to one file,
+    encrypted with a passphrase; the object store is not in it (replicate it)."""
+    settings = _settings()
+    passphrase = _passphrase(passphrase_stdin, confirm=True)
+    with _errors(), _counting("rows") as progress:
+        manifest = backups.backup(
+            settings=settings, dest=dest, passphrase=passphrase, force=force, progress=progress
+        )
+    lines = [f"backup written to {dest}", *_backup_lines(manifest)]
+    lines += [
+        f"not in the backup: {name} is set in the configuration; keep it there"
+        for name in manifest["configured_secrets"]
+    ]
+    _emit(as_json, manifest, lines)
+
+
+@app.command()
+def restore(
+    src: Annotated[Path, typer.Argument(help="A backup file written by `casevault backup`")],
+    passphrase_stdin: Annotated[
+        bool, typer.Option("--passphrase-stdin", help="Read the passphrase from stdin (required)")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Restore a backup into an empty database (as its owner) and the data dir's keys/: all of it,
+    or nothing; a wrong passphrase or a damaged file writes nothing."""
+    settings = _settings()
+    passphrase = _passphrase(passphrase_stdin, confirm=False)
+    with _errors(), _counting("rows") as progress:
+        done = backups.restore(settings=settings, source=src, passphrase=passphrase, progress=progress)
+    lines = [
+        f"restored {src} into {done['database']}",
+        *_backup_lines(done),
+        f"keys written {done['keys_written']} ({done['keys_present']} already there, identical)",
+        "next: run scripts/db_roles.sql as the owner (PostgreSQL), then `casevault ledger verify` "
+        "and `casevault verify --all`",
+    ]
+    _emit(as_json, done, lines)
 
 
 @app.command()

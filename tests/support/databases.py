@@ -133,6 +133,10 @@ class Databases:
         self._prepared.append(self._chores.submit(self._new_schema, self._pg_migration))  # the next one's
         return self._url(schema)
 
+    def empty_postgres(self) -> str:
+        """A schema of its own with nothing in it, not even the migrations; the URL that reaches it."""
+        return self._url(self._new_schema())
+
     def drop(self, url: str) -> None:
         """Drop the schema behind a PostgreSQL URL handed out here (in the background)."""
         self._dropped.append(self._chores.submit(self._drop, self._schemas.pop(url)))
