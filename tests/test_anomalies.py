@@ -276,7 +276,6 @@ def test_two_evaluations_at_once_flag_each_anomaly_once(wired: Wired) -> None:
 
 
 def test_the_serve_loop_evaluates_what_arrived(wired: Wired, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(app_module, "HOUSEKEEPING_SECONDS", 0.05)
     late = add(wired, at=datetime(2026, 12, 2, 22, 0, tzinfo=CST))
     pause = threading.Event()  # never set: only something to wait on between looks
     with TestClient(app_module.create_app(wired), base_url="https://testserver"):

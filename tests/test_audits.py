@@ -313,7 +313,6 @@ def test_the_serve_loop_audits_what_is_due(portal: Portal, monkeypatch: pytest.M
 
     from portal import app as app_module
 
-    monkeypatch.setattr(app_module, "HOUSEKEEPING_SECONDS", 0.05)
     wired = portal.wired
     later(wired, 100)  # the demo bundle, sealed today, is due 100 days from now
     pause = threading.Event()  # never set: only something to wait on between looks
