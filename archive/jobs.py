@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Float, Index, Integer, String, Text, delete, func, or_, select, update
+from sqlalchemy import JSON, Float, Index, Integer, String, Text, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -104,15 +104,16 @@ def claim(
 ) -> Job | None:
     """Lease the oldest runnable job of these kinds to `worker` (queued and due, or running under a
     lease that ran out); None when there is none. The caller commits at once."""
+    runnable = (Job.kind.in_(list(kinds))) & or_(
+        (Job.state == QUEUED) & (Job.run_after <= now),
+        (Job.state == RUNNING) & (Job.lease_until < now),
+    )
+    # A plain read first: an idle worker's look takes no lock (on SQLite, not the write lock).
+    if session.scalar(select(Job.id).where(runnable).limit(1)) is None:
+        return None
     candidate = (
         select(Job.id)
-        .where(Job.kind.in_(list(kinds)))
-        .where(
-            or_(
-                (Job.state == QUEUED) & (Job.run_after <= now),
-                (Job.state == RUNNING) & (Job.lease_until < now),
-            )
-        )
+        .where(runnable)
         .order_by(Job.run_after, Job.created_at)
         .limit(1)
         .with_for_update(skip_locked=True)
@@ -149,8 +150,10 @@ def renew(session: Session, *, worker: str, job_ids: Iterable[str], now: datetim
 
 
 def report_progress(session: Session, *, worker: str, job_id: str, progress: float) -> None:
-    """Record how far a leased job is (0..1)."""
-    session.execute(update(Job).where(_held(job_id, worker)).values(progress=min(1.0, max(0.0, progress))))
+    """Record how far a leased job is (0..1); it never goes back (a retry starts where one ended)."""
+    share = min(1.0, max(0.0, progress))
+    forward = case((Job.progress < share, share), else_=Job.progress)
+    session.execute(update(Job).where(_held(job_id, worker)).values(progress=forward))
 
 
 def finish(

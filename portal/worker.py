@@ -213,6 +213,7 @@ class Worker:
         self._live = 0
         self._threads: list[threading.Thread] = []
         self._scheduled: dict[str, int] = {}
+        self._claims_failing = False
 
     # --- running ---
 
@@ -277,8 +278,11 @@ class Worker:
                 if self.idle_exit is not None:  # started for a job: the next one queued starts another
                     log.warning("worker %s: could not claim a job (%s); ending", self.name, exc)
                     break
-                log.exception("worker %s: could not claim a job", self.name)
-                ran = False
+                if not self._claims_failing:  # once per outage, not once a second
+                    log.exception("worker %s: could not claim a job; trying again", self.name)
+                self._claims_failing, ran = True, False
+            else:
+                self._claims_failing = False
             if ran:
                 idle_since = time.monotonic()
                 continue
