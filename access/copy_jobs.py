@@ -37,7 +37,6 @@ from archive.store import ObjectStore
 KIND = "copy"
 JOB_TTL = timedelta(hours=1)
 MAX_ACTIVE_PER_USER = 2
-RUNNING = ("queued", "preparing")
 DELIVERED = "delivered"  # a terminal job state of copies: handed over, its files deleted
 RENDITIONS = "renditions"  # the folder under the copies folder where renditions are kept
 # What the user is told of each job state.
@@ -62,7 +61,6 @@ class CopyJob:
     error: str | None
     copy: Copy | None
     view_url: str | None  # set for a viewing rendition: it is watched there, never downloaded
-    created_at: datetime
 
     @classmethod
     def of(cls, row: Job, *, root: Path) -> CopyJob:
@@ -89,7 +87,6 @@ class CopyJob:
             error=row.last_error if row.state == jobs.FAILED else None,
             copy=copy,
             view_url=payload.get("view_url"),
-            created_at=row.created_at,
         )
 
     def as_json(self) -> dict[str, Any]:

@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_SECONDS = 0.3  # a job's progress is written at most this often
 CHORE_SECONDS = 60  # the period of the serve loop's minute chores
+# A worker first schedules the chores this long after it starts, as the serve loop always did:
+# a server started and stopped at once (a test, a health check) runs none.
+SCHEDULE_DELAY_SECONDS = 60.0
 FINISHED_CHORES_KEPT = timedelta(days=1)
 FAILED_JOBS_KEPT = timedelta(days=30)  # long enough for an operator to read why
 COPY_LANE = "copy"  # the lane `--concurrency` widens
@@ -236,11 +239,6 @@ class Worker:
         self._threads.append(thread)
         thread.start()
 
-    def run(self) -> None:
-        """Start, and block until stopped and every job in hand has finished."""
-        self.start()
-        self.join()
-
     def join(self, timeout: float | None = None) -> None:
         """Wait for the lanes (and then the heartbeat) to end."""
         for thread in self._threads:
@@ -263,11 +261,6 @@ class Worker:
                 return False
             self._wake.set()
             return True
-
-    @property
-    def stopped(self) -> bool:
-        """Whether stop was asked for."""
-        return self._stop.is_set()
 
     def _lane(self, names: list[str]) -> None:
         idle_since = time.monotonic()
@@ -297,7 +290,7 @@ class Worker:
             self._live -= 1
 
     def _heartbeat(self) -> None:
-        renewed = time.monotonic()
+        renewed = started = time.monotonic()
         while True:
             with self._lock:
                 if self._live == 0:
@@ -305,7 +298,8 @@ class Worker:
             if time.monotonic() - renewed >= self.lease.total_seconds() / 3:
                 renewed = time.monotonic()
                 self._renew()
-            if self.scheduling and not self._stop.is_set():
+            waited = time.monotonic() - started >= SCHEDULE_DELAY_SECONDS
+            if self.scheduling and waited and not self._stop.is_set():
                 self._schedule()
             time.sleep(min(self.poll, self.lease.total_seconds() / 6))
 
