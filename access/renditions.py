@@ -1,8 +1,9 @@
 """Viewing renditions (查阅副本): watermarked footage for viewers who may not have the original.
 
 A rendition is made once per holder (a retrieval grant, or a member of staff viewing by role)
-and record, by a copy job (`access.copy_jobs`), and kept under its own folder until the grant
-ends, so that a player can seek in it with Range requests. It is a `Copy` like a download copy:
+and record, by a copy job (`access.copy_jobs`, which also knows which job is preparing each
+one), and kept under its own folder until the grant ends, so that a player can seek in it with
+Range requests. It is a `Copy` like a download copy:
 its stamp names the viewer, grant and time, and its fingerprint is in its metadata.
 """
 
@@ -13,7 +14,6 @@ import hashlib
 import json
 import os
 import shutil
-import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -29,12 +29,10 @@ def holder_key(*, bundle_id: str, record_id: str, holder: str) -> str:
 
 
 class Renditions:
-    """Finished renditions on disk, and which copy job is preparing each one."""
+    """Finished renditions on disk."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._preparing: dict[str, str] = {}  # key → job id
-        self._lock = threading.Lock()
         root.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     def get(self, key: str, *, now: datetime) -> Copy | None:
@@ -74,21 +72,6 @@ class Renditions:
         partial.write_text(json.dumps(facts), encoding="utf-8")
         os.replace(partial, folder / FACTS)
         return Copy(target, copy.file_name, copy.media_type, copy.sha256, copy.size, copy.fingerprint)
-
-    def preparing(self, key: str) -> str | None:
-        """The id of the job preparing this rendition, if one was started."""
-        with self._lock:
-            return self._preparing.get(key)
-
-    def started(self, key: str, job_id: str) -> None:
-        """Remember the job preparing this rendition."""
-        with self._lock:
-            self._preparing[key] = job_id
-
-    def forget(self, key: str) -> None:
-        """The job is over (or gone): the next view looks on disk or starts another."""
-        with self._lock:
-            self._preparing.pop(key, None)
 
     def sweep(self, *, now: datetime) -> None:
         """Delete every rendition whose grant has ended."""

@@ -7,6 +7,7 @@ import access.disclosure.models
 import access.ledger
 import access.models
 import access.witnessing  # noqa: F401
+import archive.jobs
 import archive.models  # noqa: F401
 import retention.audit_models
 import retention.disposition

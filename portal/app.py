@@ -1,8 +1,8 @@
 """The web apps, wired: internal portal and API at `/`, public portal at `/public`.
 
 The only module that puts the doors together: each domain's routers under `portal.internal`,
-the public portal from `portal.public`, the shared machinery from `portal.web`, and the serve
-loop's chores.
+the public portal from `portal.public`, the shared machinery from `portal.web`, and the
+in-process worker that runs the durable jobs and the periodic chores (`portal.worker`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Literal
@@ -21,24 +20,20 @@ from fastapi.responses import RedirectResponse, Response
 from portal.internal.accountability import api as accountability_api
 from portal.internal.accountability import pages as accountability_pages
 from portal.internal.anomalies import api as anomalies_api
-from portal.internal.anomalies import operations as anomalies_operations
 from portal.internal.anomalies import pages as anomalies_pages
 from portal.internal.archive import api as archive_api
 from portal.internal.archive import copies as archive_copies
 from portal.internal.archive import pages as archive_pages
 from portal.internal.deposit import api as deposit_api
 from portal.internal.deposit import pages as deposit_pages
-from portal.internal.disclosure import operations as disclosure_operations
 from portal.internal.disclosure import pages as disclosure_pages
 from portal.internal.identity import api as identity_api
 from portal.internal.identity import pages as identity_pages
 from portal.internal.identity import user_pages
 from portal.internal.ledger import api as ledger_api
-from portal.internal.ledger import operations as ledger_operations
 from portal.internal.ledger import pages as ledger_pages
 from portal.internal.retention import api as retention_api
-from portal.internal.retention import audit_rounds, disposition_pages, fixity_pages, schedule_pages
-from portal.internal.retention import service as retention_service
+from portal.internal.retention import disposition_pages, fixity_pages, schedule_pages
 from portal.internal.retrieval import api as retrieval_api
 from portal.internal.retrieval import pages as retrieval_pages
 from portal.internal.system import activities_pages
@@ -53,6 +48,7 @@ from portal.web.errors import HANDLERS, ErrorPage, SecurityHeaders, answer
 from portal.web.limits import BodyLimit, BodyLimits
 from portal.web.pages import add_favicon, error_page, mount_static
 from portal.wiring import PublicWired, Wired
+from portal.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -87,58 +83,22 @@ def body_limits(settings: Settings, *, uploads: bool, mounted: tuple[str, ...] =
     )
 
 
-HOUSEKEEPING_SECONDS = 60
-
-
 @asynccontextmanager
 async def _housekeeping(app: FastAPI) -> AsyncIterator[None]:
-    """While serving: sign a ledger checkpoint when one is due, withdraw disclosure requests
-    whose correction period lapsed (so the applicant's page says so without anyone looking first),
-    keep holds and approved destructions going (`portal.internal.retention.service.housekeeping`),
-    evaluate the ledger entries the anomaly rules have not seen yet, and every
-    `audit_run_every_minutes` (0: never) audit the bundles that are due."""
+    """While serving, a worker in this process (`CASEVAULT_SERVE_WORKERS` copy threads; none
+    with 0) runs the durable jobs and schedules the periodic chores — a ledger checkpoint when
+    one is due, lapsed disclosure corrections, holds and approved destructions, the anomaly
+    rules, and every `audit_run_every_minutes` (0: never) a fixity round — each once per period
+    however many replicas serve (`portal.worker`). On shutdown the jobs in hand finish first."""
     wired: Wired = app.state.wired
-    chores = (
-        ledger_operations.checkpoint_ledger,
-        disclosure_operations.expire_corrections,
-        retention_service.housekeeping,
-        anomalies_operations.evaluate_anomalies,
-    )
-
-    async def loop() -> None:
-        while True:
-            await asyncio.sleep(HOUSEKEEPING_SECONDS)
-            for chore in chores:
-                try:
-                    await asyncio.to_thread(chore, wired)
-                except Exception:  # a failed round is retried next time; the reason is logged
-                    log.exception("%s failed", chore.__name__)
-
-    async def fixity_rounds() -> None:
-        # A task of its own: a round may read for hours (rate-limited) and must not hold up
-        # checkpoints; `stop` ends it between bundles when the server shuts down.
-        await asyncio.sleep(HOUSEKEEPING_SECONDS)
-        while True:
-            try:
-                await asyncio.to_thread(
-                    audit_rounds.run_audits,
-                    wired,
-                    actor=audit_rounds.SERVE_AUDITOR,
-                    sleep=stop.wait,
-                    stopped=stop.is_set,
-                )
-            except Exception:  # the bundle stays due; the next round takes it
-                log.exception("fixity audit round failed")
-            await asyncio.sleep(wired.settings.audit_run_every_minutes * 60)
-
-    stop = threading.Event()
-    tasks = [asyncio.create_task(loop())]
-    if wired.settings.audit_run_every_minutes > 0:
-        tasks.append(asyncio.create_task(fixity_rounds()))
+    running = None
+    if wired.settings.serve_workers > 0:
+        running = Worker(wired, concurrency=wired.settings.serve_workers, scheduling=True).start()
+        app.state.worker = running
     yield
-    stop.set()
-    for task in tasks:
-        task.cancel()
+    if running is not None:
+        running.stop()
+        await asyncio.to_thread(running.join)
 
 
 def create_public_only(wired: PublicWired) -> FastAPI:

@@ -86,6 +86,16 @@ class Settings(BaseSettings):
     audit_run_every_minutes: int = Field(default=1440, ge=0)
     audit_bytes_per_second: int = Field(default=0, ge=0)
     audit_bundles_per_run: int = Field(default=0, ge=0)
+    # Durable jobs (copies, audits, retention runs, the periodic chores). `serve` runs a worker
+    # with this many copy threads (0: none; `casevault worker` processes run the jobs instead).
+    # A worker's lease on a job lasts this long unless its heartbeat renews it; a killed worker's
+    # job is claimed again once it runs out. Idle workers look for jobs this often.
+    serve_workers: int = Field(default=2, ge=0)
+    job_lease_seconds: float = Field(default=60.0, gt=0)
+    job_poll_seconds: float = Field(default=1.0, gt=0)
+    # Where copies and viewing renditions are prepared and kept until fetched or expired: a folder
+    # every host running `serve` or `casevault worker` shares. Unset: `copies` in the data dir.
+    copies_dir: Path | None = None
 
     @field_validator("digests")
     @classmethod
@@ -126,6 +136,11 @@ class Settings(BaseSettings):
     def resolved_staging_dir(self) -> Path:
         """Where uploads and unpacked deposits wait: the configured folder, or one in the data dir."""
         return (self.staging_dir or self.data_dir / "staging").resolve()
+
+    @property
+    def resolved_copies_dir(self) -> Path:
+        """Where copies and renditions are prepared and kept: configured, or in the data dir."""
+        return (self.copies_dir or self.data_dir / "copies").resolve()
 
     @property
     def store_url(self) -> str:

@@ -24,6 +24,7 @@ from access.policy import Context, Denied, Subject
 from archive.errors import Refused
 from archive.models import CaseRecord
 from portal import app as app_module
+from portal import worker as worker_module
 from portal.cli.demo import DEMO_CASE_NO
 from portal.wiring import Wired
 from tests.support.disclosure_pages import as_role, post
@@ -276,7 +277,7 @@ def test_two_evaluations_at_once_flag_each_anomaly_once(wired: Wired) -> None:
 
 
 def test_the_serve_loop_evaluates_what_arrived(wired: Wired, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(app_module, "HOUSEKEEPING_SECONDS", 0.05)
+    monkeypatch.setattr(worker_module, "SCHEDULE_DELAY_SECONDS", 0)
     late = add(wired, at=datetime(2026, 12, 2, 22, 0, tzinfo=CST))
     pause = threading.Event()  # never set: only something to wait on between looks
     with TestClient(app_module.create_app(wired), base_url="https://testserver"):

@@ -312,8 +312,9 @@ def test_the_serve_loop_audits_what_is_due(portal: Portal, monkeypatch: pytest.M
     from fastapi.testclient import TestClient
 
     from portal import app as app_module
+    from portal import worker as worker_module
 
-    monkeypatch.setattr(app_module, "HOUSEKEEPING_SECONDS", 0.05)
+    monkeypatch.setattr(worker_module, "SCHEDULE_DELAY_SECONDS", 0)
     wired = portal.wired
     later(wired, 100)  # the demo bundle, sealed today, is due 100 days from now
     pause = threading.Event()  # never set: only something to wait on between looks

@@ -6,9 +6,8 @@ import hashlib
 import io
 import json
 import subprocess
-import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +15,16 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
+from access import copy_jobs
 from access import watermarks as copies
-from access.copy_jobs import Busy, CopyJob, CopyJobs
+from access.copy_jobs import Busy
 from access.ledger import LedgerEntry
-from access.models import RetrievalGrant
-from access.watermarks import Copy, Stamp
+from access.models import RetrievalGrant, User
+from access.watermarks import Copy, Source, Stamp
+from archive import jobs
 from archive.errors import Refused
 from archive.models import BundleFile
+from portal.worker import Worker
 from tests.support.portal import Portal
 from tests.support.retrieval import approved, content, entries, rendition_ready
 
@@ -268,64 +270,83 @@ def test_a_copy_without_its_fingerprint_is_found_by_its_sha256(portal: Portal) -
         assert session.scalar(select(LedgerEntry.seq).where(LedgerEntry.action == "copy.trace")) is None
 
 
-# --- the job registry ------------------------------------------------------------------------
+# --- the job queue ---------------------------------------------------------------------------
 
 
-def _quick(workdir: Path, progress: copies.Progress) -> Copy:
-    path = workdir / "x.pdf"
-    path.write_bytes(b"%PDF-1.4\n")
-    progress(0.5)
-    return Copy(path, "x.pdf", "application/pdf", "0" * 64, 9, "f" * 32)
+def _queue(portal: Portal, owner: str, *, now: datetime | None = None) -> str:
+    """Queue a copy of the demo PDF for a user (no worker takes it); its id."""
+    wired = portal.wired
+    with wired.sessions() as session:
+        user = session.scalar(select(User).where(User.username == owner))
+        assert user is not None
+        stored = session.scalars(select(BundleFile).where(BundleFile.bundle_id == portal.bundle_id)).first()
+        assert stored is not None
+        source = Source(stored.key, stored.version_id, stored.sha256, stored.size, "x.pdf", "text")
+        stamp = Stamp(owner, owner, "法制", None, wired.clock(), copies.new_fingerprint())
+        job_id = copy_jobs.start(
+            session,
+            owner_id=user.id,
+            bundle_id=portal.bundle_id,
+            record_id="d1",
+            source=source,
+            stamp=stamp,
+            now=now or wired.clock(),
+        )
+        session.commit()
+    assert job_id is not None
+    return job_id
 
 
-def _until_done(job: CopyJob) -> None:
-    deadline = time.monotonic() + 10
-    while job.status in ("queued", "preparing") and time.monotonic() < deadline:
-        time.sleep(0.01)
+def _seen_by(portal: Portal, job_id: str, owner: str, *, later: timedelta = timedelta()) -> Any:
+    wired = portal.wired
+    with wired.sessions() as session:
+        user_id = session.scalar(select(User.id).where(User.username == owner))
+        assert user_id is not None
+        root = wired.settings.resolved_copies_dir
+        return copy_jobs.get(session, job_id, owner_id=user_id, now=wired.clock() + later, root=root)
 
 
-def test_jobs_are_private_and_expire(tmp_path: Path) -> None:
-    jobs = CopyJobs(tmp_path / "copies", ttl=3600)
-    job = jobs.start(owner_id=1, bundle_id="b", record_id="r", fingerprint="f" * 32, make=_quick)
-    _until_done(job)
-    assert job.status == "ready" and job.progress == 1.0
-    assert jobs.get(job.id, owner_id=2) is None and jobs.get("guess", owner_id=1) is None
-    assert jobs.get(job.id, owner_id=1) is job
-    assert jobs.claim(job) and not jobs.claim(job)
-    jobs.ttl = 0.0
-    assert jobs.get(job.id, owner_id=1) is None
-    assert not job.workdir.exists()
+def test_jobs_are_private_and_expire_after_an_hour(portal: Portal) -> None:
+    job_id = _queue(portal, "supervisor")
+    assert len(job_id) >= 32
+    mine = _seen_by(portal, job_id, "supervisor")
+    assert mine is not None and mine.status == "queued" and mine.progress == 0.0
+    assert _seen_by(portal, job_id, "archivist") is None
+    assert _seen_by(portal, "guess", "supervisor") is None
+    assert _seen_by(portal, job_id, "supervisor", later=timedelta(minutes=59)) is not None
+    assert _seen_by(portal, job_id, "supervisor", later=timedelta(hours=1)) is None
 
 
-def test_a_user_may_prepare_only_two_copies_at_once(tmp_path: Path) -> None:
-    jobs, release = CopyJobs(tmp_path / "copies"), threading.Event()
-
-    def slow(workdir: Path, progress: copies.Progress) -> Copy:
-        release.wait(10)
-        return _quick(workdir, progress)
-
-    first = [
-        jobs.start(owner_id=1, bundle_id="b", record_id="r", fingerprint="f" * 32, make=slow)
-        for _ in range(2)
-    ]
+def test_a_user_may_prepare_only_two_copies_at_once(portal: Portal) -> None:
+    first = [_queue(portal, "supervisor") for _ in range(2)]
     with pytest.raises(Busy, match="copies"):
-        jobs.start(owner_id=1, bundle_id="b", record_id="r", fingerprint="f" * 32, make=slow)
-    other = jobs.start(owner_id=2, bundle_id="b", record_id="r", fingerprint="f" * 32, make=slow)
-    release.set()
-    for job in [*first, other]:
-        _until_done(job)
-        assert job.status == "ready"
+        _queue(portal, "supervisor")
+    _queue(portal, "archivist")  # another user's copies count apart
+    # over the API the third is 429, and nothing of it is queued or ledgered
+    approved(portal, actions=["view", "download"])
+    refused = start(portal, "d1")
+    assert refused.status_code == 429 and refused.headers["retry-after"] == "30"
+    with portal.wired.sessions() as session:
+        depth = jobs.queue_depth(session)
+    assert depth == {"copy": {"queued": 3}}
+    assert [e.outcome for e in entries(portal, "record.download") if e.actor == "supervisor"] == []
+    # an hour on, the stale ones count no more
+    assert _queue(portal, "supervisor", now=portal.wired.clock() + timedelta(hours=1)) not in first
 
 
-def test_a_failed_copy_says_why(tmp_path: Path) -> None:
-    def broken(workdir: Path, progress: copies.Progress) -> Copy:
+def test_a_failed_copy_says_why_and_is_not_tried_again(
+    portal: Portal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(**_: Any) -> Copy:
         raise Refused("record: the PDF is encrypted; it cannot be stamped")
 
-    jobs = CopyJobs(tmp_path / "copies")
-    job = jobs.start(owner_id=1, bundle_id="b", record_id="r", fingerprint="f" * 32, make=broken)
-    _until_done(job)
-    assert job.status == "failed" and "encrypted" in (job.error or "")
-    assert not job.workdir.exists()
+    monkeypatch.setattr(copies, "make_copy", broken)
+    job_id = _queue(portal, "supervisor")
+    assert Worker(portal.wired).run_one()
+    job = _seen_by(portal, job_id, "supervisor")
+    assert job is not None and job.status == "failed" and "encrypted" in (job.error or "")
+    assert not Worker(portal.wired).run_one()  # nothing left to run
+    assert list(portal.wired.settings.resolved_copies_dir.glob("job-*")) == []
 
 
 # --- what a viewer receives ------------------------------------------------------------------

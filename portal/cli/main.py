@@ -6,6 +6,7 @@ import contextlib
 import getpass
 import json
 import shutil
+import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
@@ -52,6 +53,7 @@ from portal.internal.retention import audit_rounds as audit_runs
 from portal.internal.retention import service as dispositions
 from portal.settings import Settings
 from portal.wiring import PublicWired, Wired, wire, wire_public
+from portal.worker import Worker
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 ledger_app = typer.Typer(no_args_is_help=True, help="The access ledger.")
@@ -669,6 +671,30 @@ def serve(
         proxy_headers=False,
         server_header=False,
     )
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(min=1, help="Copies prepared at once (one ffmpeg each)")] = 2,
+) -> None:
+    """Run queued jobs (copies, fixity rounds, retention runs, the periodic chores) until SIGTERM
+    or Ctrl-C; the jobs in hand finish first. Any number may run, on any number of hosts."""
+    wired = _wired()
+    with _errors(), wired.engine.connect():
+        pass  # a missing or unmigrated database is said now, not logged once a second
+    running = Worker(wired, concurrency=concurrency, scheduling=True)
+
+    def stop(signum: int, _frame: object) -> None:
+        typer.echo(f"casevault worker: {signal.Signals(signum).name}: finishing the jobs in hand", err=True)
+        running.stop()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, stop)
+    typer.echo(f"casevault worker {running.name}: running ({concurrency} copy thread(s))", err=True)
+    running.start()
+    while any(thread.is_alive() for thread in running.threads):
+        running.join(timeout=0.5)
+    typer.echo(f"casevault worker {running.name}: stopped", err=True)
 
 
 @app.command()

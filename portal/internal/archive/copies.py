@@ -13,7 +13,6 @@ and ledgered; the delivery's entry carries the fingerprint and the copy's SHA-25
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 from typing import Any
 
 from fastapi import HTTPException, Request
@@ -21,14 +20,14 @@ from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 
-from access import policy
+from access import copy_jobs, policy
 from access import watermarks as copies
 from access.copy_jobs import Busy, CopyJob
 from access.watermarks import Copy, Source
 from archive import catalogue
 from archive.models import Bundle, BundleFile, CaseRecord
 from portal.internal.archive.api import bundle_or_404
-from portal.internal.archive.delivery import jobs_of, stamp_for, stamped_copy
+from portal.internal.archive.delivery import copies_root, queued, stamp_for, stamped_copy
 from portal.internal.archive.schemas import CopyStarted, CopyStatus
 from portal.web.api import service_errors
 from portal.web.auth import API_CSRF, DB, Caller, Principal, policy_context, wired_of
@@ -109,21 +108,19 @@ def start_copy(request: Request, session: DB, caller: Caller, bundle_id: str, re
     bundle, record, stored = _record(session, bundle_id, record_id)
     decision, context, resource = _authorize(request, session, caller, bundle, record)
     stamp = stamp_for(request, caller, decision)
-    store, source = wired_of(request).store, Source.of(record, stored)
-
-    def make(workdir: Path, progress: copies.Progress) -> Copy:
-        return copies.make_copy(store=store, source=source, stamp=stamp, workdir=workdir, progress=progress)
-
     try:
-        job = jobs_of(request).start(
+        job_id = copy_jobs.start(
+            session,
             owner_id=caller.user.id,
             bundle_id=bundle.id,
             record_id=record.record_id,
-            fingerprint=stamp.fingerprint,
-            make=make,
+            source=Source.of(record, stored),
+            stamp=stamp,
+            now=context.now,
         )
     except Busy as exc:
         raise HTTPException(429, str(exc), headers={"Retry-After": "30"}) from exc
+    assert job_id is not None, "only renditions are keyed"
     copies.ledger_copy(
         session,
         subject=caller.subject,
@@ -132,19 +129,22 @@ def start_copy(request: Request, session: DB, caller: Caller, bundle_id: str, re
         decision=decision,
         outcome="preparing",
         fingerprint=stamp.fingerprint,
-        job=job.id,
+        job=job_id,
     )
-    session.commit()
-    status_url = f"/api/v1/copies/{job.id}"
+    session.commit()  # the job with its ledger entry, or neither
+    queued(request)
+    status_url = f"/api/v1/copies/{job_id}"
     return JSONResponse(
-        {"job_id": job.id, "status": job.status, "status_url": status_url},
+        {"job_id": job_id, "status": "queued", "status_url": status_url},
         status_code=202,
         headers={"Location": status_url},
     )
 
 
-def _job(request: Request, caller: Principal, job_id: str) -> CopyJob:
-    job = jobs_of(request).get(job_id, owner_id=caller.user.id)
+def _job(request: Request, session: Session, caller: Principal, job_id: str) -> CopyJob:
+    now = wired_of(request).clock()
+    job = copy_jobs.get(session, job_id, owner_id=caller.user.id, now=now, root=copies_root(request))
+    session.commit()
     if job is None:
         raise HTTPException(
             404, "no such copy job (they are kept for an hour, for the user who started them)"
@@ -153,9 +153,9 @@ def _job(request: Request, caller: Principal, job_id: str) -> CopyJob:
 
 
 @router.get("/copies/{job_id}", response_model=CopyStatus, responses=errors(401, 404, 422))
-def copy_status(request: Request, caller: Caller, job_id: str) -> dict[str, Any]:
+def copy_status(request: Request, session: DB, caller: Caller, job_id: str) -> dict[str, Any]:
     """How far a copy is: {status, progress 0..1, download_url once ready}."""
-    job = _job(request, caller, job_id)
+    job = _job(request, session, caller, job_id)
     ready = job.status == "ready" and job.view_url is None  # a rendition is watched, not downloaded
     return job.as_json() | {"download_url": f"/api/v1/copies/{job.id}/file" if ready else None}
 
@@ -167,8 +167,7 @@ def copy_status(request: Request, caller: Caller, job_id: str) -> dict[str, Any]
 )
 def copy_file(request: Request, session: DB, caller: Caller, job_id: str) -> FileResponse:
     """The prepared copy, once, to the user who asked for it; the grant is checked again."""
-    jobs = jobs_of(request)
-    job = _job(request, caller, job_id)
+    job = _job(request, session, caller, job_id)
     if job.view_url is not None:
         raise HTTPException(409, f"this job prepares footage for viewing at {job.view_url}, not a copy")
     if job.status == "delivered":
@@ -177,7 +176,8 @@ def copy_file(request: Request, session: DB, caller: Caller, job_id: str) -> Fil
         raise HTTPException(409, f"the copy is {job.status}, not ready")
     bundle, record, _stored = _record(session, job.bundle_id, job.record_id)
     decision, context, resource = _authorize(request, session, caller, bundle, record)
-    if not jobs.claim(job):
+    if not copy_jobs.deliver(session, job_id=job.id):
+        session.rollback()
         raise HTTPException(410, "this copy was already downloaded; prepare a new one")
     copies.ledger_copy(
         session,
@@ -191,4 +191,4 @@ def copy_file(request: Request, session: DB, caller: Caller, job_id: str) -> Fil
         job=job.id,
     )
     session.commit()
-    return _file(job.copy, BackgroundTask(jobs.discard, job))
+    return _file(job.copy, BackgroundTask(copy_jobs.discard, job))

@@ -29,14 +29,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 
+from access import copy_jobs
 from access import watermarks as copies
-from access.copy_jobs import Busy, CopyJob, CopyJobs
+from access.copy_jobs import Busy, CopyJob
 from access.ledger import LedgerEntry
 from access.policy import Action, Context, Decision, Resource, decide, record, require
 from access.renditions import Renditions, holder_key
 from access.watermarks import Copy, Source, Stamp
 from archive.errors import ArchiveError, ObjectMissing, StoreUnavailable
 from archive.models import Bundle, BundleFile, CaseRecord
+from portal import worker
 from portal.web.auth import Principal, policy_context, wired_of
 from portal.web.ranges import content_headers, stream_object, wanted_range
 
@@ -47,22 +49,25 @@ _registry_lock = threading.Lock()
 _rendition_lock = threading.Lock()
 
 
-def jobs_of(request: Request) -> CopyJobs:
-    """This app's copy jobs, made on first use (working files under the data dir)."""
-    state = request.app.state
-    with _registry_lock:
-        if getattr(state, "copy_jobs", None) is None:
-            state.copy_jobs = CopyJobs(wired_of(request).settings.data_dir / "copies")
-    return state.copy_jobs
+def copies_root(request: Request) -> Path:
+    """The copies folder every host shares (made on first use): copies are prepared there."""
+    root = wired_of(request).settings.resolved_copies_dir
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return root
 
 
 def renditions_of(request: Request) -> Renditions:
-    """This app's viewing renditions (under the data dir), made on first use."""
+    """This app's viewing renditions (in the shared copies folder), made on first use."""
     state = request.app.state
     with _registry_lock:
         if getattr(state, "renditions", None) is None:
-            state.renditions = Renditions(wired_of(request).settings.data_dir / "renditions")
+            state.renditions = Renditions(copies_root(request) / copy_jobs.RENDITIONS)
     return state.renditions
+
+
+def queued(request: Request) -> None:
+    """A copy job was committed: have a worker look for it now."""
+    worker.kick(request.app.state, wired_of(request))
 
 
 def stamp_for(request: Request, caller: Principal, decision: Decision) -> Stamp:
@@ -220,7 +225,7 @@ def stamped_copy(
     caller's to remove once sent. A sealed file the store cannot give is ledgered as such."""
     stamp = stamp_for(request, caller, decision)
     session.commit()  # hold no transaction open while the copy is made
-    workdir = Path(tempfile.mkdtemp(prefix="copy-", dir=jobs_of(request).root))
+    workdir = Path(tempfile.mkdtemp(prefix="copy-", dir=copies_root(request)))
     facts: dict[str, Any] = {"subject": caller.subject, "resource": resource, "decision": decision}
     try:
         copy = copies.make_copy(
@@ -296,23 +301,25 @@ def rendition_or_job(
     decision: Decision,
     context: Context,
 ) -> Copy | CopyJob:
-    """The caller's finished rendition of the footage, or the job preparing it (started if none
+    """The caller's finished rendition of the footage, or the job preparing it (queued if none
     is); a view that has to wait is ledgered as `preparing`, one whose job failed as `failed`."""
-    renditions, jobs = renditions_of(request), jobs_of(request)
+    renditions = renditions_of(request)
     holder = f"grant-{decision.grant_id}" if decision.grant_id else f"user-{caller.user.id}"
     key = holder_key(bundle_id=bundle.id, record_id=record_.record_id, holder=holder)
     ready = renditions.get(key, now=context.now)
     if ready is not None:
         return ready
-    with _rendition_lock:  # two first views at once start one job, not two
-        job_id = renditions.preparing(key)
-        job = jobs.get(job_id, owner_id=caller.user.id) if job_id else None
-        # A job this view starts is answered as preparing whatever its thread has done meanwhile:
+    with _rendition_lock:  # two first views at once queue one job, not two (the key does so across hosts)
+        job = copy_jobs.preparing_rendition(
+            session, key=key, owner_id=caller.user.id, now=context.now, root=copies_root(request)
+        )
+        # A job this view queues is answered as preparing whatever a worker has done meanwhile:
         # the first view waits, the next one learns how it ended.
         known = job is not None
         if job is None:  # none yet, or forgotten: an hour after it started, or after it failed
             job = _start_rendition(
                 request,
+                session,
                 caller,
                 key=key,
                 bundle=bundle,
@@ -325,26 +332,29 @@ def rendition_or_job(
             return job.copy  # published a moment ago, or about to expire with its grant
         failed = known and job.status == "failed"
         if failed:
-            renditions.forget(key)  # say why once; the next view tries again
-    copies.ledger_copy(
-        session,
-        subject=caller.subject,
-        context=context,
-        resource=resource,
-        decision=decision,
-        outcome="failed" if failed else "preparing",
-        fingerprint=job.fingerprint,
-        job=job.id,
-        action=Action.record_view,
-    )
-    session.commit()
+            copy_jobs.forget(session, job_id=job.id)  # say why once; the next view tries again
+        copies.ledger_copy(
+            session,
+            subject=caller.subject,
+            context=context,
+            resource=resource,
+            decision=decision,
+            outcome="failed" if failed else "preparing",
+            fingerprint=job.fingerprint,
+            job=job.id,
+            action=Action.record_view,
+        )
+        session.commit()  # the job, if queued now, with its ledger entry
     if failed:
         raise ArchiveError(f"the watermarked footage could not be made: {job.error}")
+    if not known:
+        queued(request)
     return job
 
 
 def _start_rendition(
     request: Request,
+    session: Session,
     caller: Principal,
     *,
     key: str,
@@ -354,31 +364,36 @@ def _start_rendition(
     decision: Decision,
     context: Context,
 ) -> CopyJob:
-    renditions, jobs = renditions_of(request), jobs_of(request)
     grant = next((g for g in context.grants if g.grant_id == decision.grant_id), None)
     expires_at = grant.expires_at if grant else context.now + timedelta(days=ROLE_RENDITION_DAYS)
-    stamp = stamp_for(request, caller, decision)
-    store, source = wired_of(request).store, Source.of(record_, stored)
-
-    def make(workdir: Path, progress: copies.Progress) -> Copy:
-        made = copies.make_copy(store=store, source=source, stamp=stamp, workdir=workdir, progress=progress)
-        return renditions.publish(key, made, expires_at=expires_at)
-
     try:
-        job = jobs.start(
+        job_id = copy_jobs.start(
+            session,
             owner_id=caller.user.id,
             bundle_id=bundle.id,
             record_id=record_.record_id,
-            fingerprint=stamp.fingerprint,
-            make=make,
+            source=Source.of(record_, stored),
+            stamp=stamp_for(request, caller, decision),
+            now=context.now,
             view_url=str(
                 request.app.url_path_for("record_content", bundle_id=bundle.id, record_id=record_.record_id)
             ),
+            rendition=key,
+            expires_at=expires_at,
         )
     except Busy as exc:
+        session.rollback()
         raise HTTPException(429, str(exc), headers={"Retry-After": "30"}) from exc
-    renditions.started(key, job.id)
-    return job
+    if job_id is None:  # another view queued it a moment ago, on another host
+        job_id = copy_jobs.rendition_job_id(session, key=key)
+    found = job_id and copy_jobs.get(
+        session, job_id, owner_id=caller.user.id, now=context.now, root=copies_root(request)
+    )
+    if not found:
+        raise HTTPException(
+            429, "copies: this footage is being prepared; try again", headers={"Retry-After": "5"}
+        )
+    return found
 
 
 def _preparing(job: CopyJob) -> JSONResponse:
