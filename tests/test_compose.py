@@ -23,6 +23,7 @@ import httpx
 import pytest
 import yaml
 from sqlalchemy import create_engine, make_url
+from sqlalchemy.exc import DBAPIError
 
 from access.federation import parse_role_map
 from portal.db import make_engine
@@ -464,6 +465,7 @@ def test_each_casevault_service_starts_with_its_compose_environment(stand: Stand
     services = _services(_test_values())
     started: list[subprocess.Popen[str]] = []
     answers: dict[str, httpx.Response] = {}
+    databases: dict[str, str] = {}
     try:
         for name in _order(services):
             service = services[name]
@@ -490,11 +492,24 @@ def test_each_casevault_service_starts_with_its_compose_environment(stand: Stand
             )
             started.append(server)
             assert port is not None, f"{name}: a long-running service that serves no port"
-            answers[name] = first_answer(f"http://127.0.0.1:{port}/", server, within=60)
+            first_answer(f"http://127.0.0.1:{port}/", server, within=60)
+            # A page that reads the database as the service's role: the sign-in page, the
+            # public portal's front page with the activities it publishes.
+            answers[name] = httpx.get(f"http://127.0.0.1:{port}/", follow_redirects=True, timeout=30)
+            databases[name] = environment["CASEVAULT_DATABASE_URL"]
     finally:
         for server in started:
             server.terminate()
             server.wait(timeout=10)
     assert set(answers) == {"internal", "public"}
     for name, answer in answers.items():
-        assert answer.status_code < 500, f"{name}: {answer.status_code} {answer.text[:300]}"
+        assert answer.status_code == 200, f"{name}: {answer.status_code} {answer.text[:300]}"
+        assert "text/html" in answer.headers["content-type"], name
+    # Started as their roles, neither app can touch the ledger's triggers.
+    for url in databases.values():
+        engine = make_engine(url)
+        try:
+            with pytest.raises(DBAPIError, match="must be owner"), engine.begin() as conn:
+                conn.exec_driver_sql("DROP TRIGGER ledger_head_forward_only ON ledger_head")
+        finally:
+            engine.dispose()
