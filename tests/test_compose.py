@@ -517,7 +517,7 @@ def test_each_casevault_service_starts_with_its_compose_environment(stand: Stand
             if port is None:  # serves no HTTP (the worker): healthy by its own health check
                 _healthy(name, service, server, environment, workdir)
                 continue
-            first_answer(f"http://127.0.0.1:{port}/", server, within=60)
+            first_answer(f"http://127.0.0.1:{port}/", server, within=90)
             # A page that reads the database as the service's role: the sign-in page, the
             # public portal's front page with the activities it publishes.
             answers[name] = httpx.get(f"http://127.0.0.1:{port}/", follow_redirects=True, timeout=30)

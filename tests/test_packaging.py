@@ -38,7 +38,7 @@ def build_stage_sources() -> list[str]:
     return copied
 
 
-def _run(command: list[str], *, env: dict[str, str], cwd: Path, timeout: float = 60) -> str:
+def _run(command: list[str], *, env: dict[str, str], cwd: Path, timeout: float = 180) -> str:
     done = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, f"{command} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
     return done.stdout
@@ -130,7 +130,7 @@ def test_the_installed_wheel_migrates_deposits_verifies_and_serves(
         text=True,
     )
     try:
-        page = first_answer(f"http://127.0.0.1:{port}/public/", server)
+        page = first_answer(f"http://127.0.0.1:{port}/public/", server, within=90)
         assert page.status_code == 200
         assert "text/html" in page.headers["content-type"]
         assert 'lang="zh' in page.text  # a template rendered with its catalogue
