@@ -14,6 +14,7 @@ import functools
 import sqlite3
 import threading
 import time
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,18 @@ from sqlalchemy.exc import DisconnectionError, OperationalError
 
 from alembic import command
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "alembic"
+
+def _migrations() -> Path:
+    """The migration scripts: `portal/migrations` in an installed wheel (setup.py ships the
+    repository's `alembic/` there), the top-level `alembic/` in a source checkout."""
+    shipped = resources.files("portal") / "migrations"
+    if shipped.is_dir():
+        return Path(str(shipped))
+    return Path(__file__).resolve().parent.parent / "alembic"
+
+
+MIGRATIONS = _migrations()
+
 # How long a SQLite writer waits for another's write lock: long enough for any one transaction
 # of the app's (milliseconds), short enough that a locked database answers 503 within 5 s.
 BUSY_TIMEOUT_SECONDS = 4

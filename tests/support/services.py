@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import time
 
+import httpx
 import pytest
 
 CI = os.environ.get("CI", "").lower() == "true"
@@ -23,3 +26,17 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def first_answer(url: str, server: subprocess.Popen[str], *, within: float = 30) -> httpx.Response:
+    """The first answer of a server process still starting up; its error output should it exit."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            output = server.stderr.read() if server.stderr else ""
+            pytest.fail(f"the server exited {server.returncode}:\n{output}")
+        try:
+            return httpx.get(url, timeout=5)
+        except httpx.TransportError:
+            time.sleep(0.2)
+    pytest.fail(f"{url} did not answer within {within:.0f} s")
