@@ -147,6 +147,11 @@ class CopyJobs:
         """Delete a job's files (after delivery); the job stays to say so until it expires."""
         shutil.rmtree(job.workdir, ignore_errors=True)
 
+    def waiting(self) -> int:
+        """How many jobs are queued or being prepared."""
+        with self._lock:
+            return sum(1 for job in self._jobs.values() if job.status in RUNNING)
+
     def sweep(self) -> None:
         """Forget jobs older than the time to live and delete what they left."""
         cutoff = time.monotonic() - self.ttl

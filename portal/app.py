@@ -17,6 +17,7 @@ from typing import Literal
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from portal.internal.accountability import api as accountability_api
 from portal.internal.accountability import pages as accountability_pages
@@ -42,15 +43,17 @@ from portal.internal.retention import service as retention_service
 from portal.internal.retrieval import api as retrieval_api
 from portal.internal.retrieval import pages as retrieval_pages
 from portal.internal.system import activities_pages
+from portal.internal.system import metrics as system_metrics
 from portal.internal.system import pages as system_pages
 from portal.internal.trails import api as trails_api
 from portal.internal.trails import pages as trails_pages
 from portal.public import app as public_app
 from portal.public import pages as public_pages
 from portal.settings import Settings
-from portal.web import sso
+from portal.web import ops, sso
 from portal.web.errors import HANDLERS, ErrorPage, SecurityHeaders, answer
 from portal.web.limits import BodyLimit, BodyLimits
+from portal.web.metrics import Metrics
 from portal.web.pages import add_favicon, error_page, mount_static
 from portal.wiring import PublicWired, Wired
 
@@ -85,6 +88,26 @@ def body_limits(settings: Settings, *, uploads: bool, mounted: tuple[str, ...] =
         deposit=settings.deposit_limit_bytes,
         deposits=deposit_api.DEPOSIT_ROUTES if uploads else (),
     )
+
+
+def _operations(app: FastAPI, metrics: Metrics) -> FastAPI:
+    """`/healthz`, `/readyz` and `/metrics` on the app a process serves, and, outermost, each
+    request's id, access line and metrics (`portal.web.ops`)."""
+    app.state.metrics = metrics
+    app.include_router(ops.router)
+    app.add_middleware(ops.Telemetry, metrics=metrics)
+    return app
+
+
+def copies_waiting(app: FastAPI) -> system_metrics.QueueDepth:
+    """The queue depth `/metrics` reports: the copy jobs this process has queued or running.
+    The hook for the durable job queue, whose `queue_depth(session)` takes this one's place."""
+
+    def depth(_session: Session) -> int:
+        jobs = getattr(app.state, "copy_jobs", None)
+        return jobs.waiting() if jobs is not None else 0
+
+    return depth
 
 
 HOUSEKEEPING_SECONDS = 60
@@ -136,9 +159,13 @@ async def _housekeeping(app: FastAPI) -> AsyncIterator[None]:
     if wired.settings.audit_run_every_minutes > 0:
         tasks.append(asyncio.create_task(fixity_rounds()))
     yield
+    # Shutting down (SIGTERM, after the requests under way): a fixity round stops between two
+    # bundles; a chore's thread finishes its transaction before the process exits.
     stop.set()
     for task in tasks:
         task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    log.info("serve loop stopped")
 
 
 def create_public_only(wired: PublicWired) -> FastAPI:
@@ -157,7 +184,7 @@ def create_public_only(wired: PublicWired) -> FastAPI:
     def home() -> Response:
         return RedirectResponse("/public/", status_code=307)
 
-    return app
+    return _operations(app, Metrics())
 
 
 def create_app(wired: Wired, *, kind: AppKind = "both") -> FastAPI:
@@ -173,6 +200,12 @@ def create_app(wired: Wired, *, kind: AppKind = "both") -> FastAPI:
         limits=body_limits(wired.settings, uploads=True, mounted=mounted),
         error_page=error_page,
     )
+    metrics = Metrics()
+    figures = system_metrics.ArchiveFigures(
+        sessions=wired.sessions, clock=wired.clock, queue_depth=copies_waiting(app)
+    )
+    metrics.add(figures)
+    _operations(app, metrics)
     for router in (
         archive_api.router,
         archive_copies.router,
