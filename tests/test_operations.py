@@ -89,7 +89,9 @@ def test_ready_archive_answers_each_check_and_probes_leave_no_trace(wired: Wired
 def test_stopped_or_missing_database_is_unready_while_the_process_is_live(
     settings: Settings, tmp_path: Path
 ) -> None:
-    gone = settings.model_copy(update={"database_url": _gone_database(settings.resolved_database_url, tmp_path)})
+    gone = settings.model_copy(
+        update={"database_url": _gone_database(settings.resolved_database_url, tmp_path)}
+    )
     wired = wire(gone)
     try:
         with TestClient(create_app(wired), base_url=HTTPS) as http:
@@ -144,7 +146,9 @@ def test_stopped_s3_server_is_unready(settings: Settings, tmp_path: Path) -> Non
     )
     try:
         _wait_for_port(port, moto)
-        own = settings.model_copy(update={"store": f"s3://minio-user:s3-secret@127.0.0.1:{port}/cv-stopped?secure=false"})
+        own = settings.model_copy(
+            update={"store": f"s3://minio-user:s3-secret@127.0.0.1:{port}/cv-stopped?secure=false"}
+        )
         wired = wire(own)
         with TestClient(create_app(wired), base_url=HTTPS) as http:
             assert http.get("/readyz").status_code == 200
@@ -211,7 +215,8 @@ def test_metrics_label_routes_by_template_and_report_the_archive(portal: Portal)
     for line in (
         'casevault_http_requests_total{method="GET",route="/api/v1/bundles/{bundle_id}",status="200"} 1.0',
         'casevault_http_requests_total{method="GET",route="/api/v1/bundles/{bundle_id}",status="404"} 1.0',
-        'casevault_http_requests_total{method="GET",route="/public/api/v1/recorded-activities",status="200"} 1.0',
+        'casevault_http_requests_total{method="GET",route="/public/api/v1/recorded-activities",'
+        'status="200"} 1.0',
         'casevault_http_requests_total{method="GET",route="(unmatched)",status="404"} 1.0',
         'casevault_http_request_duration_seconds_count{method="GET",route="/api/v1/bundles/{bundle_id}"} 2.0',
         'casevault_deposits_total{outcome="ok"} 1.0',
@@ -315,11 +320,19 @@ def test_log_lines_carry_the_request_id_and_never_a_secret(wired: Wired, log_lin
         answer = http.get("/api/v1/leaky", headers=headers, params={"authorization": f"Bearer {token}"})
         assert answer.status_code == 503
         assert answer.headers["X-Request-ID"] == "ops-req-42"
-        generated = http.get("/healthz", headers={"X-Request-ID": "bad id\twith spaces"}).headers["X-Request-ID"]
+        generated = http.get("/healthz", headers={"X-Request-ID": "bad id\twith spaces"}).headers[
+            "X-Request-ID"
+        ]
         long_one = http.get("/healthz", headers={"X-Request-ID": "a" * 129}).headers["X-Request-ID"]
     assert re.fullmatch(r"[0-9a-f]{32}", generated) and re.fullmatch(r"[0-9a-f]{32}", long_one)
     written = log_lines.getvalue()
-    for secret in (token, "store-secret-4f2a9c", "hunter2-secret", "session-cookie-secret-value", "c2lnbmF0dXJl"):
+    for secret in (
+        token,
+        "store-secret-4f2a9c",
+        "hunter2-secret",
+        "session-cookie-secret-value",
+        "c2lnbmF0dXJl",
+    ):
         assert secret not in written, secret
     lines = [json.loads(line) for line in written.splitlines()]
     mine = [line for line in lines if line["request_id"] == "ops-req-42"]
@@ -332,7 +345,9 @@ def test_log_lines_carry_the_request_id_and_never_a_secret(wired: Wired, log_lin
 
 
 def test_plain_text_lines_are_redacted_too() -> None:
-    record = logging.LogRecord("portal.x", logging.WARNING, __file__, 1, "store %s down", ("s3://a:b-secret@h/x",), None)
+    record = logging.LogRecord(
+        "portal.x", logging.WARNING, __file__, 1, "store %s down", ("s3://a:b-secret@h/x",), None
+    )
     line = TextFormatter().format(record)
     assert "b-secret" not in line and "s3://a:[redacted]@h/x" in line and "WARNING" in line
 
@@ -341,7 +356,9 @@ def test_plain_text_lines_are_redacted_too() -> None:
 
 
 def _serve(settings: Settings, port: int, log: Path) -> subprocess.Popen[bytes]:
-    command = casevault("serve", "--app", "internal", "--port", str(port), "--timeout-graceful-shutdown", "20")
+    command = casevault(
+        "serve", "--app", "internal", "--port", str(port), "--timeout-graceful-shutdown", "20"
+    )
     env = environment(settings) | {"CASEVAULT_LOG_FORMAT": "json"}
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log.open("wb"))
 
@@ -351,7 +368,12 @@ def test_sigterm_lets_an_upload_under_way_finish_then_exits_zero(settings: Setti
     wired = wire(settings)
     with wired.sessions() as session:
         identities.create_user(
-            session, username="archivist", role="archivist", actor="test", now=wired.clock(), password=PASSWORD
+            session,
+            username="archivist",
+            role="archivist",
+            actor="test",
+            now=wired.clock(),
+            password=PASSWORD,
         )
         session.commit()
     wired.engine.dispose()
@@ -383,7 +405,9 @@ def test_sigterm_lets_an_upload_under_way_finish_then_exits_zero(settings: Setti
         stopper = threading.Thread(target=stop)
         stopper.start()
         headers = auth | {"Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}
-        answer = httpx.patch(f"{base}{created.headers['Location']}", headers=headers, content=slowly(), timeout=60)
+        answer = httpx.patch(
+            f"{base}{created.headers['Location']}", headers=headers, content=slowly(), timeout=60
+        )
         stopper.join()
         assert answer.status_code == 204, answer.text  # finished after SIGTERM, not cut off
         assert answer.headers["Upload-Offset"] == str(chunks * size)

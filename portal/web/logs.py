@@ -76,7 +76,9 @@ class JsonFormatter(logging.Formatter):
         }
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
-            line.update({k: redact(v) if isinstance(v, str) else v for k, v in fields.items() if k not in line})
+            line.update(
+                {k: redact(v) if isinstance(v, str) else v for k, v in fields.items() if k not in line}
+            )
         if record.exc_info:
             line["exception"] = redact(self.formatException(record.exc_info))
         elif record.exc_text:
