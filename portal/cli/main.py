@@ -52,6 +52,7 @@ from portal.internal.ledger import operations as ledger_operations
 from portal.internal.retention import audit_rounds as audit_runs
 from portal.internal.retention import service as dispositions
 from portal.settings import Settings
+from portal.web import logs
 from portal.wiring import PublicWired, Wired, wire, wire_public
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -585,7 +586,6 @@ def serve(
     import uvicorn
 
     from portal.app import create_app, create_public_only
-    from portal.web import logs
 
     if which not in {"both", "internal", "public"}:
         _fail(f"--app: {which!r} is not one of both, internal, public", EXIT_REFUSED)
