@@ -99,7 +99,8 @@ def readiness(wired: PublicWired) -> list[tuple[Check, Health]]:
     database = database_health(wired)
     settings, folder = wired.settings, wired.settings.data_dir / "keys"
     if isinstance(wired, Wired):
-        required = ["id-number-key", "ledger-note-key", "token-secret"]
+        # the public portal's token secret too, when `serve --app both` made one beside them
+        required = ["id-number-key", "ledger-note-key", "token-secret", "public-token-secret"]
         if settings.token_secret:
             required.remove("token-secret")
         probes = [
