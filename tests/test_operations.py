@@ -206,6 +206,7 @@ def test_metrics_label_routes_by_template_and_report_the_archive(portal: Portal)
     assert portal.client.get("/api/v1/bundles/not-a-bundle", headers=archivist).status_code == 404
     assert portal.client.get("/public/api/v1/recorded-activities").status_code == 200
     assert portal.client.get(f"/no/such/{portal.bundle_id}").status_code == 404
+    assert portal.client.get("/static/favicon.svg").status_code == 200
     with _client(portal) as loopback:
         answer = loopback.get("/metrics")
     assert answer.status_code == 200, answer.text
@@ -218,6 +219,7 @@ def test_metrics_label_routes_by_template_and_report_the_archive(portal: Portal)
         'casevault_http_requests_total{method="GET",route="/public/api/v1/recorded-activities",'
         'status="200"} 1.0',
         'casevault_http_requests_total{method="GET",route="(unmatched)",status="404"} 1.0',
+        'casevault_http_requests_total{method="GET",route="/static/{path}",status="200"} 1.0',
         'casevault_http_request_duration_seconds_count{method="GET",route="/api/v1/bundles/{bundle_id}"} 2.0',
         'casevault_deposits_total{outcome="ok"} 1.0',
         "casevault_archive_figures_up 1.0",
@@ -240,7 +242,7 @@ def test_metrics_label_routes_by_template_and_report_the_archive(portal: Portal)
 def test_metrics_answer_the_operations_network_or_the_token_and_no_one_else(portal: Portal) -> None:
     def status(address: str, headers: dict[str, str] | None = None) -> int:
         with _client(portal, address) as http:
-            return http.get("/metrics", headers=headers or {}).status_code
+            return int(http.get("/metrics", headers=headers or {}).status_code)
 
     assert status("127.0.0.1") == 200 and status("::1") == 200
     assert status("10.1.2.3") == 404 and status("testclient") == 404  # deny by default
@@ -258,7 +260,7 @@ def test_forwarded_for_is_believed_from_configured_proxies_only(portal: Portal) 
     def status(address: str, forwarded: str | None) -> int:
         with _client(portal, address) as http:
             headers = {"X-Forwarded-For": forwarded} if forwarded is not None else {}
-            return http.get("/metrics", headers=headers).status_code
+            return int(http.get("/metrics", headers=headers).status_code)
 
     assert status("203.0.113.9", "127.0.0.1") == 404  # no proxy configured: a forged header is ignored
     _configure(portal, trusted_proxies="127.0.0.1/32", metrics_networks="10.0.0.0/8")
@@ -355,12 +357,12 @@ def test_plain_text_lines_are_redacted_too() -> None:
 # --- graceful shutdown --------------------------------------------------------------------------
 
 
-def _serve(settings: Settings, port: int, log: Path) -> subprocess.Popen[bytes]:
+def _serve(settings: Settings, port: int, log: io.BufferedWriter) -> subprocess.Popen[bytes]:
     command = casevault(
         "serve", "--app", "internal", "--port", str(port), "--timeout-graceful-shutdown", "20"
     )
     env = environment(settings) | {"CASEVAULT_LOG_FORMAT": "json"}
-    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log.open("wb"))
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log)
 
 
 @pytest.mark.store("file")
@@ -378,9 +380,10 @@ def test_sigterm_lets_an_upload_under_way_finish_then_exits_zero(settings: Setti
         session.commit()
     wired.engine.dispose()
     port, log = free_port(), tmp_path / "serve.log"
-    server = _serve(settings, port, log)
+    with log.open("wb") as written:
+        server = _serve(settings, port, written)
     try:
-        _wait_for_port(port, server)  # type: ignore[arg-type]
+        _wait_for_port(port, server)
         base = f"http://127.0.0.1:{port}"
         form = {"username": "archivist", "password": PASSWORD}
         token = httpx.post(f"{base}/api/v1/token", data=form, timeout=30).json()["access_token"]
