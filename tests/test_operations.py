@@ -312,13 +312,19 @@ def test_log_lines_carry_the_request_id_and_never_a_secret(wired: Wired, log_lin
             logging.getLogger("portal.test").exception("password=hunter2-secret, cookie follows")
         raise StoreUnavailable(f"{store}: cannot read bundles/x")  # the app's own handler logs it
 
+    def crash() -> None:
+        raise RuntimeError("a bug")
+
     app.add_api_route("/api/v1/leaky", leaky)
+    app.add_api_route("/api/v1/crash", crash)
     headers = {
         "Authorization": f"Bearer {token}",
         "Cookie": "casevault_session=session-cookie-secret-value",
         "X-Request-ID": "ops-req-42",
     }
-    with TestClient(app, base_url=HTTPS) as http:
+    with TestClient(app, base_url=HTTPS, raise_server_exceptions=False) as http:
+        crashed = http.get("/api/v1/crash", headers={"X-Request-ID": "ops-crash-1"})
+        assert crashed.status_code == 500 and crashed.headers["X-Request-ID"] == "ops-crash-1"
         answer = http.get("/api/v1/leaky", headers=headers, params={"authorization": f"Bearer {token}"})
         assert answer.status_code == 503
         assert answer.headers["X-Request-ID"] == "ops-req-42"
