@@ -95,7 +95,7 @@ class Settings(BaseSettings):
     # Operations (docs: README "Operations"). `/metrics` answers callers from these networks
     # (comma-separated CIDRs; empty: none) or with this bearer token; everyone else gets 404.
     metrics_networks: str = "127.0.0.0/8,::1/128"
-    metrics_token: str | None = None
+    metrics_token: str | None = Field(default=None, min_length=16)
     # Reverse proxies (CIDRs) whose X-Forwarded-For is believed when deciding who asks for
     # `/metrics`; empty: the header is never believed and the peer address decides.
     trusted_proxies: str = ""

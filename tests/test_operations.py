@@ -256,6 +256,24 @@ def test_metrics_answer_the_operations_network_or_the_token_and_no_one_else(port
     assert status("127.0.0.1") == 404  # no network configured: only the token opens it
 
 
+@pytest.mark.store("file")
+def test_metrics_settings_refuse_what_is_no_network_and_a_short_token(
+    cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in (
+        ("CASEVAULT_METRICS_NETWORKS", "127.0.0.1/33"),
+        ("CASEVAULT_TRUSTED_PROXIES", "proxy.internal"),
+        ("CASEVAULT_METRICS_TOKEN", "short-token"),
+    ):
+        with monkeypatch.context() as patched:
+            patched.setenv(name, value)
+            result = cli("ledger", "verify")
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith(f"casevault: {name}: "), result.stderr
+    assert "short-token" not in result.stderr  # a secret is named, never shown
+    assert cli("ledger", "verify").exit_code == 0
+
+
 def test_forwarded_for_is_believed_from_configured_proxies_only(portal: Portal) -> None:
     def status(address: str, forwarded: str | None) -> int:
         with _client(portal, address) as http:
