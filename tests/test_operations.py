@@ -438,7 +438,7 @@ def test_sigterm_lets_an_upload_under_way_finish_then_exits_zero(settings: Setti
         stopper.join()
         assert answer.status_code == 204, answer.text  # finished after SIGTERM, not cut off
         assert answer.headers["Upload-Offset"] == str(chunks * size)
-        assert server.wait(timeout=30) == 0
+        assert server.wait(timeout=60) == 0  # a loaded machine takes seconds to tear down the interpreter
     finally:
         if server.poll() is None:
             server.kill()
