@@ -37,15 +37,17 @@ from portal.internal.retention import disposition_pages, fixity_pages, schedule_
 from portal.internal.retrieval import api as retrieval_api
 from portal.internal.retrieval import pages as retrieval_pages
 from portal.internal.system import activities_pages
+from portal.internal.system import metrics as system_metrics
 from portal.internal.system import pages as system_pages
 from portal.internal.trails import api as trails_api
 from portal.internal.trails import pages as trails_pages
 from portal.public import app as public_app
 from portal.public import pages as public_pages
 from portal.settings import Settings
-from portal.web import sso
+from portal.web import ops, sso
 from portal.web.errors import HANDLERS, ErrorPage, SecurityHeaders, answer
 from portal.web.limits import BodyLimit, BodyLimits
+from portal.web.metrics import Metrics
 from portal.web.pages import add_favicon, error_page, mount_static
 from portal.wiring import PublicWired, Wired
 from portal.worker import Worker
@@ -83,6 +85,15 @@ def body_limits(settings: Settings, *, uploads: bool, mounted: tuple[str, ...] =
     )
 
 
+def _operations(app: FastAPI, metrics: Metrics) -> FastAPI:
+    """`/healthz`, `/readyz` and `/metrics` on the app a process serves, and, outermost, each
+    request's id, access line and metrics (`portal.web.ops`)."""
+    app.state.metrics = metrics
+    app.include_router(ops.router)
+    app.add_middleware(ops.Telemetry, metrics=metrics)
+    return app
+
+
 @asynccontextmanager
 async def _housekeeping(app: FastAPI) -> AsyncIterator[None]:
     """While serving, a worker in this process (`CASEVAULT_SERVE_WORKERS` copy threads; none
@@ -99,6 +110,7 @@ async def _housekeeping(app: FastAPI) -> AsyncIterator[None]:
     if running is not None:
         running.stop()
         await asyncio.to_thread(running.join)
+    log.info("serve loop stopped")
 
 
 def create_public_only(wired: PublicWired) -> FastAPI:
@@ -117,7 +129,7 @@ def create_public_only(wired: PublicWired) -> FastAPI:
     def home() -> Response:
         return RedirectResponse("/public/", status_code=307)
 
-    return app
+    return _operations(app, Metrics())
 
 
 def create_app(wired: Wired, *, kind: AppKind = "both") -> FastAPI:
@@ -133,6 +145,10 @@ def create_app(wired: Wired, *, kind: AppKind = "both") -> FastAPI:
         limits=body_limits(wired.settings, uploads=True, mounted=mounted),
         error_page=error_page,
     )
+    metrics = Metrics()
+    figures = system_metrics.ArchiveFigures(sessions=wired.sessions, clock=wired.clock)
+    metrics.add(figures)
+    _operations(app, metrics)
     for router in (
         archive_api.router,
         archive_copies.router,

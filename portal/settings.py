@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -12,6 +14,10 @@ from archive.digests import parse_algorithms
 
 # What the public portal's settings hold instead of the archive store: no store opens from it.
 WITHHELD = "withheld://archive-realm"
+
+
+def _networks_of(value: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(p.strip(), strict=False) for p in value.split(",") if p.strip())
 
 
 class Settings(BaseSettings):
@@ -96,6 +102,28 @@ class Settings(BaseSettings):
     # Where copies and viewing renditions are prepared and kept until fetched or expired: a folder
     # every host running `serve` or `casevault worker` shares. Unset: `copies` in the data dir.
     copies_dir: Path | None = None
+    # Operations (docs: README "Operations"). `/metrics` answers callers from these networks
+    # (comma-separated CIDRs; empty: none) or with this bearer token; everyone else gets 404.
+    metrics_networks: str = "127.0.0.0/8,::1/128"
+    metrics_token: str | None = Field(default=None, min_length=16)
+    # Reverse proxies (CIDRs) whose X-Forwarded-For is believed when deciding who asks for
+    # `/metrics`; empty: the header is never believed and the peer address decides.
+    trusted_proxies: str = ""
+    # Log lines: one JSON object each, or plain text; `auto` is text on a terminal, JSON otherwise.
+    log_format: Literal["auto", "json", "text"] = "auto"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # On SIGTERM, requests under way (uploads) get this long to finish before they are cut off.
+    shutdown_grace_seconds: int = Field(default=30, ge=0)
+
+    @field_validator("metrics_networks", "trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{item!r} is not a network in CIDR form (e.g. 10.0.0.0/8)") from exc
+        return value
 
     @field_validator("digests")
     @classmethod
@@ -112,6 +140,16 @@ class Settings(BaseSettings):
     def resolved_database_url(self) -> str:
         """The configured database, or SQLite in the data dir."""
         return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'casevault.db'}"
+
+    @property
+    def metrics_allowed(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """The networks `/metrics` answers."""
+        return _networks_of(self.metrics_networks)
+
+    @property
+    def proxies(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """The reverse proxies whose X-Forwarded-For is believed."""
+        return _networks_of(self.trusted_proxies)
 
     @property
     def resolved_migration_database_url(self) -> str:

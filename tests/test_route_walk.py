@@ -189,6 +189,9 @@ GUARDED: dict[tuple[str, str], tuple[str, str, dict[str, Any] | None]] = {
 OTHER = {
     ("GET", "/openapi.json"): "the API's description",
     ("GET", "/favicon.ico"): "the portal's icon",
+    ("GET", "/healthz"): "liveness: the process answers, nothing is read (no ledger: probes are frequent)",
+    ("GET", "/readyz"): "readiness: which backing service answers, no record read (not ledgered)",
+    ("GET", "/metrics"): "counts for the operations network only, no record read (not ledgered)",
     ("GET", "/public/openapi.json"): "the public API's description",
     ("POST", "/api/v1/token"): "sign-in (its own attempt log and lockout)",
     ("GET", "/api/v1/retrievals/mine"): "the caller's own requests, filtered to them by the query",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import getpass
 import json
+import logging.config
 import shutil
 import signal
 import sys
@@ -52,6 +53,7 @@ from portal.internal.ledger import operations as ledger_operations
 from portal.internal.retention import audit_rounds as audit_runs
 from portal.internal.retention import service as dispositions
 from portal.settings import Settings
+from portal.web import logs
 from portal.wiring import PublicWired, Wired, wire, wire_public
 from portal.worker import Worker
 
@@ -646,6 +648,15 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port")] = 8000,
     which: Annotated[str, typer.Option("--app", help="both, internal or public")] = "both",
+    grace: Annotated[
+        int | None,
+        typer.Option(
+            "--timeout-graceful-shutdown",
+            min=0,
+            help="Seconds requests under way get to finish after SIGTERM "
+            "(default: CASEVAULT_SHUTDOWN_GRACE_SECONDS)",
+        ),
+    ] = None,
 ) -> None:
     """Serve the internal portal at / and the public one at /public."""
     # The web stack loads only for `serve`: every other command (a deposit run by a script, say)
@@ -656,6 +667,9 @@ def serve(
 
     if which not in {"both", "internal", "public"}:
         _fail(f"--app: {which!r} is not one of both, internal, public", EXIT_REFUSED)
+    settings = _settings()
+    json_lines = settings.log_format == "json" or (settings.log_format == "auto" and not sys.stderr.isatty())
+    logging.config.dictConfig(logs.config(json_lines=json_lines, level=settings.log_level))
     if which == "public":
         # The archive realm is never opened: the public host may not even hold its credentials.
         served = create_public_only(_wired(wire_public))
@@ -663,14 +677,24 @@ def serve(
         # Never reconciles by itself: against the wrong database that would look like a store
         # full of leftovers. `casevault reconcile` is run on purpose, and checks first.
         served = create_app(_wired(), kind=which)  # type: ignore[arg-type]
+    # SIGTERM is how an orchestrator stops a replica: uvicorn stops accepting, lets requests under
+    # way finish (at most `grace` seconds), ends the serve loop's chores, then hands the signal
+    # back; a stop asked for is a success, so the process exits 0 (also if asked before serving).
+    signal.signal(signal.SIGTERM, _stopped)
     uvicorn.run(
         served,
         host=host,
         port=port,
-        log_level="info",
-        proxy_headers=False,
+        log_config=logs.config(json_lines=json_lines, level=settings.log_level),
+        access_log=False,  # one line per request from portal.web.ops instead, without the query string
+        proxy_headers=False,  # the peer is the client; see CASEVAULT_TRUSTED_PROXIES for /metrics
         server_header=False,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds if grace is None else grace,
     )
+
+
+def _stopped(_signal: int, _frame: object) -> NoReturn:
+    raise SystemExit(0)
 
 
 @app.command()

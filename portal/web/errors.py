@@ -19,6 +19,7 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 
 from archive.errors import ArchiveError, ObjectMissing, Refused, StoreUnavailable, UnknownBundle
 from archive.service import BUNDLE_ID
+from portal.web.logs import REQUEST_ID
 
 log = logging.getLogger(__name__)
 RETRY_AFTER = "30"
@@ -112,8 +113,15 @@ def _failed(request: Request, exc: Exception) -> Response:
 
 def _crashed(request: Request, exc: Exception) -> Response:
     # Anything else: Starlette logs the traceback after this answer; the caller sees no trace.
-    # This answer leaves from outside the other middleware, so it brings the headers itself.
-    return answer(request, 500, "internal error; it has been logged", SECURITY_HEADERS)
+    # This answer leaves from outside the other middleware, so it brings the headers itself, and
+    # the request's id (the log's traceback carries it too).
+    rid = REQUEST_ID.get()
+    return answer(
+        request,
+        500,
+        "internal error; it has been logged",
+        SECURITY_HEADERS | ({"X-Request-ID": rid} if rid else {}),
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -137,7 +145,6 @@ def _invalid(request: Request, exc: Exception) -> Response:
     if wants_page(request):
         return answer(request, 422, problems)
     return JSONResponse({"detail": problems}, status_code=422)
-
 
 
 # The most precise handler wins: Refused is an ArchiveError, DataError a StatementError.

@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from access import activities, workdays
 from access.policy import Action, collection, permits
 from portal.internal.system import operations
+from portal.web import health
 from portal.web.api import guard
 from portal.web.auth import DB, PAGE_CSRF, wired_of
 from portal.web.errors import RETRY_AFTER
@@ -29,7 +30,7 @@ def settings_page(request: Request, session: DB, caller: PageCaller) -> Response
     guard(request, session, caller, Action.settings_read, collection("settings"))
     wired = wired_of(request)
     now = wired.clock()
-    checks = operations.health(wired)
+    checks = health.health(wired)
     down = [c.name for c in checks if not c.reachable]
     schedule = retention.current_version(session)
     response = page(
