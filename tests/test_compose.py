@@ -54,9 +54,6 @@ STOOD_IN_FOR = {
     "keycloak": "not contacted until someone signs in",
     "proxy": "not needed to reach the apps",
 }
-# Services whose command this casevault does not have yet: the job queue brings `casevault
-# worker`. test_services_left_out_lack_their_command fails as soon as it exists: then empty this.
-NOT_YET = {"worker"}
 
 
 def interpolate(text: str, values: dict[str, str]) -> str:
@@ -322,16 +319,6 @@ def test_every_service_is_started_here_or_stood_in_for() -> None:
     services = _services(_test_values())
     others = set(services) - set(_casevault_services(services))
     assert others == set(STOOD_IN_FOR), "a service neither started by the suite nor stood in for"
-    assert set(_casevault_services(services)) >= NOT_YET
-
-
-@pytest.mark.parametrize("service", sorted(NOT_YET))
-def test_services_left_out_lack_their_command(service: str) -> None:
-    command = _services(_test_values())[service]["command"]
-    done = subprocess.run(
-        [sys.executable, "-m", "portal.cli", *command, "--help"], capture_output=True, text=True, check=False
-    )
-    assert done.returncode != 0, f"`casevault {command[0]}` exists now: take {service} out of NOT_YET"
 
 
 def _order(services: dict[str, Any]) -> list[str]:
@@ -494,7 +481,7 @@ def test_each_casevault_service_starts_with_its_compose_environment(stand: Stand
             service = services[name]
             if name == "db-roles":
                 _db_roles(stand)
-            if name not in _casevault_services(services) or name in NOT_YET:
+            if name not in _casevault_services(services):
                 continue
             root = stand.container(name, service.get("volumes", []))
             command, port = _command(service, root)
