@@ -22,6 +22,7 @@ import binascii
 import contextlib
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -144,14 +145,16 @@ def _beside(path: Path, suffix: str) -> Path:
 
 @dataclass(frozen=True)
 class RetiredKey:
-    """A checkpoint key rotated out: its public half and when it stopped signing."""
+    """A checkpoint key rotated out: its public half and when it stopped signing (None: its
+    rotation is under way, and the time is written once the new key is in place)."""
 
     verifier: Verifier
-    retired_at: datetime
+    retired_at: datetime | None
 
-    def as_json(self) -> dict[str, str]:
+    def as_json(self) -> dict[str, str | None]:
         """As kept in the key folder."""
-        return {"vkey": self.verifier.vkey, "retired_at": self.retired_at.astimezone(UTC).isoformat()}
+        at = self.retired_at.astimezone(UTC).isoformat() if self.retired_at else None
+        return {"vkey": self.verifier.vkey, "retired_at": at}
 
 
 def retired_note_keys(path: Path) -> list[RetiredKey]:
@@ -159,44 +162,62 @@ def retired_note_keys(path: Path) -> list[RetiredKey]:
     kept = _beside(path, ".retired")
     if not kept.exists():
         return []
-    return [
-        RetiredKey(parse_vkey(item["vkey"]), datetime.fromisoformat(item["retired_at"]))
-        for item in json.loads(kept.read_text())
-    ]
+    found = []
+    for item in json.loads(kept.read_text()):
+        at = item["retired_at"]
+        found.append(RetiredKey(parse_vkey(item["vkey"]), datetime.fromisoformat(at) if at else None))
+    return found
+
+
+def _keep_retired(path: Path, retired: list[RetiredKey]) -> None:
+    body = json.dumps([r.as_json() for r in retired], indent=2)
+    keyfiles.replace_file(_beside(path, ".retired"), body.encode())
+
+
+def _unfinished(path: Path, key: NoteKey) -> bool:
+    return any(r.retired_at is None or r.verifier == key.verifier for r in retired_note_keys(path))
+
+
+def _finish_rotation(path: Path, *, name: str, now: datetime) -> NoteKey:
+    """Under the rotation lock: the staged new key put in place if the key in `path` is already
+    retired, and the retirement time written where it is still missing; the current key."""
+    key = _read_key(path, name=name)
+    retired = retired_note_keys(path)
+    if any(r.verifier == key.verifier for r in retired):
+        keyfiles.move_into_place(_beside(path, ".new"), path)
+        key = _read_key(path, name=name)
+    if any(r.retired_at is None for r in retired):
+        _keep_retired(path, [RetiredKey(r.verifier, r.retired_at or now) for r in retired])
+    return key
 
 
 def load_note_key(path: Path, *, name: str) -> NoteKey:
-    """The Ed25519 key in a PEM file, created (0600) on first use; a rotation interrupted after the
-    old key was retired is finished here (the new key, already on disk, is put in place)."""
+    """The Ed25519 key in a PEM file, created (0600) on first use; a rotation interrupted half-way
+    is finished here (the new key, already on disk, is put in place)."""
     check_name(name)
     if not path.exists():
         with contextlib.suppress(FileExistsError):  # another process made it a moment ago: read theirs
             keyfiles.write_new(path, _new_pem())
     key = _read_key(path, name=name)
-    if any(r.verifier.public == key.verifier.public for r in retired_note_keys(path)):
+    if _unfinished(path, key):
         with keyfiles.rotation_lock(path.parent):
-            key = _read_key(path, name=name)
-            if any(r.verifier.public == key.verifier.public for r in retired_note_keys(path)):
-                keyfiles.move_into_place(_beside(path, ".new"), path)
-                key = _read_key(path, name=name)
+            key = _finish_rotation(path, name=name, now=datetime.now(UTC))
     return key
 
 
-def rotate_note_key(path: Path, *, name: str, now: datetime) -> tuple[Verifier, Verifier]:
-    """(old, new) verifier: a new checkpoint key in place of the one in `path`, whose public half
-    is kept with the time it was retired before its private key is replaced."""
+def rotate_note_key(path: Path, *, name: str, clock: Callable[[], datetime]) -> tuple[Verifier, Verifier]:
+    """(old, new) verifier: a new checkpoint key in place of the one in `path`. The old one's public
+    half is kept before its private key is replaced, and its retirement time read after."""
     load_note_key(path, name=name)  # made first, or an interrupted rotation finished
     with keyfiles.rotation_lock(path.parent):
         old = _read_key(path, name=name)
         staged = _beside(path, ".new")
         keyfiles.remove(staged)  # left by a rotation that never retired anything
         keyfiles.write_new(staged, _new_pem())
-        retired = [r for r in retired_note_keys(path) if r.verifier != old.verifier]
-        retired.append(RetiredKey(old.verifier, now))
-        body = json.dumps([r.as_json() for r in retired], indent=2)
-        keyfiles.replace_file(_beside(path, ".retired"), body.encode())
+        kept = [r for r in retired_note_keys(path) if r.verifier != old.verifier]
+        _keep_retired(path, [*kept, RetiredKey(old.verifier, None)])
         keyfiles.move_into_place(staged, path)
-        new = _read_key(path, name=name)
+        new = _finish_rotation(path, name=name, now=clock())
     return old.verifier, new.verifier
 
 

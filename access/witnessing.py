@@ -251,7 +251,8 @@ def check_notes(
     Each note must be its checkpoint's text signed by the current checkpoint key or by one rotated
     out, and a retired key only for a checkpoint made before it was retired.
     """
-    until: dict[notes.Verifier, datetime | None] = {key: None} | {r.verifier: r.retired_at for r in retired}
+    until: dict[notes.Verifier, datetime | None] = {key: None}
+    until |= {r.verifier: r.retired_at for r in retired}
     query = select(LedgerNote, LedgerCheckpoint).join(
         LedgerCheckpoint, LedgerCheckpoint.tree_size == LedgerNote.tree_size, isouter=True
     )

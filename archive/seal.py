@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -127,17 +127,21 @@ class Keyring:
                 continue  # a rotation retired it between the two reads: read `current` again
         raise KeyRetired(f"the archive key {kid} has no private key; rotate the keys")
 
-    def rotate(self, *, now: datetime) -> tuple[str | None, str]:
-        """(old kid, new kid): a new current key, every other key retired at `now`."""
+    def rotate(self, *, clock: Callable[[], datetime]) -> tuple[str | None, str]:
+        """(old kid, new kid): a new current key, every other key retired.
+
+        The time of retirement is read once the new key is current: whatever the old key signed
+        was dated before it, since a signature's time is taken before its key is read.
+        """
         with keyfiles.rotation_lock(self.folder):
             old = self._current_kid()
             new = self._create()
+            retired = clock().astimezone(UTC).isoformat()
             for pem_path in sorted(self.folder.glob("*.pem")):
                 if pem_path.stem == new:
                     continue
                 public = _public_jwk(_load_private(pem_path))
                 made = datetime.fromtimestamp(pem_path.stat().st_mtime, UTC)
-                retired = now.astimezone(UTC).isoformat()
                 record = {**public, "created_at": made.isoformat(), "retired_at": retired}
                 keyfiles.replace_file(self._retired / f"{public['kid']}.json", json.dumps(record).encode())
                 keyfiles.remove(pem_path)
@@ -156,9 +160,12 @@ class Keyring:
         ]
         return sorted(found, key=lambda row: row.created_at)
 
-    def jwks(self) -> dict[str, list[dict[str, str]]]:
-        """Every public key in the keyring, as a JWKS; a retired key carries its `retired_at`."""
-        keys = {path.stem: _public_jwk(_load_private(path)) for path in self.folder.glob("*.pem")}
+    def jwks(self) -> dict[str, list[dict[str, str | None]]]:
+        """Every public key in the keyring, as a JWKS; each says when it was retired (`retired_at`,
+        null for a key not retired)."""
+        keys: dict[str, dict[str, str | None]] = {}
+        for path in self.folder.glob("*.pem"):
+            keys[path.stem] = {**_public_jwk(_load_private(path)), "retired_at": None}
         for kid, key in self._retired_keys().items():
             keys[kid] = {name: key[name] for name in (*_JWK_MEMBERS, "retired_at")}
         return {"keys": [keys[kid] for kid in sorted(keys)]}

@@ -99,7 +99,7 @@ def rotate_token_secret(settings: Settings, name: str, *, now: datetime) -> tupl
             "change it where it is configured (tokens it signed stop working at once)"
         )
     folder = _keys(settings)
-    old = _key_file(settings, name, _new_token_secret)
+    _key_file(settings, name, _new_token_secret)  # made first if it never was
     with keyfiles.rotation_lock(folder):
         old = (folder / name).read_text().strip()
         window = timedelta(minutes=settings.token_minutes, seconds=tokens.SKEW_SECONDS)
@@ -152,10 +152,13 @@ def stage_id_number_key(settings: Settings) -> tuple[X25519PublicKey, X25519Publ
 
 
 def finish_id_number_key(settings: Settings) -> None:
-    """Put the staged ID-number key in place of the old one, once every number is sealed to it."""
+    """Put the staged ID-number key in place of the old one, once every number is sealed to it
+    (already done by a rotation run at the same time: nothing to do)."""
     folder = _keys(settings)
+    staged = folder / f"{ID_NUMBER_KEY}.next"
     with keyfiles.rotation_lock(folder):
-        keyfiles.move_into_place(folder / f"{ID_NUMBER_KEY}.next", folder / ID_NUMBER_KEY)
+        if staged.exists():
+            keyfiles.move_into_place(staged, folder / ID_NUMBER_KEY)
 
 
 def id_number_sealing_key(settings: Settings) -> X25519PublicKey:
@@ -195,9 +198,11 @@ def retired_ledger_note_keys(settings: Settings) -> list[notes.RetiredKey]:
     return notes.retired_note_keys(_keys(settings) / NOTE_KEY)
 
 
-def rotate_ledger_note_key(settings: Settings, *, now: datetime) -> tuple[notes.Verifier, notes.Verifier]:
+def rotate_ledger_note_key(
+    settings: Settings, *, clock: Callable[[], datetime]
+) -> tuple[notes.Verifier, notes.Verifier]:
     """(old, new) verifier: a new checkpoint key, its verifier key published beside it."""
-    old, new = notes.rotate_note_key(_keys(settings) / NOTE_KEY, name=settings.ledger_origin, now=now)
+    old, new = notes.rotate_note_key(_keys(settings) / NOTE_KEY, name=settings.ledger_origin, clock=clock)
     keyfiles.replace_file(_keys(settings) / f"{NOTE_KEY}.vkey", new.vkey.encode())
     return old, new
 

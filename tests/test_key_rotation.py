@@ -20,6 +20,7 @@ from sqlalchemy import select
 from access import checkpoints, id_numbers, notes, tokens, witnessing
 from access.ledger import LedgerEntry
 from access.models import Applicant
+from archive import keyfiles
 from archive.seal import KeyRetired, Keyring, SealInvalid, sign_seal, verify_seal
 from portal.wiring import Wired
 from tests.support.bundles import Cli, deposit
@@ -103,7 +104,7 @@ def test_a_retired_key_signs_nothing_new_and_a_stranger_key_is_refused(tmp_path:
     leaked = tmp_path / "leaked.pem"
     leaked.write_text(old_pem)
     retired_at = datetime.now(UTC)
-    assert keyring.rotate(now=retired_at)[0] == old_kid
+    assert keyring.rotate(clock=lambda: retired_at)[0] == old_kid
     jwks = keyring.jwks()
     assert verify_seal(before, jwks=jwks)["bundle_id"] == "b1"
 
@@ -136,6 +137,46 @@ def holding(folder: Path, kid: str, pem: str) -> Keyring:
     (folder / f"{kid}.pem").write_text(pem)
     (folder / "current").write_text(kid)
     return Keyring(folder)
+
+
+def crash_on(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """Make the first call of a `keyfiles` step die as a crash would, then behave again."""
+    real = getattr(keyfiles, name)
+    calls: list[int] = []
+
+    def dying(*args: Any) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError("crashed")
+        real(*args)
+
+    monkeypatch.setattr(keyfiles, name, dying)
+
+
+def test_a_rotation_that_crashes_half_way_loses_no_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keyring = Keyring(tmp_path / "keys")
+    old_kid = keyring.signing_key()[0]
+    # The new seal key is current and the old one's public half kept, but its private key not yet removed.
+    crash_on(monkeypatch, "remove")
+    with pytest.raises(OSError, match="crashed"):
+        keyring.rotate(clock=lambda: datetime.now(UTC))
+    new_kid = keyring.signing_key()[0]
+    assert new_kid != old_kid and {k["kid"] for k in keyring.jwks()["keys"]} == {old_kid, new_kid}
+    newest = keyring.rotate(clock=lambda: datetime.now(UTC))[1]  # the next rotation retires both
+    assert [k["kid"] for k in keyring.jwks()["keys"] if k["retired_at"] is None] == [newest]
+    assert sorted(p.stem for p in (tmp_path / "keys").glob("*.pem")) == [newest]
+
+    # The note key: the old one is listed as retiring and the new one staged, not yet in place.
+    path = tmp_path / "keys" / "ledger-note-key"
+    old = notes.load_note_key(path, name="casevault.invalid/ledger")
+    crash_on(monkeypatch, "move_into_place")
+    with pytest.raises(OSError, match="crashed"):
+        notes.rotate_note_key(path, name="casevault.invalid/ledger", clock=lambda: datetime.now(UTC))
+    assert notes.load_note_key(path, name="casevault.invalid/ledger").verifier != old.verifier  # finished
+    (retired,) = notes.retired_note_keys(path)
+    assert retired.verifier == old.verifier and retired.retired_at is not None
 
 
 # --- the checkpoint (note) key ------------------------------------------------------------------

@@ -231,9 +231,7 @@ def ledger_consistency(
         raise HTTPException(422, [{"field": "from", "message": str(exc)}]) from exc
 
 
-@router.get(
-    "/ledger/jwks", response_model=KeySet, response_model_exclude_none=True, responses=errors(401, 403)
-)
+@router.get("/ledger/jwks", response_model=KeySet, responses=errors(401, 403))
 def ledger_jwks(request: Request, session: DB, caller: Caller) -> dict[str, Any]:
     """The archive's public keys (every one ever used), to check checkpoint signatures offline."""
     guard(request, session, caller, Action.ledger_read, collection("ledger"))

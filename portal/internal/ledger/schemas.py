@@ -98,7 +98,7 @@ class PublicKey(Body):
     alg: str
     use: str
     # Set on a key rotated out (`casevault keys rotate seal`): it verifies what it signed until then.
-    retired_at: Timestamp | None = None
+    retired_at: Timestamp | None
 
 
 class KeySet(Body):

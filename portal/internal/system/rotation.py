@@ -71,17 +71,15 @@ def _ledgered(wired: Wired, rotation: Rotation, *, actor: str, now: datetime) ->
 
 def rotate_seal(wired: Wired, *, actor: str) -> list[Rotation]:
     """A new archive key; the old one's public half stays in the JWKS, retired now."""
-    now = wired.clock()
-    old, new = wired.keyring.rotate(now=now)
-    return [_ledgered(wired, Rotation("seal", old, new), actor=actor, now=now)]
+    old, new = wired.keyring.rotate(clock=wired.clock)
+    return [_ledgered(wired, Rotation("seal", old, new), actor=actor, now=wired.clock())]
 
 
 def rotate_checkpoint(wired: Wired, *, actor: str) -> list[Rotation]:
     """A new checkpoint note key; its verifier key is printed for witnesses and monitors."""
-    now = wired.clock()
-    old, new = wiring.rotate_ledger_note_key(wired.settings, now=now)
+    old, new = wiring.rotate_ledger_note_key(wired.settings, clock=wired.clock)
     rotation = Rotation("checkpoint", old.key_id.hex(), new.key_id.hex(), {"vkey": new.vkey})
-    return [_ledgered(wired, rotation, actor=actor, now=now)]
+    return [_ledgered(wired, rotation, actor=actor, now=wired.clock())]
 
 
 def rotate_token(wired: Wired, *, actor: str) -> list[Rotation]:
