@@ -8,6 +8,8 @@ from __future__ import annotations
 import base64
 import json
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +30,7 @@ from tests.support.disclosure_pages import ID_NUMBER, MONDAY, as_role, at, file_
 from tests.support.portal import Portal, append_entries
 
 pytestmark = [pytest.mark.store("file")]
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 
 
 def rotate(cli: Cli, kind: str) -> list[dict[str, Any]]:
@@ -73,8 +76,9 @@ def test_seals_under_each_of_three_keys_verify_in_the_archive_and_as_exported_ba
         wired.keyring.signing_key()[0]
     ]
     ledgered = rotations(wired)
+    two = ledgered[1]
     assert (ledgered[0]["key"], ledgered[0]["old"], ledgered[0]["new"]) == ("seal", one["old"], one["new"])
-    assert ledgered[1]["old"] == one["new"] and ledgered[0]["actor"].startswith("cli:")
+    assert two["old"] == one["new"] and ledgered[0]["actor"].startswith("cli:")
     assert not list((wired.settings.data_dir / "keys").glob(f"{one['old']}.pem"))  # its private half is gone
 
     verified = json.loads(ok(cli, "verify", "--all", "--json"))
@@ -93,6 +97,23 @@ def test_seals_under_each_of_three_keys_verify_in_the_archive_and_as_exported_ba
         signed = {c.kid for c in session.scalars(select(checkpoints.LedgerCheckpoint))}
     assert signed == set(kids)
     assert "ledger intact" in ok(cli, "ledger", "verify")
+    oldest = one["old"]
+    with wired.sessions() as session:
+        first_size = min(c.tree_size for c in session.scalars(select(checkpoints.LedgerCheckpoint)))
+    proof = portal.client.get(
+        f"/api/v1/ledger/entries/1/proof?tree_size={first_size}", headers=portal.as_role("security_auditor")
+    ).json()
+    assert proof["checkpoint"]["kid"] == oldest
+    proof_file = tmp_path / "proof.json"
+    proof_file.write_text(json.dumps(proof))
+    checked = subprocess.run(
+        [sys.executable, str(SCRIPTS / "verify_inclusion.py"), str(proof_file), "--jwks", str(published)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert checked.returncode == 0 and oldest in checked.stdout, checked.stdout + checked.stderr
     page = portal.client.get("/admin/settings", headers=portal.as_role("sysadmin")).text
     assert all(kid in page for kid in kids)
 
@@ -121,6 +142,11 @@ def test_a_retired_key_signs_nothing_new_and_a_stranger_key_is_refused(tmp_path:
     forged = sign_seal({"bundle_id": "b2", "sealed_at": later}, keyring=thief)
     with pytest.raises(SealInvalid, match="retired at"):
         verify_seal(forged, jwks=jwks)
+    late = checkpoints.sign_checkpoint(
+        tree_size=5, root_hash="00" * 32, created_at=retired_at + timedelta(seconds=1), keyring=thief
+    )
+    with pytest.raises(checkpoints.CheckpointInvalid, match="retired at"):
+        checkpoints.verified_claims(late.signature, jwks=jwks)
     undated = sign_seal({"bundle_id": "b3"}, keyring=thief)
     with pytest.raises(SealInvalid, match="unreadable"):
         verify_seal(undated, jwks=jwks)
