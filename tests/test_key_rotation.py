@@ -28,6 +28,7 @@ from portal.wiring import Wired
 from tests.support.bundles import Cli, deposit
 from tests.support.disclosure_pages import ID_NUMBER, MONDAY, as_role, at, file_request, post, take
 from tests.support.portal import Portal, append_entries
+from tests.support.public import API, applicant
 
 pytestmark = [pytest.mark.store("file")]
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
@@ -260,8 +261,10 @@ def test_tokens_signed_before_a_rotation_work_until_they_expire_and_a_retired_se
 ) -> None:
     wired = portal.wired
     before = portal.as_role("archivist")
+    applicant_before = applicant(portal)
     secret = (wired.settings.data_dir / "keys" / "token-secret").read_text().strip()
     internal, public = rotate(cli, "token")
+    assert portal.client.get(f"{API}/disclosures", headers=applicant_before).status_code == 200
     assert (internal["key"], public["key"]) == ("token", "public-token")
     assert internal["old"] == tokens.secret_id(secret) != internal["new"]
     assert [r["key"] for r in rotations(wired)] == ["token", "public-token"]
