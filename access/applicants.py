@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
 
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from access import fields, id_numbers, identities, ledger
 from access.models import Applicant, Role, User
@@ -93,3 +94,26 @@ def applicant_of(session: Session, user: User | int) -> Applicant:
     if found is None:
         raise Refused("user: not an applicant account")
     return found
+
+
+def reseal_id_numbers(session: Session, *, keys: Sequence[X25519PrivateKey], to: X25519PrivateKey) -> int:
+    """Seal to `to` every applicant's ID number not sealed to it yet, opening each with `to` or one of
+    `keys`; how many were sealed anew. The caller commits; `Refused` naming the applicant whose number
+    no key opens, and then nothing is to be committed."""
+    opening = [to, *keys]
+    resealed = 0
+    query = select(Applicant).options(joinedload(Applicant.user)).order_by(Applicant.id)
+    for applicant in session.scalars(query):
+        username, sealed = applicant.user.username, applicant.id_number_sealed
+        try:
+            number, index = id_numbers.unseal_with(sealed, keys=opening, username=username)
+        except ValueError as exc:
+            raise Refused(
+                f"applicant {username}: the sealed ID number opens with no key this archive holds; "
+                "nothing was re-sealed"
+            ) from exc
+        if index > 0:
+            applicant.id_number_sealed = id_numbers.seal(number, key=to.public_key(), username=username)
+            resealed += 1
+    session.flush()
+    return resealed

@@ -34,7 +34,7 @@ from access.ledger import (
 )
 from archive.db import Base, UTCDateTime
 from archive.errors import ArchiveError, ObjectExists, ObjectMissing
-from archive.seal import ALGORITHM, Keyring, SealInvalid, sign_jws, verify_jws
+from archive.seal import ALGORITHM, Keyring, SealInvalid, check_in_service, sign_jws, verify_jws
 from archive.store import ObjectStore, put_bytes, read_bytes
 
 LEDGER_NAME = "casevault"
@@ -243,12 +243,15 @@ def sign_checkpoint(
 
 
 def verified_claims(token: str, *, jwks: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    """(kid, claims) of a checkpoint JWS whose ES256 signature verifies against the JWKS."""
+    """(kid, claims) of a checkpoint JWS whose ES256 signature verifies against the JWKS, by a key
+    not retired before the checkpoint's `created_at`."""
     try:
         kid, payload = verify_jws(token, jwks=jwks)
+        claims = _claims(payload)
+        check_in_service(jwks, kid=kid, signed_at=claims.get("created_at"))
     except SealInvalid as exc:
         raise CheckpointInvalid(str(exc)) from exc
-    return kid, _claims(payload)
+    return kid, claims
 
 
 def _unverified_claims(token: str) -> tuple[str, dict[str, Any]]:

@@ -8,9 +8,12 @@ A compromised public host therefore cannot read the numbers it has already store
 from __future__ import annotations
 
 import base64
+import contextlib
+import hashlib
 import os
 import re
 import unicodedata
+from collections.abc import Sequence
 from enum import StrEnum
 
 from cryptography.exceptions import InvalidTag
@@ -95,6 +98,11 @@ def public_key_text(key: X25519PublicKey) -> str:
     return base64.b64encode(key.public_bytes(_RAW, serialization.PublicFormat.Raw)).decode()
 
 
+def key_id(key: X25519PublicKey) -> str:
+    """A short name for a key, for the ledger: the start of the SHA-256 of its raw bytes."""
+    return hashlib.sha256(key.public_bytes(_RAW, serialization.PublicFormat.Raw)).hexdigest()[:16]
+
+
 def _aead_key(shared: bytes, ephemeral: bytes, recipient: bytes) -> AESGCM:
     derived = HKDF(hashes.SHA256(), 32, salt=ephemeral + recipient, info=b"casevault id number v1").derive(
         shared
@@ -128,3 +136,12 @@ def unseal(sealed: str, *, key: X25519PrivateKey, username: str) -> str:
         return _aead_key(shared, ephemeral_raw, recipient).decrypt(nonce, body, username.encode()).decode()
     except InvalidTag as exc:
         raise ValueError("sealed ID number: altered, or sealed for another applicant") from exc
+
+
+def unseal_with(sealed: str, *, keys: Sequence[X25519PrivateKey], username: str) -> tuple[str, int]:
+    """(number, index of the key that opened it) with the first of `keys` that opens it;
+    `ValueError` when none does."""
+    for index, key in enumerate(keys):
+        with contextlib.suppress(ValueError):
+            return unseal(sealed, key=key, username=username), index
+    raise ValueError("sealed ID number: altered, sealed for another applicant, or to a key not held")

@@ -10,21 +10,28 @@ is the first four bytes of SHA-256(name || 0x0A || type || public key). A verifi
 is written `<name>+<key ID in hex>+<base64(type || public key)>`.
 
 This is the same tree head the JWS checkpoints sign (`access.checkpoints`); the note form is what
-transparency-log monitors and witnesses read.
+transparency-log monitors and witnesses read. `casevault keys rotate checkpoint` replaces the key:
+the old one's verifier key is kept, with the time it was retired, so the notes it signed still
+verify, and none it claims for a later checkpoint does.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
-import os
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from archive import keyfiles
 
 ED25519 = 0x01
 COSIGNATURE_V1 = 0x04
@@ -119,25 +126,99 @@ class NoteKey:
         return f"{DASH} {self.name} {encoded}\n"
 
 
-def load_note_key(path: Path, *, name: str) -> NoteKey:
-    """The Ed25519 key in a PEM file, created (0600) on first use."""
-    check_name(name)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        pem = Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another process made it a moment ago: read theirs
-        else:
-            with os.fdopen(fd, "wb") as out:
-                out.write(pem)
+def _new_pem() -> bytes:
+    return Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def _read_key(path: Path, *, name: str) -> NoteKey:
     private = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(private, Ed25519PrivateKey):
         raise ValueError(f"{path}: not an Ed25519 private key")
     return NoteKey(name, private)
+
+
+def _beside(path: Path, suffix: str) -> Path:
+    return path.with_name(path.name + suffix)
+
+
+@dataclass(frozen=True)
+class RetiredKey:
+    """A checkpoint key rotated out: its public half and when it stopped signing (None: its
+    rotation is under way, and the time is written once the new key is in place)."""
+
+    verifier: Verifier
+    retired_at: datetime | None
+
+    def as_json(self) -> dict[str, str | None]:
+        """As kept in the key folder."""
+        at = self.retired_at.astimezone(UTC).isoformat() if self.retired_at else None
+        return {"vkey": self.verifier.vkey, "retired_at": at}
+
+
+def retired_note_keys(path: Path) -> list[RetiredKey]:
+    """The checkpoint keys rotated out, kept beside the key file (`<key>.retired`), oldest first."""
+    kept = _beside(path, ".retired")
+    if not kept.exists():
+        return []
+    found = []
+    for item in json.loads(kept.read_text()):
+        at = item["retired_at"]
+        found.append(RetiredKey(parse_vkey(item["vkey"]), datetime.fromisoformat(at) if at else None))
+    return found
+
+
+def _keep_retired(path: Path, retired: list[RetiredKey]) -> None:
+    body = json.dumps([r.as_json() for r in retired], indent=2)
+    keyfiles.replace_file(_beside(path, ".retired"), body.encode())
+
+
+def _unfinished(path: Path, key: NoteKey) -> bool:
+    return any(r.retired_at is None or r.verifier == key.verifier for r in retired_note_keys(path))
+
+
+def _finish_rotation(path: Path, *, name: str, now: datetime) -> NoteKey:
+    """Under the rotation lock: the staged new key put in place if the key in `path` is already
+    retired, and the retirement time written where it is still missing; the current key."""
+    key = _read_key(path, name=name)
+    retired = retired_note_keys(path)
+    if any(r.verifier == key.verifier for r in retired):
+        keyfiles.move_into_place(_beside(path, ".new"), path)
+        key = _read_key(path, name=name)
+    if any(r.retired_at is None for r in retired):
+        _keep_retired(path, [RetiredKey(r.verifier, r.retired_at or now) for r in retired])
+    return key
+
+
+def load_note_key(path: Path, *, name: str) -> NoteKey:
+    """The Ed25519 key in a PEM file, created (0600) on first use; a rotation interrupted half-way
+    is finished here (the new key, already on disk, is put in place)."""
+    check_name(name)
+    if not path.exists():
+        with contextlib.suppress(FileExistsError):  # another process made it a moment ago: read theirs
+            keyfiles.write_new(path, _new_pem())
+    key = _read_key(path, name=name)
+    if _unfinished(path, key):
+        with keyfiles.rotation_lock(path.parent):
+            key = _finish_rotation(path, name=name, now=datetime.now(UTC))
+    return key
+
+
+def rotate_note_key(path: Path, *, name: str, clock: Callable[[], datetime]) -> tuple[Verifier, Verifier]:
+    """(old, new) verifier: a new checkpoint key in place of the one in `path`. The old one's public
+    half is kept before its private key is replaced, and its retirement time read after."""
+    load_note_key(path, name=name)  # made first, or an interrupted rotation finished
+    with keyfiles.rotation_lock(path.parent):
+        old = _read_key(path, name=name)
+        staged = _beside(path, ".new")
+        keyfiles.remove(staged)  # left by a rotation that never retired anything
+        keyfiles.write_new(staged, _new_pem())
+        kept = [r for r in retired_note_keys(path) if r.verifier != old.verifier]
+        _keep_retired(path, [*kept, RetiredKey(old.verifier, None)])
+        keyfiles.move_into_place(staged, path)
+        new = _finish_rotation(path, name=name, now=clock())
+    return old.verifier, new.verifier
 
 
 # --- checkpoint text --------------------------------------------------------------------------

@@ -243,6 +243,44 @@ def write_notes(session: Session, *, key: notes.NoteKey, jwks: Mapping[str, Any]
     return written
 
 
+def check_notes(
+    session: Session, *, key: notes.Verifier, retired: Sequence[notes.RetiredKey]
+) -> tuple[int, str] | None:
+    """(tree size, why) of the first checkpoint note that does not hold, else None.
+
+    Each note must be its checkpoint's text signed by the current checkpoint key or by one rotated
+    out, and a retired key only for a checkpoint made before it was retired.
+    """
+    until: dict[notes.Verifier, datetime | None] = {key: None}
+    until |= {r.verifier: r.retired_at for r in retired}
+    query = select(LedgerNote, LedgerCheckpoint).join(
+        LedgerCheckpoint, LedgerCheckpoint.tree_size == LedgerNote.tree_size, isouter=True
+    )
+    for row, checkpoint in session.execute(query.order_by(LedgerNote.tree_size)):
+        if checkpoint is None:
+            return row.tree_size, "a checkpoint note without its checkpoint"
+        try:
+            text, signatures = notes.split_note(row.note)
+        except notes.NoteInvalid as exc:
+            return row.tree_size, f"its note: {exc}"
+        signer = next(
+            (v for s in signatures for v in until if (s.name, s.key_id) == (v.name, v.key_id)), None
+        )
+        if signer is None:
+            return row.tree_size, "its note is signed by no checkpoint key of this archive"
+        try:
+            notes.verify_note(row.note, signer)
+        except notes.NoteInvalid as exc:
+            return row.tree_size, f"its note: {exc}"
+        if text != note_text(checkpoint, origin=signer.name):
+            return row.tree_size, "its note's text is not the checkpoint's"
+        retired_at = until[signer]
+        if retired_at is not None and checkpoint.created_at > retired_at:
+            signer_was = f"checkpoint key {signer.key_id.hex()}, retired at {retired_at.isoformat()}"
+            return row.tree_size, f"its note is signed by {signer_was}"
+    return None
+
+
 def cosignature_lines(session: Session, *, tree_size: int) -> list[str]:
     """The stored cosignature lines on one checkpoint, oldest first."""
     query = select(LedgerCosignature.line).where(LedgerCosignature.tree_size == tree_size)

@@ -19,6 +19,7 @@ import hashlib
 import json
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,15 @@ def signed_claims(token: str, jwks: dict[str, Any]) -> tuple[str, dict[str, Any]
         raise ProofFailed("checkpoint.jws: the signed payload is not JSON") from exc
     if not isinstance(claims, dict):
         raise ProofFailed("checkpoint.jws: the signed payload is not a JSON object")
+    retired = matches[0].get("retired_at")
+    if retired is not None:  # a key rotated out signs nothing dated after its retirement
+        signed_at = claims.get("created_at")
+        try:
+            late = datetime.fromisoformat(str(signed_at)) > datetime.fromisoformat(str(retired))
+        except ValueError as exc:
+            raise ProofFailed(f"checkpoint.jws: key {kid!r} is retired; signed time unreadable") from exc
+        if late:
+            raise ProofFailed(f"checkpoint.jws: signed at {signed_at} by key {kid!r}, retired at {retired}")
     return str(kid), claims
 
 

@@ -5,6 +5,8 @@ the masked number otherwise. The number itself is never written to the ledger.""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sqlalchemy.orm import Session
 
@@ -23,7 +25,7 @@ def reveal_id_number(
     context: Context,
     request_id: int,
     reason: str | None,
-    key: X25519PrivateKey,
+    keys: Sequence[X25519PrivateKey],
 ) -> str:
     """The applicant's full ID number, for the assigned officer, with a reason; ledgered."""
     row = permitted_request(
@@ -37,8 +39,9 @@ def reveal_id_number(
     )
     said = fields.text("reason", reason, limit=REASON_LIMIT)
     applicant = row.applicant
+    username = applicant.user.username
     try:
-        number = id_numbers.unseal(applicant.id_number_sealed, key=key, username=applicant.user.username)
+        number, _ = id_numbers.unseal_with(applicant.id_number_sealed, keys=keys, username=username)
     except ValueError as exc:
         raise Conflict(
             "id_number: the sealed ID number cannot be opened with this portal's key",

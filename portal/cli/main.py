@@ -52,6 +52,7 @@ from portal.internal.archive import operations
 from portal.internal.ledger import operations as ledger_operations
 from portal.internal.retention import audit_rounds as audit_runs
 from portal.internal.retention import service as dispositions
+from portal.internal.system import rotation
 from portal.settings import Settings
 from portal.web import logs
 from portal.wiring import PublicWired, Wired, wire, wire_public
@@ -70,6 +71,8 @@ holds_app = typer.Typer(no_args_is_help=True, help="Legal holds (冻结): nothin
 app.add_typer(holds_app, name="holds")
 retention_app = typer.Typer(no_args_is_help=True, help="Retention: what is due, and approved destructions.")
 app.add_typer(retention_app, name="retention")
+keys_app = typer.Typer(no_args_is_help=True, help="The archive's keys: rotation.")
+app.add_typer(keys_app, name="keys")
 
 EXIT_REFUSED = 2
 EXIT_UNAVAILABLE = 75  # EX_TEMPFAIL: try again later
@@ -775,6 +778,37 @@ def id_number_key() -> None:
     """Print the public key that seals applicants' ID numbers, for a separately deployed public portal."""
     wired = _wired()
     typer.echo(id_numbers.public_key_text(wired.id_number_key))
+
+
+# What the operator does after each kind of rotation.
+_AFTER_ROTATION = {
+    "seal": "old seals, checkpoints and exports verify against the JWKS, which lists the retired key",
+    "checkpoint": "give the new verifier key to witnesses and monitors (and CASEVAULT_LEDGER_NOTE_VKEY "
+    "of a public portal on its own host)",
+    "token": "tokens signed with the old secret are accepted until they expire, then not",
+    "public-token": "a public portal on its own host needs the same CASEVAULT_PUBLIC_TOKEN_SECRET "
+    "if it is configured there",
+    "id-number": "a public portal on its own host needs the new CASEVAULT_ID_NUMBER_PUBLIC_KEY",
+}
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    kind: Annotated[str, typer.Argument(help="seal, checkpoint, token or id-number")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Make a new current key; the old one is retired (its public half kept) and the rotation ledgered."""
+    if kind not in rotation.KINDS:
+        _fail(f"KIND: {kind!r} is not one of {', '.join(rotation.KINDS)}", EXIT_REFUSED)
+    wired = _wired()
+    with _errors():
+        done = rotation.rotate(wired, kind=kind, actor=_actor())
+    lines = []
+    for r in done:
+        lines.append(f"rotated {r.key} key: {r.old or '-'} -> {r.new} (ledgered)")
+        lines += [f"  {name}: {value}" for name, value in r.detail.items()]
+        lines.append(f"  next: {_AFTER_ROTATION[r.key]}")
+    _emit(as_json, {"rotated": [r.as_json() for r in done]}, lines)
 
 
 @schedule_app.command("locks")

@@ -23,7 +23,15 @@ from access import identities, ledger, sessions, tokens
 from access.models import Clearance, Role, User, WebSession
 from access.policy import Context, Subject, load_grants
 from portal.settings import Settings
-from portal.wiring import PublicWired, Wired, public_token_secret, token_secret
+from portal.wiring import (
+    PUBLIC_TOKEN_SECRET,
+    TOKEN_SECRET,
+    PublicWired,
+    Wired,
+    public_token_secret,
+    retired_token_secrets,
+    token_secret,
+)
 
 ISSUER = "casevault"
 
@@ -37,14 +45,17 @@ class Door:
     cookie_path: str
     public: bool  # applicants only; else staff only
     secret: Callable[[Settings], str]
+    key_file: str  # under the data dir's keys/; its rotated-out secrets are kept beside it
 
     def admits(self, user: User) -> bool:
         """Applicants use the public door, staff the internal one."""
         return (user.role == Role.applicant) == self.public
 
 
-INTERNAL = Door("casevault_session", "casevault-internal", "/", False, token_secret)
-PUBLIC = Door("casevault_public", "casevault-public", "/public", True, public_token_secret)
+INTERNAL = Door("casevault_session", "casevault-internal", "/", False, token_secret, TOKEN_SECRET)
+PUBLIC = Door(
+    "casevault_public", "casevault-public", "/public", True, public_token_secret, PUBLIC_TOKEN_SECRET
+)
 SESSION_COOKIE = INTERNAL.cookie
 
 
@@ -68,12 +79,13 @@ DB = Annotated[Session, Depends(db)]
 
 
 def token_settings(wired: PublicWired, *, door: Door = INTERNAL) -> tokens.TokenSettings:
-    """Token settings for a door from the wired settings."""
+    """Token settings for a door from the wired settings, with the secrets rotated out."""
     return tokens.TokenSettings(
         secret=door.secret(wired.settings),
         issuer=ISSUER,
         audience=door.audience,
         lifetime=timedelta(minutes=wired.settings.token_minutes),
+        retired=retired_token_secrets(wired.settings, door.key_file),
     )
 
 

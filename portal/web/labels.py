@@ -130,6 +130,7 @@ LABELS: dict[str, dict[str, str]] = {
         "user.reset_password": N_("action.user.reset_password"),
         "user.sso_update": N_("action.user.sso_update"),
         "user.change": N_("action.user.change"),
+        "keys.rotate": N_("action.keys.rotate"),
     },
     "anomaly.kind": {
         "denial_burst": N_("anomaly.kind.denial_burst"),

@@ -37,7 +37,7 @@ from portal.web.auth import DB, PAGE_CSRF, Principal, wired_of
 from portal.web.i18n import choose_lang, refusal, translate
 from portal.web.pages import PageCaller, PageRoute, may, page
 from portal.web.params import RowId
-from portal.wiring import id_number_private_key
+from portal.wiring import id_number_private_keys
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute, dependencies=[PAGE_CSRF])
 
@@ -278,7 +278,7 @@ def reveal_identity(
                 context=auth.policy_context(request, session, caller),
                 request_id=request_id,
                 reason=reason,
-                key=id_number_private_key(wired_of(request).settings),
+                keys=id_number_private_keys(wired_of(request).settings),
             )
     except Refused as exc:
         session.rollback()

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from access import chain, checkpoints, witnessing
-from portal.wiring import Wired
+from portal.wiring import Wired, retired_ledger_note_keys
 
 
 def verify_ledger(wired: Wired) -> chain.ChainReport:
@@ -19,15 +19,29 @@ def verify_ledger(wired: Wired) -> chain.ChainReport:
 
 
 def verify_against_store(wired: Wired, *, session: Session) -> chain.ChainReport:
-    """`chain.verify_with_store` with this archive's store, keys and retention, and the
-    witnesses' cosignatures checked against their configured keys."""
+    """`chain.verify_with_store` with this archive's store, keys and retention, every checkpoint
+    note checked against the checkpoint keys (current and rotated out), and the witnesses'
+    cosignatures checked against their configured keys."""
     report = chain.verify_with_store(
         session,
         store=wired.store,
         jwks=wired.keyring.jwks(),
         retain_for=wired.settings.checkpoint_retention,
     )
-    found = witnessing.check_cosignatures(session, origin=wired.note_key.name, witnesses=wired.witnesses)
+    key = wired.note_key
+    bad_note = witnessing.check_notes(
+        session, key=key.verifier, retired=retired_ledger_note_keys(wired.settings)
+    )
+    if bad_note is not None and report.first_bad_checkpoint is None:
+        said = f"checkpoint at {bad_note[0]} entries: {bad_note[1]}"
+        report = replace(
+            report,
+            intact=False,
+            reason=report.reason or said,
+            first_bad_checkpoint=bad_note[0],
+            checkpoint_reason=said,
+        )
+    found = witnessing.check_cosignatures(session, origin=key.name, witnesses=wired.witnesses)
     return replace(report, cosignatures=tuple(c.as_json() for c in found))
 
 

@@ -97,6 +97,8 @@ class PublicKey(Body):
     kid: str
     alg: str
     use: str
+    # Set on a key rotated out (`casevault keys rotate seal`): it verifies what it signed until then.
+    retired_at: Timestamp | None
 
 
 class KeySet(Body):

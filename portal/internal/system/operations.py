@@ -22,6 +22,7 @@ class SigningKey:
     created_at: datetime
     age_days: int
     current: bool
+    retired_at: datetime | None
     seals: int
     last_seal: datetime | None
     checkpoints: int
@@ -46,14 +47,15 @@ def signing_keys(session: Session, *, keyring: Keyring, now: datetime) -> list[S
     }
     return [
         SigningKey(
-            kid=kid,
-            created_at=created,
-            age_days=max(0, (now - created).days),
-            current=current,
-            seals=seals.get(kid, (0, None))[0],
-            last_seal=seals.get(kid, (0, None))[1],
-            checkpoints=signed.get(kid, (0, None))[0],
-            last_checkpoint=signed.get(kid, (0, None))[1],
+            kid=key.kid,
+            created_at=key.created_at,
+            age_days=max(0, (now - key.created_at).days),
+            current=key.current,
+            retired_at=key.retired_at,
+            seals=seals.get(key.kid, (0, None))[0],
+            last_seal=seals.get(key.kid, (0, None))[1],
+            checkpoints=signed.get(key.kid, (0, None))[0],
+            last_checkpoint=signed.get(key.kid, (0, None))[1],
         )
-        for kid, created, current in keyring.key_files()
+        for key in keyring.key_files()
     ]
