@@ -73,7 +73,7 @@ def keys_health(folder: Path, *, required: Iterable[str], keyring: Keyring | Non
     names = list(required)
     try:
         if keyring is not None:
-            signing = [kid for kid, _made, current in keyring.key_files() if current]
+            signing = [key.kid for key in keyring.key_files() if key.current]
             names += [name for kid in signing for name in ("current", f"{kid}.pem")]
         for name in names:
             (folder / name).read_bytes()
