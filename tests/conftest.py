@@ -39,11 +39,10 @@ from tests.support.databases import Databases
 from tests.support.disposition import OLD_CASE
 from tests.support.portal import PASSWORD, QUICK_HASHER, Portal, create_role_users
 from tests.support.roles import ROLES_SQL, Roles, as_role_url
-from tests.support.services import free_port, missing
+from tests.support.services import PG_URL, free_port, missing
 
 # A message key or enumeration value without a message fails the test that shows it.
 os.environ.setdefault("CASEVAULT_STRICT_MESSAGES", "1")
-PG_URL = os.environ.get("CASEVAULT_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 DATABASES = ("sqlite", "postgresql")
 STORES = ("file", "s3")
 SEEDED = pytest.StashKey[str]()  # the demo bundle's id, when the test's portal starts from the seed

@@ -30,9 +30,8 @@ from access.federation import parse_role_map
 from portal.db import make_engine
 from portal.settings import Settings
 from portal.web.errors import SECURITY_HEADERS
-from tests.conftest import PG_URL
 from tests.support.roles import ROLES_SQL
-from tests.support.services import first_answer, free_port
+from tests.support.services import PG_URL, first_answer, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "docker-compose.yml"

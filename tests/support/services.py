@@ -11,6 +11,8 @@ import httpx
 import pytest
 
 CI = os.environ.get("CI", "").lower() == "true"
+# The PostgreSQL server the database tests make their schemas in.
+PG_URL = os.environ.get("CASEVAULT_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def missing(service: str, why: str) -> None:
