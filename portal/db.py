@@ -10,20 +10,18 @@ next connection finds the database as soon as it is back.
 
 from __future__ import annotations
 
-import functools
 import sqlite3
 import threading
 import time
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from sqlalchemy import URL, Engine, create_engine, event, make_url
 from sqlalchemy.exc import DisconnectionError, OperationalError
 
-from alembic import command
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 
 def _migrations() -> Path:
@@ -37,6 +35,9 @@ def _migrations() -> Path:
 
 MIGRATIONS = _migrations()
 
+# The newest migration this code was written for (tests/test_migrations.py holds it to the
+# history's head). A constant, so that opening a database loads no migration machinery.
+SCHEMA_REVISION = "0015"
 # How long a SQLite writer waits for another's write lock: long enough for any one transaction
 # of the app's (milliseconds), short enough that a locked database answers 503 within 5 s.
 BUSY_TIMEOUT_SECONDS = 4
@@ -60,18 +61,12 @@ def shown_url(url: str | URL) -> str:
 
 def alembic_config(engine: Engine) -> Config:
     """Alembic configured for this engine (used by `migrate` and the migration tests)."""
+    from alembic.config import Config  # loaded only to migrate: other commands start without it
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["engine"] = engine
     return config
-
-
-@functools.cache
-def newest_revision() -> str:
-    """The head of the migration history this code was written for."""
-    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
-    assert head is not None, "the migration history is empty"
-    return head
 
 
 def make_engine(url: str | URL, *, create: bool = False) -> Engine:
@@ -174,8 +169,8 @@ def _one_writer_at_a_time(engine: Engine) -> None:
 
 
 def _require_migrated(engine: Engine, shown: str) -> None:
-    """Refuse each new connection to a database that is not at `newest_revision`."""
-    head = newest_revision()
+    """Refuse each new connection to a database that is not at `SCHEMA_REVISION`."""
+    head = SCHEMA_REVISION
     errors = engine.dialect.loaded_dbapi.Error
 
     @event.listens_for(engine, "connect")
@@ -202,9 +197,11 @@ def migrate(database: Engine | str | URL) -> str:
     """Bring a database (an engine's, or the one a URL names) up to the newest migration, creating
     a SQLite file if there is none, over an engine of its own (a serving engine refuses an
     unmigrated database). Returns the revision reached."""
+    from alembic import command
+
     migrating = make_engine(database.url if isinstance(database, Engine) else database, create=True)
     try:
         command.upgrade(alembic_config(migrating), "head")
     finally:
         migrating.dispose()
-    return newest_revision()
+    return SCHEMA_REVISION

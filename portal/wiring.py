@@ -25,7 +25,6 @@ from access.policy import Subject
 from access.witnessing import Witness, parse_witnesses
 from archive import keyfiles
 from archive.errors import Refused
-from archive.s3store import S3Store
 from archive.seal import Keyring
 from archive.store import FileStore, ObjectStore
 from portal.db import make_engine
@@ -37,6 +36,8 @@ def open_store(url: str, *, part_size: int) -> ObjectStore:
     if url.startswith("file://"):
         return FileStore(Path(url.removeprefix("file://")))
     if url.startswith("s3://"):
+        from archive.s3store import S3Store  # the S3 client loads only for a store that uses it
+
         store = S3Store(url, part_size=part_size)
         store.ensure_bucket()
         return store

@@ -15,7 +15,6 @@ import pytest
 from sqlalchemy import select
 
 from access.disclosure.models import DisclosureRequest
-from portal.cli import main
 from portal.cli.demo import (
     DEMO_APPLICANT,
     DEMO_CASE_NO,
@@ -78,7 +77,7 @@ def test_records_are_dated_along_the_course_of_the_case() -> None:
 @pytest.mark.store("file")
 @pytest.mark.only_on("sqlite", why="what the demo sets up does not depend on the database")
 def test_demo_sets_up_a_request_in_progress_once(cli, settings: Settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(main, "DEMO_CLIP_SECONDS", 2)  # the demo's own length is checked above
+    monkeypatch.setattr("portal.cli.demo.DEMO_CLIP_SECONDS", 2)  # the demo's own length is checked above
     assert cli("migrate").exit_code == 0
     first = cli("demo")
     assert first.exit_code == 0, first.output

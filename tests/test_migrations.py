@@ -5,12 +5,19 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 
 from alembic import command
 from archive.db import Base
-from portal.db import alembic_config, make_engine, migrate
+from portal.db import MIGRATIONS, SCHEMA_REVISION, alembic_config, make_engine, migrate
+
+
+def test_the_code_expects_the_newest_migration() -> None:
+    # A migration added without raising SCHEMA_REVISION would leave every command refusing the
+    # database it has just migrated, or accepting one a migration behind.
+    assert ScriptDirectory(str(MIGRATIONS)).get_current_head() == SCHEMA_REVISION
 
 
 def test_models_match_migrations(database_url: str) -> None:

@@ -95,7 +95,7 @@ def test_the_installed_casevault_is_the_wheel_and_carries_what_it_reads(
     probe = (
         "import json, portal, portal.db, portal.web.i18n as i18n; print(json.dumps({"
         "'portal': portal.__file__, 'migrations': str(portal.db.MIGRATIONS),"
-        "'templates': str(i18n.TEMPLATES), 'head': portal.db.newest_revision()}))"
+        "'templates': str(i18n.TEMPLATES), 'head': portal.db.SCHEMA_REVISION}))"
     )
     found = json.loads(_run([str(installed / "python"), "-c", probe], env=_outside(), cwd=tmp_path))
     venv = installed.parent

@@ -325,7 +325,7 @@ def restore(
                     for path in written:
                         path.unlink(missing_ok=True)
                     raise
-            if manifest["alembic_revision"] != db.newest_revision():
+            if manifest["alembic_revision"] != db.SCHEMA_REVISION:
                 command.upgrade(db.alembic_config(engine), "head")
         finally:
             engine.dispose()

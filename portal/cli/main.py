@@ -1,77 +1,59 @@
-"""`casevault`: the operator's command line (a stable contract; see docs/design.md)."""
+"""`casevault`: the operator's command line (a stable contract; see docs/design.md).
+
+Every command imports what it uses when it runs: `--help`, and a command that needs neither the
+web stack nor the S3 client, start without loading them (bench/startup.py measures it). The
+layout test still counts these imports in its cycle check, so none of them hides a cycle.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import getpass
 import json
-import logging.config
 import shutil
 import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar, overload
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
-from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
 
-from access import applicants, id_numbers, identities
-from access.models import User, department_name
-from access.policy import Context, Denied
-from access.watermarks import trace_copy
-from archive.errors import ArchiveError, Refused, StoreUnavailable
-from archive.fixity import VerifyReport, verify_bag_dir
-from archive.service import latest_bundle
-from portal import db, wiring
-from portal.backup import service as backups
-from portal.cli.demo import (
-    DEMO_APPLICANT,
-    DEMO_CASE_NO,
-    DEMO_CLIP_SECONDS,
-    DEMO_PASSWORD,
-    DEMO_USERS,
-    case_document,
-    file_demo_request,
-    write_sip,
-)
-from portal.internal.archive import operations
-from portal.internal.ledger import operations as ledger_operations
-from portal.internal.retention import audit_rounds as audit_runs
-from portal.internal.retention import service as dispositions
-from portal.internal.system import rotation
-from portal.settings import Settings
-from portal.web import logs
-from portal.wiring import PublicWired, Wired, wire, wire_public
-from portal.worker import Worker
+if TYPE_CHECKING:
+    from access.policy import Context
+    from archive.fixity import VerifyReport
+    from portal.settings import Settings
+    from portal.wiring import PublicWired, Wired
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
-ledger_app = typer.Typer(no_args_is_help=True, help="The access ledger.")
+
+def _typer(help: str | None) -> typer.Typer:
+    """A command group printing plain help and plain errors: the rich formatter costs more start-up
+    than most commands' work, and a rich traceback would print local variables — passwords among
+    them — where a plain one names the failing line only."""
+    return typer.Typer(
+        add_completion=False,
+        no_args_is_help=True,
+        help=help,
+        rich_markup_mode=None,
+        pretty_exceptions_enable=False,
+    )
+
+
+app = _typer(__doc__.split("\n\n", 1)[0] if __doc__ else None)
+ledger_app = _typer("The access ledger.")
 app.add_typer(ledger_app, name="ledger")
-users_app = typer.Typer(no_args_is_help=True, help="User accounts.")
+users_app = _typer("User accounts.")
 app.add_typer(users_app, name="users")
-audit_app = typer.Typer(no_args_is_help=True, help="Fixity audits (定期检测).")
+audit_app = _typer("Fixity audits (定期检测).")
 app.add_typer(audit_app, name="audit")
-schedule_app = typer.Typer(no_args_is_help=True, help="The retention schedule (保管期限表).")
+schedule_app = _typer("The retention schedule (保管期限表).")
 app.add_typer(schedule_app, name="schedule")
-holds_app = typer.Typer(no_args_is_help=True, help="Legal holds (冻结): nothing held is destroyed.")
+holds_app = _typer("Legal holds (冻结): nothing held is destroyed.")
 app.add_typer(holds_app, name="holds")
-retention_app = typer.Typer(no_args_is_help=True, help="Retention: what is due, and approved destructions.")
+retention_app = _typer("Retention: what is due, and approved destructions.")
 app.add_typer(retention_app, name="retention")
-keys_app = typer.Typer(no_args_is_help=True, help="The archive's keys: rotation.")
+keys_app = _typer("The archive's keys: rotation.")
 app.add_typer(keys_app, name="keys")
 
 EXIT_REFUSED = 2
@@ -87,9 +69,15 @@ def _fail(message: str, code: int) -> NoReturn:
 @contextlib.contextmanager
 def _errors() -> Iterator[None]:
     """One clear line and an exit code for every error a person or an outage can cause."""
+    from sqlalchemy.exc import OperationalError
+
+    from access.policy import Denied
+    from archive.errors import ArchiveError, Refused, StoreUnavailable
+    from portal.db import DatabaseNotReady
+
     try:
         yield
-    except db.DatabaseNotReady as exc:
+    except DatabaseNotReady as exc:
         _fail(str(exc), EXIT_REFUSED)  # the operator's to fix, not an outage to wait out
     except Refused as exc:
         _fail(str(exc), EXIT_REFUSED)
@@ -105,10 +93,14 @@ def _errors() -> Iterator[None]:
         _fail(f"{exc.filename or 'file system'}: {exc.strerror or exc}", 1)
 
 
-W = TypeVar("W", bound=PublicWired)
+W = TypeVar("W", bound="PublicWired")
 
 
 def _settings() -> Settings:
+    from pydantic import ValidationError
+
+    from portal.settings import Settings
+
     try:
         return Settings()
     except ValidationError as exc:
@@ -116,12 +108,14 @@ def _settings() -> Settings:
         _fail(f"CASEVAULT_{str(first['loc'][0]).upper()}: {first['msg']}", EXIT_REFUSED)
 
 
-@overload
-def _wired() -> Wired: ...
-@overload
-def _wired(wiring: Callable[[Settings], W]) -> W: ...
-def _wired(wiring: Callable[[Settings], PublicWired] = wire) -> PublicWired:
+def _wired() -> Wired:
     """The archive as the settings wire it; a setting that makes no sense is a clear refusal."""
+    from portal.wiring import wire
+
+    return _wired_by(wire)
+
+
+def _wired_by(wiring: Callable[[Settings], W]) -> W:
     settings = _settings()
     try:
         with _errors():
@@ -140,6 +134,16 @@ def _progress(label: str) -> Iterator[tuple[Callable[[int], None] | None, Callab
     if not sys.stderr.isatty():
         yield None, lambda _total: None
         return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
     bar = Progress(
         TextColumn(label),
         BarColumn(),
@@ -160,6 +164,9 @@ def _counting(label: str) -> Iterator[Callable[[int], None] | None]:
     if not sys.stderr.isatty():
         yield None
         return
+    from rich.console import Console
+    from rich.progress import MofNCompleteColumn, Progress, TextColumn
+
     bar = Progress(TextColumn(label), MofNCompleteColumn(), transient=True, console=Console(stderr=True))
     task = bar.add_task(label, total=None)
     with bar:
@@ -178,6 +185,8 @@ def _emit(as_json: bool, data: Any, lines: list[str]) -> None:
 def migrate() -> None:
     """Create the database or bring its schema up to this version, as its owner
     (`CASEVAULT_MIGRATE_DATABASE_URL`, else the database URL): the only command that changes it."""
+    from portal import db
+
     url = _settings().resolved_migration_database_url
     with _errors():
         revision = db.migrate(url)
@@ -190,6 +199,8 @@ def deposit(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Validate, store and seal a closed case; prints bundle id, case number, version, seal."""
+    from portal.internal.archive import operations
+
     wired = _wired()
     with _errors(), _progress("sealing") as (advance, set_total):
         result = operations.deposit(
@@ -239,6 +250,8 @@ def verify(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Re-read and re-hash a bundle (or all); exit 1 naming every failing path."""
+    from portal.internal.archive import operations
+
     if (bundle_id is None) == (not all_bundles):
         _fail("give a BUNDLE_ID or --all (not both)", EXIT_REFUSED)
     wired = _wired()
@@ -279,9 +292,11 @@ def audit_run(
 ) -> None:
     """Audit the bundles that are due (digests, seal, retention locks), verified longest ago
     first; exit 1 naming each failing bundle and path."""
+    from portal.internal.retention import audit_rounds
+
     wired = _wired()
     with _errors():
-        run = audit_runs.run_audits(wired, actor=_actor(), everything=all_bundles)
+        run = audit_rounds.run_audits(wired, actor=_actor(), everything=all_bundles)
     lines = _report_lines(run.reports)
     failed = sum(1 for r in run.reports if not r.intact)
     lines.append(f"audited {len(run.reports)} bundle(s), {failed} failed" if run.reports else "nothing due")
@@ -295,6 +310,8 @@ def export(
     dest: Annotated[Path, typer.Argument(help="New folder for the bag")],
 ) -> None:
     """Write a bundle as a BagIt bag with its seal and JWKS, verifiable offline."""
+    from portal.internal.archive import operations
+
     wired = _wired()
     with _errors(), _progress("exporting") as (advance, _):
         path = operations.export(wired, bundle_id=bundle_id, dest=dest, actor=_actor(), progress=advance)
@@ -310,6 +327,8 @@ def verify_bag(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Check an exported bag and its seal offline; exit 1 naming every failing path."""
+    from archive.fixity import verify_bag_dir
+
     keys = None
     if jwks is not None:
         try:
@@ -334,6 +353,8 @@ def reconcile(
     ] = None,
 ) -> None:
     """Remove what interrupted deposits left in the store (never anything under retention)."""
+    from portal.internal.archive import operations
+
     wired = _wired()
     grace = timedelta(
         minutes=wired.settings.reconcile_grace_minutes if grace_minutes is None else grace_minutes
@@ -351,11 +372,16 @@ def trace(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Say whose watermarked copy a file is (fingerprint, else SHA-256); exit 1 if none is found."""
+    from access.models import department_name
+    from access.policy import Context
+    from access.watermarks import trace_copy
+    from portal.wiring import operator
+
     if not file.is_file():
         _fail(f"{file}: not a file", EXIT_REFUSED)
     wired = _wired()
     with _errors(), wired.sessions() as session:
-        subject = wiring.operator(wired, _actor())
+        subject = operator(wired, _actor())
         found = trace_copy(
             session, subject=subject, context=Context(now=wired.clock(), source="cli"), path=file
         )
@@ -386,9 +412,11 @@ def ledger_verify(
 ) -> None:
     """Walk the hash chain, check every signed checkpoint and hold the database to the newest
     checkpoint locked in the archive store; exit 1 naming the first bad entry or missing range."""
+    from portal.internal.ledger import operations
+
     wired = _wired()
     with _errors():
-        report = ledger_operations.verify_ledger(wired)
+        report = operations.verify_ledger(wired)
     lines = []
     if report.first_bad_seq is not None:
         lines.append(f"ledger broken at entry {report.first_bad_seq}: {report.reason}")
@@ -431,9 +459,11 @@ def ledger_checkpoint(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Sign a checkpoint (Merkle tree head) over every entry now; exit 1 if the ledger was tampered."""
+    from portal.internal.ledger import operations
+
     wired = _wired()
     with _errors():
-        made, answers = ledger_operations.checkpoint_and_witness(wired, force=True)
+        made, answers = operations.checkpoint_and_witness(wired, force=True)
     witnessed = [
         f"witness {a.witness}: "
         + (a.message if a.cosigned else f"refused ({a.status or 'no answer'}): {a.message}")
@@ -487,6 +517,8 @@ def users_create(
     name: Annotated[str | None, typer.Option("--name", help="Display name")] = None,
 ) -> None:
     """Create a user (without --password-stdin the account signs in by SSO only)."""
+    from access import identities
+
     wired = _wired()
     with _errors(), wired.sessions() as session:
         user = identities.create_user(
@@ -510,6 +542,8 @@ def users_reset_password(
     password_stdin: Annotated[bool, typer.Option("--password-stdin")] = True,
 ) -> None:
     """Set a new password (read from stdin); the user's tokens and sessions stop working."""
+    from access import identities
+
     wired = _wired()
     password = _read_password(password_stdin) or ""
     with _errors(), wired.sessions() as session:
@@ -521,6 +555,8 @@ def users_reset_password(
 
 
 def _set_disabled(username: str, disabled: bool) -> None:
+    from access import identities
+
     wired = _wired()
     with _errors(), wired.sessions() as session:
         user = identities.set_disabled(
@@ -545,6 +581,10 @@ def users_enable(username: Annotated[str, typer.Option("--username")]) -> None:
 @users_app.command("list")
 def users_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Every account: role, department, clearance, state."""
+    from sqlalchemy import select
+
+    from access.models import User, department_name
+
     wired = _wired()
     with _errors(), wired.sessions() as session:
         rows = [
@@ -587,6 +627,8 @@ def _passphrase(from_stdin: bool, *, confirm: bool) -> str:
 
 
 def _backup_lines(manifest: dict[str, Any]) -> list[str]:
+    from portal.backup import service as backups
+
     tables = [p for p in manifest["parts"] if p["part"].startswith("database/")]
     head = manifest["ledger_head"]
     return [
@@ -608,6 +650,8 @@ def backup(
 ) -> None:
     """Write the database (one consistent snapshot) and every key under keys/ to one file,
     encrypted with a passphrase; the object store is not in it (replicate it)."""
+    from portal.backup import service as backups
+
     settings = _settings()
     passphrase = _passphrase(passphrase_stdin, confirm=True)
     with _errors(), _counting("rows") as progress:
@@ -632,6 +676,8 @@ def restore(
 ) -> None:
     """Restore a backup into an empty database (as its owner) and the data dir's keys/: all of it,
     or nothing; a wrong passphrase or a damaged file writes nothing."""
+    from portal.backup import service as backups
+
     settings = _settings()
     passphrase = _passphrase(passphrase_stdin, confirm=False)
     with _errors(), _counting("rows") as progress:
@@ -662,11 +708,14 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the internal portal at / and the public one at /public."""
-    # The web stack loads only for `serve`: every other command (a deposit run by a script, say)
-    # starts without it.
+    # The web stack loads only for `serve`.
+    import logging.config
+
     import uvicorn
 
     from portal.app import create_app, create_public_only
+    from portal.web import logs
+    from portal.wiring import wire_public
 
     if which not in {"both", "internal", "public"}:
         _fail(f"--app: {which!r} is not one of both, internal, public", EXIT_REFUSED)
@@ -675,7 +724,7 @@ def serve(
     logging.config.dictConfig(logs.config(json_lines=json_lines, level=settings.log_level))
     if which == "public":
         # The archive realm is never opened: the public host may not even hold its credentials.
-        served = create_public_only(_wired(wire_public))
+        served = create_public_only(_wired_by(wire_public))
     else:
         # Never reconciles by itself: against the wrong database that would look like a store
         # full of leftovers. `casevault reconcile` is run on purpose, and checks first.
@@ -706,6 +755,8 @@ def worker(
 ) -> None:
     """Run queued jobs (copies, fixity rounds, retention runs, the periodic chores) until SIGTERM
     or Ctrl-C; the jobs in hand finish first. Any number may run, on any number of hosts."""
+    from portal.worker import Worker
+
     wired = _wired()
     with _errors(), wired.engine.connect():
         pass  # a missing or unmigrated database is said now, not logged once a second
@@ -727,9 +778,17 @@ def worker(
 @app.command()
 def demo() -> None:
     """Create the demo accounts and deposit the demo case, once (what `make run` does first)."""
+    from sqlalchemy import select
+
+    from access import applicants, identities
+    from access.models import User
+    from archive.service import latest_bundle
+    from portal.cli import demo as demo_case
+    from portal.internal.archive import operations
+
     wired = _wired()
     with _errors(), wired.sessions() as session:
-        for account in DEMO_USERS:
+        for account in demo_case.DEMO_USERS:
             if session.scalar(select(User.id).where(User.username == account["username"])) is None:
                 identities.create_user(
                     session,
@@ -737,45 +796,52 @@ def demo() -> None:
                     role=account["role"],
                     actor=_actor(),
                     now=wired.clock(),
-                    password=DEMO_PASSWORD,
+                    password=demo_case.DEMO_PASSWORD,
                     display_name=account["name"],
                     clearance=account.get("clearance", "none"),
                     department=account.get("department"),
                 )
-        if session.scalar(select(User.id).where(User.username == DEMO_APPLICANT["username"])) is None:
+        if (
+            session.scalar(select(User.id).where(User.username == demo_case.DEMO_APPLICANT["username"]))
+            is None
+        ):
             applicants.register_applicant(
                 session,
-                **DEMO_APPLICANT,
-                password=DEMO_PASSWORD,
+                **demo_case.DEMO_APPLICANT,
+                password=demo_case.DEMO_PASSWORD,
                 id_number_key=wired.id_number_key,
                 now=wired.clock(),
             )
         session.commit()
-        existing = latest_bundle(session, DEMO_CASE_NO)
+        existing = latest_bundle(session, demo_case.DEMO_CASE_NO)
     with _errors():
         if existing is None:
             folder = wired.settings.data_dir / "demo-sip"
             shutil.rmtree(folder, ignore_errors=True)
-            write_sip(folder, case_document(clip_seconds=DEMO_CLIP_SECONDS))
+            demo_case.write_sip(folder, demo_case.case_document(clip_seconds=demo_case.DEMO_CLIP_SECONDS))
             bundle_id = operations.deposit(wired, folder=folder, actor=_actor())["bundle_id"]
         else:
             bundle_id = existing.id
         report = operations.verify(wired, bundle_id=bundle_id, actor=_actor())[0]
-        tracking_code = file_demo_request(wired)
-    typer.echo(f"demo case {DEMO_CASE_NO}: bundle {bundle_id} ({'intact' if report.intact else 'FAILED'})")
+        tracking_code = demo_case.file_demo_request(wired)
+    typer.echo(
+        f"demo case {demo_case.DEMO_CASE_NO}: bundle {bundle_id} ({'intact' if report.intact else 'FAILED'})"
+    )
     if tracking_code is not None:
-        filer = DEMO_APPLICANT["username"]
+        filer = demo_case.DEMO_APPLICANT["username"]
         typer.echo(f"demo disclosure request {tracking_code}: filed by {filer}, taken by officer")
-    typer.echo(f"demo accounts (password {DEMO_PASSWORD}):")
-    for account in DEMO_USERS:
+    typer.echo(f"demo accounts (password {demo_case.DEMO_PASSWORD}):")
+    for account in demo_case.DEMO_USERS:
         typer.echo(f"  {account['username']:<11} {account['role']:<19} {account['name']}")
-    who = DEMO_APPLICANT
+    who = demo_case.DEMO_APPLICANT
     typer.echo(f"  {who['username']:<11} {'applicant':<19} {who['name']} (public portal at /public)")
 
 
 @app.command("id-number-key")
 def id_number_key() -> None:
     """Print the public key that seals applicants' ID numbers, for a separately deployed public portal."""
+    from access import id_numbers
+
     wired = _wired()
     typer.echo(id_numbers.public_key_text(wired.id_number_key))
 
@@ -798,6 +864,8 @@ def keys_rotate(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Make a new current key; the old one is retired (its public half kept) and the rotation ledgered."""
+    from portal.internal.system import rotation
+
     if kind not in rotation.KINDS:
         _fail(f"KIND: {kind!r} is not one of {', '.join(rotation.KINDS)}", EXIT_REFUSED)
     wired = _wired()
@@ -815,6 +883,8 @@ def keys_rotate(
 def schedule_locks(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False) -> None:
     """Extend the store locks that schedule changes lengthened (those a change could not extend at
     once) and renew permanent locks with less than five years left; one bundle at a time."""
+    from portal.internal.archive import operations
+
     wired = _wired()
     with _errors(), _counting("bundles") as progress:
         done = operations.extend_retention_locks(wired, actor=_actor(), progress=progress)
@@ -833,7 +903,10 @@ if __name__ == "__main__":
 
 
 def _as_operator(wired: Any) -> tuple[Any, Context]:
-    return wiring.operator(wired, _actor()), Context(now=wired.clock(), source="cli")
+    from access.policy import Context
+    from portal.wiring import operator
+
+    return operator(wired, _actor()), Context(now=wired.clock(), source="cli")
 
 
 @holds_app.command("place")
@@ -846,6 +919,8 @@ def holds_place(
     title: Annotated[str, typer.Option(help="Title of the hold (default: the case's title)")] = "",
 ) -> None:
     """Place a legal hold on every version of a case (and the store's legal hold on its objects)."""
+    from portal.internal.retention import service as dispositions
+
     wired = _wired()
     with _errors(), wired.sessions() as session:
         subject, context = _as_operator(wired)
@@ -869,6 +944,8 @@ def holds_lift(
     reason: Annotated[str, typer.Option(help="Why the hold is lifted")],
 ) -> None:
     """Lift a hold with a reason."""
+    from portal.internal.retention import service as dispositions
+
     wired = _wired()
     with _errors(), wired.sessions() as session:
         subject, context = _as_operator(wired)
@@ -882,6 +959,8 @@ def holds_lift(
 @holds_app.command("list")
 def holds_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False) -> None:
     """Every hold, active and lifted."""
+    from portal.internal.retention import service as dispositions
+
     wired = _wired()
     with _errors(), wired.sessions() as session:
         subject, context = _as_operator(wired)
@@ -900,6 +979,8 @@ def retention_run(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """List every bundle whose retention has ended; carry out approved destructions whose locks expired."""
+    from portal.internal.retention import service as dispositions
+
     wired = _wired()
     with _errors(), wired.sessions() as session:
         subject, context = _as_operator(wired)

@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from archive.errors import ArchiveError, ObjectMissing
 from archive.seal import Keyring
 from archive.store import ObjectStore
-from portal.db import newest_revision, shown_url
+from portal.db import SCHEMA_REVISION, shown_url
 from portal.wiring import PublicWired, Wired
 
 PROBE_KEY = "casevault-health-probe"  # never written: looking it up only asks the store to answer
@@ -120,7 +120,7 @@ def readiness(wired: PublicWired) -> list[tuple[Check, Health]]:
 
 
 def _check(probe: Health) -> Check:
-    head = newest_revision()
+    head = SCHEMA_REVISION
     if probe.name == "database" and probe.reachable and probe.revision != head:
         found = probe.revision or "none"
         return Check(probe.name, False, probe.kind, f"schema revision {found}; this code needs {head}")
