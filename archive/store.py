@@ -11,12 +11,11 @@ FileStore syncs each file once and each folder once per deposit, not once per ob
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -118,21 +117,6 @@ def read_bytes(store: ObjectStore, key: str, *, version_id: str | None = None) -
     return b"".join(store.read(key, version_id=version_id))
 
 
-def _writeback_starter() -> Callable[[int, int, int], None]:
-    """Linux's sync_file_range(WRITE): start writing a range to disk without waiting for it."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        call = libc.sync_file_range
-    except (OSError, AttributeError):
-        return lambda _fd, _offset, _length: None
-    call.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
-    return lambda fd, offset, length: call(fd, offset, length, 2)  # SYNC_FILE_RANGE_WRITE
-
-
-_start_writeback = _writeback_starter()
-WRITEBACK_EVERY = 8 << 20  # so the fsync at commit waits for the last few MiB only
-
-
 def _fsync_path(path: Path) -> None:
     """fsync a file or a folder by name (Linux flushes the inode whichever descriptor asks)."""
     fd = os.open(path, os.O_RDONLY)
@@ -174,22 +158,16 @@ class _FileWriter:
         fd, tmp = tempfile.mkstemp(dir=self._final.parent, prefix=".incoming-")
         self._tmp = Path(tmp)
         self._file = os.fdopen(fd, "wb", buffering=0)
-        self._written = 0
-        self._flushed = 0
 
     def write(self, chunk: bytes | memoryview) -> None:
+        # No writeback is started from here: measured, starting it every few MiB made the
+        # writer wait on the disk queue, and the fsyncs at the end overlap one another anyway.
         self._file.write(chunk)
-        self._written += len(chunk)
-        if self._written - self._flushed >= WRITEBACK_EVERY:
-            _start_writeback(self._file.fileno(), self._flushed, self._written - self._flushed)
-            self._flushed = self._written
 
     def commit(self) -> str | None:
         self._file.flush()
-        if self._durable:
+        if self._durable:  # else `apply_retention_all` syncs it
             os.fsync(self._file.fileno())
-        else:  # the rest goes to disk from now on; `apply_retention_all` waits for it
-            _start_writeback(self._file.fileno(), self._flushed, 0)
         self._file.close()
         os.chmod(self._tmp, 0o444)
         try:
