@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 from archive.errors import DepositRefused
 from archive.sip import SipFile
@@ -55,8 +58,25 @@ def _check_av(item: SipFile, ffprobe: str) -> None:
         )
 
 
-def check_contents(files: list[SipFile]) -> None:
-    """Refuse the first file whose bytes do not match its suffix or its record's kind."""
+_PROBES = 8  # ffprobe runs at once: each mostly waits on its child process
+
+
+@dataclass(frozen=True)
+class FootageCheck:
+    """ffprobe runs under way, one per clip."""
+
+    runs: list[Future[None]]
+
+    def result(self) -> None:
+        """Wait for every run; refuse the first clip (in the case's order) that has no stream."""
+        for run in self.runs:
+            run.result()
+
+
+@contextmanager
+def check_contents(files: list[SipFile]) -> Iterator[FootageCheck]:
+    """Refuse the first document whose bytes do not match its suffix now, and start ffprobe on
+    every clip, to be waited for (`FootageCheck.result`) while the files are being stored."""
     ffprobe = shutil.which("ffprobe")
     footage = [item for item in files if item.record.kind == "av"]
     if footage and ffprobe is None:
@@ -64,6 +84,5 @@ def check_contents(files: list[SipFile]) -> None:
     for item in files:
         if item.record.kind != "av":
             _check_document(item)
-    # ffprobe runs take a while each and wait on a child process: run them side by side.
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(lambda item: _check_av(item, str(ffprobe)), footage))
+    with ThreadPoolExecutor(max_workers=max(1, min(_PROBES, len(footage)))) as pool:
+        yield FootageCheck([pool.submit(_check_av, item, str(ffprobe)) for item in footage])

@@ -13,7 +13,10 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-from collections.abc import Iterator, Mapping
+import queue
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -31,6 +34,8 @@ from archive.errors import ObjectExists, ObjectMissing, RetentionLocked, StoreUn
 from archive.store import CHUNK, ObjectInfo, ObjectWriter
 
 MIN_PART = 5 << 20
+_LOCKERS = 8  # retention requests in flight at once
+_PART_BUFFERS = 2  # per store, shared by its writers: one fills while the other uploads
 _NOT_FOUND = {"NoSuchKey", "NoSuchVersion", "ResourceNotFound"}
 # A bucket that is gone is the store misconfigured or not yet restored, not one damaged bundle.
 _STORE_DOWN = {"NoSuchBucket", "ServiceUnavailable", "SlowDown", "InternalError"}
@@ -112,8 +117,33 @@ def _s3_call(what: str) -> Iterator[None]:
         raise StoreUnavailable(f"object store unreachable while {what}") from exc
 
 
+class _Parts:
+    """A store's part buffers, shared by its writers: at most `count` of `size` bytes exist, so
+    a deposit's memory is flat in the size and number of its files."""
+
+    def __init__(self, size: int, count: int) -> None:
+        self.size = size
+        self._free: queue.LifoQueue[bytearray] = queue.LifoQueue()
+        self._unmade = count
+        self._lock = threading.Lock()
+        # Parts upload here while the writer fills its next buffer.
+        self.uploads = ThreadPoolExecutor(max_workers=count, thread_name_prefix="s3-part")
+
+    def take(self) -> bytearray:
+        """A free buffer; waits for an upload to give one back when all are in use."""
+        with self._lock:
+            if self._free.empty() and self._unmade:
+                self._unmade -= 1
+                return bytearray(self.size)
+        return self._free.get()
+
+    def give(self, buffer: bytearray) -> None:
+        self._free.put(buffer)
+
+
 class _S3Writer:
-    """Buffers up to one part; small objects go in one PUT, larger ones multipart."""
+    """Fills one part buffer while the one before uploads; small objects go in one PUT, larger
+    ones multipart."""
 
     def __init__(self, store: S3Store, key: str, tags: Mapping[str, str]) -> None:
         self._store = store
@@ -122,76 +152,110 @@ class _S3Writer:
         object_tags.update(tags)
         self._headers = genheaders(None, None, object_tags, None, False)
         self._headers["Content-Type"] = "application/octet-stream"
-        self._buffer = bytearray(store.part_size)  # one part, allocated once and reused
+        self._buffer: bytearray | None = None  # taken from the store's parts on the first byte
         self._filled = 0
         self._upload_id: str | None = None
         self._parts: list[tuple[int, str, str]] = []
+        self._uploading: Future[None] | None = None
 
     def write(self, chunk: bytes | memoryview) -> None:
         view = memoryview(chunk)
         while view:
+            if self._buffer is None:
+                self._buffer, self._filled = self._store.parts.take(), 0
             take = min(len(view), len(self._buffer) - self._filled)
             self._buffer[self._filled : self._filled + take] = view[:take]
             self._filled += take
             view = view[take:]
             if self._filled == len(self._buffer):
-                self._flush_part()
+                self._send_part()
 
-    @property
-    def _part(self) -> memoryview:
-        return memoryview(self._buffer)[: self._filled]
+    def _send_part(self) -> None:
+        """Hand the full buffer to an upload thread, once the part before it has gone."""
+        self._wait_for_upload()
+        if self._upload_id is None:
+            headers = dict(self._headers, **{"x-amz-checksum-algorithm": "SHA256"})
+            with _s3_call(f"uploading {self._key}"):
+                created = _send(
+                    self._store.client,
+                    "POST",
+                    self._store.location.bucket,
+                    self._key,
+                    headers=headers,
+                    query={"uploads": ""},
+                )
+            self._upload_id = ElementTree.fromstring(created.data).findtext("{*}UploadId")
+            if not self._upload_id:
+                raise StoreUnavailable(f"object store gave no upload id for {self._key}")
+        assert self._buffer is not None
+        buffer, filled, self._buffer = self._buffer, self._filled, None
+        number = len(self._parts) + 1
+        self._uploading = self._store.parts.uploads.submit(self._upload_part, number, buffer, filled)
 
-    def _flush_part(self) -> None:
-        client, bucket = self._store.client, self._store.location.bucket
-        with _s3_call(f"uploading {self._key}"):
-            if self._upload_id is None:
-                headers = dict(self._headers, **{"x-amz-checksum-algorithm": "SHA256"})
-                created = _send(client, "POST", bucket, self._key, headers=headers, query={"uploads": ""})
-                self._upload_id = ElementTree.fromstring(created.data).findtext("{*}UploadId")
-                if not self._upload_id:
-                    raise StoreUnavailable(f"object store gave no upload id for {self._key}")
-            number = len(self._parts) + 1
-            checksum = _b64_sha256(self._part)
-            uploaded = _send(
-                client,
-                "PUT",
-                bucket,
-                self._key,
-                body=self._part,
-                headers={"x-amz-checksum-sha256": checksum, "x-amz-sdk-checksum-algorithm": "SHA256"},
-                query={"partNumber": str(number), "uploadId": self._upload_id},
-            )
-        self._parts.append((number, uploaded.headers.get("etag", "").replace('"', ""), checksum))
-        self._filled = 0
+    def _upload_part(self, number: int, buffer: bytearray, filled: int) -> None:
+        try:
+            part = memoryview(buffer)[:filled]
+            checksum = _b64_sha256(part)
+            with _s3_call(f"uploading {self._key}"):
+                uploaded = _send(
+                    self._store.client,
+                    "PUT",
+                    self._store.location.bucket,
+                    self._key,
+                    body=part,
+                    headers={"x-amz-checksum-sha256": checksum, "x-amz-sdk-checksum-algorithm": "SHA256"},
+                    query={"partNumber": str(number), "uploadId": str(self._upload_id)},
+                )
+            self._parts.append((number, uploaded.headers.get("etag", "").replace('"', ""), checksum))
+        finally:
+            self._store.parts.give(buffer)
+
+    def _wait_for_upload(self) -> None:
+        uploading, self._uploading = self._uploading, None
+        if uploading is not None:
+            uploading.result()
+
+    def _release(self) -> None:
+        if self._buffer is not None:
+            self._store.parts.give(self._buffer)
+            self._buffer = None
 
     def commit(self) -> str | None:
+        try:
+            return self._complete()
+        finally:
+            self._release()
+
+    def _complete(self) -> str | None:
         client, bucket = self._store.client, self._store.location.bucket
         if self._upload_id is None:
+            part = memoryview(self._buffer or b"")[: self._filled]
             headers = dict(
                 self._headers,
                 **{
                     "x-amz-sdk-checksum-algorithm": "SHA256",
-                    "x-amz-checksum-sha256": _b64_sha256(self._part),
+                    "x-amz-checksum-sha256": _b64_sha256(part),
                     # Write-once: refuse to shadow an existing key with a new version.
                     "If-None-Match": "*",
                 },
             )
             try:
                 with _s3_call(f"storing {self._key}"):
-                    stored = _send(client, "PUT", bucket, self._key, body=self._part, headers=headers)
+                    stored = _send(client, "PUT", bucket, self._key, body=part, headers=headers)
             except S3Error as exc:
                 if exc.code == "PreconditionFailed":
                     raise ObjectExists(f"{self._key}: already stored") from exc
                 raise
             return stored.headers.get("x-amz-version-id")
         if self._filled:
-            self._flush_part()
+            self._send_part()
+        self._wait_for_upload()
         root = ElementTree.Element("CompleteMultipartUpload")
-        for number, etag, checksum in self._parts:
-            part = ElementTree.SubElement(root, "Part")
-            ElementTree.SubElement(part, "PartNumber").text = str(number)
-            ElementTree.SubElement(part, "ETag").text = f'"{etag}"'
-            ElementTree.SubElement(part, "ChecksumSHA256").text = checksum
+        for number, etag, checksum in sorted(self._parts):
+            part_element = ElementTree.SubElement(root, "Part")
+            ElementTree.SubElement(part_element, "PartNumber").text = str(number)
+            ElementTree.SubElement(part_element, "ETag").text = f'"{etag}"'
+            ElementTree.SubElement(part_element, "ChecksumSHA256").text = checksum
         body = ElementTree.tostring(root)
         with _s3_call(f"completing {self._key}"):
             completed = _send(
@@ -207,6 +271,9 @@ class _S3Writer:
         return completed.headers.get("x-amz-version-id")
 
     def abort(self) -> None:
+        with contextlib.suppress(Exception):
+            self._wait_for_upload()  # its buffer goes back; the upload is aborted below
+        self._release()
         if self._upload_id is not None:
             try:
                 with _s3_call(f"aborting {self._key}"):
@@ -219,10 +286,11 @@ class _S3Writer:
 class S3Store:
     """Objects in one Object-Lock bucket, one version per key, COMPLIANCE retention."""
 
-    def __init__(self, url: str, *, part_size: int = 8 << 20) -> None:
+    def __init__(self, url: str, *, part_size: int = MIN_PART) -> None:
         self.location = S3Location.parse(url)
         self.url = f"s3://{self.location.endpoint}/{self.location.bucket}"
         self.part_size = max(part_size, MIN_PART)
+        self.parts = _Parts(self.part_size, _PART_BUFFERS)
         http = urllib3.PoolManager(
             timeout=urllib3.Timeout(connect=3.0, read=120.0),
             retries=urllib3.Retry(total=2, backoff_factor=0.2, status_forcelist=[502, 503, 504]),
@@ -244,8 +312,8 @@ class S3Store:
             if not self.client.bucket_exists(bucket):
                 self.client.make_bucket(bucket, object_lock=True)
 
-    def open_writer(self, key: str, *, tags: Mapping[str, str]) -> ObjectWriter:
-        return _S3Writer(self, key, tags)
+    def open_writer(self, key: str, *, tags: Mapping[str, str], durable: bool = True) -> ObjectWriter:
+        return _S3Writer(self, key, tags)  # the server has an object durably once it answers the PUT
 
     def read(
         self, key: str, *, version_id: str | None = None, start: int = 0, length: int | None = None
@@ -270,6 +338,11 @@ class S3Store:
             self.client.set_object_retention(
                 self.location.bucket, key, Retention(COMPLIANCE, until), version_id=version_id
             )
+
+    def apply_retention_all(self, items: Sequence[tuple[str, str | None]], *, until: datetime) -> None:
+        # One request per version; a few in flight at once, so a deposit waits for the slowest.
+        with ThreadPoolExecutor(max_workers=max(1, min(_LOCKERS, len(items)))) as pool:
+            list(pool.map(lambda item: self.apply_retention(item[0], version_id=item[1], until=until), items))
 
     def retained_until(self, key: str, *, version_id: str | None) -> datetime | None:
         # Read from HEAD: not every S3 server implements GetObjectRetention.

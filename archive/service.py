@@ -23,12 +23,12 @@ from sqlalchemy.orm import Session
 
 from archive import bag
 from archive.compliance import check_case
-from archive.content import check_contents
+from archive.content import FootageCheck, check_contents
 from archive.digests import Digested, digest_stream, overlap_digests, read_file
 from archive.errors import AlreadySealed, ArchiveError, ObjectMissing, Refused, StoreMismatch, UnknownBundle
 from archive.models import Bundle, BundleFile, Case, CaseParty, CaseRecord
 from archive.seal import Keyring, seal_digest, sign_seal
-from archive.sip import CaseFile, Classification, SipFile, read_sip
+from archive.sip import CaseFile, Classification, Sip, SipFile, read_sip
 from archive.store import ObjectInfo, ObjectStore, put_bytes
 
 Progress = Callable[[int], None]
@@ -72,7 +72,7 @@ def _store_payload(
     overlap: bool,
 ) -> tuple[Digested, str | None]:
     writer = store.open_writer(
-        f"{prefix}data/{item.path}", tags=_tags(bundle_id, case_no, item.record.classification)
+        f"{prefix}data/{item.path}", tags=_tags(bundle_id, case_no, item.record.classification), durable=False
     )
     try:
         # Writers copy or write each chunk before the next, so one buffer can serve the file.
@@ -117,7 +117,44 @@ def deposit_case(
     Without `supplement` a case that is already sealed is refused (`AlreadySealed`) before
     anything is stored."""
     sip = read_sip(folder)
-    check_contents(sip.files)
+    # ffprobe reads the clips while they are being stored; a refusal after that removes them
+    # (the caller discards what a failed deposit wrote).
+    with check_contents(sip.files) as footage:
+        bundle = _deposit_sip(
+            session=session,
+            store=store,
+            keyring=keyring,
+            sip=sip,
+            footage=footage,
+            bundle_id=bundle_id,
+            sealed_by=sealed_by,
+            algorithms=algorithms,
+            source_organization=source_organization,
+            retain_until=retain_until,
+            progress=progress,
+            before_write=before_write,
+            supplement=supplement,
+        )
+    return bundle
+
+
+def _deposit_sip(
+    *,
+    session: Session,
+    store: ObjectStore,
+    keyring: Keyring,
+    sip: Sip,
+    footage: FootageCheck,
+    bundle_id: str,
+    sealed_by: str,
+    algorithms: tuple[str, ...],
+    source_organization: str,
+    retain_until: Callable[[CaseFile], datetime],
+    progress: Progress | None,
+    before_write: Callable[[int], None] | None,
+    supplement: bool,
+) -> Bundle:
+    """`deposit_case` once the SIP is read, while ffprobe looks at its footage."""
     overlap = overlap_digests(f.size for f in sip.files)
     if before_write is not None:
         before_write(sum(f.size for f in sip.files))
@@ -154,6 +191,7 @@ def deposit_case(
     order = sorted(sip.files, key=lambda f: f.size, reverse=True)
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         stored = dict(zip((f.path for f in order), pool.map(store_one, order), strict=True))
+    footage.result()
 
     files: list[BundleFile] = []
     for sip_file in sip.files:
@@ -164,7 +202,7 @@ def deposit_case(
 
     def put_tag(name: str, body: bytes) -> None:
         digested = digest_stream([body], algorithms=algorithms)
-        version_id = put_bytes(store, prefix + name, body, tags=tag_tags)
+        version_id = put_bytes(store, prefix + name, body, tags=tag_tags, durable=False)
         files.append(_bundle_file(prefix, name, digested, version_id))
 
     payload = [f for f in files if f.path.startswith("data/")]
@@ -205,8 +243,8 @@ def deposit_case(
     put_tag(bag.SEAL, token)
 
     until = retain_until(case_file)
-    for stored_file in files:
-        store.apply_retention(stored_file.key, version_id=stored_file.version_id, until=until)
+    # Every object at once: the store syncs what it deferred here, each file and folder once.
+    store.apply_retention_all([(f.key, f.version_id) for f in files], until=until)
 
     case = previous.case if previous else None
     if case is None:

@@ -1,18 +1,23 @@
 """Deposit, verify and memory benchmarks: the project's figure beside a baseline of the same run.
 
-    .venv/bin/python -m bench.deposit [--size-mib 256] [--files 2] [--runs 3] [--skip-s3]
+    .venv/bin/python -m bench.deposit [--size-mib 256] [--files 2] [--runs 3] [--skip-s3] [--documents 10]
 
-Rows (docs/design.md, "Performance"):
+Rows (docs/benchmarks.md), each printed with its baseline of the same run and met / not met:
 
 1. deposit (SHA-256 + SM3, FileStore, SQLite in a temp data dir) through
-   `portal.internal.archive.operations.deposit` vs the bare hashlib pass;
-2. deposit with `digests="sha256"` vs the peer workflow: `cp -r`, then LoC
-   `bagit.make_bag(copy, checksums=["sha256"], processes=1)`;
+   `portal.internal.archive.operations.deposit` vs the bare hashlib pass; 1p the same as a whole
+   `casevault deposit FOLDER` process, imports and all;
+2. deposit with `digests="sha256"` vs the durable peer: `cp -r`, then LoC
+   `bagit.make_bag(copy, checksums=["sha256"], processes=1)`, then `sync`; 2p as a process;
 3. deposit through the S3 API (`S3Store` on a moto server on a free loopback port) vs plain
    minio `fput_object` of the same files plus the bare hashlib pass (the two times summed);
 4. peak RSS (VmHWM) of a deposit in a child process, at two clip sizes, for FileStore and
-   S3Store, beside the same child's peak before it deposits (imports + wire);
-5. `portal.internal.archive.operations.verify` of the deposited bundle vs the bare hashlib pass.
+   S3Store, beside the same child's peak before it deposits (imports + wire); 4p the peak of
+   the `casevault deposit` process beside one that only imports the command line;
+5. `portal.internal.archive.operations.verify` of the deposited bundle vs the bare hashlib pass;
+6. the fixed overhead: a deposit of ten one-page PDFs (`--documents`), the work in a child,
+   beside the whole process; the start of a process that only imports the command line is
+   printed next to it.
 
 The bare hashlib pass is `ThreadPoolExecutor(os.cpu_count())` over the files, largest first;
 each thread reads its file once in 1 MiB chunks into a reused buffer and feeds every chunk
@@ -30,7 +35,7 @@ Timing: each deposit runs in a fresh child process (imports and `wire` untimed),
 gives its peak RSS; project and baseline are timed back to back, alternating which goes first.
 The table gives medians, the ratio of the medians and the ratio of the best runs, and the
 CPU seconds of both sides (steady even when other work shares the machine). minio's
-`fput_object` uses the product's `s3_part_size` (16 MiB) so that both upload the same parts.
+`fput_object` uses the product's `s3_part_size` (5 MiB) so that both upload the same parts.
 """
 
 from __future__ import annotations
@@ -109,13 +114,17 @@ def write_fsync_pass(folder: Path, dest: Path) -> None:
         list(pool.map(one, _files(folder)))
 
 
-def peer_bagit(folder: Path, work: Path) -> None:
-    """The peer's workflow: `cp -r` the folder, then make a BagIt bag of the copy (SHA-256, 1 process)."""
+def peer_bagit(folder: Path, work: Path) -> float:
+    """The durable peer: `cp -r` the folder, make a BagIt bag of the copy (SHA-256, 1 process),
+    then `sync`, so that its copy is on disk as a deposit's is."""
     import bagit
 
     copy = work / f"peer-{uuid.uuid4().hex[:8]}"
     subprocess.run(["cp", "-r", str(folder), str(copy)], check=True)
     bagit.make_bag(str(copy), checksums=["sha256"], processes=1)
+    start = time.perf_counter()
+    _sync()
+    return time.perf_counter() - start  # the sync's share, for the context line
 
 
 # --- the project -----------------------------------------------------------------------------
@@ -182,6 +191,53 @@ def project_deposit(
         bundle_id=got["bundle_id"],
         data_dir=data_dir,
     )
+
+
+@dataclass(frozen=True)
+class Process:
+    """One `casevault deposit FOLDER --json` run as an operator runs it, imports and all."""
+
+    seconds: float
+    cpu: float
+    peak_rss: int  # bytes, the process's own ru_maxrss
+
+
+def cli_deposit(
+    folder: Path, data_dir: Path, *, store: str | None = None, digests: str = "sha256,sm3"
+) -> Process:
+    """Time the command line's deposit as a whole process (after `migrate`, untimed)."""
+    from portal.db import migrate
+
+    settings = _settings(data_dir, digests=digests, store=store)
+    migrate(settings.resolved_database_url)
+    env = dict(os.environ, CASEVAULT_DATA_DIR=str(data_dir), CASEVAULT_DATABASE_URL=settings.database_url,
+               CASEVAULT_STORE=settings.store, CASEVAULT_DIGESTS=digests)  # fmt: skip
+    _sync()
+    with tempfile.TemporaryFile() as errors:
+        start = time.perf_counter()
+        child = subprocess.Popen(
+            [sys.executable, "-m", "portal.cli", "deposit", str(folder), "--json"],
+            env=env, stdout=subprocess.DEVNULL, stderr=errors,
+        )  # fmt: skip
+        _pid, status, usage = os.wait4(child.pid, 0)  # this child's own rusage
+        seconds = time.perf_counter() - start
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode != 0:
+            errors.seek(0)
+            raise SystemExit(f"casevault deposit failed:\n{errors.read().decode()}")
+    return Process(seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024)
+
+
+def import_seconds() -> tuple[float, float]:
+    """How long `python -c pass` and `python -c "import portal.cli.main"` take: a process's start."""
+
+    def once(code: str) -> float:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True)
+        return time.perf_counter() - start
+
+    return (statistics.median(once("pass") for _ in range(3)),
+            statistics.median(once("import portal.cli.main") for _ in range(3)))  # fmt: skip
 
 
 def wired_for(data_dir: Path) -> Any:
@@ -296,7 +352,7 @@ class Row:
     number: str
     what: str
     baseline: str
-    kind: str  # "throughput" | "faster" | "rss"
+    kind: str  # "throughput" | "faster" | "rss" | "limit" (seconds, at most the target)
     target: float
     project_values: list[float] = field(default_factory=list)
     baseline_values: list[float] = field(default_factory=list)
@@ -325,11 +381,13 @@ class Row:
 
     def verdict(self) -> str:
         if self.kind == "rss":
-            return "yes" if max(self.project_values) <= self.target * MB else "NO"
+            return "met" if max(self.project_values) <= self.target * MB else "not met"
+        if self.kind == "limit":
+            return "met" if self.medians()[0] <= self.target else "not met"
         by_median, by_best = self.ratio() >= self.target, self.best_ratio() >= self.target
         if by_median == by_best:
-            return "yes" if by_median else "NO"
-        return "noisy"  # the medians and the best runs disagree: rerun with more --runs
+            return "met" if by_median else "not met"
+        return "not met (noisy)"  # the medians and the best runs disagree: rerun with more --runs
 
 
 def _fmt_time(seconds: float, size: int) -> str:
@@ -347,6 +405,8 @@ def render(rows: list[Row], size: int) -> str:
         if row.kind == "rss":
             cells = [f"{project / MB:.1f} MB", f"{baseline / MB:.1f} MB", f"{row.ratio():.2f}× of idle", "",
                      f"≤ {row.target:.0f} MB"]  # fmt: skip
+        elif row.kind == "limit":
+            cells = [f"{project:.3f} s", f"{baseline:.3f} s", "", "", f"≤ {row.target} s"]
         else:
             word = "× faster" if row.kind == "faster" else "×"
             cells = [_fmt_time(project, size), _fmt_time(baseline, size), f"{row.ratio():.2f}{word}",
@@ -415,6 +475,7 @@ def run(args: argparse.Namespace) -> None:
     folder = deposit_folder(args.size_mib, args.files)
     small_mib = 64 if args.size_mib > 64 else max(1, args.size_mib // 4)
     small = deposit_folder(small_mib, args.files)
+    documents = deposit_folder(0, 0, args.documents)
     size = payload_bytes(folder)
     work = OUT / "work"
     shutil.rmtree(work, ignore_errors=True)
@@ -424,20 +485,26 @@ def run(args: argparse.Namespace) -> None:
         return Path(tempfile.mkdtemp(dir=work, prefix=prefix))
 
     rss, bare = "same child before deposit", "bare hashlib pass (both digests)"
+    peer_name = "durable peer: cp -r + bagit.make_bag(sha256, processes=1) + sync"
     small_clips, large_clips = f"{args.files}×{small_mib} MiB", f"{args.files}×{args.size_mib} MiB"
     rows = {
-        "1": Row("1", "deposit SHA-256+SM3, FileStore", bare, "throughput", 0.9),
-        "2": Row("2", "deposit SHA-256 only, FileStore", "cp -r + bagit.make_bag(sha256, processes=1)",
-                 "faster", 1.5),
+        "1": Row("1", "deposit SHA-256+SM3, FileStore (the work)", bare, "throughput", 0.9),
+        "1p": Row("1p", "`casevault deposit` process SHA-256+SM3, FileStore", bare, "throughput", 0.9),
+        "2": Row("2", "deposit SHA-256 only, FileStore (the work)", peer_name, "faster", 1.5),
+        "2p": Row("2p", "`casevault deposit` process SHA-256 only, FileStore", peer_name, "faster", 1.5),
         "3": Row("3", "deposit SHA-256+SM3, S3Store on moto", "minio fput_object + bare hashlib pass",
-                 "throughput", 0.8),
-        "4a": Row("4a", f"peak RSS, deposit {small_clips}, FileStore", rss, "rss", 150),
-        "4b": Row("4b", f"peak RSS, deposit {large_clips}, FileStore", rss, "rss", 150),
-        "4c": Row("4c", f"peak RSS, deposit {small_clips}, S3Store", rss, "rss", 150),
-        "4d": Row("4d", f"peak RSS, deposit {large_clips}, S3Store", rss, "rss", 150),
+                 "throughput", 0.9),
+        "4a": Row("4a", f"peak RSS, deposit {small_clips}, FileStore", rss, "rss", 120),
+        "4b": Row("4b", f"peak RSS, deposit {large_clips}, FileStore", rss, "rss", 120),
+        "4c": Row("4c", f"peak RSS, deposit {small_clips}, S3Store", rss, "rss", 120),
+        "4d": Row("4d", f"peak RSS, deposit {large_clips}, S3Store", rss, "rss", 120),
+        "4p": Row("4p", f"peak RSS, `casevault deposit` process {large_clips}, FileStore",
+                  "`python -c 'import portal.cli.main'`", "rss", 120),
         "5": Row("5", "verify SHA-256+SM3, FileStore", bare, "throughput", 0.9),
+        "6": Row("6", f"fixed overhead: deposit of {args.documents} one-page PDFs (the work)",
+                 "the whole `casevault deposit` process", "limit", 0.4),
     }  # fmt: skip
-    context: dict[str, list[float]] = {"write+fsync": [], "peer+sync": [], "fput": []}
+    context: dict[str, list[float]] = {"write+fsync": [], "peer sync": [], "fput": [], "imports": []}
 
     def note_rss(key: str, deposited: Deposited) -> None:
         rows[key].add((deposited.peak_rss, 0.0), (deposited.idle_rss, 0.0))
@@ -445,10 +512,17 @@ def run(args: argparse.Namespace) -> None:
     def baseline() -> Timing:
         return _timed(lambda: hash_pass(folder))
 
+    def whole(digests: str) -> Timing:
+        done = cli_deposit(folder, fresh("cli-"), digests=digests)
+        if digests == "sha256,sm3":
+            rows["4p"].add((done.peak_rss, 0.0), (import_rss, 0.0))
+        return done.seconds, done.cpu
+
     busy_before = _busy()
     _say(f"payload {size / MIB:.1f} MiB in {len(_files(folder))} files; {os.cpu_count()} cores; warming up …")
     expected = hash_pass(folder)  # warm-up: every source file is now in the page cache
     hash_pass(small)
+    hash_pass(documents)
     warm = project_deposit(folder, fresh("warm-"))
     wired = wired_for(warm.data_dir)
     for path, digests in stored_digests(wired, warm.bundle_id).items():
@@ -457,6 +531,7 @@ def run(args: argparse.Namespace) -> None:
     project_verify(wired, warm.bundle_id)  # warm-up: the verify code path
     wired.engine.dispose()
     shutil.rmtree(warm.data_dir, ignore_errors=True)
+    import_rss = _import_rss()
 
     for number in range(1, args.runs + 1):
         _say(f"run {number}/{args.runs}: deposit (both digests) vs hashlib, then verify vs hashlib")
@@ -475,8 +550,9 @@ def run(args: argparse.Namespace) -> None:
         target = work / "fsync"
         context["write+fsync"].append(_timed(lambda t=target: write_fsync_pass(folder, t))[0])
         shutil.rmtree(target, ignore_errors=True)
+        _pair(number, rows["1p"], lambda: whole("sha256,sm3"), baseline)
 
-        _say(f"run {number}/{args.runs}: deposit (SHA-256 only) vs cp -r + bagit; small deposit")
+        _say(f"run {number}/{args.runs}: deposit (SHA-256 only) vs the durable peer; small deposit")
 
         def deposit_sha256() -> Timing:
             deposited = project_deposit(folder, fresh("sha256-"), digests="sha256")
@@ -485,17 +561,24 @@ def run(args: argparse.Namespace) -> None:
 
         def peer() -> Timing:
             peer_dir = fresh("peer-")
-            timing = _timed(lambda: peer_bagit(folder, peer_dir))
-            start = time.perf_counter()
-            _sync()  # the copy's dirty pages: timed as context, and not left for the next step
-            context["peer+sync"].append(timing[0] + time.perf_counter() - start)
+            synced: list[float] = []
+            timing = _timed(lambda: synced.append(peer_bagit(folder, peer_dir)))
+            context["peer sync"].append(synced[0])
             shutil.rmtree(peer_dir, ignore_errors=True)
             return timing
 
         _pair(number, rows["2"], deposit_sha256, peer)
+        _pair(number, rows["2p"], lambda: whole("sha256"), peer)
         deposited = project_deposit(small, fresh("small-"))
         note_rss("4a", deposited)
         shutil.rmtree(deposited.data_dir, ignore_errors=True)
+
+        _say(f"run {number}/{args.runs}: {args.documents} one-page PDFs, the work and the whole process")
+        deposited = project_deposit(documents, fresh("docs-"))
+        shutil.rmtree(deposited.data_dir, ignore_errors=True)
+        process = cli_deposit(documents, fresh("docs-cli-"))
+        rows["6"].add((deposited.seconds, deposited.cpu), (process.seconds, process.cpu))
+        context["imports"].append(import_seconds()[1])
 
     if not args.skip_s3:
         with moto_server(work) as endpoint:
@@ -529,7 +612,8 @@ def run(args: argparse.Namespace) -> None:
 
     shutil.rmtree(work, ignore_errors=True)
     busy_after = _busy()
-    ordered = [rows[k] for k in ("1", "2", "3", "4a", "4b", "4c", "4d", "5") if rows[k].project_values]
+    order = ("1", "1p", "2", "2p", "3", "4a", "4b", "4c", "4d", "4p", "5", "6")
+    ordered = [rows[k] for k in order if rows[k].project_values]
     print()
     print(
         f"casevault deposit benchmarks: {args.files} × {args.size_mib} MiB lossless H.264 MP4 + 8 PDFs + "
@@ -544,8 +628,12 @@ def run(args: argparse.Namespace) -> None:
         "of each 1 MiB chunk in that thread"
     )
     print(
-        "each deposit runs in a child process (imports and wire untimed); its VmHWM gives the RSS rows; "
-        "project and baseline alternate which goes first"
+        "rows 1, 2, 3, 4a-4d, 6 (work): each deposit runs in a child process that imports and wires "
+        "untimed, then times operations.deposit; its VmHWM gives the RSS rows"
+    )
+    print(
+        "rows 1p, 2p, 4p, 6 (process): `python -m portal.cli deposit FOLDER --json`, timed from spawn to "
+        "exit, imports and all; project and baseline alternate which goes first"
     )
     print(f"other load: {busy_before:.0%} of the cores were busy in the second before the run, "
           f"{busy_after:.0%} in the second after it" + ("" if max(busy_before, busy_after) < 0.1 else
@@ -558,8 +646,8 @@ def run(args: argparse.Namespace) -> None:
             values = ", ".join(f"{v / MB:.1f}" for v in row.project_values)
             print(f"runs {row.number:>2}: peak [{values}] MB")
             continue
-        values = ", ".join(f"{v:.2f}" for v in row.project_values)
-        base = ", ".join(f"{v:.2f}" for v in row.baseline_values)
+        values = ", ".join(f"{v:.3f}" for v in row.project_values)
+        base = ", ".join(f"{v:.3f}" for v in row.baseline_values)
         cpu, base_cpu = statistics.median(row.project_cpu), statistics.median(row.baseline_cpu)
         print(f"runs {row.number:>2}: project [{values}] s, baseline [{base}] s; CPU seconds (medians): "
               f"project {cpu:.2f}, baseline {base_cpu:.2f}, ratio {base_cpu / cpu:.2f}")  # fmt: skip
@@ -567,11 +655,15 @@ def run(args: argparse.Namespace) -> None:
     print(
         f"context: copy + fsync of the same files, no hashing (one thread per core): {_fmt_time(fsync, size)}"
     )
-    durable = statistics.median(context["peer+sync"])
+    peer_sync = statistics.median(context["peer sync"])
+    unsynced = rows["2"].medians()[1] - peer_sync
+    print(f"context: rows 2/2p peer without its final sync (nothing durable): {_fmt_time(unsynced, size)};")
+    print(f"         the deposit (work) is {unsynced / rows['2'].medians()[0]:.2f}× faster than that")
+    imports = statistics.median(context["imports"])
     print(
-        f"context: row 2 peer, then `sync` of its copy (durable like a deposit): {_fmt_time(durable, size)};"
+        f"context: process start, `python -c 'import portal.cli.main'`: {imports:.3f} s (median); row 6's "
+        f"process is {rows['6'].medians()[1]:.3f} s, its work {rows['6'].medians()[0]:.3f} s"
     )
-    print(f"         the deposit is {durable / rows['2'].medians()[0]:.2f}× faster than that")
     if context["fput"]:
         fput = statistics.median(context["fput"])
         print(
@@ -579,11 +671,19 @@ def run(args: argparse.Namespace) -> None:
             "side's CPU seconds)"
         )
     print("ratios: baseline time / project time, of the medians and of the best (fastest) runs: a")
-    print("        throughput ratio; for row 2, how many times faster than the peer the deposit is;")
-    print("        met: both ratios reach the target (yes), neither does (NO), they disagree (noisy);")
-    print("        RSS rows are peak / the same child's peak before it deposits (imports + wire);")
+    print("        throughput ratio; for rows 2/2p, how many times faster than the peer the deposit is;")
+    print("        met: both ratios reach the target; not met (noisy): the medians and best runs disagree;")
+    print("        RSS rows: peak beside the same child's peak before it deposits (imports + wire), or for")
+    print("        4p beside a process that only imports the command line; row 6: median seconds;")
     print("        MB = 10^6 bytes; CPU seconds include child processes (ffprobe, cp)")
     print(f"total benchmark time {time.perf_counter() - begun:.0f} s")
+
+
+def _import_rss() -> int:
+    """Peak RSS (bytes) of a process that only imports the command line."""
+    code = "import resource, portal.cli.main; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return int(done.stdout.strip()) * 1024
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -592,6 +692,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--files", type=int, default=2, help="number of clips (default 2)")
     parser.add_argument("--runs", type=int, default=3, help="timed runs; medians are reported (default 3)")
     parser.add_argument("--skip-s3", action="store_true", help="skip the S3 API rows (no moto server)")
+    parser.add_argument(
+        "--documents", type=int, default=10, help="one-page PDFs in row 6's case (default 10)"
+    )
     parser.add_argument("--child-deposit", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--child-data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--child-store", help=argparse.SUPPRESS)

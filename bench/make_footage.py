@@ -85,8 +85,12 @@ def _av(index: int) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def case_document(files: int) -> dict[str, Any]:
-    """A complete, compliant penalty case with eight PDF records and `files` clips."""
+def case_document(files: int, documents: int = 8) -> dict[str, Any]:
+    """A complete, compliant penalty case with `documents` PDF records (eight or more) and
+    `files` clips."""
+    extra = [
+        _text(f"o{i}", f"records/其他材料-{i}.pdf", "other", "investigation") for i in range(documents - 8)
+    ]
     return {
         "case_no": CASE_NO,
         "title": "某商场擅自改变人防工程用途案",
@@ -105,19 +109,21 @@ def case_document(files: int) -> dict[str, Any]:
             _text("d2", "records/处罚决定书.pdf", "decision", "decision"),
             _text("e1", "records/送达回证.pdf", "service_receipt", "service"),
             _text("c1", "records/结案报告.pdf", "closing_report", "archiving"),
+            *extra,
             *(_av(i) for i in range(1, files + 1)),
         ],
     }  # fmt: skip
 
 
-def deposit_folder(size_mib: int = 256, files: int = 2) -> Path:
-    """The cached deposit folder: case.json, eight PDFs and `files` clips of `size_mib` MiB."""
-    folder = OUT / "cases" / f"{files}x{size_mib}MiB"
+def deposit_folder(size_mib: int = 256, files: int = 2, documents: int = 8) -> Path:
+    """The cached deposit folder: case.json, `documents` one-page PDFs and `files` clips of
+    `size_mib` MiB."""
+    folder = OUT / "cases" / (f"{files}x{size_mib}MiB" + (f"-{documents}pdf" if documents != 8 else ""))
     if folder.exists():
         return folder
     clips = [clip(size_mib, i) for i in range(1, files + 1)]
     staging = folder.with_name(f".{folder.name}-{uuid.uuid4().hex[:8]}")
-    document = case_document(files)
+    document = case_document(files, documents)
     try:
         for record in document["records"]:
             target = staging / record["path"]

@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     digests: str = "sha256,sm3"
     source_organization: str = "深圳市民防委员会办公室"
     retention_years: int = 30
-    s3_part_size: int = 8 << 20
+    s3_part_size: int = 5 << 20  # the S3 minimum: two part buffers keep a deposit under 120 MB
     reconcile_grace_minutes: int = 60
     token_secret: str | None = None
     token_minutes: int = 15

@@ -107,9 +107,9 @@ def fail_writes(
     original = store_class.open_writer
     fault = _WriteFault(nth, error, only)
 
-    def open_writer(self: ObjectStore, key: str, *, tags: Any) -> ObjectWriter:
+    def open_writer(self: ObjectStore, key: str, *, tags: Any, durable: bool = True) -> ObjectWriter:
         fault.check(key, committing=False)
-        return _FaultyWriter(original(self, key, tags=tags), key, fault)
+        return _FaultyWriter(original(self, key, tags=tags, durable=durable), key, fault)
 
     monkeypatch.setattr(store_class, "open_writer", open_writer)
 
@@ -119,7 +119,7 @@ def crash_after_first_object(monkeypatch: pytest.MonkeyPatch, wired: Wired) -> N
 
 
 def crash_after_all_objects(monkeypatch: pytest.MonkeyPatch, wired: Wired) -> None:
-    fail_once(monkeypatch, type(wired.store), "apply_retention", Crash("died before retention"))
+    fail_once(monkeypatch, type(wired.store), "apply_retention_all", Crash("died before retention"))
 
 
 def crash_after_retention(monkeypatch: pytest.MonkeyPatch, wired: Wired) -> None:

@@ -1,6 +1,7 @@
 """Refused deposits: exit 2, one stderr line naming the field or path at fault, nothing written.
 
-Every refusal here happens before the archive writes anything, so most tests run against the
+Every refusal here happens before the archive writes anything (ffprobe's, while the files are
+stored: what they wrote is removed before the refusal is told), so most tests run against the
 embedded backends only; one test repeats a refusal over PostgreSQL and the S3 API server.
 """
 

@@ -43,3 +43,19 @@ def test_an_expired_lock_no_longer_protects(tmp_path: Path) -> None:
     (info,) = store.list("bundles/")
     assert store.discard(info) == "removed"
     assert list(store.list("bundles/")) == []
+
+
+def test_locking_many_at_once_refuses_them_all_when_one_would_be_shortened(tmp_path: Path) -> None:
+    store = FileStore(tmp_path)
+    other = "bundles/b1/data/b.pdf"
+    put_bytes(store, KEY, b"sealed", tags={})
+    put_bytes(store, other, b"written as a deposit writes, synced when locked", tags={}, durable=False)
+    store.apply_retention(KEY, version_id=None, until=datetime(2056, 1, 1, tzinfo=UTC))
+    with pytest.raises(RetentionLocked, match="cannot shorten it to 2040-01-01"):
+        store.apply_retention_all([(other, None), (KEY, None)], until=datetime(2040, 1, 1, tzinfo=UTC))
+    assert store.retained_until(other, version_id=None) is None  # nothing locked by half
+    store.apply_retention_all([(other, None), (KEY, None)], until=datetime(2060, 1, 1, tzinfo=UTC))
+    assert [store.retained_until(k, version_id=None) for k in (other, KEY)] == [
+        datetime(2060, 1, 1, tzinfo=UTC)
+    ] * 2
+    assert read_bytes(store, other) == b"written as a deposit writes, synced when locked"
