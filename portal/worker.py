@@ -211,6 +211,7 @@ class Worker:
         self.lease = timedelta(seconds=settings.job_lease_seconds)
         self.poll = settings.job_poll_seconds
         self._stop, self._wake = threading.Event(), threading.Event()
+        self._ended = threading.Event()  # the last lane has ended: the heartbeat ends too
         self._lock = threading.Lock()
         self._held: set[str] = set()
         self._live = 0
@@ -282,12 +283,20 @@ class Worker:
             if self.idle_exit is not None and time.monotonic() - idle_since >= self.idle_exit:
                 with self._lock:  # a wake that comes after this finds no lane and starts a worker
                     if not self._wake.is_set():
-                        self._live -= 1
+                        self._lane_ended()
                         return
             self._wake.wait(self.poll)
             self._wake.clear()
+            if self._stop.is_set():  # every lane shares the wake: leave it set for the others
+                self._wake.set()
         with self._lock:
-            self._live -= 1
+            self._lane_ended()
+
+    def _lane_ended(self) -> None:
+        """Count a lane out (under the lock); the last one lets the heartbeat end at once."""
+        self._live -= 1
+        if self._live == 0:
+            self._ended.set()
 
     def _heartbeat(self) -> None:
         renewed = started = time.monotonic()
@@ -301,7 +310,7 @@ class Worker:
             waited = time.monotonic() - started >= SCHEDULE_DELAY_SECONDS
             if self.scheduling and waited and not self._stop.is_set():
                 self._schedule()
-            time.sleep(min(self.poll, self.lease.total_seconds() / 6))
+            self._ended.wait(min(self.poll, self.lease.total_seconds() / 6))
 
     def _renew(self) -> None:
         with self._lock:
