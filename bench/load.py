@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -195,20 +195,25 @@ def secret_case() -> dict[str, Any]:
     return document
 
 
-def seed(wired: Wired, folder: Path) -> tuple[str, str]:
-    """The accounts of `ACCOUNTS` and two deposited cases; returns (bundle id, secret case's bundle id)."""
+def create_accounts(wired: Wired, accounts: Iterable[tuple[str, str]], *, password: str) -> None:
+    """Each (username, role) as an account with `password`; supervisors in the legal office."""
     with wired.sessions() as session:
-        for username, role in ACCOUNTS.items():
+        for username, role in accounts:
             identities.create_user(
                 session,
                 username=username,
                 role=role,
                 actor="bench",
                 now=datetime.now(UTC),
-                password=PASSWORD,
+                password=password,
                 department="legal" if role == "supervisor" else None,
             )
         session.commit()
+
+
+def seed(wired: Wired, folder: Path) -> tuple[str, str]:
+    """The accounts of `ACCOUNTS` and two deposited cases; returns (bundle id, secret case's bundle id)."""
+    create_accounts(wired, ACCOUNTS.items(), password=PASSWORD)
     plain = write_sip(folder / "plain", case_document())
     secret = write_sip(folder / "secret", secret_case(), footage=plain / "records" / "现场检查.mp4")
     deposited = [operations.deposit(wired, folder=f, actor="bench")["bundle_id"] for f in (plain, secret)]

@@ -40,15 +40,13 @@ import zipfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from access import identities
 from bench.ledger import pg_schema
-from bench.load import _wait_for, casevault, environment, free_port, percentile
+from bench.load import _wait_for, casevault, create_accounts, environment, free_port, percentile
 from portal.cli.demo import case_document, write_sip
 from portal.internal.archive import operations
 from portal.settings import Settings
@@ -107,18 +105,7 @@ def seed(wired: Wired, work: Path, *, supervisors: int, archivists: int) -> str:
     accounts = [("manager", "archive_manager")]
     accounts += [(f"supervisor-{n}", "supervisor") for n in range(supervisors)]
     accounts += [(f"archivist-{n}", "archivist") for n in range(archivists)]
-    with wired.sessions() as session:
-        for username, role in accounts:
-            identities.create_user(
-                session,
-                username=username,
-                role=role,
-                actor="bench",
-                now=datetime.now(UTC),
-                password=PASSWORD,
-                department="legal" if role == "supervisor" else None,
-            )
-        session.commit()
+    create_accounts(wired, accounts, password=PASSWORD)
     folder = write_sip(work / "sips" / "seed", case_document(clip_seconds=20))
     return str(operations.deposit(wired, folder=folder, actor="bench")["bundle_id"])
 
