@@ -34,15 +34,18 @@ class Crash(BaseException):
 
 
 def fail_once(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str, error: BaseException) -> None:
-    """Make `owner.name` raise `error` on its first call, then behave as before."""
+    """Make `owner.name` raise `error` on its first call from this thread (the deposit's), then
+    behave as before; a worker thread left running by an earlier test commits undisturbed."""
     original = getattr(owner, name)
     calls = 0
+    deposit_thread = threading.current_thread()
 
     def failing(*args: Any, **kwargs: Any) -> Any:
         nonlocal calls
-        calls += 1
-        if calls == 1:
-            raise error
+        if threading.current_thread() is deposit_thread:
+            calls += 1
+            if calls == 1:
+                raise error
         return original(*args, **kwargs)
 
     monkeypatch.setattr(owner, name, failing)
