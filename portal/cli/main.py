@@ -626,6 +626,12 @@ def _passphrase(from_stdin: bool, *, confirm: bool) -> str:
     return passphrase
 
 
+# `backup` and `restore` read the passphrase the same way: from stdin only, never argv or env.
+PassphraseStdin = Annotated[
+    bool, typer.Option("--passphrase-stdin", help="Read the passphrase from stdin (required)")
+]
+
+
 def _backup_lines(manifest: dict[str, Any]) -> list[str]:
     from portal.backup import service as backups
 
@@ -642,9 +648,7 @@ def _backup_lines(manifest: dict[str, Any]) -> list[str]:
 @app.command()
 def backup(
     dest: Annotated[Path, typer.Argument(help="The backup file to write")],
-    passphrase_stdin: Annotated[
-        bool, typer.Option("--passphrase-stdin", help="Read the passphrase from stdin (required)")
-    ] = False,
+    passphrase_stdin: PassphraseStdin = False,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing DEST")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON")] = False,
 ) -> None:
@@ -669,9 +673,7 @@ def backup(
 @app.command()
 def restore(
     src: Annotated[Path, typer.Argument(help="A backup file written by `casevault backup`")],
-    passphrase_stdin: Annotated[
-        bool, typer.Option("--passphrase-stdin", help="Read the passphrase from stdin (required)")
-    ] = False,
+    passphrase_stdin: PassphraseStdin = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Restore a backup into an empty database (as its owner) and the data dir's keys/: all of it,
