@@ -44,8 +44,11 @@ CUT_OFF = """async ([name, bytes]) => {
 
 def choose_folder(page: Any, folder: Path) -> None:
     """Choose the folder once the page's script listens for the choice (it is deferred: on a busy
-    machine a choice made before it ran would start nothing)."""
-    page.wait_for_function("window.casevaultDeposit !== undefined")
+    machine a choice made before it ran would start nothing). Deferred scripts have run when
+    DOMContentLoaded fires; `wait_for_function` is not used because its polling calls `eval`,
+    which the page's Content-Security-Policy rightly refuses."""
+    page.wait_for_load_state("domcontentloaded")
+    assert page.evaluate("() => window.casevaultDeposit !== undefined")
     page.set_input_files("#folder", str(folder))
 
 
