@@ -15,9 +15,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import inspect, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from access import identities
+from access import identities, ledger
 from access.ledger import LedgerEntry
 from bench.load import casevault, environment
 from portal.app import create_app
@@ -111,6 +113,15 @@ def entry_count(settings: Settings) -> int:
         engine.dispose()
 
 
+def newest_entry(settings: Settings) -> LedgerEntry:
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with Session(engine) as session:
+            return session.scalars(select(LedgerEntry).order_by(LedgerEntry.seq.desc()).limit(1)).one()
+    finally:
+        engine.dispose()
+
+
 def test_restore_drill(
     portal: Portal, settings: Settings, elsewhere: Settings, make_case: Callable[..., Path], tmp_path: Path
 ) -> None:
@@ -130,10 +141,23 @@ def test_restore_drill(
     assert f"ledger head  entry {made_entries} " in made.stdout
     assert PASSPHRASE.encode() not in dest.read_bytes()
     assert dest.stat().st_mode & 0o077 == 0  # the file is the owner's alone
+    written = newest_entry(settings)  # the archive's ledger says who took a copy of everything
+    assert (written.seq, written.action, written.outcome) == (made_entries + 1, "backup.write", "ok")
+    assert written.actor.startswith("cli:")
+    keys = len(key_files(settings))
+    assert written.detail == {
+        "file": dest.name,
+        "ledger_head": made_entries,
+        "alembic_revision": SCHEMA_REVISION,
+        "keys": keys,
+    }
 
     done = run(elsewhere, "restore", dest, "--passphrase-stdin")
     assert done.returncode == 0, done.stderr
     assert f"ledger head  entry {made_entries} " in done.stdout
+    restored_from = newest_entry(elsewhere)  # the restored chain goes on from the backup's head
+    assert (restored_from.seq, restored_from.action) == (made_entries + 1, "backup.restore")
+    assert restored_from.detail["file"] == dest.name and restored_from.detail["ledger_head"] == made_entries
     # Both checks at once, as processes (they run safely side by side).
     checks = [start(elsewhere, "ledger", "verify"), start(elsewhere, "verify", "--all")]
     outputs = [check.communicate(timeout=300) for check in checks]
@@ -391,9 +415,11 @@ def test_the_manifest_names_every_part_with_its_digest(
     engine = make_engine(settings.resolved_database_url)
     try:
         with engine.connect() as conn:
-            assert manifest["ledger_head"] == rows.ledger_head(conn)
+            # The snapshot's head, then the entry that records the backup itself.
+            assert rows.ledger_head(conn)["seq"] == manifest["ledger_head"]["seq"] + 1
             for table in rows.tables_of(conn):
-                assert parts[f"database/{table.name}"]["rows"] == rows.count(conn, table), table.name
+                since = 1 if table.name == LedgerEntry.__tablename__ else 0
+                assert parts[f"database/{table.name}"]["rows"] == rows.count(conn, table) - since, table.name
     finally:
         engine.dispose()
     assert manifest["alembic_revision"] == SCHEMA_REVISION
@@ -418,3 +444,18 @@ def test_restore_refuses_a_backup_of_an_unknown_revision_and_a_database_at_anoth
         assert answer.exit_code == 2, answer.output
         assert claimed in answer.output
         assert not (target.data_dir / "keys").exists()
+
+
+def test_a_backup_the_ledger_cannot_record_is_not_left_behind(
+    portal: Portal, settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A copy of everything must be in the ledger: when the entry cannot be written, the file goes."""
+
+    def refuse(*_: Any, **__: Any) -> None:
+        raise OperationalError("INSERT INTO ledger_entries", {}, Exception("the database went away"))
+
+    monkeypatch.setattr(ledger, "append", refuse)
+    dest = tmp_path / "archive.cvbackup"
+    result = invoke(settings, monkeypatch, "backup", dest, "--passphrase-stdin")
+    assert result.exit_code != 0
+    assert not dest.exists() and list(tmp_path.glob(".archive.cvbackup*")) == []

@@ -21,12 +21,14 @@ from typing import Any, BinaryIO
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect
 
+from access import ledger
 from alembic import command
 from archive.errors import Refused
 from portal import db
 from portal.backup import rows
 from portal.backup.container import BackupDamaged, SealedReader, SealedWriter
 from portal.settings import Settings
+from portal.wiring import Wired
 
 FORMAT = 1
 MIN_PASSPHRASE = 12
@@ -335,6 +337,19 @@ def restore(
         "keys_written": len(written),
         "keys_present": len(key_parts(manifest)) - len(written),
     }
+
+
+def record(wired: Wired, *, action: str, manifest: dict[str, Any], file: Path, actor: str) -> None:
+    """Ledger a backup written or restored (备份/恢复): which file, of which ledger head."""
+    detail = {
+        "file": file.name,
+        "ledger_head": manifest["ledger_head"]["seq"],
+        "alembic_revision": manifest["alembic_revision"],
+        "keys": len(key_parts(manifest)),
+    }
+    with wired.sessions() as session:
+        ledger.append(session, actor=actor, action=action, outcome="ok", at=wired.clock(), detail=detail)
+        session.commit()
 
 
 def key_parts(manifest: dict[str, Any]) -> list[dict[str, Any]]:

@@ -662,6 +662,12 @@ def backup(
         manifest = backups.backup(
             settings=settings, dest=dest, passphrase=passphrase, force=force, progress=progress
         )
+    with _errors():
+        try:
+            backups.record(_wired(), action="backup.write", manifest=manifest, file=dest, actor=_actor())
+        except BaseException:
+            dest.unlink(missing_ok=True)  # a copy of everything that the ledger does not know of: none
+            raise
     lines = [f"backup written to {dest}", *_backup_lines(manifest)]
     lines += [
         f"not in the backup: {name} is set in the configuration; keep it there"
@@ -679,11 +685,16 @@ def restore(
     """Restore a backup into an empty database (as its owner) and the data dir's keys/: all of it,
     or nothing; a wrong passphrase or a damaged file writes nothing."""
     from portal.backup import service as backups
+    from portal.wiring import wire
 
     settings = _settings()
     passphrase = _passphrase(passphrase_stdin, confirm=False)
     with _errors(), _counting("rows") as progress:
         done = backups.restore(settings=settings, source=src, passphrase=passphrase, progress=progress)
+        # As the owner, like the restore itself: the app's role may have no grants here yet.
+        owner = settings.model_copy(update={"database_url": settings.resolved_migration_database_url})
+        as_owner = _wired_by(lambda _: wire(owner))
+        backups.record(as_owner, action="backup.restore", manifest=done, file=src, actor=_actor())
     lines = [
         f"restored {src} into {done['database']}",
         *_backup_lines(done),

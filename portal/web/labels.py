@@ -122,6 +122,8 @@ LABELS: dict[str, dict[str, str]] = {
         "auth.login": N_("action.auth.login"),
         "auth.session_start": N_("action.auth.session_start"),
         "auth.sso": N_("action.auth.sso"),
+        "backup.restore": N_("action.backup.restore"),
+        "backup.write": N_("action.backup.write"),
         "calendar.enter": N_("action.calendar.enter"),
         "disclosure.withdrawn": N_("action.disclosure.withdrawn"),
         "user.create": N_("action.user.create"),
