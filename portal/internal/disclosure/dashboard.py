@@ -244,8 +244,12 @@ def _axis(scale: DayScale, calendar: WorkCalendar, t: Translate) -> tuple[AxisDa
 
 def bar_note(bar: Bar, t: Translate) -> str:
     """A request's deadline in words: the tooltip and the table's summary."""
+    # The key is built apart from the call (its values are declared in portal/web/labels.py): a
+    # literal prefix inside the call would be extracted as a message of its own.
+    status_key = f"handling.status.{bar.status}"
+    status = t(status_key)
     lines = [
-        f"{bar.tracking_code} · {t('handling.status.' + bar.status)}",
+        f"{bar.tracking_code} · {status}",
         t("handling.dash.received", day=bar.received_on.isoformat()),
     ]
     if bar.clock_from != bar.received_on:
