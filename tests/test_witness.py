@@ -573,7 +573,8 @@ def test_verify_reports_the_cosignatures(
     # A cosignature whose signature no longer holds is named, and fails verify.
     [row] = _cosignatures(wired)
     signature = notes.parse_signature_line(row.line)
-    broken = notes.Signature(signature.name, signature.key_id, signature.signature[:-1] + b"\0")
+    flipped = signature.signature[:-1] + bytes([signature.signature[-1] ^ 1])  # always another byte
+    broken = notes.Signature(signature.name, signature.key_id, flipped)
     with wired.sessions() as session:
         session.add(
             LedgerCosignature(
